@@ -1,0 +1,301 @@
+//! The engine applies a plan to the kernel and takes it away again. Every object is written to
+//! the journal before it is created; on any error, or SIGINT/SIGTERM, `up` removes what it
+//! created before returning. Everything a lab creates lives inside namespaces the lab owns, so
+//! removing those namespaces removes every link, address, route and neighbour with them, and
+//! `down` needs nothing but the journal.
+//!
+//! Speed: one netlink connection per namespace, opened on a thread inside it; namespaces are
+//! worked on concurrently, objects within one namespace in plan order.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use futures::StreamExt;
+use indexmap::IndexMap;
+
+use crate::kernel::netlink::{socket_here, Conn, NsLink};
+use crate::kernel::netns;
+use crate::plan::{Object, Phase, Plan};
+use crate::progress::Progress;
+use crate::spec::Lab;
+use crate::state::{self, Entry, LabState, Record};
+
+/// How many namespaces are created or configured at once.
+const PARALLEL: usize = 16;
+
+/// Fault injection for tests: `NETLAB_FAIL_AT=k` makes the k-th kernel operation of `up` fail.
+struct Faults {
+    fail_at: Option<usize>,
+    count: AtomicUsize,
+}
+
+impl Faults {
+    fn from_env() -> Faults {
+        Faults {
+            fail_at: std::env::var("NETLAB_FAIL_AT")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+            count: AtomicUsize::new(0),
+        }
+    }
+    fn tick(&self, what: &str) -> Result<()> {
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.fail_at == Some(n) {
+            bail!("{what}: injected failure at operation {n} (NETLAB_FAIL_AT)");
+        }
+        Ok(())
+    }
+}
+
+pub struct UpReport {
+    pub namespaces: usize,
+    pub objects: usize,
+    pub seconds: f64,
+}
+
+/// Build a lab. On failure nothing of it is left behind.
+pub async fn up(lab: &Lab, plan: &Plan, progress: &Progress) -> Result<UpReport> {
+    let start = Instant::now();
+    let mut st = LabState::lock(&lab.name)?;
+    if let Some(r) = st.record()? {
+        if r.complete {
+            bail!(
+                "lab {} is already up (built from {}); run `netlab down {}` first",
+                lab.name,
+                r.lab.source,
+                lab.name
+            );
+        }
+        bail!(
+            "a previous `netlab up` of lab {} did not finish; run `netlab down {}` to clean it up",
+            lab.name,
+            lab.name
+        );
+    }
+    if !st.entries()?.is_empty() {
+        bail!("lab {} has a journal but no record (an interrupted run); run `netlab down {}` to clean it up", lab.name, lab.name);
+    }
+    // Refuse up front if any name is taken: netlab never adopts a namespace it did not create.
+    let clashes: Vec<&str> = plan
+        .namespaces
+        .iter()
+        .map(|n| n.name.as_str())
+        .filter(|n| netns::exists(n))
+        .collect();
+    if !clashes.is_empty() {
+        let _ = st.remove();
+        bail!(
+            "namespace {} already exists and does not belong to this lab; remove it (`ip netns del {}`) or run this lab under another name (`netlab up --name NEW`)",
+            clashes.join(", "),
+            clashes[0]
+        );
+    }
+    netns::prepare_dir().context("preparing /run/netns")?;
+    let mut record = Record {
+        lab: lab.clone(),
+        created: state::now(),
+        complete: false,
+        namespaces: plan.namespaces.clone(),
+        objects: plan.objects.len(),
+    };
+    st.write_record(&record)?;
+
+    let built = tokio::select! {
+        r = apply(&mut st, plan, progress) => r,
+        s = interrupted() => Err(anyhow!("interrupted by {s}")),
+    };
+    match built {
+        Ok(()) => {
+            record.complete = true;
+            st.write_record(&record)?;
+            progress.finish();
+            Ok(UpReport {
+                namespaces: plan.namespaces.len(),
+                objects: plan.objects.len(),
+                seconds: start.elapsed().as_secs_f64(),
+            })
+        }
+        Err(e) => {
+            progress.abandon();
+            let leftovers = remove_namespaces(&st)?;
+            if leftovers.is_empty() {
+                st.remove()?;
+                Err(e.context(format!(
+                    "building lab {} failed; everything it created was removed",
+                    lab.name
+                )))
+            } else {
+                Err(e.context(format!(
+                    "building lab {} failed, and removing {} failed too: {}; run `netlab down {}`",
+                    lab.name,
+                    leftovers.len(),
+                    leftovers.join("; "),
+                    lab.name
+                )))
+            }
+        }
+    }
+}
+
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress) -> Result<()> {
+    let faults = Faults::from_env();
+    progress.start(plan.len() as u64);
+
+    // Namespaces first, each journaled before it exists.
+    st.journal(
+        &plan
+            .namespaces
+            .iter()
+            .cloned()
+            .map(Entry::Namespace)
+            .collect::<Vec<_>>(),
+    )?;
+    let created: Vec<(String, Result<Conn>)> =
+        futures::stream::iter(plan.namespaces.iter().map(|n| {
+            let name = n.name.clone();
+            let tick = faults.tick(&format!("creating namespace {name}"));
+            async move {
+                if let Err(e) = tick {
+                    return (name, Err(e));
+                }
+                let n2 = name.clone();
+                let rt = tokio::runtime::Handle::current();
+                let r = tokio::task::spawn_blocking(move || {
+                    netns::create(&n2, move || socket_here(&rt))
+                })
+                .await;
+                let r = match r {
+                    Ok(Ok(conn)) => Ok(conn),
+                    Ok(Err(netns::CreateError::Exists)) => Err(anyhow!(NotOurs(name.clone()))),
+                    Ok(Err(e)) => Err(anyhow!("creating namespace {name}: {e}")),
+                    Err(e) => Err(anyhow!("creating namespace {name}: {e}")),
+                };
+                (name, r)
+            }
+        }))
+        .buffer_unordered(PARALLEL)
+        .collect()
+        .await;
+    let mut links: HashMap<String, NsLink> = HashMap::new();
+    let mut first_err = None;
+    for (name, r) in created {
+        match r {
+            Ok(conn) => {
+                links.insert(name.clone(), NsLink::start(&name, conn));
+                progress.inc(1);
+            }
+            Err(e) => {
+                if let Some(NotOurs(n)) = e.downcast_ref::<NotOurs>() {
+                    st.journal(&[Entry::NotCreated { name: n.clone() }])?;
+                }
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+
+    for phase in [Phase::Links, Phase::Config] {
+        let objects: Vec<&Object> = plan.objects.iter().filter(|o| o.phase() == phase).collect();
+        st.journal(
+            &objects
+                .iter()
+                .map(|o| Entry::Object((*o).clone()))
+                .collect::<Vec<_>>(),
+        )?;
+        let mut by_ns: IndexMap<&str, Vec<&Object>> = IndexMap::new();
+        for o in objects {
+            by_ns.entry(o.ns()).or_default().push(o);
+        }
+        let jobs = by_ns.into_iter().map(|(ns, objs)| {
+            let link = links
+                .remove(ns)
+                .ok_or_else(|| anyhow!("internal: no connection for namespace {ns}"));
+            let faults = &faults;
+            async move {
+                let mut link = link?;
+                for o in objs {
+                    faults.tick(&crate::kernel::netlink::describe(o))?;
+                    link.apply(o).await?;
+                    progress.inc(1);
+                }
+                Ok::<NsLink, anyhow::Error>(link)
+            }
+        });
+        let done: Vec<Result<NsLink>> = futures::stream::iter(jobs)
+            .buffer_unordered(PARALLEL * 4)
+            .collect()
+            .await;
+        for r in done {
+            let link = r?;
+            links.insert(link.ns.clone(), link);
+        }
+    }
+    Ok(())
+}
+
+/// A namespace with the planned name already existed: it is not ours.
+#[derive(Debug)]
+struct NotOurs(String);
+
+impl std::fmt::Display for NotOurs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "namespace {} already exists and does not belong to this lab",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NotOurs {}
+
+/// Remove every namespace the journal says this lab created. Returns what could not be removed.
+fn remove_namespaces(st: &LabState) -> Result<Vec<String>> {
+    let mut failed = Vec::new();
+    for name in st.owned_namespaces()? {
+        if let Err(e) = netns::remove(&name) {
+            failed.push(format!("{name}: {e}"));
+        }
+    }
+    Ok(failed)
+}
+
+pub enum DownReport {
+    Removed { namespaces: usize },
+    NotUp,
+}
+
+/// Take a lab down from its journal alone (the lab file may have changed or be gone).
+pub fn down(lab: &str) -> Result<DownReport> {
+    if !state::dir(lab).exists() {
+        return Ok(DownReport::NotUp);
+    }
+    let st = LabState::lock(lab)?;
+    let names = st.owned_namespaces()?;
+    let failed = remove_namespaces(&st)?;
+    if !failed.is_empty() {
+        bail!("could not remove {} of lab {lab}: {}; the journal is kept, run `netlab down {lab}` again", failed.len(), failed.join("; "));
+    }
+    st.remove()?;
+    Ok(DownReport::Removed {
+        namespaces: names.len(),
+    })
+}

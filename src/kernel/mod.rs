@@ -1,0 +1,6 @@
+//! Everything that touches the kernel: namespaces, netlink, ICMP. Nothing outside this module
+//! calls setns, unshare, mount or opens a socket.
+
+pub mod icmp;
+pub mod netlink;
+pub mod netns;

@@ -1,0 +1,291 @@
+//! rtnetlink, one connection per namespace. A [`NsLink`] is opened on a thread that entered
+//! its namespace (the socket stays bound to that namespace), then driven by the async runtime.
+//! It creates plan objects and caches interface indexes by name.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+
+use futures::TryStreamExt;
+use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::neighbour::NeighbourFlags;
+use rtnetlink::{
+    Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth, LinkVxlan,
+    RouteMessageBuilder,
+};
+
+use super::netns;
+use crate::plan::Object;
+
+pub type Conn = (
+    netlink_proto::Connection<netlink_packet_route::RouteNetlinkMessage>,
+    Handle,
+    futures::channel::mpsc::UnboundedReceiver<(
+        netlink_packet_core::NetlinkMessage<netlink_packet_route::RouteNetlinkMessage>,
+        netlink_sys::SocketAddr,
+    )>,
+);
+
+/// An rtnetlink socket opened in the current thread's namespace, registered with the tokio
+/// runtime `rt`. Call from a thread inside the namespace.
+pub fn socket_here(rt: &tokio::runtime::Handle) -> io::Result<Conn> {
+    let _guard = rt.enter();
+    rtnetlink::new_connection()
+}
+
+/// A netlink connection bound to one namespace.
+pub struct NsLink {
+    pub ns: String,
+    handle: Handle,
+    index: HashMap<String, u32>,
+}
+
+impl NsLink {
+    /// Start driving a connection opened by [`socket_here`] (must be called within tokio).
+    pub fn start(ns: &str, conn: Conn) -> NsLink {
+        let (connection, handle, _) = conn;
+        tokio::spawn(connection);
+        NsLink {
+            ns: ns.to_string(),
+            handle,
+            index: HashMap::new(),
+        }
+    }
+
+    /// Connect to an existing named namespace.
+    pub fn connect(ns: &str) -> io::Result<NsLink> {
+        let rt = tokio::runtime::Handle::current();
+        let conn = netns::run_in(ns, move || socket_here(&rt))?;
+        Ok(NsLink::start(ns, conn))
+    }
+
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Interface index of `name` in this namespace (cached; one RTM_GETLINK on a miss).
+    pub async fn index(&mut self, name: &str) -> io::Result<u32> {
+        if let Some(i) = self.index.get(name) {
+            return Ok(*i);
+        }
+        let mut links = self.handle.link().get().match_name(name).execute();
+        let msg = links
+            .try_next()
+            .await
+            .map_err(|e| nl_err(e, &format!("looking up {name} in {}", self.ns)))?;
+        let idx = msg.map(|m| m.header.index).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no interface {name} in {}", self.ns),
+            )
+        })?;
+        self.index.insert(name.to_string(), idx);
+        Ok(idx)
+    }
+
+    /// Create one plan object. The error says what, where, and the kernel's reason.
+    pub async fn apply(&mut self, o: &Object) -> io::Result<()> {
+        self.apply_inner(o)
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", describe(o))))
+    }
+
+    async fn apply_inner(&mut self, o: &Object) -> io::Result<()> {
+        let h = self.handle.clone();
+        match o {
+            Object::Bridge { name, .. } => {
+                h.link()
+                    .add(LinkBridge::new(name).build())
+                    .execute()
+                    .await
+                    .map_err(io_err)?;
+            }
+            Object::Veth {
+                name,
+                master,
+                mtu,
+                peer_ns,
+                peer,
+                peer_mac,
+                ..
+            } => {
+                let peer_fd = netns::open(peer_ns)?;
+                let mut peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
+                    .name(peer.clone())
+                    .mtu(*mtu)
+                    .setns_by_fd(peer_fd.as_raw_fd());
+                if let Some(mac) = peer_mac {
+                    peer_msg = peer_msg.address(mac.to_vec());
+                }
+                let mut b = LinkVeth::new(name, peer)
+                    .mtu(*mtu)
+                    .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())));
+                if let Some(m) = master {
+                    let mi = self.index(m).await?;
+                    b = b.controller(mi);
+                }
+                h.link().add(b.build()).execute().await.map_err(io_err)?;
+                drop(peer_fd);
+            }
+            Object::Vxlan {
+                target_ns,
+                name,
+                vni,
+                local,
+                port,
+                mtu,
+                ..
+            } => {
+                // Created from this (host) namespace straight into the target: the VXLAN UDP
+                // socket belongs to the namespace of the creating netlink socket, so it stays
+                // here while the device lives in the overlay namespace (link-netnsid).
+                let fd = netns::open(target_ns)?;
+                let msg = LinkVxlan::new(name, *vni)
+                    .local(*local)
+                    .port(*port)
+                    .proxy(true)
+                    .l2miss(true)
+                    .l3miss(true)
+                    .learning(false)
+                    .udp_csum(false)
+                    .mtu(*mtu)
+                    .setns_by_fd(fd.as_raw_fd())
+                    .build();
+                h.link().add(msg).execute().await.map_err(io_err)?;
+                drop(fd);
+            }
+            Object::Master { dev, master, .. } => {
+                let i = self.index(dev).await?;
+                let m = self.index(master).await?;
+                h.link()
+                    .set(LinkUnspec::new_with_index(i).controller(m).build())
+                    .execute()
+                    .await
+                    .map_err(io_err)?;
+            }
+            Object::Isolated { dev, .. } => {
+                let i = self.index(dev).await?;
+                h.link()
+                    .set_port(LinkBridgePort::new(i).isolated(true).build())
+                    .execute()
+                    .await
+                    .map_err(io_err)?;
+            }
+            Object::Up { dev, .. } => {
+                let i = self.index(dev).await?;
+                h.link()
+                    .set(LinkUnspec::new_with_index(i).up().build())
+                    .execute()
+                    .await
+                    .map_err(io_err)?;
+            }
+            Object::Address { dev, address, .. } => {
+                let i = self.index(dev).await?;
+                h.address()
+                    .add(i, IpAddr::V4(address.ip()), address.prefix())
+                    .execute()
+                    .await
+                    .map_err(io_err)?;
+            }
+            Object::Route { dst, via, dev, .. } => {
+                let i = self.index(dev).await?;
+                let mut b = RouteMessageBuilder::<Ipv4Addr>::new()
+                    .gateway(*via)
+                    .output_interface(i);
+                if let Some(d) = dst {
+                    b = b.destination_prefix(d.network(), d.prefix());
+                }
+                h.route().add(b.build()).execute().await.map_err(io_err)?;
+            }
+            Object::Fdb { dev, mac, dst, .. } => {
+                let i = self.index(dev).await?;
+                h.neighbours()
+                    .add_bridge(i, mac)
+                    .flags(NeighbourFlags::Own)
+                    .destination(IpAddr::V4(*dst))
+                    .execute()
+                    .await
+                    .map_err(io_err)?;
+            }
+            Object::Neigh { dev, ip, mac, .. } => {
+                let i = self.index(dev).await?;
+                h.neighbours()
+                    .add(i, IpAddr::V4(*ip))
+                    .link_layer_address(mac)
+                    .execute()
+                    .await
+                    .map_err(io_err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// All links of this namespace.
+    pub async fn links(&self) -> io::Result<Vec<LinkMessage>> {
+        self.handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(io_err)
+    }
+}
+
+/// Is this link administratively up?
+pub fn is_up(m: &LinkMessage) -> bool {
+    m.header.flags.contains(LinkFlags::Up)
+}
+
+pub fn link_name(m: &LinkMessage) -> Option<&str> {
+    m.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(n) => Some(n.as_str()),
+        _ => None,
+    })
+}
+
+/// "creating vxlan0 in lab.nas4.1-c2ad163525" and friends.
+pub fn describe(o: &Object) -> String {
+    let ns = o.ns();
+    match o {
+        Object::Bridge { name, .. } => format!("creating bridge {name} in {ns}"),
+        Object::Veth {
+            name,
+            peer,
+            peer_ns,
+            ..
+        } => format!("creating veth {name} in {ns} (peer {peer} in {peer_ns})"),
+        Object::Vxlan {
+            name,
+            target_ns,
+            vni,
+            ..
+        } => format!("creating {name} (vni {vni}) from {ns} into {target_ns}"),
+        Object::Master { dev, master, .. } => format!("attaching {dev} to {master} in {ns}"),
+        Object::Isolated { dev, .. } => format!("isolating bridge port {dev} in {ns}"),
+        Object::Up { dev, .. } => format!("setting {dev} up in {ns}"),
+        Object::Address { dev, address, .. } => format!("adding {address} to {dev} in {ns}"),
+        Object::Route { dst, via, .. } => match dst {
+            Some(d) => format!("adding route {d} via {via} in {ns}"),
+            None => format!("adding default route via {via} in {ns}"),
+        },
+        Object::Fdb { mac, dst, .. } => format!(
+            "adding fdb entry {} -> {dst} in {ns}",
+            crate::spec::format_mac(mac)
+        ),
+        Object::Neigh { ip, .. } => format!("adding neighbour {ip} in {ns}"),
+    }
+}
+
+fn io_err(e: rtnetlink::Error) -> io::Error {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => m.to_io(),
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+fn nl_err(e: rtnetlink::Error, what: &str) -> io::Error {
+    let e = io_err(e);
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}

@@ -1,0 +1,14 @@
+//! netlab: container-network labs in Linux network namespaces.
+//!
+//! Write side: `spec` (lab file -> checked [`spec::Lab`]) -> `plan` (pure, ordered kernel
+//! objects) -> `engine` (journal, apply, roll back, tear down). Kernel access lives in `kernel`.
+
+pub mod app;
+pub mod check;
+pub mod cli;
+pub mod engine;
+pub mod kernel;
+pub mod plan;
+pub mod progress;
+pub mod spec;
+pub mod state;

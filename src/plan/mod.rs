@@ -1,0 +1,262 @@
+//! The plan: a checked [`Lab`] becomes an ordered list of kernel objects (namespaces, links,
+//! addresses, routes, FDB and neighbour entries). Pure: no syscalls. Drivers only add objects
+//! here; the engine applies them. `--dry-run` prints a plan as the equivalent iproute2 commands.
+
+mod bridge;
+mod overlay;
+mod sandbox;
+mod underlay;
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use ipnetwork::Ipv4Network;
+use serde::{Deserialize, Serialize};
+
+use crate::spec::{format_mac, Lab};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Underlay,
+    Host,
+    Container,
+    OverlayNetwork,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Underlay => "underlay",
+            Role::Host => "host",
+            Role::Container => "container",
+            Role::OverlayNetwork => "overlay network",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Namespace {
+    pub name: String,
+    pub role: Role,
+}
+
+/// One kernel object to create, inside namespace `ns`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Object {
+    Bridge {
+        ns: String,
+        name: String,
+    },
+    /// A veth pair: `name` in `ns` (optionally enslaved to `master`), `peer` in `peer_ns`.
+    Veth {
+        ns: String,
+        name: String,
+        master: Option<String>,
+        mtu: u32,
+        peer_ns: String,
+        peer: String,
+        peer_mac: Option<[u8; 6]>,
+    },
+    /// A VXLAN device created from `ns` (its UDP socket stays there) directly into `target_ns`.
+    Vxlan {
+        ns: String,
+        target_ns: String,
+        name: String,
+        vni: u32,
+        local: Ipv4Addr,
+        port: u16,
+        mtu: u32,
+    },
+    Master {
+        ns: String,
+        dev: String,
+        master: String,
+    },
+    /// Bridge port isolation (Docker's enable_icc=false).
+    Isolated {
+        ns: String,
+        dev: String,
+    },
+    Up {
+        ns: String,
+        dev: String,
+    },
+    Address {
+        ns: String,
+        dev: String,
+        address: Ipv4Network,
+    },
+    Route {
+        ns: String,
+        dst: Option<Ipv4Network>,
+        via: Ipv4Addr,
+        dev: String,
+    },
+    Fdb {
+        ns: String,
+        dev: String,
+        mac: [u8; 6],
+        dst: Ipv4Addr,
+    },
+    Neigh {
+        ns: String,
+        dev: String,
+        ip: Ipv4Addr,
+        mac: [u8; 6],
+    },
+}
+
+/// Links are created before anything configures them: a veth's far end appears in another
+/// namespace, so every link must exist before addresses and routes are added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Links,
+    Config,
+}
+
+impl Object {
+    /// The namespace whose netlink connection creates this object.
+    pub fn ns(&self) -> &str {
+        match self {
+            Object::Bridge { ns, .. }
+            | Object::Veth { ns, .. }
+            | Object::Vxlan { ns, .. }
+            | Object::Master { ns, .. }
+            | Object::Isolated { ns, .. }
+            | Object::Up { ns, .. }
+            | Object::Address { ns, .. }
+            | Object::Route { ns, .. }
+            | Object::Fdb { ns, .. }
+            | Object::Neigh { ns, .. } => ns,
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        match self {
+            Object::Bridge { .. } | Object::Veth { .. } | Object::Vxlan { .. } => Phase::Links,
+            _ => Phase::Config,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub lab: String,
+    pub namespaces: Vec<Namespace>,
+    pub objects: Vec<Object>,
+}
+
+impl Plan {
+    fn ns(&mut self, name: String, role: Role) {
+        self.namespaces.push(Namespace { name, role });
+    }
+    fn add(&mut self, o: Object) {
+        self.objects.push(o);
+    }
+    pub fn len(&self) -> usize {
+        self.namespaces.len() + self.objects.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Build the whole plan for a lab. Order within a namespace is the order of creation.
+pub fn plan(lab: &Lab) -> Plan {
+    let mut p = Plan {
+        lab: lab.name.clone(),
+        namespaces: Vec::new(),
+        objects: Vec::new(),
+    };
+    underlay::plan(lab, &mut p);
+    for (ni, net) in lab.networks.iter().enumerate() {
+        if net.is_overlay() {
+            overlay::plan(lab, ni, &mut p);
+        } else {
+            bridge::plan(lab, ni, &mut p);
+        }
+    }
+    sandbox::plan(lab, &mut p);
+    p
+}
+
+/// Hosts that have at least one container on network `ni`, in host order.
+fn hosts_on(lab: &Lab, ni: usize) -> Vec<usize> {
+    (0..lab.hosts.len())
+        .filter(|h| {
+            lab.containers
+                .iter()
+                .any(|c| c.host == *h && c.endpoints.iter().any(|e| e.network == ni))
+        })
+        .collect()
+}
+
+/// `(container index, endpoint index)` of every endpoint on network `ni`, in file order.
+fn endpoints_on(lab: &Lab, ni: usize) -> Vec<(usize, usize)> {
+    lab.containers
+        .iter()
+        .enumerate()
+        .flat_map(|(ci, c)| {
+            c.endpoints
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.network == ni)
+                .map(move |(ei, _)| (ci, ei))
+        })
+        .collect()
+}
+
+/// Short, stable host-side veth name like Docker's `veth1a2b3c4`.
+fn host_veth_name(lab: &str, container: &str, ifname: &str) -> String {
+    let id = crate::spec::network_id(lab, &format!("{container}/{ifname}"));
+    format!("veth{}", &id[..7])
+}
+
+impl fmt::Display for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ip netns add {}", self.name)
+    }
+}
+
+/// The object as the iproute2 command that would create it.
+impl fmt::Display for Object {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Object::Bridge { ns, name } => write!(f, "ip -n {ns} link add {name} type bridge"),
+            Object::Veth { ns, name, master, mtu, peer_ns, peer, peer_mac } => {
+                write!(f, "ip -n {ns} link add {name} mtu {mtu}")?;
+                if let Some(m) = master {
+                    write!(f, " master {m}")?;
+                }
+                write!(f, " type veth peer name {peer} netns {peer_ns} mtu {mtu}")?;
+                if let Some(mac) = peer_mac {
+                    write!(f, " address {}", format_mac(mac))?;
+                }
+                Ok(())
+            }
+            Object::Vxlan { ns, target_ns, name, vni, local, port, mtu } => write!(
+                f,
+                "ip -n {ns} link add {name} netns {target_ns} mtu {mtu} type vxlan id {vni} local {local} dstport {port} proxy l2miss l3miss nolearning"
+            ),
+            Object::Master { ns, dev, master } => write!(f, "ip -n {ns} link set {dev} master {master}"),
+            Object::Isolated { ns, dev } => write!(f, "ip -n {ns} link set {dev} type bridge_slave isolated on"),
+            Object::Up { ns, dev } => write!(f, "ip -n {ns} link set {dev} up"),
+            Object::Address { ns, dev, address } => write!(f, "ip -n {ns} addr add {address} dev {dev}"),
+            Object::Route { ns, dst, via, dev } => match dst {
+                Some(d) => write!(f, "ip -n {ns} route add {d} via {via} dev {dev}"),
+                None => write!(f, "ip -n {ns} route add default via {via} dev {dev}"),
+            },
+            Object::Fdb { ns, dev, mac, dst } => {
+                write!(f, "bridge -n {ns} fdb add {} dev {dev} dst {dst} self permanent", format_mac(mac))
+            }
+            Object::Neigh { ns, dev, ip, mac } => {
+                write!(f, "ip -n {ns} neigh add {ip} lladdr {} dev {dev} nud permanent", format_mac(mac))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
