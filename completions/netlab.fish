@@ -1,0 +1,70 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_netlab_global_optspecs
+    string join \n color= h/help V/version
+end
+
+function __fish_netlab_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_netlab_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_netlab_using_subcommand
+    set -l cmd (__fish_netlab_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c netlab -n "__fish_netlab_needs_command" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c netlab -n "__fish_netlab_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netlab -n "__fish_netlab_needs_command" -s V -l version -d 'Print version'
+complete -c netlab -n "__fish_netlab_needs_command" -f -a "up" -d 'Build a lab from its file, then run its checks'
+complete -c netlab -n "__fish_netlab_needs_command" -f -a "down" -d 'Remove everything a lab created, from its recorded state (the lab file is not needed)'
+complete -c netlab -n "__fish_netlab_needs_command" -f -a "status" -d 'Show labs that are up and what each holds'
+complete -c netlab -n "__fish_netlab_needs_command" -f -a "check" -d 'Run a lab\'s ping checks again; exit 1 if any result differs from what the lab expects'
+complete -c netlab -n "__fish_netlab_needs_command" -f -a "validate" -d 'Check a lab file without building it: print its networks, containers and addresses'
+complete -c netlab -n "__fish_netlab_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netlab -n "__fish_netlab_using_subcommand up" -l name -d 'Run the lab under this name instead of [lab] name (to run two copies at once)' -r
+complete -c netlab -n "__fish_netlab_using_subcommand up" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c netlab -n "__fish_netlab_using_subcommand up" -l dry-run -d 'Print the plan as iproute2 commands and change nothing'
+complete -c netlab -n "__fish_netlab_using_subcommand up" -l no-check -d 'Do not run the lab\'s checks after building it'
+complete -c netlab -n "__fish_netlab_using_subcommand up" -s q -l quiet -d 'No progress bar'
+complete -c netlab -n "__fish_netlab_using_subcommand up" -s h -l help -d 'Print help'
+complete -c netlab -n "__fish_netlab_using_subcommand down" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c netlab -n "__fish_netlab_using_subcommand down" -s h -l help -d 'Print help'
+complete -c netlab -n "__fish_netlab_using_subcommand status" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c netlab -n "__fish_netlab_using_subcommand status" -l json -d 'Machine-readable output'
+complete -c netlab -n "__fish_netlab_using_subcommand status" -s h -l help -d 'Print help'
+complete -c netlab -n "__fish_netlab_using_subcommand check" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c netlab -n "__fish_netlab_using_subcommand check" -l json -d 'Machine-readable output'
+complete -c netlab -n "__fish_netlab_using_subcommand check" -s h -l help -d 'Print help'
+complete -c netlab -n "__fish_netlab_using_subcommand validate" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c netlab -n "__fish_netlab_using_subcommand validate" -l json -d 'Print the checked lab as JSON'
+complete -c netlab -n "__fish_netlab_using_subcommand validate" -s h -l help -d 'Print help'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check validate help" -f -a "up" -d 'Build a lab from its file, then run its checks'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check validate help" -f -a "down" -d 'Remove everything a lab created, from its recorded state (the lab file is not needed)'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check validate help" -f -a "status" -d 'Show labs that are up and what each holds'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check validate help" -f -a "check" -d 'Run a lab\'s ping checks again; exit 1 if any result differs from what the lab expects'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check validate help" -f -a "validate" -d 'Check a lab file without building it: print its networks, containers and addresses'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check validate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
