@@ -6,7 +6,7 @@ mod diag;
 mod model;
 mod raw;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::ops::Range;
 use std::path::Path;
@@ -43,15 +43,25 @@ pub fn load(path: &Path, name_override: Option<&str>) -> Result<Lab, SpecError> 
             help: None,
         }],
     };
-    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read lab file: {e}")))?;
-    if meta.len() as usize > MAX_FILE_BYTES {
+    // Read at most one byte past the limit: the file may be a pipe or a device (/dev/zero)
+    // whose metadata says nothing about its length.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            use std::io::Read;
+            f.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes)
+        })
+        .map_err(|e| fail(format!("cannot read lab file: {e}")))?;
+    if bytes.len() > MAX_FILE_BYTES {
+        let size = std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| format!("{} bytes", m.len()))
+            .unwrap_or_else(|| format!("more than {MAX_FILE_BYTES} bytes"));
         return Err(fail(format!(
-            "lab file is {} bytes; the limit is {} bytes",
-            meta.len(),
-            MAX_FILE_BYTES
+            "lab file is {size}; the limit is {MAX_FILE_BYTES} bytes (is this really a lab file?)"
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read lab file: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let (line, col) = line_col(
             &String::from_utf8_lossy(e.as_bytes()),
@@ -62,8 +72,8 @@ pub fn load(path: &Path, name_override: Option<&str>) -> Result<Lab, SpecError> 
             diagnostics: vec![Diagnostic {
                 line,
                 col,
-                message: "lab file is not valid UTF-8".into(),
-                help: None,
+                message: "lab file is not valid UTF-8 (a binary file, or another encoding?)".into(),
+                help: Some("save the lab file as UTF-8 text".into()),
             }],
         }
     })?;
@@ -93,18 +103,18 @@ pub fn parse(
             help: None,
         }]));
     }
+    if let Some(at) = text.find('\0') {
+        let (line, col) = line_col(text, at);
+        return Err(err(vec![Diagnostic {
+            line,
+            col,
+            message: "lab file contains a NUL byte (is it a binary file?)".into(),
+            help: Some("a lab file is TOML text".into()),
+        }]));
+    }
     let raw: RawLab = match toml::from_str(text) {
         Ok(raw) => raw,
-        Err(e) => {
-            let (line, col) = line_col(text, e.span().map(|s| s.start).unwrap_or(0));
-            let message = e.message().trim().replace('\n', " ");
-            return Err(err(vec![Diagnostic {
-                line,
-                col,
-                message,
-                help: None,
-            }]));
-        }
+        Err(e) => return Err(err(vec![toml_diagnostic(text, &e)])),
     };
     let mut r = Reporter::new(text);
     let lab = Validator {
@@ -115,8 +125,84 @@ pub fn parse(
     .lab(&raw);
     match lab {
         Some(lab) if !r.has_errors() => Ok(lab),
-        _ => Err(err(r.diagnostics)),
+        _ => Err(err(r.finish())),
     }
+}
+
+/// A TOML syntax or shape error as a diagnostic, with a hint for the common ones.
+fn toml_diagnostic(text: &str, e: &toml::de::Error) -> Diagnostic {
+    let message = e
+        .message()
+        .trim()
+        .replace('\n', " ")
+        .replace("expected a map", "expected a table")
+        .replace("expected a sequence", "expected an array");
+    let recursion = message.contains("recursion");
+    let offset = match e.span() {
+        Some(s) => s.start,
+        // toml reports over-long dotted keys without a position: find the key ourselves.
+        None if recursion => deepest_key(text).unwrap_or(0),
+        None => 0,
+    };
+    let (line, col) = line_col(text, offset);
+    let (message, help) = if recursion {
+        (
+            "tables, arrays or dotted keys are nested too deeply".to_string(),
+            Some("a lab file needs at most three levels, like [containers.NAME] ip = { net = \"...\" }".to_string()),
+        )
+    } else if message == "duplicate key" {
+        (
+            "duplicate key: this key or table is already defined above".to_string(),
+            Some("each table and key may appear once; remove or rename one of them".to_string()),
+        )
+    } else if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        let help = match field {
+            "lab" => "start the file with [lab] and name = \"...\"".to_string(),
+            "name" => "add name = \"...\" (letters, digits, '_' and '-')".to_string(),
+            "driver" => "add driver = \"overlay\" or driver = \"bridge\"".to_string(),
+            "host" => "add host = \"NAME\", naming one of the [hosts]".to_string(),
+            "networks" => "add networks = [\"NAME\", ...], naming [networks]".to_string(),
+            "from" => "add from = \"NAME\", a container or host".to_string(),
+            "to" => "add to = \"NAME\" (a container or host) or an IPv4 address".to_string(),
+            _ => format!("add {field} = ... to this table"),
+        };
+        (message.clone(), Some(help))
+    } else {
+        (message, None)
+    };
+    Diagnostic {
+        line,
+        col,
+        message,
+        help,
+    }
+}
+
+/// Byte offset of the key with the most dots (a table header or `key = value` line).
+fn deepest_key(text: &str) -> Option<usize> {
+    let mut best: Option<(usize, usize)> = None;
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start().len();
+        let rest = &line[indent..];
+        let (skip, key) = if let Some(h) = rest.strip_prefix("[[") {
+            (2, h.split(']').next().unwrap_or(""))
+        } else if let Some(h) = rest.strip_prefix('[') {
+            (1, h.split(']').next().unwrap_or(""))
+        } else {
+            (0, rest.split('=').next().unwrap_or(""))
+        };
+        let dots = key.matches('.').count();
+        if dots > 0 && best.is_none_or(|(d, _)| dots > d) {
+            let key_indent = key.len() - key.trim_start().len();
+            best = Some((dots, start + indent + skip + key_indent));
+        }
+        start += line.len();
+    }
+    best.map(|(_, offset)| offset)
 }
 
 /// Stable 64-hex-digit id for a network, like Docker's network ids.
@@ -178,6 +264,22 @@ fn ifname_problem(name: &str) -> Option<String> {
     None
 }
 
+/// A host's underlay NIC shares the host namespace with what netlab creates there.
+fn host_nic_problem(name: &str) -> Option<String> {
+    if let Some(p) = ifname_problem(name) {
+        return Some(p);
+    }
+    let taken = ["lo", "vxlan0", GWBRIDGE].contains(&name)
+        || name.starts_with("br-")
+        || name.starts_with("veth");
+    taken.then(|| {
+        format!(
+            "interface name {name:?} is taken in the host namespace (lo, vxlan0, {GWBRIDGE}, br-*, veth*); \
+             pick another NIC name, like \"ens33\" or \"eth0\""
+        )
+    })
+}
+
 struct Validator<'r, 'a> {
     r: &'r mut Reporter<'a>,
     source: &'r str,
@@ -190,8 +292,11 @@ struct NetDraft {
     span: Range<usize>,
     overlay: bool,
     subnet: Option<Ipv4Network>,
+    /// Where `subnet` / `vni` are written, for errors about them.
+    subnet_span: Option<Range<usize>>,
     gateway: Option<(Ipv4Addr, Range<usize>)>,
     vni: Option<u32>,
+    vni_span: Option<Range<usize>>,
     icc: bool,
 }
 
@@ -203,10 +308,15 @@ impl Validator<'_, '_> {
         };
         if let Some(p) = name_problem(&name, LAB_NAME_MAX) {
             let s = span(&raw.lab.get_ref().name);
+            let what = if self.name_override.is_some() {
+                "invalid lab name given with --name (it replaces this one)"
+            } else {
+                "invalid lab name"
+            };
             self.r.error_help(
                 s,
-                format!("invalid lab name: {p}"),
-                "lab names become namespace and /run/netlab names",
+                format!("{what}: {p}"),
+                "lab names become namespace and /run/netlab names: use letters, digits, '_' and '-' (at most 32)",
             );
         }
 
@@ -218,13 +328,14 @@ impl Validator<'_, '_> {
         }
         for (n, _) in &raw.containers {
             if let Some(prev) = names.get(n.get_ref()) {
-                let (l, c) = line_col(self.r.source_text(), prev.start);
-                self.r.error(
+                let (l, c) = self.r.line_col(prev.start);
+                self.r.error_help(
                     span(n),
                     format!(
                         "container {:?} has the same name as the host at line {l}, column {c}",
                         n.get_ref()
                     ),
+                    "hosts and containers share one set of names (they name namespaces); rename one",
                 );
             }
             if let Some(p) = name_problem(n.get_ref(), NODE_NAME_MAX) {
@@ -234,7 +345,7 @@ impl Validator<'_, '_> {
             if n.get_ref() == "underlay" {
                 self.r.error(
                     span(n),
-                    "\"underlay\" is reserved for the lab's underlay switch",
+                    "\"underlay\" is reserved for the lab's underlay switch; choose another name",
                 );
             }
         }
@@ -250,8 +361,10 @@ impl Validator<'_, '_> {
                 span: 0..0,
                 overlay: false,
                 subnet: None,
+                subnet_span: None,
                 gateway: None,
                 vni: None,
+                vni_span: None,
                 icc: false,
             });
         }
@@ -316,6 +429,18 @@ impl Validator<'_, '_> {
     }
 
     fn parse_net(&mut self, s: &Spanned<String>, what: &str) -> Option<Ipv4Network> {
+        if !s.get_ref().contains('/') {
+            let hint = match s.get_ref().parse::<Ipv4Addr>() {
+                Ok(ip) => format!("write it with a prefix length, like {ip}/24"),
+                Err(_) => "write it like 10.0.0.0/24".to_string(),
+            };
+            self.r.error_help(
+                span(s),
+                format!("{what} {:?} has no prefix length", s.get_ref()),
+                hint,
+            );
+            return None;
+        }
         match s.get_ref().parse::<Ipv4Network>() {
             Ok(n) if n.network() != n.ip() => {
                 self.r.error_help(
@@ -326,9 +451,10 @@ impl Validator<'_, '_> {
                 None
             }
             Ok(n) if n.prefix() > 30 || n.prefix() < 8 => {
-                self.r.error(
+                self.r.error_help(
                     span(s),
                     format!("{what} {} must be between /8 and /30", s.get_ref()),
+                    "use a prefix length from /8 to /30, like /24",
                 );
                 None
             }
@@ -350,16 +476,23 @@ impl Validator<'_, '_> {
         match s.get_ref().parse::<Ipv4Addr>() {
             Ok(ip) => Some(ip),
             Err(_) => {
-                self.r.error(
-                    span(s),
-                    format!("{what} {:?} is not an IPv4 address", s.get_ref()),
-                );
+                let message = format!("{what} {:?} is not an IPv4 address", s.get_ref());
+                match s.get_ref().split_once('/') {
+                    Some((ip, _)) if ip.parse::<Ipv4Addr>().is_ok() => self.r.error_help(
+                        span(s),
+                        message,
+                        format!(
+                            "write the address alone, \"{ip}\": the prefix length is the network's"
+                        ),
+                    ),
+                    _ => self.r.error(span(s), message),
+                }
                 None
             }
         }
     }
 
-    fn underlay(&mut self, raw: Option<&Spanned<RawUnderlay>>) -> Option<Underlay> {
+    fn underlay(&mut self, raw: Option<&Spanned<Table<RawUnderlay>>>) -> Option<Underlay> {
         let mut u = Underlay {
             subnet: "10.1.1.0/24".parse().unwrap(),
             mtu: 1500,
@@ -385,7 +518,7 @@ impl Validator<'_, '_> {
             }
         }
         if let Some(nic) = &raw.nic {
-            if let Some(p) = ifname_problem(nic.get_ref()) {
+            if let Some(p) = host_nic_problem(nic.get_ref()) {
                 self.r.error(span(nic), p);
                 ok = false;
             }
@@ -418,12 +551,12 @@ impl Validator<'_, '_> {
             if name.get_ref() == "underlay" {
                 self.r.error(
                     span(name),
-                    "\"underlay\" is reserved for the lab's underlay switch",
+                    "\"underlay\" is reserved for the lab's underlay switch; choose another name",
                 );
             }
             let h = host.get_ref();
             if let Some(nic) = &h.nic {
-                if let Some(p) = ifname_problem(nic.get_ref()) {
+                if let Some(p) = host_nic_problem(nic.get_ref()) {
                     self.r.error(span(nic), p);
                 }
             }
@@ -436,13 +569,14 @@ impl Validator<'_, '_> {
                             let given = a.get_ref().parse::<Ipv4Network>().ok();
                             if prefix_given && given.map(|g| g.prefix()) != Some(u.subnet.prefix())
                             {
-                                self.r.error(
+                                self.r.error_help(
                                     span(a),
                                     format!(
                                         "host address {} does not match the underlay subnet {}",
                                         a.get_ref(),
                                         u.subnet
                                     ),
+                                    format!("write the address alone, \"{ip}\"; hosts take the underlay's prefix length"),
                                 );
                             } else if !u.subnet.contains(ip)
                                 || ip == u.subnet.network()
@@ -486,12 +620,13 @@ impl Validator<'_, '_> {
                 None => loop {
                     match next.next() {
                         Some(ip) if ip == underlay.subnet.broadcast() => {
-                            self.r.error(
+                            self.r.error_help(
                                 span(name),
                                 format!(
                                     "the underlay subnet {} has no free address left",
                                     underlay.subnet
                                 ),
+                                "set a larger [underlay] subnet",
                             );
                             return None;
                         }
@@ -557,9 +692,10 @@ impl Validator<'_, '_> {
                         );
                     } else if let Some(sn) = subnet {
                         if !usable(sn, ip) {
-                            self.r.error(
+                            self.r.error_help(
                                 span(g),
                                 format!("gateway {ip} is not a usable address of subnet {sn}"),
+                                format!("pick an address inside {sn}, not its first or last, or leave gateway out"),
                             );
                         }
                     }
@@ -569,8 +705,11 @@ impl Validator<'_, '_> {
             let mut vni = None;
             if let Some(v) = &n.vni {
                 if !overlay {
-                    self.r
-                        .error(span(v), "vni only applies to overlay networks");
+                    self.r.error_help(
+                        span(v),
+                        "vni only applies to overlay networks",
+                        "remove vni, or set driver = \"overlay\"",
+                    );
                 } else if !(1..=MAX_VNI).contains(v.get_ref()) {
                     self.r.error(
                         span(v),
@@ -585,8 +724,11 @@ impl Validator<'_, '_> {
             }
             if let Some(icc) = &n.icc {
                 if overlay {
-                    self.r
-                        .error(span(icc), "icc only applies to bridge networks");
+                    self.r.error_help(
+                        span(icc),
+                        "icc only applies to bridge networks",
+                        "remove icc, or set driver = \"bridge\"",
+                    );
                 }
             }
             out.push(NetDraft {
@@ -594,8 +736,10 @@ impl Validator<'_, '_> {
                 span: span(name),
                 overlay,
                 subnet,
+                subnet_span: n.subnet.as_ref().map(span),
                 gateway,
                 vni,
+                vni_span: n.vni.as_ref().map(span),
                 icc: n.icc.as_ref().map(|b| *b.get_ref()).unwrap_or(true),
             });
         }
@@ -605,13 +749,22 @@ impl Validator<'_, '_> {
     /// Checks container references; returns, per container, whether it needs docker_gwbridge.
     fn containers_pre(&mut self, raw: &RawLab, nets: &[NetDraft]) -> Vec<bool> {
         let mut out = Vec::new();
+        let net_at: HashMap<&str, usize> = nets
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name.as_str(), i))
+            .collect();
         for (cname, c) in &raw.containers {
             let c = c.get_ref();
             if !raw.hosts.contains_key(c.host.get_ref().as_str()) {
-                let help = close_match(
-                    c.host.get_ref(),
-                    raw.hosts.keys().map(|k| k.get_ref().as_str()),
-                );
+                let help = (!self.r.is_full())
+                    .then(|| {
+                        close_match(
+                            c.host.get_ref(),
+                            raw.hosts.keys().map(|k| k.get_ref().as_str()),
+                        )
+                    })
+                    .flatten();
                 self.r.error_help(
                     span(&c.host),
                     format!(
@@ -623,9 +776,10 @@ impl Validator<'_, '_> {
                 );
             }
             if c.networks.get_ref().is_empty() {
-                self.r.error(
+                self.r.error_help(
                     span(&c.networks),
                     format!("container {} joins no network", cname.get_ref()),
+                    "name at least one network, like networks = [\"NAME\"]",
                 );
             }
             let mut seen = HashSet::new();
@@ -642,11 +796,13 @@ impl Validator<'_, '_> {
                         ),
                     );
                 }
-                match nets.iter().find(|d| d.name == *n.get_ref()) {
+                match net_at.get(n.get_ref().as_str()).map(|&i| &nets[i]) {
                     Some(d) if d.overlay => overlay = true,
                     Some(_) => bridge = true,
                     None => {
-                        let help = close_match(n.get_ref(), nets.iter().map(|d| d.name.as_str()));
+                        let help = (!self.r.is_full())
+                            .then(|| close_match(n.get_ref(), nets.iter().map(|d| d.name.as_str())))
+                            .flatten();
                         let declared = raw.networks.contains_key(n.get_ref().as_str());
                         if !declared {
                             self.r.error_help(
@@ -665,13 +821,14 @@ impl Validator<'_, '_> {
                     .iter()
                     .any(|x| x.get_ref() == n.get_ref())
                 {
-                    self.r.error(
+                    self.r.error_help(
                         span(n),
                         format!(
                             "static address for network {}, which container {} does not join",
                             n.get_ref(),
                             cname.get_ref()
                         ),
+                        format!("add {} to networks, or remove it from ip", n.get_ref()),
                     );
                 }
                 let _ = ip;
@@ -682,54 +839,60 @@ impl Validator<'_, '_> {
     }
 
     fn allocate_subnets(&mut self, drafts: &mut [NetDraft], underlay: &Underlay) {
-        let mut taken: Vec<(Ipv4Network, String)> = vec![(underlay.subnet, "the underlay".into())];
+        let mut taken = Taken::default();
+        taken.insert(underlay.subnet, "the underlay".into());
         for d in drafts.iter() {
             if let Some(s) = d.subnet {
-                if let Some((other, who)) = taken.iter().find(|(t, _)| overlaps(*t, s)) {
-                    self.r.error(
-                        d.span.clone(),
+                if let Some((other, who)) = taken.find(s) {
+                    self.r.error_help(
+                        d.subnet_span.clone().unwrap_or(d.span.clone()),
                         format!("subnet {s} of network {} overlaps {other} of {who}", d.name),
+                        "give each network its own address range, or leave subnet out to get a free one",
                     );
                 }
-                taken.push((s, format!("network {}", d.name)));
+                taken.insert(s, format!("network {}", d.name));
             }
         }
+        // Docker's default pools: 10.0.x.0/24 for overlays, 172.18+.0.0/16 then 192.168.x.0/20
+        // for bridges. A candidate once skipped stays taken, so each pool's search resumes
+        // where the last one stopped.
+        let overlay_pool: Vec<Ipv4Network> = (0..=255u8)
+            .map(|x| Ipv4Network::new(Ipv4Addr::new(10, 0, x, 0), 24).unwrap())
+            .collect();
+        let bridge_pool: Vec<Ipv4Network> = (18..=31u8)
+            .map(|x| Ipv4Network::new(Ipv4Addr::new(172, x, 0, 0), 16).unwrap())
+            .chain(
+                (0..=255u8)
+                    .step_by(16)
+                    .map(|x| Ipv4Network::new(Ipv4Addr::new(192, 168, x, 0), 20).unwrap()),
+            )
+            .collect();
+        let mut next = [0usize; 2];
         for d in drafts.iter_mut().filter(|d| d.subnet.is_none()) {
-            // Docker's default pools: 10.0.x.0/24 for overlays, 172.18+.0.0/16 for bridges.
-            let candidates: Box<dyn Iterator<Item = Ipv4Network>> = if d.overlay {
-                Box::new(
-                    (0..=255u8).map(|x| Ipv4Network::new(Ipv4Addr::new(10, 0, x, 0), 24).unwrap()),
-                )
+            let (pool, at) = if d.overlay {
+                (&overlay_pool, &mut next[0])
             } else {
-                Box::new(
-                    (18..=31u8)
-                        .map(|x| Ipv4Network::new(Ipv4Addr::new(172, x, 0, 0), 16).unwrap())
-                        .chain(
-                            (0..=255u8).step_by(16).map(|x| {
-                                Ipv4Network::new(Ipv4Addr::new(192, 168, x, 0), 20).unwrap()
-                            }),
-                        ),
-                )
+                (&bridge_pool, &mut next[1])
             };
-            let mut picked = None;
-            for c in candidates {
-                if !taken.iter().any(|(t, _)| overlaps(*t, c)) {
-                    picked = Some(c);
-                    break;
-                }
+            while *at < pool.len() && taken.find(pool[*at]).is_some() {
+                *at += 1;
             }
-            match picked {
-                Some(s) => {
-                    taken.push((s, format!("network {}", d.name)));
+            match pool.get(*at) {
+                Some(&s) => {
+                    taken.insert(s, format!("network {}", d.name));
                     d.subnet = Some(s);
                 }
-                None => self.r.error(
-                    d.span.clone(),
-                    format!(
-                        "no free default subnet left for network {}; set subnet",
-                        d.name
-                    ),
-                ),
+                None => {
+                    let (first, last) = (pool[0], pool[pool.len() - 1]);
+                    self.r.error_help(
+                        d.span.clone(),
+                        format!(
+                            "no free default subnet left for network {}: each of {first} ... {last} overlaps a subnet in use",
+                            d.name
+                        ),
+                        "set subnet = \"...\" on this network",
+                    )
+                }
             }
         }
     }
@@ -739,12 +902,13 @@ impl Validator<'_, '_> {
         for d in drafts.iter().filter(|d| d.vni.is_some()) {
             let v = d.vni.unwrap();
             if let Some(other) = used.get(&v) {
-                self.r.error(
-                    d.span.clone(),
+                self.r.error_help(
+                    d.vni_span.clone().unwrap_or(d.span.clone()),
                     format!(
                         "network {} uses vni {v}, already used by network {other}",
                         d.name
                     ),
+                    "give each overlay network its own vni, or leave vni out to get a free one",
                 );
             }
             used.insert(v, d.name.clone());
@@ -767,8 +931,19 @@ impl Validator<'_, '_> {
         needs_gw: &[bool],
     ) -> Option<Vec<Container>> {
         let gw_index = nets.iter().position(|n| n.implicit);
+        let net_at: HashMap<&str, usize> = nets
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        let host_at: HashMap<&str, usize> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.name.as_str(), i))
+            .collect();
         // Address pools: overlays are global (one pool per network), bridges are host-local.
         let mut taken: HashMap<(usize, Option<usize>), HashMap<Ipv4Addr, String>> = HashMap::new();
+        let mut next_free: HashMap<(usize, Option<usize>), u64> = HashMap::new();
         let scope = |net: usize, host: usize| {
             (
                 net,
@@ -782,9 +957,9 @@ impl Validator<'_, '_> {
         // First pass: static addresses, so automatic ones never take them.
         for (cname, c) in &raw.containers {
             let c = c.get_ref();
-            let host = hosts.iter().position(|h| h.name == *c.host.get_ref())?;
+            let host = *host_at.get(c.host.get_ref().as_str())?;
             for (nname, ip) in &c.ip {
-                let Some(ni) = nets.iter().position(|n| n.name == *nname.get_ref()) else {
+                let Some(&ni) = net_at.get(nname.get_ref().as_str()) else {
                     continue;
                 };
                 let Some(addr) = self.parse_ip(ip, "address") else {
@@ -792,26 +967,32 @@ impl Validator<'_, '_> {
                 };
                 let net = &nets[ni];
                 if !usable(net.subnet, addr) {
-                    self.r.error(
+                    self.r.error_help(
                         span(ip),
                         format!(
                             "address {addr} is not a usable address of {} ({})",
                             net.name, net.subnet
                         ),
+                        format!(
+                            "pick an address inside {}, not its first or last",
+                            net.subnet
+                        ),
                     );
                 } else if addr == net.gateway {
-                    self.r.error(
+                    self.r.error_help(
                         span(ip),
                         format!("address {addr} is the gateway of {}", net.name),
+                        "pick another address, or leave this one out to get a free one",
                     );
                 } else if let Some(other) = taken
                     .entry(scope(ni, host))
                     .or_default()
                     .insert(addr, cname.get_ref().clone())
                 {
-                    self.r.error(
+                    self.r.error_help(
                         span(ip),
                         format!("address {addr} on {} is already given to {other}", net.name),
+                        "give each container its own address, or leave ip out to get a free one",
                     );
                 }
             }
@@ -822,12 +1003,12 @@ impl Validator<'_, '_> {
         let mut out = Vec::new();
         for (ci, (cname, c)) in raw.containers.iter().enumerate() {
             let c = c.get_ref();
-            let host = hosts.iter().position(|h| h.name == *c.host.get_ref())?;
+            let host = *host_at.get(c.host.get_ref().as_str())?;
             let mut attach: Vec<(usize, Option<Ipv4Addr>)> = c
                 .networks
                 .get_ref()
                 .iter()
-                .filter_map(|n| nets.iter().position(|x| x.name == *n.get_ref()))
+                .filter_map(|n| net_at.get(n.get_ref().as_str()).copied())
                 .map(|ni| {
                     let ip =
                         c.ip.iter()
@@ -845,15 +1026,21 @@ impl Validator<'_, '_> {
                 let ip = match ip {
                     Some(ip) => ip,
                     None => {
-                        let pool = taken.entry(scope(ni, host)).or_default();
-                        let Some(ip) = net
-                            .subnet
-                            .iter()
-                            .skip(1)
-                            .take_while(|ip| *ip != net.subnet.broadcast())
-                            .find(|ip| *ip != net.gateway && !pool.contains_key(ip))
-                        else {
-                            self.r.error(
+                        // Lowest free address. Nothing is ever freed, so each pool's search
+                        // resumes where its last one stopped: linear, not quadratic, in a big lab.
+                        let key = scope(ni, host);
+                        let pool = taken.entry(key).or_default();
+                        let from = next_free.entry(key).or_insert(1);
+                        let base = u32::from(net.subnet.network()) as u64;
+                        let last = (1u64 << (32 - net.subnet.prefix())) - 1; // broadcast
+                        let found = (*from..last)
+                            .map(|k| (k, Ipv4Addr::from((base + k) as u32)))
+                            .find(|(_, ip)| *ip != net.gateway && !pool.contains_key(ip));
+                        if let Some((k, _)) = found {
+                            *from = k + 1;
+                        }
+                        let Some((_, ip)) = found else {
+                            self.r.error_help(
                                 span(cname),
                                 format!(
                                     "network {} ({}) has no free address left for {}",
@@ -861,6 +1048,7 @@ impl Validator<'_, '_> {
                                     net.subnet,
                                     cname.get_ref()
                                 ),
+                                "give the network a larger subnet",
                             );
                             return None;
                         };
@@ -890,7 +1078,7 @@ impl Validator<'_, '_> {
         Some(out)
     }
 
-    fn limits(&mut self, lab: &Lab, at: &Spanned<RawLabMeta>) {
+    fn limits(&mut self, lab: &Lab, at: &Spanned<Table<RawLabMeta>>) {
         let max = std::env::var("NETLAB_MAX_NAMESPACES")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -922,18 +1110,34 @@ impl Validator<'_, '_> {
 
     fn checks(&mut self, raw: &RawLab, lab: &Lab) -> Vec<Check> {
         let mut out = Vec::new();
+        let container_at: HashMap<&str, usize> = lab
+            .containers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_str(), i))
+            .collect();
+        let host_at: HashMap<&str, usize> = lab
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.name.as_str(), i))
+            .collect();
+        let names = || {
+            lab.containers
+                .iter()
+                .map(|c| c.name.as_str())
+                .chain(lab.hosts.iter().map(|h| h.name.as_str()))
+        };
         for check in &raw.checks {
             let ch = check.get_ref();
             let from = ch.from.get_ref();
-            let src_container = lab.containers.iter().position(|c| c.name == *from);
-            let src_host = lab.hosts.iter().position(|h| h.name == *from);
+            let src_container = container_at.get(from.as_str()).copied();
+            let src_host = host_at.get(from.as_str()).copied();
             if src_container.is_none() && src_host.is_none() {
-                let names = lab
-                    .containers
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .chain(lab.hosts.iter().map(|h| h.name.as_str()));
-                let help = close_match(from, names)
+                // Suggestions cost an edit distance per name: skip them once nobody will read them.
+                let help = (!self.r.is_full())
+                    .then(|| close_match(from, names()))
+                    .flatten()
                     .unwrap_or_else(|| "name a container or a host of this lab".into());
                 self.r.error_help(
                     span(&ch.from),
@@ -944,8 +1148,17 @@ impl Validator<'_, '_> {
             }
             let to = ch.to.get_ref();
             let address = if let Ok(ip) = to.parse::<Ipv4Addr>() {
-                Some(ip)
-            } else if let Some(t) = lab.containers.iter().find(|c| c.name == *to) {
+                if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
+                    self.r.error_help(
+                        span(&ch.to),
+                        format!("check target {ip} is not a unicast address; a ping to it proves nothing"),
+                        "give the address of one container, host or gateway",
+                    );
+                    None
+                } else {
+                    Some(ip)
+                }
+            } else if let Some(t) = container_at.get(to.as_str()).map(|&i| &lab.containers[i]) {
                 let shared = t.endpoints.iter().find(|te| match src_container {
                     Some(s) => {
                         let s = &lab.containers[s];
@@ -967,15 +1180,12 @@ impl Validator<'_, '_> {
                         None
                     }
                 }
-            } else if let Some(h) = lab.hosts.iter().find(|h| h.name == *to) {
+            } else if let Some(h) = host_at.get(to.as_str()).map(|&i| &lab.hosts[i]) {
                 Some(h.address.ip())
             } else {
-                let names = lab
-                    .containers
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .chain(lab.hosts.iter().map(|h| h.name.as_str()));
-                let help = close_match(to, names)
+                let help = (!self.r.is_full())
+                    .then(|| close_match(to, names()))
+                    .flatten()
                     .unwrap_or_else(|| "name a container or host, or give an IPv4 address".into());
                 self.r.error_help(
                     span(&ch.to),
@@ -1018,9 +1228,10 @@ impl Validator<'_, '_> {
                 }
             };
             if ttl.is_some() && expect == Expect::Unreachable {
-                self.r.error(
+                self.r.error_help(
                     span(ch.ttl.as_ref().unwrap()),
                     "a ttl can only be expected from a reachable target",
+                    "remove ttl, or expect = \"reachable\"",
                 );
                 continue;
             }
@@ -1043,8 +1254,33 @@ fn usable(net: Ipv4Network, ip: Ipv4Addr) -> bool {
     net.contains(ip) && ip != net.network() && ip != net.broadcast()
 }
 
-fn overlaps(a: Ipv4Network, b: Ipv4Network) -> bool {
-    a.contains(b.network()) || b.contains(a.network())
+/// Subnets in use, kept disjoint and ordered by first address, so finding an overlap is a
+/// lookup rather than a scan (a lab file may declare thousands of networks).
+#[derive(Default)]
+struct Taken(BTreeMap<u32, (u32, Ipv4Network, String)>);
+
+impl Taken {
+    /// A subnet in use that overlaps `n`, and who uses it.
+    fn find(&self, n: Ipv4Network) -> Option<(Ipv4Network, &str)> {
+        let (start, end) = (u32::from(n.network()), u32::from(n.broadcast()));
+        let before = self
+            .0
+            .range(..=start)
+            .next_back()
+            .filter(|(_, v)| v.0 >= start);
+        let inside = self.0.range(start..=end).next();
+        before
+            .or(inside)
+            .map(|(_, (_, net, who))| (*net, who.as_str()))
+    }
+
+    /// Records `n` unless it overlaps a subnet already recorded (that is an error elsewhere).
+    fn insert(&mut self, n: Ipv4Network, who: String) {
+        if self.find(n).is_none() {
+            let end = u32::from(n.broadcast());
+            self.0.insert(u32::from(n.network()), (end, n, who));
+        }
+    }
 }
 
 /// "did you mean X?" for a misspelt name.

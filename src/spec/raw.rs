@@ -1,26 +1,59 @@
 //! The lab file exactly as written: serde types that mirror the TOML, with spans kept so that
 //! validation can point at `file:line:col`. Nothing here interprets values.
 
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+
 use indexmap::IndexMap;
-use serde::Deserialize;
+use serde::de::{value::MapAccessDeserializer, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_spanned::Spanned;
 
 pub type Name = Spanned<String>;
 
+/// A TOML table read as `T`. serde's derived structs also accept an array, filling fields by
+/// position, so `h1 = ["eth7", "10.1.1.5"]` would pass for a host: this accepts tables only.
+#[derive(Debug)]
+pub struct Table<T>(pub T);
+
+impl<T> Deref for Table<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TableVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for TableVisitor<T> {
+            type Value = Table<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a table")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Table<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(Table)
+            }
+        }
+        d.deserialize_map(TableVisitor(PhantomData))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLab {
-    pub lab: Spanned<RawLabMeta>,
+    pub lab: Spanned<Table<RawLabMeta>>,
     #[serde(default)]
-    pub underlay: Option<Spanned<RawUnderlay>>,
+    pub underlay: Option<Spanned<Table<RawUnderlay>>>,
     #[serde(default)]
-    pub hosts: IndexMap<Name, Spanned<RawHost>>,
+    pub hosts: IndexMap<Name, Spanned<Table<RawHost>>>,
     #[serde(default)]
-    pub networks: IndexMap<Name, Spanned<RawNetwork>>,
+    pub networks: IndexMap<Name, Spanned<Table<RawNetwork>>>,
     #[serde(default)]
-    pub containers: IndexMap<Name, Spanned<RawContainer>>,
+    pub containers: IndexMap<Name, Spanned<Table<RawContainer>>>,
     #[serde(default)]
-    pub checks: Vec<Spanned<RawCheck>>,
+    pub checks: Vec<Spanned<Table<RawCheck>>>,
 }
 
 #[derive(Debug, Deserialize)]

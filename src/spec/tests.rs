@@ -1,1 +1,687 @@
+//! Lab-file parsing and Docker-faithful address allocation, checked against the shipped labs
+//! and small synthetic ones. Bad files are covered end to end by tests/bad_input.rs.
 
+use super::*;
+
+const OVERLAY: &str = include_str!("../../labs/overlay.toml");
+const BRIDGE: &str = include_str!("../../labs/bridge.toml");
+
+fn lab(text: &str) -> Lab {
+    parse("t.toml", "/abs/t.toml", text, None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn errors(text: &str) -> Vec<Diagnostic> {
+    match parse("t.toml", "t.toml", text, None) {
+        Ok(l) => panic!("accepted a bad lab: {l:?}"),
+        Err(e) => e.diagnostics,
+    }
+}
+
+fn net<'a>(l: &'a Lab, name: &str) -> &'a Network {
+    l.networks
+        .iter()
+        .find(|n| n.name == name)
+        .unwrap_or_else(|| panic!("no network {name}"))
+}
+
+fn container<'a>(l: &'a Lab, name: &str) -> &'a Container {
+    l.containers
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no container {name}"))
+}
+
+/// (ifname, network name, address, mac) of each endpoint.
+fn endpoints(l: &Lab, name: &str) -> Vec<(String, String, String, String)> {
+    container(l, name)
+        .endpoints
+        .iter()
+        .map(|e| {
+            (
+                e.ifname.clone(),
+                l.networks[e.network].name.clone(),
+                e.address.to_string(),
+                format_mac(&e.mac),
+            )
+        })
+        .collect()
+}
+
+fn ep(ifname: &str, net: &str, addr: &str, mac: &str) -> (String, String, String, String) {
+    (ifname.into(), net.into(), addr.into(), mac.into())
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn subnet(s: &str) -> Ipv4Network {
+    s.parse().unwrap()
+}
+
+#[test]
+fn overlay_lab_is_docker_faithful() {
+    let l = lab(OVERLAY);
+    assert_eq!(l.name, "overlay");
+    assert_eq!(l.source, "/abs/t.toml");
+    assert_eq!(l.underlay.subnet, subnet("10.1.1.0/24"));
+    assert_eq!(l.underlay.mtu, 1500);
+
+    let hosts: Vec<(&str, &str, String)> = l
+        .hosts
+        .iter()
+        .map(|h| (h.name.as_str(), h.nic.as_str(), h.address.to_string()))
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            ("nas4", "ens33", "10.1.1.14/24".to_string()),
+            ("nas5", "ens33", "10.1.1.15/24".to_string())
+        ]
+    );
+
+    // Declared networks in file order, then the implicit docker_gwbridge.
+    let names: Vec<&str> = l.networks.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["ov_net1", "ov_net2", "docker_gwbridge"]);
+
+    let ov1 = net(&l, "ov_net1");
+    assert_eq!(ov1.subnet, subnet("10.0.0.0/24"));
+    assert_eq!(ov1.gateway, ip("10.0.0.1"));
+    assert_eq!(ov1.driver, Driver::Overlay { vni: 256 });
+    assert!(!ov1.implicit);
+
+    let ov2 = net(&l, "ov_net2");
+    assert_eq!(ov2.subnet, subnet("10.0.1.0/24"));
+    assert_eq!(ov2.gateway, ip("10.0.1.1"));
+    assert_eq!(ov2.driver, Driver::Overlay { vni: 257 });
+
+    let gw = net(&l, "docker_gwbridge");
+    assert_eq!(gw.subnet, subnet("172.18.0.0/16"));
+    assert_eq!(gw.gateway, ip("172.18.0.1"));
+    assert!(gw.implicit);
+    assert_eq!(
+        gw.driver,
+        Driver::Bridge {
+            bridge: "docker_gwbridge".into(),
+            icc: false
+        }
+    );
+
+    for n in &l.networks {
+        assert_eq!(n.id.len(), 64, "{}", n.id);
+        assert!(n
+            .id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_eq!(n.id, network_id("overlay", &n.name));
+    }
+    let ids: HashSet<&str> = l.networks.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids.len(), l.networks.len(), "network ids must differ");
+
+    // Overlay addresses are global; docker_gwbridge is a per-host pool, so bbox1 (nas4) and
+    // bbox2 (nas5) both get 172.18.0.2 there.
+    let order: Vec<&str> = l.containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(order, ["bbox1", "bbox2", "bbox3"]);
+    assert_eq!(l.hosts[container(&l, "bbox1").host].name, "nas4");
+    assert_eq!(l.hosts[container(&l, "bbox2").host].name, "nas5");
+    assert_eq!(l.hosts[container(&l, "bbox3").host].name, "nas5");
+    assert_eq!(
+        endpoints(&l, "bbox1"),
+        [
+            ep("eth0", "ov_net1", "10.0.0.2/24", "02:42:0a:00:00:02"),
+            ep(
+                "eth1",
+                "docker_gwbridge",
+                "172.18.0.2/16",
+                "02:42:ac:12:00:02"
+            ),
+        ]
+    );
+    assert_eq!(
+        endpoints(&l, "bbox2"),
+        [
+            ep("eth0", "ov_net1", "10.0.0.3/24", "02:42:0a:00:00:03"),
+            ep(
+                "eth1",
+                "docker_gwbridge",
+                "172.18.0.2/16",
+                "02:42:ac:12:00:02"
+            ),
+        ]
+    );
+    assert_eq!(
+        endpoints(&l, "bbox3"),
+        [
+            ep("eth0", "ov_net2", "10.0.1.2/24", "02:42:0a:00:01:02"),
+            ep(
+                "eth1",
+                "docker_gwbridge",
+                "172.18.0.3/16",
+                "02:42:ac:12:00:03"
+            ),
+        ]
+    );
+    for c in &l.containers {
+        // The default route goes through docker_gwbridge, as in Docker.
+        assert_eq!(c.default_gateway, Some(ip("172.18.0.1")), "{}", c.name);
+        for e in &c.endpoints {
+            assert_eq!(e.mac, docker_mac(e.address.ip()));
+        }
+    }
+
+    type Row<'a> = (&'a str, &'a str, Ipv4Addr, Expect, u32, Option<u8>);
+    let checks: Vec<Row> = l
+        .checks
+        .iter()
+        .map(|c| {
+            (
+                c.from.as_str(),
+                c.to.as_str(),
+                c.address,
+                c.expect,
+                c.count,
+                c.ttl,
+            )
+        })
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            (
+                "bbox2",
+                "bbox1",
+                ip("10.0.0.2"),
+                Expect::Reachable,
+                2,
+                Some(64)
+            ),
+            (
+                "bbox3",
+                "10.0.0.2",
+                ip("10.0.0.2"),
+                Expect::Unreachable,
+                2,
+                None
+            ),
+            (
+                "bbox3",
+                "172.18.0.2",
+                ip("172.18.0.2"),
+                Expect::Unreachable,
+                2,
+                None
+            ),
+        ]
+    );
+}
+
+#[test]
+fn bridge_lab_is_docker_faithful() {
+    let l = lab(BRIDGE);
+    assert_eq!(l.name, "bridge");
+    assert_eq!(l.hosts.len(), 1);
+    assert_eq!(l.hosts[0].address.to_string(), "10.1.1.11/24");
+
+    // No overlay container, so no docker_gwbridge.
+    let names: Vec<&str> = l.networks.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["my_net2", "quiet_net"]);
+
+    let my = net(&l, "my_net2");
+    assert_eq!(my.subnet, subnet("172.18.0.0/16"));
+    assert_eq!(my.gateway, ip("172.18.0.1"));
+    assert_eq!(
+        my.driver,
+        Driver::Bridge {
+            bridge: format!("br-{}", &my.id[..12]),
+            icc: true
+        }
+    );
+    let quiet = net(&l, "quiet_net");
+    assert_eq!(quiet.subnet, subnet("172.22.16.0/24"));
+    assert_eq!(quiet.gateway, ip("172.22.16.1"));
+    assert_eq!(
+        quiet.driver,
+        Driver::Bridge {
+            bridge: format!("br-{}", &quiet.id[..12]),
+            icc: false
+        }
+    );
+    for n in &l.networks {
+        let Driver::Bridge { bridge, .. } = &n.driver else {
+            panic!("{} is not a bridge", n.name)
+        };
+        assert!(bridge.len() <= IFNAME_MAX, "{bridge}");
+    }
+
+    let order: Vec<&str> = l.containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(order, ["web", "db", "cache"]);
+    assert_eq!(
+        endpoints(&l, "web"),
+        [ep("eth0", "my_net2", "172.18.0.2/16", "02:42:ac:12:00:02")]
+    );
+    assert_eq!(
+        endpoints(&l, "db"),
+        [
+            ep("eth0", "my_net2", "172.18.0.10/16", "02:42:ac:12:00:0a"),
+            ep("eth1", "quiet_net", "172.22.16.2/24", "02:42:ac:16:10:02"),
+        ]
+    );
+    assert_eq!(
+        endpoints(&l, "cache"),
+        [ep(
+            "eth0",
+            "quiet_net",
+            "172.22.16.3/24",
+            "02:42:ac:16:10:03"
+        )]
+    );
+    // The first bridge network gives the default route.
+    assert_eq!(container(&l, "db").default_gateway, Some(ip("172.18.0.1")));
+    assert_eq!(
+        container(&l, "cache").default_gateway,
+        Some(ip("172.22.16.1"))
+    );
+
+    let targets: Vec<(&str, Ipv4Addr, Expect)> = l
+        .checks
+        .iter()
+        .map(|c| (c.to.as_str(), c.address, c.expect))
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            ("db", ip("172.18.0.10"), Expect::Reachable),
+            ("172.22.16.1", ip("172.22.16.1"), Expect::Reachable),
+            // cache and db share quiet_net: the name resolves to db's address there.
+            ("db", ip("172.22.16.2"), Expect::Unreachable),
+            ("172.22.16.3", ip("172.22.16.3"), Expect::Unreachable),
+        ]
+    );
+}
+
+const HEAD: &str = "[lab]\nname = \"t\"\n\n[hosts.h1]\n\n[hosts.h2]\n";
+
+#[test]
+fn static_addresses_are_skipped_by_the_allocator() {
+    // A static address later in the file still wins over an automatic one earlier in it.
+    let l = lab(&format!(
+        "{HEAD}
+[networks.n]
+driver = \"bridge\"
+subnet = \"10.5.0.0/24\"
+
+[containers.a]
+host = \"h1\"
+networks = [\"n\"]
+
+[containers.b]
+host = \"h1\"
+networks = [\"n\"]
+ip = {{ n = \"10.5.0.2\" }}
+
+[containers.c]
+host = \"h1\"
+networks = [\"n\"]
+
+[containers.d]
+host = \"h1\"
+networks = [\"n\"]
+ip = {{ n = \"10.5.0.4\" }}
+
+[containers.e]
+host = \"h1\"
+networks = [\"n\"]
+"
+    ));
+    let got: Vec<(&str, String)> = l
+        .containers
+        .iter()
+        .map(|c| (c.name.as_str(), c.endpoints[0].address.ip().to_string()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a", "10.5.0.3".to_string()),
+            ("b", "10.5.0.2".to_string()),
+            ("c", "10.5.0.5".to_string()),
+            ("d", "10.5.0.4".to_string()),
+            ("e", "10.5.0.6".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn explicit_gateway_is_skipped_by_the_allocator() {
+    let l = lab(&format!(
+        "{HEAD}
+[networks.n]
+driver = \"bridge\"
+subnet = \"10.5.0.0/24\"
+gateway = \"10.5.0.2\"
+
+[containers.a]
+host = \"h1\"
+networks = [\"n\"]
+
+[containers.b]
+host = \"h1\"
+networks = [\"n\"]
+"
+    ));
+    assert_eq!(l.networks[0].gateway, ip("10.5.0.2"));
+    // .1 is free (the gateway moved), .2 is the gateway.
+    assert_eq!(l.containers[0].endpoints[0].address.ip(), ip("10.5.0.1"));
+    assert_eq!(l.containers[1].endpoints[0].address.ip(), ip("10.5.0.3"));
+}
+
+#[test]
+fn explicit_subnets_push_default_subnets_further() {
+    // The default overlay subnet 10.0.0.0/24 and bridge subnets 172.18/16, 172.19/16 are taken
+    // by explicit ones declared later in the file, so the defaults move on.
+    let l = lab(&format!(
+        "{HEAD}
+[networks.auto_ov]
+driver = \"overlay\"
+
+[networks.auto_br]
+driver = \"bridge\"
+
+[networks.fixed_ov]
+driver = \"overlay\"
+subnet = \"10.0.0.0/23\"
+
+[networks.fixed_br]
+driver = \"bridge\"
+subnet = \"172.18.5.0/24\"
+
+[networks.fixed_br2]
+driver = \"bridge\"
+subnet = \"172.19.0.0/16\"
+
+[containers.a]
+host = \"h1\"
+networks = [\"auto_ov\"]
+
+[containers.b]
+host = \"h2\"
+networks = [\"auto_br\", \"fixed_ov\"]
+"
+    ));
+    assert_eq!(net(&l, "auto_ov").subnet, subnet("10.0.2.0/24"));
+    assert_eq!(net(&l, "auto_br").subnet, subnet("172.20.0.0/16"));
+    assert_eq!(net(&l, "fixed_ov").subnet, subnet("10.0.0.0/23"));
+    // docker_gwbridge (for a, only on an overlay) comes last and takes the next free pool.
+    assert_eq!(net(&l, "docker_gwbridge").subnet, subnet("172.21.0.0/16"));
+    // b joins a bridge network, so it gets no docker_gwbridge endpoint.
+    assert_eq!(container(&l, "b").endpoints.len(), 2);
+    assert_eq!(container(&l, "a").endpoints.len(), 2);
+    // VNIs are given in file order.
+    assert_eq!(net(&l, "auto_ov").driver, Driver::Overlay { vni: 256 });
+    assert_eq!(net(&l, "fixed_ov").driver, Driver::Overlay { vni: 257 });
+}
+
+#[test]
+fn explicit_vnis_are_skipped() {
+    let l = lab(&format!(
+        "{HEAD}
+[networks.a]
+driver = \"overlay\"
+
+[networks.b]
+driver = \"overlay\"
+vni = 256
+
+[containers.c]
+host = \"h1\"
+networks = [\"a\", \"b\"]
+"
+    ));
+    assert_eq!(net(&l, "a").driver, Driver::Overlay { vni: 257 });
+    assert_eq!(net(&l, "b").driver, Driver::Overlay { vni: 256 });
+}
+
+#[test]
+fn name_override_changes_the_lab_name_and_ids() {
+    let original = lab(OVERLAY);
+    let copy = parse("t.toml", "t.toml", OVERLAY, Some("overlay2")).unwrap();
+    assert_eq!(copy.name, "overlay2");
+    assert_eq!(copy.host_ns(0), "overlay2.nas4");
+    for (a, b) in original.networks.iter().zip(&copy.networks) {
+        assert_eq!(a.name, b.name);
+        assert_eq!(a.subnet, b.subnet);
+        assert_ne!(a.id, b.id, "a renamed lab must not share network ids");
+        assert_eq!(b.id, network_id("overlay2", &b.name));
+    }
+    assert_eq!(original.containers, copy.containers);
+
+    let e = parse("t.toml", "t.toml", OVERLAY, Some("../etc")).unwrap_err();
+    assert_eq!(e.diagnostics.len(), 1);
+    assert!(e.diagnostics[0].message.contains("--name"), "{e}");
+}
+
+#[test]
+fn file_order_is_kept_not_sorted() {
+    let l = lab("[lab]
+name = \"t\"
+
+[hosts.zulu]
+[hosts.alpha]
+
+[networks.omega]
+driver = \"bridge\"
+subnet = \"10.9.0.0/24\"
+
+[networks.beta]
+driver = \"bridge\"
+subnet = \"10.8.0.0/24\"
+
+[containers.zeta]
+host = \"zulu\"
+networks = [\"omega\", \"beta\"]
+
+[containers.alpha1]
+host = \"alpha\"
+networks = [\"beta\", \"omega\"]
+
+[containers.mid]
+host = \"zulu\"
+networks = [\"omega\"]
+");
+    let hosts: Vec<&str> = l.hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(hosts, ["zulu", "alpha"]);
+    assert_eq!(l.hosts[0].address.ip(), ip("10.1.1.1"));
+    assert_eq!(l.hosts[1].address.ip(), ip("10.1.1.2"));
+    let nets: Vec<&str> = l.networks.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(nets, ["omega", "beta"]);
+    let cs: Vec<&str> = l.containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(cs, ["zeta", "alpha1", "mid"]);
+    // Interfaces follow the order of `networks`.
+    assert_eq!(
+        endpoints(&l, "alpha1")
+            .into_iter()
+            .map(|e| (e.0, e.1))
+            .collect::<Vec<_>>(),
+        [
+            ("eth0".to_string(), "beta".to_string()),
+            ("eth1".to_string(), "omega".to_string())
+        ]
+    );
+    // Bridge pools are per host: zeta and mid on zulu get .2 and .3, alpha1 on alpha gets .2.
+    assert_eq!(endpoints(&l, "zeta")[0].2, "10.9.0.2/24");
+    assert_eq!(endpoints(&l, "mid")[0].2, "10.9.0.3/24");
+    assert_eq!(endpoints(&l, "alpha1")[1].2, "10.9.0.2/24");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let d = errors(
+        "[lab]
+name = \"t\"
+
+[hosts.h1]
+
+[networks.n1]
+driver = \"bridge\"
+vni = 7
+
+[containers.c1]
+host = \"h9\"
+networks = [\"n1\", \"n2\"]
+",
+    );
+    let got: Vec<(usize, usize)> = d.iter().map(|d| (d.line, d.col)).collect();
+    assert_eq!(got, [(8, 7), (11, 8), (12, 19)], "{d:?}");
+}
+
+#[test]
+fn a_flood_of_problems_is_capped() {
+    let mut text = String::from("[lab]\nname = \"t\"\n\n[hosts.h1]\n");
+    for i in 0..500 {
+        text.push_str(&format!(
+            "\n[containers.c{i}]\nhost = \"nowhere\"\nnetworks = [\"none\"]\n"
+        ));
+    }
+    let d = errors(&text);
+    assert_eq!(d.len(), diag::MAX_DIAGNOSTICS + 1);
+    assert!(d
+        .last()
+        .unwrap()
+        .message
+        .contains("more problems not shown"));
+}
+
+#[test]
+fn big_labs_allocate_quickly_and_in_order() {
+    // Linear allocation: thousands of containers on one /16 must not take quadratic time.
+    let mut text =
+        String::from("[lab]\nname = \"t\"\n\n[hosts.h1]\n\n[networks.n]\ndriver = \"bridge\"\n");
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "\n[containers.c{i}]\nhost = \"h1\"\nnetworks = [\"n\"]\n"
+        ));
+    }
+    let l = lab(&text);
+    for (i, c) in l.containers.iter().enumerate() {
+        let want = Ipv4Addr::from(u32::from(ip("172.18.0.2")) + i as u32);
+        assert_eq!(c.endpoints[0].address.ip(), want, "{}", c.name);
+    }
+}
+
+#[test]
+fn subnet_bookkeeping_finds_every_overlap() {
+    let mut t = Taken::default();
+    t.insert(subnet("10.1.1.0/24"), "u".into());
+    t.insert(subnet("172.18.0.0/16"), "a".into());
+    assert_eq!(t.find(subnet("10.1.1.128/25")).map(|x| x.1), Some("u"));
+    assert_eq!(t.find(subnet("10.0.0.0/8")).map(|x| x.1), Some("u"));
+    assert_eq!(t.find(subnet("172.18.255.0/24")).map(|x| x.1), Some("a"));
+    assert_eq!(t.find(subnet("172.16.0.0/12")).map(|x| x.1), Some("a"));
+    assert!(t.find(subnet("10.1.2.0/24")).is_none());
+    assert!(t.find(subnet("172.19.0.0/16")).is_none());
+    assert!(t.find(subnet("10.1.0.0/24")).is_none());
+}
+
+#[test]
+fn deepest_key_points_at_the_long_dotted_key() {
+    let text = "[lab]\nname = \"x\"\n[a.b]\n  c.d.e.f = 1\n";
+    assert_eq!(deepest_key(text), Some(text.find("c.d").unwrap()));
+    let text = "[[x.y.z.w]]\n";
+    assert_eq!(deepest_key(text), Some(2));
+}
+
+#[test]
+fn host_nics_do_not_clash_with_what_netlab_creates() {
+    for bad in [
+        "lo",
+        "vxlan0",
+        "docker_gwbridge",
+        "br-0123456789ab",
+        "veth1a2b3c4",
+    ] {
+        assert!(host_nic_problem(bad).is_some(), "{bad}");
+    }
+    for good in ["ens33", "eth0", "enp0s3", "nic-1"] {
+        assert!(host_nic_problem(good).is_none(), "{good}");
+    }
+}
+
+/// Parsing must never panic: every prefix of the shipped labs and many byte-mutated copies
+/// are either accepted or rejected with positions inside the text.
+#[test]
+fn parse_never_panics_on_mangled_input() {
+    fn try_one(text: &str) {
+        let result = std::panic::catch_unwind(|| parse("t.toml", "t.toml", text, None));
+        let Ok(result) = result else {
+            panic!("parse panicked on:\n{text}");
+        };
+        if let Err(e) = result {
+            assert!(!e.diagnostics.is_empty(), "an error without diagnostics");
+            let lines = text.split('\n').count();
+            for d in &e.diagnostics {
+                assert!(d.line >= 1 && d.line <= lines, "{d:?} in\n{text}");
+                assert!(d.col >= 1, "{d:?}");
+            }
+        }
+    }
+    let pieces: &[&[u8]] = &[
+        b"\"",
+        b"[",
+        b"]",
+        b"{",
+        b"}",
+        b"=",
+        b".",
+        b"\n",
+        b"0",
+        b"/",
+        b"\\",
+        b"#",
+        b"'''",
+        b"-1",
+        b"99999999999999999999",
+        b"\"\"",
+        b"\xc3\xa9",
+        b"::",
+        b"255.255.255.255",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rand = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    // NETLAB_FUZZ_ITERATIONS=100000 for a longer run.
+    let iterations: usize = std::env::var("NETLAB_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1500);
+    for base in [OVERLAY, BRIDGE] {
+        for cut in (0..=base.len()).filter(|&i| base.is_char_boundary(i)) {
+            try_one(&base[..cut]);
+        }
+        for _ in 0..iterations {
+            let mut bytes = base.as_bytes().to_vec();
+            for _ in 0..1 + rand(4) {
+                let at = rand(bytes.len());
+                let piece = pieces[rand(pieces.len())];
+                match rand(3) {
+                    0 => {
+                        bytes.splice(at..at, piece.iter().copied());
+                    }
+                    1 => {
+                        let end = (at + 1 + rand(8)).min(bytes.len());
+                        bytes.drain(at..end);
+                    }
+                    _ => {
+                        let end = (at + piece.len()).min(bytes.len());
+                        bytes.splice(at..end, piece.iter().copied());
+                    }
+                }
+            }
+            if let Ok(text) = String::from_utf8(bytes) {
+                try_one(&text);
+            }
+        }
+    }
+}
