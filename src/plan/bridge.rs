@@ -5,7 +5,7 @@
 
 use ipnetwork::Ipv4Network;
 
-use super::{endpoints_on, host_veth_name, hosts_on, Object, Plan};
+use super::{endpoint_in_container, endpoints_on, host_veth_name, hosts_on, Object, Plan};
 use crate::spec::{Driver, Lab};
 
 pub fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
@@ -61,16 +61,7 @@ pub fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
                 ns: hns.clone(),
                 dev: veth,
             });
-            let cns = lab.container_ns(*ci);
-            p.add(Object::Up {
-                ns: cns.clone(),
-                dev: e.ifname.clone(),
-            });
-            p.add(Object::Address {
-                ns: cns,
-                dev: e.ifname.clone(),
-                address: e.address,
-            });
+            endpoint_in_container(lab, *ci, e, p);
         }
     }
 }

@@ -208,6 +208,20 @@ fn endpoints_on(lab: &Lab, ni: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// The container end of an endpoint: set up, with its address (every driver does the same).
+fn endpoint_in_container(lab: &Lab, ci: usize, e: &crate::spec::Endpoint, p: &mut Plan) {
+    let cns = lab.container_ns(ci);
+    p.add(Object::Up {
+        ns: cns.clone(),
+        dev: e.ifname.clone(),
+    });
+    p.add(Object::Address {
+        ns: cns,
+        dev: e.ifname.clone(),
+        address: e.address,
+    });
+}
+
 /// Short, stable host-side veth name like Docker's `veth1a2b3c4`.
 fn host_veth_name(lab: &str, container: &str, ifname: &str) -> String {
     let id = crate::spec::network_id(lab, &format!("{container}/{ifname}"));

@@ -5,7 +5,7 @@
 
 use ipnetwork::Ipv4Network;
 
-use super::{endpoints_on, hosts_on, Object, Plan, Role};
+use super::{endpoint_in_container, endpoints_on, hosts_on, Object, Plan, Role};
 use crate::spec::{Driver, Lab};
 
 pub const VXLAN_PORT: u16 = 4789;
@@ -76,20 +76,11 @@ pub fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
         });
         for (k, (ci, ei)) in local.iter().enumerate() {
             let e = &lab.containers[*ci].endpoints[*ei];
-            let cns = lab.container_ns(*ci);
             p.add(Object::Up {
                 ns: ons.clone(),
                 dev: format!("veth{k}"),
             });
-            p.add(Object::Up {
-                ns: cns.clone(),
-                dev: e.ifname.clone(),
-            });
-            p.add(Object::Address {
-                ns: cns,
-                dev: e.ifname.clone(),
-                address: e.address,
-            });
+            endpoint_in_container(lab, *ci, e, p);
         }
         for (ci, ei) in endpoints
             .iter()
