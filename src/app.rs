@@ -154,10 +154,19 @@ fn up(file: &Path, name: Option<&str>, dry_run: bool, no_check: bool, quiet: boo
     run_checks(&lab, false)
 }
 
-/// One netlink socket per namespace: a thousand-container lab needs more than 1024 fds.
+/// One netlink socket per namespace: a thousand-container lab needs more than 1024 fds. As
+/// root, the hard limit itself can go up to fs.nr_open.
 fn raise_fd_limit() {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+    let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(hard);
+    let want = nr_open.max(hard);
+    if setrlimit(Resource::RLIMIT_NOFILE, want, want).is_err() {
         let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
 }

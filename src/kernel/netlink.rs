@@ -10,6 +10,7 @@ use std::os::fd::AsRawFd;
 use futures::TryStreamExt;
 use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::neighbour::NeighbourFlags;
+use netlink_packet_route::route::RouteProtocol;
 use rtnetlink::{
     Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth, LinkVxlan,
     RouteMessageBuilder,
@@ -190,9 +191,11 @@ impl NsLink {
             }
             Object::Route { dst, via, dev, .. } => {
                 let i = self.index(dev).await?;
+                // proto boot, as `ip route add` (and Docker) install it.
                 let mut b = RouteMessageBuilder::<Ipv4Addr>::new()
                     .gateway(*via)
-                    .output_interface(i);
+                    .output_interface(i)
+                    .protocol(RouteProtocol::Boot);
                 if let Some(d) = dst {
                     b = b.destination_prefix(d.network(), d.prefix());
                 }
