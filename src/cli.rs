@@ -72,6 +72,68 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List every network namespace: netlab's (with lab and role), /run/netns, Docker's
+    Netns {
+        /// Also the unnamed namespaces held by processes (with a pid and command)
+        #[arg(long)]
+        all: bool,
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+        /// Print the whole observed snapshot (links, addresses, routes, FDB) as JSON, for bug reports
+        #[arg(long, hide = true)]
+        snapshot: bool,
+    },
+    /// Run a command inside a namespace, container or host; its exit status is passed through
+    #[command(after_help = "Example:\n  netlab exec bbox1 -- ip route")]
+    Exec {
+        /// A namespace name, or a container or host of a lab that is up
+        target: String,
+        /// The command and its arguments (after --)
+        #[arg(last = true, required = true, num_args = 1..)]
+        command: Vec<String>,
+    },
+    /// Find the link with an interface index in every namespace (all links without one)
+    #[command(
+        after_help = "Examples:\n  netlab find-link 76\n  netlab find-link --peer-of bbox1 eth0"
+    )]
+    FindLink {
+        /// Interface index (only unique within one namespace, so several may match)
+        ifindex: Option<u32>,
+        /// Follow NODE's interface DEV to the one namespace and link on its other side
+        #[arg(long, num_args = 2, value_names = ["NODE", "DEV"], conflicts_with = "ifindex")]
+        peer_of: Option<Vec<String>>,
+        /// Also search namespaces held only by processes
+        #[arg(long)]
+        all: bool,
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a network (as `docker network inspect`), or a container's or host's interfaces, routes and peers
+    Inspect {
+        /// A network (or LAB/NETWORK), a container, a host or a namespace
+        name: String,
+        /// Machine-readable output (the default for a network when stdout is not a terminal)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the VXLAN devices of an overlay network on every host, with their FDB and neighbours
+    Vxlan {
+        /// An overlay network (or LAB/NETWORK), or NAMESPACE:DEVICE
+        target: String,
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the bridges of a namespace, their ports and FDB (as `brctl show`)
+    Bridge {
+        /// A namespace, container or host
+        target: String,
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a lab file without building it: print its networks, containers and addresses
     Validate {
         /// The lab file (TOML)

@@ -1,13 +1,17 @@
 //! netlab: container-network labs in Linux network namespaces.
 //!
 //! Write side: `spec` (lab file -> checked [`spec::Lab`]) -> `plan` (pure, ordered kernel
-//! objects) -> `engine` (journal, apply, roll back, tear down). Kernel access lives in `kernel`.
+//! objects) -> `engine` (journal, apply, roll back, tear down). Read side: `observe` (live
+//! kernel state of every namespace -> snapshot) -> `diag` (netns, find-link, inspect, vxlan,
+//! bridge). Kernel access lives in `kernel`.
 
 pub mod app;
 pub mod check;
 pub mod cli;
+pub mod diag;
 pub mod engine;
 pub mod kernel;
+pub mod observe;
 pub mod plan;
 pub mod progress;
 pub mod spec;

@@ -1,6 +1,8 @@
 //! Everything that touches the kernel: namespaces, netlink, ICMP. Nothing outside this module
 //! calls setns, unshare, mount or opens a socket.
 
+pub mod dump;
+pub mod exec;
 pub mod icmp;
 pub mod netlink;
 pub mod netns;

@@ -1284,7 +1284,7 @@ impl Taken {
 }
 
 /// "did you mean X?" for a misspelt name.
-fn close_match<'a>(wanted: &str, known: impl Iterator<Item = &'a str>) -> Option<String> {
+pub fn close_match<'a>(wanted: &str, known: impl Iterator<Item = &'a str>) -> Option<String> {
     let best = known.map(|k| (edit_distance(wanted, k), k)).min()?;
     (best.0 <= 2.max(wanted.len() / 3)).then(|| format!("did you mean {:?}?", best.1))
 }

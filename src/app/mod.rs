@@ -15,6 +15,8 @@ use crate::progress::Progress;
 use crate::spec::{self, format_mac, Lab, SpecError};
 use crate::{check, plan, state};
 
+mod diagnostics;
+
 /// Bad input: exit status 2.
 #[derive(Debug)]
 pub struct BadInput(pub String);
@@ -29,7 +31,7 @@ impl std::error::Error for BadInput {}
 
 /// Checks ran and at least one differed from what the lab expects: exit status 1, no message.
 #[derive(Debug)]
-struct ChecksFailed;
+pub(crate) struct ChecksFailed;
 
 impl std::fmt::Display for ChecksFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -52,6 +54,9 @@ pub fn run(cli: Cli) -> i32 {
     match dispatch(cli.command) {
         Ok(()) => 0,
         Err(e) if e.downcast_ref::<ChecksFailed>().is_some() => 1,
+        Err(e) if e.downcast_ref::<diagnostics::ExitWith>().is_some() => {
+            e.downcast_ref::<diagnostics::ExitWith>().unwrap().0
+        }
         Err(e) => {
             if let Some(s) = e.downcast_ref::<SpecError>() {
                 eprintln!("{} {s}", "error:".red().bold());
@@ -84,10 +89,25 @@ fn dispatch(cmd: Command) -> Result<()> {
         Command::Status { lab, json } => status(lab.as_deref(), json),
         Command::Check { lab, json } => check_cmd(&lab, json),
         Command::Validate { file, json } => validate(&file, json),
+        Command::Netns {
+            all,
+            json,
+            snapshot,
+        } => diagnostics::netns(all, json, snapshot),
+        Command::Exec { target, command } => diagnostics::exec(&target, &command),
+        Command::FindLink {
+            ifindex,
+            peer_of,
+            all,
+            json,
+        } => diagnostics::find_link(ifindex, peer_of, all, json),
+        Command::Inspect { name, json } => diagnostics::inspect(&name, json),
+        Command::Vxlan { target, json } => diagnostics::vxlan(&target, json),
+        Command::Bridge { target, json } => diagnostics::bridge(&target, json),
     }
 }
 
-fn need_root() -> Result<()> {
+pub(crate) fn need_root() -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!("netlab needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to create namespaces; run it with sudo");
     }

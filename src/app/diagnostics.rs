@@ -1,0 +1,240 @@
+//! Handlers of the read-side commands: observe the kernel once, then hand the snapshot to `diag`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::{need_root, BadInput};
+use crate::diag::{self, inspect, links, Unknown};
+use crate::kernel::{exec as kexec, netns};
+use crate::observe::{self, Snapshot, Want};
+use crate::state::{self, Record};
+
+/// The command's exit status, passed through (`netlab exec`).
+#[derive(Debug)]
+pub struct ExitWith(pub i32);
+
+impl std::fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for ExitWith {}
+
+fn records() -> Vec<Record> {
+    state::labs()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|l| state::read_record(l).ok().flatten())
+        .collect()
+}
+
+fn observe(all: bool, want: Want) -> Result<Snapshot> {
+    need_root()?;
+    Ok(observe::snapshot(&observe::discover(all), want))
+}
+
+fn unknown(e: Unknown) -> anyhow::Error {
+    BadInput(e.0).into()
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+pub fn netns(all: bool, json: bool, snapshot: bool) -> Result<()> {
+    if snapshot {
+        return print_json(&observe(all, Want::ALL)?);
+    }
+    let snap = observe(all, Want::ADDRESSES)?;
+    if json {
+        return print_json(&json!({ "namespaces": diag::netns_rows(&snap) }));
+    }
+    if snap.namespaces.is_empty() {
+        println!("no named network namespace (try --all for those held by processes)");
+        return Ok(());
+    }
+    println!("{}", diag::netns_table(&snap));
+    Ok(())
+}
+
+/// The namespace file for a target, without reading any namespace: a name in /run/netns or
+/// Docker's directory, a container or host of a lab that is up, or a pid.
+fn target_path(target: &str) -> Result<PathBuf> {
+    let invalid = target.is_empty() || target.contains('/') || target == "." || target == "..";
+    if !invalid {
+        if netns::exists(target) {
+            return Ok(netns::path(target));
+        }
+        let docker = PathBuf::from(observe::DOCKER_NETNS_DIR).join(target);
+        if docker.exists() {
+            return Ok(docker);
+        }
+        let recs = records();
+        let hits: Vec<String> = recs.iter().filter_map(|r| r.lab.node_ns(target)).collect();
+        match hits.as_slice() {
+            [one] => return Ok(netns::path(one)),
+            [] => {}
+            many => {
+                return Err(BadInput(format!(
+                    "{target} exists in several labs; name one of: {}",
+                    many.join(", ")
+                ))
+                .into())
+            }
+        }
+        if let Ok(pid) = target.parse::<u32>() {
+            let p = PathBuf::from(format!("/proc/{pid}/ns/net"));
+            if p.exists() {
+                return Ok(p);
+            }
+        }
+    }
+    let mut known = netns::list().unwrap_or_default();
+    for r in records() {
+        known.extend(r.lab.containers.iter().map(|c| c.name.clone()));
+        known.extend(r.lab.hosts.iter().map(|h| h.name.clone()));
+    }
+    let hint = crate::spec::close_match(target, known.iter().map(|s| s.as_str()))
+        .map(|h| format!("; {h}"))
+        .unwrap_or_else(|| "; `netlab netns` lists namespaces".into());
+    Err(BadInput(format!(
+        "no namespace, container, host or pid named {target:?}{hint}"
+    ))
+    .into())
+}
+
+pub fn exec(target: &str, command: &[String]) -> Result<()> {
+    let path = target_path(target)?;
+    need_root()?;
+    let status = kexec::run_in(&path, command)?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(c) => Err(ExitWith(c).into()),
+        None => Err(ExitWith(
+            128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0),
+        )
+        .into()),
+    }
+}
+
+pub fn find_link(
+    ifindex: Option<u32>,
+    peer_of: Option<Vec<String>>,
+    all: bool,
+    json: bool,
+) -> Result<()> {
+    let snap = observe(all, Want::ADDRESSES)?;
+    if let Some(v) = peer_of {
+        let recs = records();
+        let ns = diag::resolve(&snap, &recs, &v[0]).map_err(unknown)?;
+        let report = links::peer_of(&snap, ns, &v[1]).map_err(unknown)?;
+        if json {
+            return print_json(&report);
+        }
+        println!("{}", links::render_peer(&report));
+        return Ok(());
+    }
+    let found = links::find(&snap, ifindex);
+    if json {
+        return print_json(&json!({ "links": found }));
+    }
+    for f in &found {
+        println!("{}: {}", f.namespace, f.line);
+    }
+    if found.is_empty() {
+        if let Some(i) = ifindex {
+            return Err(BadInput(format!(
+                "no link with index {i} in any of {} namespaces (try --all)",
+                snap.namespaces.len()
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+pub fn inspect(name: &str, json: bool) -> Result<()> {
+    let recs = records();
+    let snap = observe(false, Want::ALL)?;
+    if let Some((record, ni)) = inspect::find_network(&recs, name).map_err(unknown)? {
+        let v = inspect::network(&snap, record, ni);
+        if json || !std::io::stdout().is_terminal() {
+            return print_json(&v);
+        }
+        let n = &v[0];
+        println!(
+            "{} ({}, {}, scope {})  subnet {}  gateway {}",
+            n["Name"].as_str().unwrap_or(""),
+            n["Driver"].as_str().unwrap_or(""),
+            &n["Id"].as_str().unwrap_or("")[..12],
+            n["Scope"].as_str().unwrap_or(""),
+            n["IPAM"]["Config"][0]["Subnet"].as_str().unwrap_or(""),
+            n["IPAM"]["Config"][0]["Gateway"].as_str().unwrap_or("")
+        );
+        let mut t = diag::table(&["container", "mac", "ipv4"]);
+        if let Some(cs) = n["Containers"].as_object() {
+            for c in cs.values() {
+                t.add_row(vec![
+                    c["Name"].as_str().unwrap_or("").to_string(),
+                    c["MacAddress"].as_str().unwrap_or("").to_string(),
+                    c["IPv4Address"].as_str().unwrap_or("").to_string(),
+                ]);
+            }
+        }
+        println!("{t}");
+        if let Some(o) = n["Options"].as_object() {
+            for (k, v) in o {
+                println!("{k}: {}", v.as_str().unwrap_or(""));
+            }
+        }
+        println!("(--json for the full `docker network inspect` document)");
+        return Ok(());
+    }
+    let ns = diag::resolve(&snap, &recs, name).map_err(|e| {
+        let nets: Vec<&str> = recs
+            .iter()
+            .flat_map(|r| r.lab.networks.iter().map(|n| n.name.as_str()))
+            .collect();
+        match crate::spec::close_match(name, nets.iter().copied()) {
+            Some(h) => BadInput(format!(
+                "no network, container, host or namespace named {name:?}; {h}"
+            ))
+            .into(),
+            None => unknown(e),
+        }
+    })?;
+    let v = inspect::node(ns);
+    if json {
+        return print_json(&v);
+    }
+    println!("{}", inspect::render_node(&v));
+    Ok(())
+}
+
+pub fn vxlan(target: &str, json: bool) -> Result<()> {
+    let recs = records();
+    let snap = observe(false, Want::ALL)?;
+    let views = inspect::vxlans(&snap, &recs, target).map_err(unknown)?;
+    if json {
+        return print_json(&json!({ "vxlans": views }));
+    }
+    println!("{}", inspect::render_vxlans(&views));
+    Ok(())
+}
+
+pub fn bridge(target: &str, json: bool) -> Result<()> {
+    let recs = records();
+    let snap = observe(false, Want::ALL)?;
+    let ns = diag::resolve(&snap, &recs, target).map_err(unknown)?;
+    let r = links::bridges(ns);
+    if json {
+        return print_json(&r);
+    }
+    println!("{}", links::render_bridges(&r));
+    Ok(())
+}

@@ -1,0 +1,461 @@
+//! `inspect` (a network as `docker network inspect` shows it; a container or host as its
+//! interfaces, addresses, routes and peers) and `vxlan` (every VXLAN attribute, FDB and
+//! neighbour entry, on every host where a network exists). Live values (MACs, addresses, VNI)
+//! come from the snapshot; names, ids and subnets from the lab record.
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::{table, Unknown};
+use crate::observe::{Fdb, Link, Namespace, Neighbour, Route, Snapshot};
+use crate::spec::{network_id, Driver, Lab};
+use crate::state::Record;
+
+/// Find a network by name in the labs that are up (`lab/network` when it is in several).
+pub fn find_network<'r>(
+    records: &'r [Record],
+    name: &str,
+) -> Result<Option<(&'r Record, usize)>, Unknown> {
+    let (lab_filter, net) = match name.split_once('/') {
+        Some((l, n)) => (Some(l), n),
+        None => (None, name),
+    };
+    let hits: Vec<(&Record, usize)> = records
+        .iter()
+        .filter(|r| lab_filter.is_none_or(|l| l == r.lab.name))
+        .filter_map(|r| {
+            r.lab
+                .networks
+                .iter()
+                .position(|n| n.name == net)
+                .map(|i| (r, i))
+        })
+        .collect();
+    match hits.len() {
+        0 => Ok(None),
+        1 => Ok(Some(hits[0])),
+        _ => Err(Unknown(format!(
+            "network {net} exists in several labs; name one of: {}",
+            hits.iter()
+                .map(|(r, _)| format!("{}/{net}", r.lab.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// RFC 3339 (UTC) for a Unix time, without a date library.
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// `docker network inspect NAME`, from the record joined with live kernel state.
+pub fn network(snap: &Snapshot, record: &Record, ni: usize) -> Value {
+    let lab: &Lab = &record.lab;
+    let net = &lab.networks[ni];
+    let mut containers = Map::new();
+    let mut hosts: Vec<usize> = Vec::new();
+    for (ci, c) in lab.containers.iter().enumerate() {
+        let Some(e) = c.endpoints.iter().find(|e| e.network == ni) else {
+            continue;
+        };
+        if !hosts.contains(&c.host) {
+            hosts.push(c.host);
+        }
+        let live = snap.namespace(&lab.container_ns(ci));
+        let mac = live
+            .and_then(|n| n.link(&e.ifname))
+            .and_then(|l| l.mac.clone())
+            .unwrap_or_default();
+        let ipv4 = live
+            .and_then(|n| {
+                n.addresses
+                    .iter()
+                    .find(|a| a.dev == e.ifname && !a.address.contains(':'))
+            })
+            .map(|a| a.address.clone())
+            .unwrap_or_default();
+        containers.insert(
+            network_id(&lab.name, &format!("container/{}", c.name)),
+            json!({
+                "Name": c.name,
+                "EndpointID": network_id(&lab.name, &format!("endpoint/{}/{}", c.name, net.name)),
+                "MacAddress": mac,
+                "IPv4Address": ipv4,
+                "IPv6Address": "",
+            }),
+        );
+    }
+    let mut options = Map::new();
+    let mut peers = Vec::new();
+    match &net.driver {
+        Driver::Overlay { vni } => {
+            // The VNI as the kernel has it, on the first host where the network exists.
+            let live_vni = hosts
+                .iter()
+                .filter_map(|h| snap.namespace(&lab.overlay_ns(*h, ni)))
+                .find_map(|n| {
+                    n.link("vxlan0")
+                        .and_then(|l| l.vxlan.as_ref())
+                        .and_then(|v| v.id)
+                })
+                .unwrap_or(*vni);
+            options.insert(
+                "com.docker.network.driver.overlay.vxlanid_list".into(),
+                json!(live_vni.to_string()),
+            );
+            for h in &hosts {
+                peers.push(json!({ "Name": lab.hosts[*h].name, "IP": lab.hosts[*h].address.ip().to_string() }));
+            }
+        }
+        Driver::Bridge { bridge, icc } => {
+            options.insert("com.docker.network.bridge.name".into(), json!(bridge));
+            options.insert(
+                "com.docker.network.bridge.enable_icc".into(),
+                json!(icc.to_string()),
+            );
+            options.insert(
+                "com.docker.network.bridge.enable_ip_masquerade".into(),
+                json!("false"),
+            );
+        }
+    }
+    let mut v = json!({
+        "Name": net.name,
+        "Id": net.id,
+        "Created": rfc3339(record.created),
+        "Scope": if net.is_overlay() { "global" } else { "local" },
+        "Driver": net.driver_name(),
+        "EnableIPv6": false,
+        "IPAM": { "Driver": "default", "Options": {}, "Config": [ { "Subnet": net.subnet.to_string(), "Gateway": net.gateway.to_string() } ] },
+        "Internal": false,
+        "Attachable": false,
+        "Ingress": false,
+        "ConfigFrom": { "Network": "" },
+        "ConfigOnly": false,
+        "Containers": containers,
+        "Options": options,
+        "Labels": { "netlab.lab": lab.name },
+    });
+    if net.is_overlay() {
+        v["Peers"] = json!(peers);
+    }
+    json!([v])
+}
+
+#[derive(Debug, Serialize)]
+pub struct NodeView<'a> {
+    pub namespace: &'a str,
+    pub lab: Option<&'a str>,
+    pub role: Option<&'a str>,
+    pub interfaces: Vec<InterfaceView<'a>>,
+    pub routes: &'a [Route],
+    pub neighbours: &'a [Neighbour],
+}
+
+#[derive(Debug, Serialize)]
+pub struct InterfaceView<'a> {
+    pub name: &'a str,
+    pub index: u32,
+    pub kind: Option<&'a str>,
+    pub mac: Option<&'a str>,
+    pub mtu: Option<u32>,
+    pub state: &'a str,
+    pub master: Option<&'a str>,
+    pub addresses: Vec<&'a str>,
+    /// `namespace:interface` on the other side (veth peer, lower device, VXLAN socket namespace).
+    pub peer: Option<String>,
+}
+
+pub fn node(ns: &Namespace) -> NodeView<'_> {
+    NodeView {
+        namespace: &ns.name,
+        lab: ns.lab.as_deref(),
+        role: ns.role.as_deref(),
+        interfaces: ns
+            .links
+            .iter()
+            .map(|l| InterfaceView {
+                name: &l.name,
+                index: l.index,
+                kind: l.kind.as_deref(),
+                mac: l.mac.as_deref(),
+                mtu: l.mtu,
+                state: &l.operstate,
+                master: l.master.as_deref(),
+                addresses: ns
+                    .addresses
+                    .iter()
+                    .filter(|a| a.index == l.index)
+                    .map(|a| a.address.as_str())
+                    .collect(),
+                peer: l
+                    .peer
+                    .as_ref()
+                    .map(|p| format!("{}:{}", p.namespace, p.name.as_deref().unwrap_or("-"))),
+            })
+            .collect(),
+        routes: &ns.routes,
+        neighbours: &ns.neighbours,
+    }
+}
+
+pub fn render_node(v: &NodeView) -> String {
+    let mut t = table(&[
+        "interface",
+        "kind",
+        "state",
+        "mac",
+        "mtu",
+        "addresses",
+        "master",
+        "peer",
+    ]);
+    for i in &v.interfaces {
+        t.add_row(vec![
+            format!("{} ({})", i.name, i.index),
+            i.kind.unwrap_or("-").to_string(),
+            i.state.to_string(),
+            i.mac.unwrap_or("-").to_string(),
+            i.mtu.map(|m| m.to_string()).unwrap_or_default(),
+            i.addresses.join("\n"),
+            i.master.unwrap_or("-").to_string(),
+            i.peer.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let mut out = format!(
+        "{}{}\n{t}\n",
+        v.namespace,
+        match (v.lab, v.role) {
+            (Some(l), Some(r)) => format!(" ({r} in lab {l})"),
+            _ => String::new(),
+        }
+    );
+    let main: Vec<&Route> = v.routes.iter().filter(|r| r.table == 254).collect();
+    if !main.is_empty() {
+        out.push_str("routes:\n");
+        for r in main {
+            let mut line = format!("  {}", r.dst);
+            if let Some(g) = &r.gateway {
+                line.push_str(&format!(" via {g}"));
+            }
+            if let Some(d) = &r.dev {
+                line.push_str(&format!(" dev {d}"));
+            }
+            if r.scope != "universe" {
+                line.push_str(&format!(" scope {}", r.scope));
+            }
+            if let Some(s) = &r.prefsrc {
+                line.push_str(&format!(" src {s}"));
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out.trim_end().to_string()
+}
+
+#[derive(Debug, Serialize)]
+pub struct VxlanView<'a> {
+    /// Host the device belongs to, when it is part of a lab.
+    pub host: Option<String>,
+    pub namespace: &'a str,
+    pub device: &'a str,
+    pub mtu: Option<u32>,
+    pub master: Option<&'a str>,
+    pub vxlan: &'a crate::observe::Vxlan,
+    /// Namespace of the VXLAN's UDP socket (where the underlay is).
+    pub socket_namespace: Option<&'a str>,
+    pub fdb: Vec<&'a Fdb>,
+    pub neighbours: Vec<&'a Neighbour>,
+}
+
+fn vxlan_view<'a>(ns: &'a Namespace, l: &'a Link, host: Option<String>) -> Option<VxlanView<'a>> {
+    Some(VxlanView {
+        host,
+        namespace: &ns.name,
+        device: &l.name,
+        mtu: l.mtu,
+        master: l.master.as_deref(),
+        vxlan: l.vxlan.as_ref()?,
+        socket_namespace: l.peer.as_ref().map(|p| p.namespace.as_str()).or(
+            if l.link_netnsid.is_none() {
+                Some(&ns.name)
+            } else {
+                None
+            },
+        ),
+        fdb: ns
+            .fdb
+            .iter()
+            .filter(|f| f.dev == l.name && f.is_self)
+            .collect(),
+        neighbours: ns.neighbours.iter().filter(|n| n.dev == l.name).collect(),
+    })
+}
+
+/// Every VXLAN device of an overlay network (one per host), or one device `ns:dev`.
+pub fn vxlans<'a>(
+    snap: &'a Snapshot,
+    records: &'a [Record],
+    target: &str,
+) -> Result<Vec<VxlanView<'a>>, Unknown> {
+    if let Some((nsname, dev)) = target.split_once(':') {
+        let ns = super::resolve(snap, records, nsname)?;
+        let l = ns
+            .link(dev)
+            .ok_or_else(|| Unknown(format!("no interface {dev} in {}", ns.name)))?;
+        return vxlan_view(ns, l, None)
+            .map(|v| vec![v])
+            .ok_or_else(|| Unknown(format!("{}:{dev} is not a vxlan device", ns.name)));
+    }
+    let Some((record, ni)) = find_network(records, target)? else {
+        let nets: Vec<&str> = records
+            .iter()
+            .flat_map(|r| r.lab.networks.iter().map(|n| n.name.as_str()))
+            .collect();
+        let hint = crate::spec::close_match(target, nets.iter().copied())
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
+        return Err(Unknown(format!("no overlay network named {target:?} in the labs that are up (or give NAMESPACE:DEVICE){hint}")));
+    };
+    let lab = &record.lab;
+    if !lab.networks[ni].is_overlay() {
+        return Err(Unknown(format!(
+            "network {target} is a {} network: it has no VXLAN",
+            lab.networks[ni].driver_name()
+        )));
+    }
+    let mut out = Vec::new();
+    for (hi, h) in lab.hosts.iter().enumerate() {
+        if let Some(ns) = snap.namespace(&lab.overlay_ns(hi, ni)) {
+            if let Some(v) = ns
+                .link("vxlan0")
+                .and_then(|l| vxlan_view(ns, l, Some(h.name.clone())))
+            {
+                out.push(v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn onoff(b: Option<bool>, on: &str, off: &str) -> String {
+    match b {
+        Some(true) => on.into(),
+        Some(false) => off.into(),
+        None => String::new(),
+    }
+}
+
+pub fn render_vxlans(views: &[VxlanView]) -> String {
+    let mut out = String::new();
+    for v in views {
+        let x = v.vxlan;
+        out.push_str(&format!(
+            "{}{}:{}  mtu {}{}\n",
+            v.host
+                .as_ref()
+                .map(|h| format!("[{h}] "))
+                .unwrap_or_default(),
+            v.namespace,
+            v.device,
+            v.mtu.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+            v.master.map(|m| format!(" master {m}")).unwrap_or_default()
+        ));
+        let mut attrs = vec![format!(
+            "vxlan id {}",
+            x.id.map(|i| i.to_string()).unwrap_or_else(|| "-".into())
+        )];
+        if let Some(r) = &x.remote {
+            attrs.push(format!("remote {r}"));
+        }
+        if let Some(g) = &x.group {
+            attrs.push(format!("group {g}"));
+        }
+        if let Some(l) = &x.local {
+            attrs.push(format!("local {l}"));
+        }
+        if let Some((a, b)) = x.port_range {
+            attrs.push(format!("srcport {a} {b}"));
+        }
+        if let Some(p) = x.port {
+            attrs.push(format!("dstport {p}"));
+        }
+        for (flag, on, off) in [
+            (x.learning, "learning", "nolearning"),
+            (x.proxy, "proxy", ""),
+            (x.rsc, "rsc", ""),
+            (x.l2miss, "l2miss", ""),
+            (x.l3miss, "l3miss", ""),
+            (x.udp_csum, "udpcsum", "noudpcsum"),
+            (x.udp6_zero_csum_tx, "udp6zerocsumtx", "noudp6zerocsumtx"),
+            (x.udp6_zero_csum_rx, "udp6zerocsumrx", "noudp6zerocsumrx"),
+        ] {
+            let s = onoff(flag, on, off);
+            if !s.is_empty() {
+                attrs.push(s);
+            }
+        }
+        attrs.push(match x.ttl {
+            Some(0) | None => "ttl auto".into(),
+            Some(t) => format!("ttl {t}"),
+        });
+        attrs.push(match x.tos {
+            Some(0) | None => "tos inherit".into(),
+            Some(t) => format!("tos {t:#x}"),
+        });
+        if let Some(a) = x.ageing {
+            attrs.push(format!("ageing {a}"));
+        }
+        out.push_str(&format!("  {}\n", attrs.join(" ")));
+        out.push_str(&format!(
+            "  underlay: {}{}\n",
+            v.socket_namespace
+                .map(|s| format!("UDP socket in {s}"))
+                .unwrap_or_else(|| "UDP socket namespace unknown".into()),
+            x.underlay
+                .map(|i| format!(", bound to ifindex {i}"))
+                .unwrap_or_default()
+        ));
+        if v.fdb.is_empty() {
+            out.push_str("  fdb: none\n");
+        }
+        for f in &v.fdb {
+            out.push_str(&format!(
+                "  fdb {} dst {} {}\n",
+                f.mac,
+                f.dst.as_deref().unwrap_or("-"),
+                f.state
+            ));
+        }
+        for n in &v.neighbours {
+            out.push_str(&format!(
+                "  neigh {} lladdr {} {}\n",
+                n.ip,
+                n.mac.as_deref().unwrap_or("-"),
+                n.state
+            ));
+        }
+        out.push('\n');
+    }
+    out.trim_end().to_string()
+}

@@ -1,0 +1,166 @@
+//! Read-side netlink: synchronous dumps (links, addresses, routes, neighbours, FDB, nsids) on a
+//! socket opened in the calling thread's namespace. Synchronous on purpose: the observer walks
+//! many namespaces from a few worker threads, each entering one namespace after another, and a
+//! blocking request/response loop is the cheapest way to do one dump per namespace.
+
+use std::io;
+use std::os::fd::RawFd;
+
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST};
+use netlink_packet_route::address::AddressMessage;
+use netlink_packet_route::link::LinkMessage;
+use netlink_packet_route::neighbour::NeighbourMessage;
+use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
+use netlink_packet_route::route::RouteMessage;
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+pub struct Dumper {
+    sock: Socket,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+impl Dumper {
+    /// A netlink socket in the current thread's network namespace.
+    pub fn here() -> io::Result<Dumper> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        sock.bind_auto()?;
+        sock.connect(&SocketAddr::new(0, 0))?;
+        Ok(Dumper {
+            sock,
+            seq: 0,
+            buf: vec![0; 1 << 16],
+        })
+    }
+
+    fn request(
+        &mut self,
+        payload: RouteNetlinkMessage,
+        dump: bool,
+    ) -> io::Result<Vec<RouteNetlinkMessage>> {
+        self.seq += 1;
+        let mut msg = NetlinkMessage::from(payload);
+        msg.header.flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { 0 };
+        msg.header.sequence_number = self.seq;
+        msg.finalize();
+        let mut out = vec![0u8; msg.buffer_len()];
+        msg.serialize(&mut out);
+        self.sock.send(&out, 0)?;
+        let mut replies = Vec::new();
+        loop {
+            let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
+            let mut off = 0;
+            while off < n {
+                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n])
+                    .map_err(|e| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("bad netlink reply: {e}"),
+                        )
+                    })?;
+                let len = m.header.length as usize;
+                if m.header.sequence_number == self.seq {
+                    match m.payload {
+                        NetlinkPayload::Done(_) => return Ok(replies),
+                        NetlinkPayload::Error(e) => {
+                            if e.code.is_none() {
+                                return Ok(replies);
+                            }
+                            return Err(e.to_io());
+                        }
+                        NetlinkPayload::InnerMessage(inner) => {
+                            replies.push(inner);
+                            if !dump {
+                                return Ok(replies);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if len == 0 {
+                    break;
+                }
+                off += (len + 3) & !3;
+            }
+        }
+    }
+
+    pub fn links(&mut self) -> io::Result<Vec<LinkMessage>> {
+        let r = self.request(RouteNetlinkMessage::GetLink(LinkMessage::default()), true)?;
+        Ok(r.into_iter()
+            .filter_map(|m| {
+                if let RouteNetlinkMessage::NewLink(l) = m {
+                    Some(l)
+                } else {
+                    None
+                }
+            })
+            .collect())
+    }
+
+    pub fn addresses(&mut self) -> io::Result<Vec<AddressMessage>> {
+        let r = self.request(
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            true,
+        )?;
+        Ok(r.into_iter()
+            .filter_map(|m| {
+                if let RouteNetlinkMessage::NewAddress(a) = m {
+                    Some(a)
+                } else {
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// IPv4 routes of every table.
+    pub fn routes(&mut self) -> io::Result<Vec<RouteMessage>> {
+        let mut q = RouteMessage::default();
+        q.header.address_family = AddressFamily::Inet;
+        let r = self.request(RouteNetlinkMessage::GetRoute(q), true)?;
+        Ok(r.into_iter()
+            .filter_map(|m| {
+                if let RouteNetlinkMessage::NewRoute(x) = m {
+                    Some(x)
+                } else {
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// IPv4 neighbours (`family` Inet) or bridge FDB entries (`family` Bridge).
+    pub fn neighbours(&mut self, family: AddressFamily) -> io::Result<Vec<NeighbourMessage>> {
+        let mut q = NeighbourMessage::default();
+        q.header.family = family;
+        let r = self.request(RouteNetlinkMessage::GetNeighbour(q), true)?;
+        Ok(r.into_iter()
+            .filter_map(|m| {
+                if let RouteNetlinkMessage::NewNeighbour(x) = m {
+                    Some(x)
+                } else {
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// The id this namespace uses for the namespace open at `fd` (`ip netns list-id`), if any.
+    pub fn nsid_of(&mut self, fd: RawFd) -> io::Result<Option<i32>> {
+        let mut q = NsidMessage::default();
+        q.attributes.push(NsidAttribute::Fd(fd as u32));
+        let r = self.request(RouteNetlinkMessage::GetNsId(q), false)?;
+        for m in r {
+            if let RouteNetlinkMessage::NewNsId(n) = m {
+                for a in n.attributes {
+                    if let NsidAttribute::Id(id) = a {
+                        return Ok((id >= 0).then_some(id));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,30 @@
+//! Run a program inside a network namespace (what `ip netns exec` and seed 004's
+//! docker_netns.sh do), without a shell: the child enters the namespace between fork and exec.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitStatus};
+
+use nix::sched::{setns, CloneFlags};
+
+pub fn run_in(ns_path: &Path, argv: &[String]) -> io::Result<ExitStatus> {
+    let file = File::open(ns_path).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("opening namespace {}: {e}", ns_path.display()),
+        )
+    })?;
+    let (prog, args) = argv
+        .split_first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no command given"))?;
+    let mut cmd = Command::new(prog);
+    cmd.args(args);
+    // SAFETY: setns is async-signal-safe; only the network namespace of the child changes.
+    unsafe {
+        cmd.pre_exec(move || setns(&file, CloneFlags::CLONE_NEWNET).map_err(io::Error::from));
+    }
+    cmd.status()
+        .map_err(|e| io::Error::new(e.kind(), format!("running {prog}: {e}")))
+}

@@ -1,0 +1,566 @@
+//! Observe: read live kernel state of every network namespace into a serialisable
+//! [`Snapshot`]. Works on any namespace (netlab's, Docker's in /var/run/docker/netns, a user's
+//! `ip netns add`, a process's /proc/PID/ns/net). Every diagnostic is a function of a snapshot,
+//! so it can be tested on a recorded one without root. Nothing here changes the kernel.
+
+mod convert;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::kernel::dump::Dumper;
+use crate::kernel::netns;
+
+pub const DOCKER_NETNS_DIR: &str = "/var/run/docker/netns";
+const WORKERS: usize = 8;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Snapshot {
+    pub namespaces: Vec<Namespace>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A bind mount in /run/netns (`ip netns add`, netlab).
+    Named,
+    /// Docker's /var/run/docker/netns.
+    Docker,
+    /// Held only by a process (`--all`).
+    Process,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Namespace {
+    pub name: String,
+    pub path: String,
+    pub source: Source,
+    pub inode: u64,
+    /// The id the observing namespace has for this one, as `ip netns` shows `(id: N)`.
+    pub id: Option<i32>,
+    pub pid: Option<u32>,
+    pub command: Option<String>,
+    pub lab: Option<String>,
+    pub role: Option<String>,
+    pub links: Vec<Link>,
+    pub addresses: Vec<Address>,
+    pub routes: Vec<Route>,
+    pub neighbours: Vec<Neighbour>,
+    pub fdb: Vec<Fdb>,
+    /// Set when the namespace could not be read (it vanished, or permission).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    pub kind: Option<String>,
+    pub mtu: Option<u32>,
+    pub mac: Option<String>,
+    pub flags: Vec<String>,
+    pub operstate: String,
+    pub qdisc: Option<String>,
+    pub master: Option<String>,
+    /// IFLA_LINK: the peer (veth), lower device (macvlan, vlan) or underlay device (vxlan).
+    pub link: Option<u32>,
+    /// IFLA_LINK_NETNSID: `link` is in another namespace, known here by this id.
+    pub link_netnsid: Option<i32>,
+    pub promiscuity: Option<u32>,
+    pub vxlan: Option<Vxlan>,
+    pub macvlan_mode: Option<String>,
+    pub vlan_id: Option<u16>,
+    pub bridge_port: Option<BridgePort>,
+    /// Where `link` actually is, resolved across namespaces.
+    pub peer: Option<Peer>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Peer {
+    pub namespace: String,
+    pub index: Option<u32>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Vxlan {
+    pub id: Option<u32>,
+    pub local: Option<String>,
+    pub remote: Option<String>,
+    pub group: Option<String>,
+    pub port: Option<u16>,
+    pub port_range: Option<(u16, u16)>,
+    pub learning: Option<bool>,
+    pub proxy: Option<bool>,
+    pub rsc: Option<bool>,
+    pub l2miss: Option<bool>,
+    pub l3miss: Option<bool>,
+    pub ageing: Option<u32>,
+    pub ttl: Option<u8>,
+    pub tos: Option<u8>,
+    pub udp_csum: Option<bool>,
+    pub udp6_zero_csum_tx: Option<bool>,
+    pub udp6_zero_csum_rx: Option<bool>,
+    /// Index of the underlay device, if the VXLAN is bound to one.
+    pub underlay: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct BridgePort {
+    pub state: Option<String>,
+    pub learning: Option<bool>,
+    pub isolated: Option<bool>,
+    pub hairpin: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Address {
+    pub dev: String,
+    pub index: u32,
+    /// `10.0.0.2/24`
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Route {
+    /// `default` or `10.0.0.0/24`
+    pub dst: String,
+    pub gateway: Option<String>,
+    pub dev: Option<String>,
+    pub table: u32,
+    pub protocol: String,
+    pub scope: String,
+    pub kind: String,
+    pub prefsrc: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Neighbour {
+    pub dev: String,
+    pub ip: String,
+    pub mac: Option<String>,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Fdb {
+    pub dev: String,
+    pub mac: String,
+    /// Remote VTEP of a VXLAN entry.
+    pub dst: Option<String>,
+    pub vlan: Option<u16>,
+    pub master: Option<String>,
+    /// NTF_SELF: the entry is the device's own (vxlan), not its bridge's.
+    pub is_self: bool,
+    pub state: String,
+}
+
+/// What to read from each namespace.
+#[derive(Debug, Clone, Copy)]
+pub struct Want {
+    pub addresses: bool,
+    pub routes: bool,
+    pub neighbours: bool,
+    pub fdb: bool,
+}
+
+impl Want {
+    pub const LINKS: Want = Want {
+        addresses: false,
+        routes: false,
+        neighbours: false,
+        fdb: false,
+    };
+    pub const ALL: Want = Want {
+        addresses: true,
+        routes: true,
+        neighbours: true,
+        fdb: true,
+    };
+    pub const ADDRESSES: Want = Want {
+        addresses: true,
+        routes: false,
+        neighbours: false,
+        fdb: false,
+    };
+}
+
+/// A namespace to read: where it is mounted or held, and what it is called.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub path: PathBuf,
+    pub source: Source,
+    pub pid: Option<u32>,
+    pub command: Option<String>,
+}
+
+/// Every namespace with a name (/run/netns, /var/run/docker/netns); with `all`, also the
+/// unnamed ones held by processes. Deduplicated by inode.
+pub fn discover(all: bool) -> Vec<Target> {
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
+    let mut out = Vec::new();
+    let mut add = |t: Target, out: &mut Vec<Target>| {
+        if let Ok(m) = std::fs::metadata(&t.path) {
+            if seen.insert((m.dev(), m.ino())) {
+                out.push(t);
+            }
+        }
+    };
+    let mut named = netns::list().unwrap_or_default();
+    named.sort();
+    for n in named {
+        add(
+            Target {
+                path: netns::path(&n),
+                name: n,
+                source: Source::Named,
+                pid: None,
+                command: None,
+            },
+            &mut out,
+        );
+    }
+    if let Ok(rd) = std::fs::read_dir(DOCKER_NETNS_DIR) {
+        let mut names: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        for n in names {
+            let path = Path::new(DOCKER_NETNS_DIR).join(&n);
+            add(
+                Target {
+                    name: n,
+                    path,
+                    source: Source::Docker,
+                    pid: None,
+                    command: None,
+                },
+                &mut out,
+            );
+        }
+    }
+    if all {
+        let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        pids.sort();
+        for pid in pids {
+            let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+            let command = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .ok()
+                .map(|c| c.trim().to_string());
+            add(
+                Target {
+                    name: format!("pid:{pid}"),
+                    path,
+                    source: Source::Process,
+                    pid: Some(pid),
+                    command,
+                },
+                &mut out,
+            );
+        }
+    }
+    out
+}
+
+/// Read the given namespaces in parallel, then resolve every cross-namespace link.
+pub fn snapshot(targets: &[Target], want: Want) -> Snapshot {
+    let roles = lab_roles();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Namespace)>> = Mutex::new(Vec::with_capacity(targets.len()));
+    let mut here = Dumper::here().ok();
+    std::thread::scope(|s| {
+        for _ in 0..WORKERS.min(targets.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(t) = targets.get(i) else { break };
+                let ns = read_one(t, want, &roles);
+                results.lock().unwrap().push((i, ns));
+            });
+        }
+    });
+    let mut v = results.into_inner().unwrap();
+    v.sort_by_key(|(i, _)| *i);
+    let mut namespaces: Vec<Namespace> = v.into_iter().map(|(_, n)| n).collect();
+    if let Some(d) = here.as_mut() {
+        for (ns, t) in namespaces.iter_mut().zip(targets) {
+            if let Ok(f) = File::open(&t.path) {
+                ns.id = d.nsid_of(f.as_raw_fd()).ok().flatten();
+            }
+        }
+    }
+    resolve_peers(&mut namespaces, targets);
+    Snapshot { namespaces }
+}
+
+/// `(lab, role)` of every namespace netlab records as its own.
+fn lab_roles() -> HashMap<String, (String, String)> {
+    let mut m = HashMap::new();
+    for lab in crate::state::labs().unwrap_or_default() {
+        if let Ok(Some(r)) = crate::state::read_record(&lab) {
+            for n in r.namespaces {
+                m.insert(n.name, (lab.clone(), n.role.as_str().to_string()));
+            }
+        }
+    }
+    m
+}
+
+fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -> Namespace {
+    let inode = std::fs::metadata(&t.path).map(|m| m.ino()).unwrap_or(0);
+    let (lab, role) = roles
+        .get(&t.name)
+        .cloned()
+        .map(|(l, r)| (Some(l), Some(r)))
+        .unwrap_or((None, None));
+    let mut ns = Namespace {
+        name: t.name.clone(),
+        path: t.path.display().to_string(),
+        source: t.source,
+        inode,
+        id: None,
+        pid: t.pid,
+        command: t.command.clone(),
+        lab,
+        role,
+        links: vec![],
+        addresses: vec![],
+        routes: vec![],
+        neighbours: vec![],
+        fdb: vec![],
+        error: None,
+    };
+    let read = netns::run_in_path(&t.path, move || -> io::Result<_> {
+        let mut d = Dumper::here()?;
+        let links = d.links()?;
+        let addrs = if want.addresses {
+            d.addresses()?
+        } else {
+            vec![]
+        };
+        let routes = if want.routes { d.routes()? } else { vec![] };
+        let neigh = if want.neighbours {
+            d.neighbours(netlink_packet_route::AddressFamily::Inet)?
+        } else {
+            vec![]
+        };
+        let fdb = if want.fdb {
+            d.neighbours(netlink_packet_route::AddressFamily::Bridge)?
+        } else {
+            vec![]
+        };
+        Ok((links, addrs, routes, neigh, fdb))
+    });
+    match read {
+        Ok((links, addrs, routes, neigh, fdb)) => {
+            ns.links = links.iter().map(convert::link).collect();
+            let names: BTreeMap<u32, String> =
+                ns.links.iter().map(|l| (l.index, l.name.clone())).collect();
+            for l in &mut ns.links {
+                if let Some(m) = l.master.take() {
+                    l.master = m
+                        .parse::<u32>()
+                        .ok()
+                        .and_then(|i| names.get(&i).cloned())
+                        .or(Some(m));
+                }
+            }
+            ns.addresses = addrs
+                .iter()
+                .filter_map(|a| convert::address(a, &names))
+                .collect();
+            ns.routes = routes
+                .iter()
+                .filter_map(|r| convert::route(r, &names))
+                .collect();
+            ns.neighbours = neigh
+                .iter()
+                .filter_map(|n| convert::neighbour(n, &names))
+                .collect();
+            ns.fdb = fdb.iter().filter_map(|n| convert::fdb(n, &names)).collect();
+        }
+        Err(e) => ns.error = Some(e.to_string()),
+    }
+    ns
+}
+
+/// A link (by position) and the namespaces (by position) that may hold its other end.
+type LinkCandidates = (usize, Vec<usize>);
+
+/// For each link that points into another namespace (IFLA_LINK_NETNSID), find that namespace
+/// exactly: take the namespaces that could hold the other end, then ask the kernel, from inside
+/// this namespace, which id it uses for each candidate.
+fn resolve_peers(namespaces: &mut [Namespace], targets: &[Target]) {
+    // index -> namespaces holding a link with that index
+    let mut by_index: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (ni, ns) in namespaces.iter().enumerate() {
+        for l in &ns.links {
+            by_index.entry(l.index).or_default().push(ni);
+        }
+    }
+    let mut by_addr: HashMap<String, Vec<usize>> = HashMap::new();
+    for (ni, ns) in namespaces.iter().enumerate() {
+        for a in &ns.addresses {
+            by_addr
+                .entry(a.address.split('/').next().unwrap_or("").to_string())
+                .or_default()
+                .push(ni);
+        }
+    }
+    let mut jobs: Vec<(usize, usize, Vec<usize>)> = Vec::new(); // (ns, link idx, candidates)
+    for (ni, ns) in namespaces.iter().enumerate() {
+        for (li, l) in ns.links.iter().enumerate() {
+            let Some(_nsid) = l.link_netnsid else {
+                continue;
+            };
+            let mut cands: Vec<usize> = match l.link {
+                Some(peer) if peer != 0 => by_index.get(&peer).cloned().unwrap_or_default(),
+                _ => l
+                    .vxlan
+                    .as_ref()
+                    .and_then(|v| v.local.clone())
+                    .and_then(|ip| by_addr.get(&ip).cloned())
+                    .unwrap_or_default(),
+            };
+            cands.retain(|c| *c != ni);
+            // A veth's other end points back at this link.
+            if l.kind.as_deref() == Some("veth") {
+                let narrowed: Vec<usize> = cands
+                    .iter()
+                    .copied()
+                    .filter(|c| {
+                        namespaces[*c]
+                            .links
+                            .iter()
+                            .any(|x| Some(x.index) == l.link && x.link == Some(l.index))
+                    })
+                    .collect();
+                if !narrowed.is_empty() {
+                    cands = narrowed;
+                }
+            }
+            if !cands.is_empty() {
+                jobs.push((ni, li, cands));
+            }
+        }
+    }
+    if jobs.is_empty() {
+        return;
+    }
+    // Group by namespace: one entry into each namespace, one socket, a few GETNSID requests.
+    let mut per_ns: BTreeMap<usize, Vec<(usize, Vec<usize>)>> = BTreeMap::new();
+    for (ni, li, c) in jobs {
+        per_ns.entry(ni).or_default().push((li, c));
+    }
+    let paths: Vec<PathBuf> = targets.iter().map(|t| t.path.clone()).collect();
+    let work: Vec<(usize, Vec<LinkCandidates>)> = per_ns.into_iter().collect();
+    let next = AtomicUsize::new(0);
+    let found: Mutex<Vec<(usize, usize, usize)>> = Mutex::new(Vec::new());
+    let ns_ref: &[Namespace] = namespaces;
+    std::thread::scope(|s| {
+        for _ in 0..WORKERS.min(work.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((ni, items)) = work.get(i) else {
+                    break;
+                };
+                let wanted: Vec<(usize, i32, Vec<usize>)> = items
+                    .iter()
+                    .map(|(li, c)| (*li, ns_ref[*ni].links[*li].link_netnsid.unwrap(), c.clone()))
+                    .collect();
+                let cand_paths: Vec<(usize, PathBuf)> = wanted
+                    .iter()
+                    .flat_map(|(_, _, c)| c.iter().map(|x| (*x, paths[*x].clone())))
+                    .collect();
+                let r =
+                    netns::run_in_path(&paths[*ni], move || -> io::Result<Vec<(usize, usize)>> {
+                        let mut d = Dumper::here()?;
+                        let mut ids: HashMap<usize, Option<i32>> = HashMap::new();
+                        for (c, p) in &cand_paths {
+                            if ids.contains_key(c) {
+                                continue;
+                            }
+                            let id = File::open(p)
+                                .ok()
+                                .and_then(|f| d.nsid_of(f.as_raw_fd()).ok().flatten());
+                            ids.insert(*c, id);
+                        }
+                        Ok(wanted
+                            .iter()
+                            .filter_map(|(li, nsid, c)| {
+                                c.iter()
+                                    .find(|x| ids.get(x).copied().flatten() == Some(*nsid))
+                                    .map(|x| (*li, *x))
+                            })
+                            .collect())
+                    });
+                if let Ok(v) = r {
+                    let mut f = found.lock().unwrap();
+                    for (li, target) in v {
+                        f.push((*ni, li, target));
+                    }
+                }
+            });
+        }
+    });
+    for (ni, li, target) in found.into_inner().unwrap() {
+        let peer_index = namespaces[ni].links[li].link.filter(|i| *i != 0);
+        let tname = namespaces[target].name.clone();
+        let pname = peer_index.and_then(|pi| {
+            namespaces[target]
+                .links
+                .iter()
+                .find(|x| x.index == pi)
+                .map(|x| x.name.clone())
+        });
+        namespaces[ni].links[li].peer = Some(Peer {
+            namespace: tname,
+            index: peer_index,
+            name: pname,
+        });
+    }
+    // Links whose other end is in the same namespace (no netnsid): veth pairs, macvlan/vlan lower devices.
+    for ns in namespaces.iter_mut() {
+        let names: HashMap<u32, String> =
+            ns.links.iter().map(|l| (l.index, l.name.clone())).collect();
+        let me = ns.name.clone();
+        for l in ns.links.iter_mut() {
+            if l.peer.is_none() && l.link_netnsid.is_none() {
+                if let Some(i) = l.link.filter(|i| *i != 0 && *i != l.index) {
+                    l.peer = Some(Peer {
+                        namespace: me.clone(),
+                        index: Some(i),
+                        name: names.get(&i).cloned(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Snapshot {
+    pub fn namespace(&self, name: &str) -> Option<&Namespace> {
+        self.namespaces.iter().find(|n| n.name == name)
+    }
+}
+
+impl Namespace {
+    pub fn link(&self, name: &str) -> Option<&Link> {
+        self.links.iter().find(|l| l.name == name)
+    }
+}
