@@ -1,0 +1,310 @@
+//! Root integration tests of the read side: netlab's netns / find-link / inspect / vxlan /
+//! exec output compared field by field with iproute2's JSON, on a running lab and on
+//! namespaces the test creates itself with `ip netns add`, outside any lab.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+fn json_of(args: &[&str]) -> Value {
+    let o = netlab(args);
+    assert!(o.status.success(), "netlab {args:?}: {}", text(&o));
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("netlab {args:?} did not print JSON ({e}): {}", text(&o)))
+}
+
+/// Namespaces made by the test with iproute2; removed on drop, even when an assertion fails.
+struct Scratch(Vec<String>);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for n in &self.0 {
+            let _ = Command::new("ip").args(["netns", "del", n]).output();
+        }
+    }
+}
+
+fn ip(args: &[&str]) {
+    let o = Command::new("ip").args(args).output().unwrap();
+    assert!(o.status.success(), "ip {args:?}: {}", text(&o));
+}
+
+#[test]
+fn find_link_netns_and_inspect_agree_with_iproute2() {
+    if !require_root("find_link_netns_and_inspect_agree_with_iproute2") {
+        return;
+    }
+    let lab = unique("tdiag");
+    let _guard = LabGuard(lab.clone());
+    let o = netlab(&[
+        "up",
+        "-q",
+        "--no-check",
+        "--name",
+        &lab,
+        "labs/overlay.toml",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let nss = lab_namespaces(&lab);
+    assert_eq!(nss.len(), 9);
+
+    // Every link of every lab namespace, field by field against `ip -j -d link`.
+    let found = json_of(&["find-link", "--json"]);
+    let found = found["links"].as_array().unwrap();
+    for ns in &nss {
+        let truth = ip_json(ns, &["link", "show"]);
+        let mine: Vec<&Value> = found
+            .iter()
+            .filter(|f| f["namespace"] == ns.as_str())
+            .collect();
+        assert_eq!(
+            mine.len(),
+            truth.as_array().unwrap().len(),
+            "link count in {ns}"
+        );
+        for t in truth.as_array().unwrap() {
+            let m = mine
+                .iter()
+                .find(|f| f["link"]["index"] == t["ifindex"])
+                .unwrap_or_else(|| panic!("{ns}: no link {}", t["ifindex"]));
+            let l = &m["link"];
+            assert_eq!(l["name"], t["ifname"], "{ns}");
+            assert_eq!(l["mtu"], t["mtu"], "{ns} {}", t["ifname"]);
+            assert_eq!(l["mac"], t["address"], "{ns} {}", t["ifname"]);
+            assert_eq!(
+                l["master"],
+                t.get("master").cloned().unwrap_or(Value::Null),
+                "{ns} {}",
+                t["ifname"]
+            );
+            assert_eq!(
+                l["link_netnsid"],
+                t.get("link_netnsid").cloned().unwrap_or(Value::Null),
+                "{ns} {}",
+                t["ifname"]
+            );
+            let kind = t["linkinfo"]["info_kind"].clone();
+            assert_eq!(l["kind"], kind, "{ns} {}", t["ifname"]);
+            if kind == "vxlan" {
+                assert_eq!(l["vxlan"]["id"], t["linkinfo"]["info_data"]["id"]);
+                assert_eq!(l["vxlan"]["local"], t["linkinfo"]["info_data"]["local"]);
+                assert_eq!(l["vxlan"]["port"], t["linkinfo"]["info_data"]["port"]);
+            }
+        }
+    }
+
+    // One index: every namespace holding it, and nothing else.
+    let two = json_of(&["find-link", "2", "--json"]);
+    for f in two["links"].as_array().unwrap() {
+        assert_eq!(f["link"]["index"], 2);
+        assert!(f["line"].as_str().unwrap().starts_with("2: "));
+    }
+    let holders: Vec<&str> = two["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["namespace"].as_str())
+        .collect();
+    for ns in &nss {
+        let has = ip_json(ns, &["link", "show"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["ifindex"] == 2);
+        assert_eq!(has, holders.contains(&ns.as_str()), "{ns}");
+    }
+
+    // netns: roles, lab and IPv4 addresses against `ip -j addr`.
+    let rows = json_of(&["netns", "--json"]);
+    for ns in &nss {
+        let row = rows["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == ns.as_str())
+            .unwrap();
+        assert_eq!(row["lab"], lab.as_str());
+        let truth = ip_json(ns, &["-4", "addr", "show"]);
+        let mut want: Vec<String> = truth
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["ifname"] != "lo")
+            .flat_map(|l| {
+                l["addr_info"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| format!("{}/{}", a["local"].as_str().unwrap(), a["prefixlen"]))
+            })
+            .collect();
+        let mut got: Vec<String> = row["addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .filter(|a| !a.contains(':'))
+            .collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{ns}");
+    }
+    let b1 = rows["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == format!("{lab}.bbox1"))
+        .unwrap();
+    assert_eq!(b1["role"], "container");
+
+    // inspect NETWORK: MACs and addresses of the containers, from the kernel.
+    let v = json_of(&["inspect", "ov_net1", "--json"]);
+    let cs = v[0]["Containers"].as_object().unwrap();
+    for c in cs.values() {
+        let ns = format!("{lab}.{}", c["Name"].as_str().unwrap());
+        assert_eq!(c["MacAddress"], link(&ns, "eth0")["address"]);
+        assert_eq!(c["IPv4Address"].as_str().unwrap(), addrs(&ns, "eth0")[0]);
+    }
+    assert_eq!(
+        v[0]["Options"]["com.docker.network.driver.overlay.vxlanid_list"],
+        "256"
+    );
+
+    // vxlan: attributes and FDB against `ip -d link` / `bridge fdb`.
+    let vx = json_of(&["vxlan", &format!("{lab}/ov_net1"), "--json"]);
+    for view in vx["vxlans"].as_array().unwrap() {
+        let ns = view["namespace"].as_str().unwrap();
+        let t = link(ns, "vxlan0");
+        assert_eq!(view["vxlan"]["id"], t["linkinfo"]["info_data"]["id"]);
+        assert_eq!(
+            view["vxlan"]["learning"],
+            t["linkinfo"]["info_data"]["learning"]
+        );
+        assert_eq!(view["vxlan"]["proxy"], t["linkinfo"]["info_data"]["proxy"]);
+        assert_eq!(
+            view["vxlan"]["ageing"],
+            t["linkinfo"]["info_data"]["ageing"]
+        );
+        let fdb = bridge_json(ns, &["fdb", "show", "dev", "vxlan0"]);
+        let remote: Vec<(String, String)> = fdb
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e.get("dst").is_some())
+            .map(|e| {
+                (
+                    e["mac"].as_str().unwrap().to_string(),
+                    e["dst"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let mine: Vec<(String, String)> = view["fdb"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["mac"].as_str().unwrap().to_string(),
+                    e["dst"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(mine, remote, "{ns}");
+        assert_eq!(
+            view["socket_namespace"].as_str().unwrap(),
+            format!("{lab}.{}", view["host"].as_str().unwrap())
+        );
+    }
+
+    // exec: same view as `ip netns exec`, exit status passed through.
+    let b1ns = format!("{lab}.bbox1");
+    let o = netlab(&["exec", "bbox1", "--", "ip", "-j", "addr"]);
+    let ours: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let theirs = Command::new("ip")
+        .args(["-j", "-n", &b1ns, "addr"])
+        .output()
+        .unwrap();
+    let theirs: Value = serde_json::from_slice(&theirs.stdout).unwrap();
+    assert_eq!(ours, theirs);
+    let o = netlab(&["exec", &b1ns, "--", "sh", "-c", "exit 7"]);
+    assert_eq!(o.status.code(), Some(7));
+
+    // Unknown names: exit 2 and a close match.
+    let o = netlab(&["inspect", "bbox7"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("did you mean"),
+        "{}",
+        text(&o)
+    );
+    let o = netlab(&["exec", "nosuchthing", "--", "true"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+/// Peer resolution against the truth the test set up, on namespaces outside any lab, built so
+/// that interface indexes collide: two identical pairs of namespaces.
+#[test]
+fn peer_of_is_exact_on_foreign_namespaces_with_colliding_indexes() {
+    if !require_root("peer_of_is_exact_on_foreign_namespaces_with_colliding_indexes") {
+        return;
+    }
+    let p = std::process::id() % 100000;
+    let names: Vec<String> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|x| format!("tpeer{p}{x}"))
+        .collect();
+    let _scratch = Scratch(names.clone());
+    for n in &names {
+        ip(&["netns", "add", n]);
+    }
+    // a:x0 <-> b:y0 and c:x0 <-> d:y0 get the same ifindexes in each pair.
+    ip(&[
+        "-n", &names[0], "link", "add", "x0", "type", "veth", "peer", "name", "y0", "netns",
+        &names[1],
+    ]);
+    ip(&[
+        "-n", &names[2], "link", "add", "x0", "type", "veth", "peer", "name", "y0", "netns",
+        &names[3],
+    ]);
+    // And a veth with both ends in one namespace.
+    ip(&[
+        "-n", &names[0], "link", "add", "in0", "type", "veth", "peer", "name", "in1",
+    ]);
+    let xa = link(&names[0], "x0")["ifindex"].clone();
+    let xc = link(&names[2], "x0")["ifindex"].clone();
+    assert_eq!(xa, xc, "the test wants colliding indexes");
+
+    for (from, to) in [(0, 1), (1, 0), (2, 3), (3, 2)] {
+        let dev = if from % 2 == 0 { "x0" } else { "y0" };
+        let want_dev = if from % 2 == 0 { "y0" } else { "x0" };
+        let v = json_of(&["find-link", "--peer-of", &names[from], dev, "--json"]);
+        assert_eq!(
+            v["peer"]["namespace"],
+            names[to].as_str(),
+            "{} {dev}: {v}",
+            names[from]
+        );
+        assert_eq!(v["peer_link"]["name"], want_dev);
+        assert_eq!(
+            v["peer_link"]["index"],
+            link(&names[to], want_dev)["ifindex"]
+        );
+    }
+    let v = json_of(&["find-link", "--peer-of", &names[0], "in0", "--json"]);
+    assert_eq!(v["peer"]["namespace"], names[0].as_str());
+    assert_eq!(v["peer_link"]["name"], "in1");
+    // Plain text, the way a user reads it.
+    let o = netlab(&["find-link", "--peer-of", &names[2], "x0"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        format!(
+            "{}:x0 -> {}:y0 (veth peer, ifindex {})",
+            names[2],
+            names[3],
+            link(&names[3], "y0")["ifindex"]
+        )
+    );
+}
