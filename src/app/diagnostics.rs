@@ -50,7 +50,7 @@ pub fn netns(all: bool, json: bool, snapshot: bool) -> Result<()> {
     if snapshot {
         return print_json(&observe(all, Want::ALL)?);
     }
-    let snap = observe(all, Want::ADDRESSES)?;
+    let snap = observe(all, Want::LISTING)?;
     if json {
         return print_json(&json!({ "namespaces": diag::netns_rows(&snap) }));
     }
@@ -128,7 +128,7 @@ pub fn find_link(
     all: bool,
     json: bool,
 ) -> Result<()> {
-    let snap = observe(all, Want::ADDRESSES)?;
+    let snap = observe(all, Want::FIND)?;
     if let Some(v) = peer_of {
         let recs = records();
         let ns = diag::resolve(&snap, &recs, &v[0]).map_err(unknown)?;

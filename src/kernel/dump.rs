@@ -147,6 +147,25 @@ impl Dumper {
             .collect())
     }
 
+    /// Link `index` of the namespace this one knows as `nsid` (IFLA_TARGET_NETNSID).
+    pub fn link_in(&mut self, nsid: i32, index: u32) -> io::Result<Option<LinkMessage>> {
+        let mut q = LinkMessage::default();
+        q.header.index = index;
+        q.attributes
+            .push(netlink_packet_route::link::LinkAttribute::IfNetnsId(nsid));
+        match self.request(RouteNetlinkMessage::GetLink(q), false) {
+            Ok(r) => Ok(r.into_iter().find_map(|m| {
+                if let RouteNetlinkMessage::NewLink(l) = m {
+                    Some(l)
+                } else {
+                    None
+                }
+            })),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The id this namespace uses for the namespace open at `fd` (`ip netns list-id`), if any.
     pub fn nsid_of(&mut self, fd: RawFd) -> io::Result<Option<i32>> {
         let mut q = NsidMessage::default();

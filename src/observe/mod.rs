@@ -166,6 +166,8 @@ pub struct Fdb {
 /// What to read from each namespace.
 #[derive(Debug, Clone, Copy)]
 pub struct Want {
+    /// The id the observing namespace has for each namespace (`ip netns` "(id: N)").
+    pub ids: bool,
     pub addresses: bool,
     pub routes: bool,
     pub neighbours: bool,
@@ -173,19 +175,24 @@ pub struct Want {
 }
 
 impl Want {
-    pub const LINKS: Want = Want {
-        addresses: false,
-        routes: false,
-        neighbours: false,
-        fdb: false,
-    };
     pub const ALL: Want = Want {
+        ids: true,
         addresses: true,
         routes: true,
         neighbours: true,
         fdb: true,
     };
-    pub const ADDRESSES: Want = Want {
+    /// What `netns` shows.
+    pub const LISTING: Want = Want {
+        ids: true,
+        addresses: true,
+        routes: false,
+        neighbours: false,
+        fdb: false,
+    };
+    /// What `find-link` needs: links, and addresses to place VXLAN sockets.
+    pub const FIND: Want = Want {
+        ids: false,
         addresses: true,
         routes: false,
         neighbours: false,
@@ -281,31 +288,38 @@ pub fn discover(all: bool) -> Vec<Target> {
 /// Read the given namespaces in parallel, then resolve every cross-namespace link.
 pub fn snapshot(targets: &[Target], want: Want) -> Snapshot {
     let roles = lab_roles();
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Namespace)>> = Mutex::new(Vec::with_capacity(targets.len()));
-    let mut here = Dumper::here().ok();
-    std::thread::scope(|s| {
-        for _ in 0..WORKERS.min(targets.len()) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(t) = targets.get(i) else { break };
-                let ns = read_one(t, want, &roles);
-                results.lock().unwrap().push((i, ns));
-            });
-        }
-    });
-    let mut v = results.into_inner().unwrap();
-    v.sort_by_key(|(i, _)| *i);
-    let mut namespaces: Vec<Namespace> = v.into_iter().map(|(_, n)| n).collect();
-    if let Some(d) = here.as_mut() {
-        for (ns, t) in namespaces.iter_mut().zip(targets) {
-            if let Ok(f) = File::open(&t.path) {
-                ns.id = d.nsid_of(f.as_raw_fd()).ok().flatten();
+    let mut namespaces = parallel(targets, |t| read_one(t, want, &roles));
+    if want.ids {
+        if let Ok(mut d) = Dumper::here() {
+            for (ns, t) in namespaces.iter_mut().zip(targets) {
+                if let Ok(f) = File::open(&t.path) {
+                    ns.id = d.nsid_of(f.as_raw_fd()).ok().flatten();
+                }
             }
         }
     }
     resolve_peers(&mut namespaces, targets);
     Snapshot { namespaces }
+}
+
+/// Run `f` for every target on a few scoped worker threads, in target order. Workers enter
+/// namespaces one after another and exit at the end, so no thread outlives its stay.
+fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|s| {
+        for _ in 0..WORKERS.min(items.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(t) = items.get(i) else { break };
+                let r = f(t);
+                results.lock().unwrap().push((i, r));
+            });
+        }
+    });
+    let mut v = results.into_inner().unwrap();
+    v.sort_by_key(|(i, _)| *i);
+    v.into_iter().map(|(_, r)| r).collect()
 }
 
 /// `(lab, role)` of every namespace netlab records as its own.
@@ -345,7 +359,8 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
         fdb: vec![],
         error: None,
     };
-    let read = netns::run_in_path(&t.path, move || -> io::Result<_> {
+    let read = (|| -> io::Result<_> {
+        netns::enter_path(&t.path)?;
         let mut d = Dumper::here()?;
         let links = d.links()?;
         let addrs = if want.addresses {
@@ -365,7 +380,7 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
             vec![]
         };
         Ok((links, addrs, routes, neigh, fdb))
-    });
+    })();
     match read {
         Ok((links, addrs, routes, neigh, fdb)) => {
             ns.links = links.iter().map(convert::link).collect();
@@ -403,122 +418,97 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
 type LinkCandidates = (usize, Vec<usize>);
 
 /// For each link that points into another namespace (IFLA_LINK_NETNSID), find that namespace
-/// exactly: take the namespaces that could hold the other end, then ask the kernel, from inside
-/// this namespace, which id it uses for each candidate.
+/// exactly. Candidates are the namespaces holding a link with the right index (a veth's other
+/// end points back); from inside this namespace the kernel then hands over the peer link itself
+/// (IFLA_TARGET_NETNSID), whose MAC narrows the candidates, and says which id it uses for each
+/// one left (RTM_GETNSID by fd). Two requests per link, whatever the number of namespaces.
 fn resolve_peers(namespaces: &mut [Namespace], targets: &[Target]) {
-    // index -> namespaces holding a link with that index
     let mut by_index: HashMap<u32, Vec<usize>> = HashMap::new();
     for (ni, ns) in namespaces.iter().enumerate() {
         for l in &ns.links {
             by_index.entry(l.index).or_default().push(ni);
         }
     }
-    let mut by_addr: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut by_addr: HashMap<&str, Vec<usize>> = HashMap::new();
     for (ni, ns) in namespaces.iter().enumerate() {
         for a in &ns.addresses {
             by_addr
-                .entry(a.address.split('/').next().unwrap_or("").to_string())
+                .entry(a.address.split('/').next().unwrap_or(""))
                 .or_default()
                 .push(ni);
         }
     }
-    let mut jobs: Vec<(usize, usize, Vec<usize>)> = Vec::new(); // (ns, link idx, candidates)
+    // Per namespace: (link position, candidate namespaces).
+    let mut work: Vec<(usize, Vec<LinkCandidates>)> = Vec::new();
     for (ni, ns) in namespaces.iter().enumerate() {
+        let mut items = Vec::new();
         for (li, l) in ns.links.iter().enumerate() {
-            let Some(_nsid) = l.link_netnsid else {
+            if l.link_netnsid.is_none() {
                 continue;
-            };
+            }
             let mut cands: Vec<usize> = match l.link {
                 Some(peer) if peer != 0 => by_index.get(&peer).cloned().unwrap_or_default(),
                 _ => l
                     .vxlan
                     .as_ref()
-                    .and_then(|v| v.local.clone())
-                    .and_then(|ip| by_addr.get(&ip).cloned())
+                    .and_then(|v| v.local.as_deref())
+                    .and_then(|ip| by_addr.get(ip).cloned())
                     .unwrap_or_default(),
             };
             cands.retain(|c| *c != ni);
-            // A veth's other end points back at this link.
             if l.kind.as_deref() == Some("veth") {
-                let narrowed: Vec<usize> = cands
-                    .iter()
-                    .copied()
-                    .filter(|c| {
-                        namespaces[*c]
-                            .links
-                            .iter()
-                            .any(|x| Some(x.index) == l.link && x.link == Some(l.index))
-                    })
-                    .collect();
-                if !narrowed.is_empty() {
-                    cands = narrowed;
-                }
+                cands.retain(|c| {
+                    namespaces[*c]
+                        .links
+                        .iter()
+                        .any(|x| Some(x.index) == l.link && x.link == Some(l.index))
+                });
             }
             if !cands.is_empty() {
-                jobs.push((ni, li, cands));
+                items.push((li, cands));
             }
         }
-    }
-    if jobs.is_empty() {
-        return;
-    }
-    // Group by namespace: one entry into each namespace, one socket, a few GETNSID requests.
-    let mut per_ns: BTreeMap<usize, Vec<(usize, Vec<usize>)>> = BTreeMap::new();
-    for (ni, li, c) in jobs {
-        per_ns.entry(ni).or_default().push((li, c));
-    }
-    let paths: Vec<PathBuf> = targets.iter().map(|t| t.path.clone()).collect();
-    let work: Vec<(usize, Vec<LinkCandidates>)> = per_ns.into_iter().collect();
-    let next = AtomicUsize::new(0);
-    let found: Mutex<Vec<(usize, usize, usize)>> = Mutex::new(Vec::new());
-    let ns_ref: &[Namespace] = namespaces;
-    std::thread::scope(|s| {
-        for _ in 0..WORKERS.min(work.len()) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((ni, items)) = work.get(i) else {
-                    break;
-                };
-                let wanted: Vec<(usize, i32, Vec<usize>)> = items
-                    .iter()
-                    .map(|(li, c)| (*li, ns_ref[*ni].links[*li].link_netnsid.unwrap(), c.clone()))
-                    .collect();
-                let cand_paths: Vec<(usize, PathBuf)> = wanted
-                    .iter()
-                    .flat_map(|(_, _, c)| c.iter().map(|x| (*x, paths[*x].clone())))
-                    .collect();
-                let r =
-                    netns::run_in_path(&paths[*ni], move || -> io::Result<Vec<(usize, usize)>> {
-                        let mut d = Dumper::here()?;
-                        let mut ids: HashMap<usize, Option<i32>> = HashMap::new();
-                        for (c, p) in &cand_paths {
-                            if ids.contains_key(c) {
-                                continue;
-                            }
-                            let id = File::open(p)
-                                .ok()
-                                .and_then(|f| d.nsid_of(f.as_raw_fd()).ok().flatten());
-                            ids.insert(*c, id);
-                        }
-                        Ok(wanted
-                            .iter()
-                            .filter_map(|(li, nsid, c)| {
-                                c.iter()
-                                    .find(|x| ids.get(x).copied().flatten() == Some(*nsid))
-                                    .map(|x| (*li, *x))
-                            })
-                            .collect())
-                    });
-                if let Ok(v) = r {
-                    let mut f = found.lock().unwrap();
-                    for (li, target) in v {
-                        f.push((*ni, li, target));
-                    }
-                }
-            });
+        if !items.is_empty() {
+            work.push((ni, items));
         }
+    }
+    let ns_ref: &[Namespace] = namespaces;
+    let found: Vec<Vec<(usize, usize, usize)>> = parallel(&work, |(ni, items)| {
+        let mut out = Vec::new();
+        if netns::enter_path(&targets[*ni].path).is_err() {
+            return out;
+        }
+        let Ok(mut d) = Dumper::here() else {
+            return out;
+        };
+        for (li, cands) in items {
+            let l = &ns_ref[*ni].links[*li];
+            let nsid = l.link_netnsid.unwrap();
+            let mut cands = cands.clone();
+            if let (Some(peer), true) = (l.link.filter(|p| *p != 0), cands.len() > 1) {
+                if let Ok(Some(m)) = d.link_in(nsid, peer) {
+                    let p = convert::link(&m);
+                    cands.retain(|c| {
+                        ns_ref[*c]
+                            .links
+                            .iter()
+                            .any(|x| x.index == peer && x.mac == p.mac && x.name == p.name)
+                    });
+                }
+            }
+            let hit = cands.iter().copied().find(|c| {
+                File::open(&targets[*c].path)
+                    .ok()
+                    .and_then(|f| d.nsid_of(f.as_raw_fd()).ok().flatten())
+                    == Some(nsid)
+            });
+            if let Some(c) = hit {
+                out.push((*ni, *li, c));
+            }
+        }
+        out
     });
-    for (ni, li, target) in found.into_inner().unwrap() {
+    for (ni, li, target) in found.into_iter().flatten() {
         let peer_index = namespaces[ni].links[li].link.filter(|i| *i != 0);
         let tname = namespaces[target].name.clone();
         let pname = peer_index.and_then(|pi| {
