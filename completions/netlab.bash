@@ -43,6 +43,9 @@ _netlab() {
             netlab,status)
                 cmd="netlab__subcmd__status"
                 ;;
+            netlab,trace)
+                cmd="netlab__subcmd__trace"
+                ;;
             netlab,up)
                 cmd="netlab__subcmd__up"
                 ;;
@@ -79,6 +82,9 @@ _netlab() {
             netlab__subcmd__help,status)
                 cmd="netlab__subcmd__help__subcmd__status"
                 ;;
+            netlab__subcmd__help,trace)
+                cmd="netlab__subcmd__help__subcmd__trace"
+                ;;
             netlab__subcmd__help,up)
                 cmd="netlab__subcmd__help__subcmd__up"
                 ;;
@@ -95,7 +101,7 @@ _netlab() {
 
     case "${cmd}" in
         netlab)
-            opts="-h -V --color --help --version up down status check netns exec find-link inspect vxlan bridge validate help"
+            opts="-h -V --color --help --version up down status check netns exec find-link inspect vxlan bridge trace validate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -207,7 +213,7 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__help)
-            opts="up down status check netns exec find-link inspect vxlan bridge validate help"
+            opts="up down status check netns exec find-link inspect vxlan bridge trace validate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -346,6 +352,20 @@ _netlab() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netlab__subcmd__help__subcmd__trace)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netlab__subcmd__help__subcmd__up)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -426,6 +446,24 @@ _netlab() {
             ;;
         netlab__subcmd__status)
             opts="-h --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netlab__subcmd__trace)
+            opts="-h --probe --minimal --detailed --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -134,6 +134,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Predict the hop-by-hop path of a ping from a container to a peer, from live kernel state
+    #[command(
+        after_help = "Examples:\n  netlab trace bbox2 bbox1\n  netlab trace bbox1 172.16.20.11 --minimal\n  netlab trace bbox3 10.0.0.2 --probe"
+    )]
+    Trace {
+        /// Source: a container, host or namespace
+        from: String,
+        /// Destination: a container or host (its address on a network shared with the source), or an IPv4 address
+        to: String,
+        /// Also send real pings and say whether the prediction and reality agree
+        #[arg(long)]
+        probe: bool,
+        /// One line per namespace crossed
+        #[arg(long, conflicts_with_all = ["json", "detailed"])]
+        minimal: bool,
+        /// Also every step of the reply's way back
+        #[arg(long)]
+        detailed: bool,
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a lab file without building it: print its networks, containers and addresses
     Validate {
         /// The lab file (TOML)

@@ -3,7 +3,7 @@
 //! Write side: `spec` (lab file -> checked [`spec::Lab`]) -> `plan` (pure, ordered kernel
 //! objects) -> `engine` (journal, apply, roll back, tear down). Read side: `observe` (live
 //! kernel state of every namespace -> snapshot) -> `diag` (netns, find-link, inspect, vxlan,
-//! bridge). Kernel access lives in `kernel`.
+//! bridge) and `trace`. Kernel access lives in `kernel`.
 
 pub mod app;
 pub mod check;
@@ -16,3 +16,4 @@ pub mod plan;
 pub mod progress;
 pub mod spec;
 pub mod state;
+pub mod trace;

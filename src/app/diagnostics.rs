@@ -238,3 +238,85 @@ pub fn bridge(target: &str, json: bool) -> Result<()> {
     println!("{}", links::render_bridges(&r));
     Ok(())
 }
+
+/// The address a trace goes to: an IPv4 address as given, a host's underlay address, or a
+/// container's address on a network it shares with the source (else its first one).
+fn trace_target(records: &[Record], from_ns: &str, to: &str) -> Result<std::net::Ipv4Addr> {
+    if let Ok(ip) = to.parse() {
+        return Ok(ip);
+    }
+    for r in records {
+        let lab = &r.lab;
+        if let Some(h) = lab.hosts.iter().find(|h| h.name == to) {
+            return Ok(h.address.ip());
+        }
+        if let Some(c) = lab.containers.iter().find(|c| c.name == to) {
+            let src = lab
+                .containers
+                .iter()
+                .enumerate()
+                .find(|(i, _)| lab.container_ns(*i) == from_ns)
+                .map(|(_, c)| c);
+            let shared = c.endpoints.iter().find(|e| {
+                src.is_some_and(|s| s.endpoints.iter().any(|se| se.network == e.network))
+            });
+            return Ok(shared.unwrap_or(&c.endpoints[0]).address.ip());
+        }
+    }
+    Err(BadInput(format!(
+        "{to:?} is not an IPv4 address, nor a container or host of a lab that is up"
+    ))
+    .into())
+}
+
+pub fn trace(
+    from: &str,
+    to: &str,
+    probe: bool,
+    minimal: bool,
+    detailed: bool,
+    json: bool,
+) -> Result<()> {
+    let recs = records();
+    let snap = observe(false, Want::ALL)?;
+    let src = diag::resolve(&snap, &recs, from).map_err(unknown)?;
+    let dst = trace_target(&recs, &src.name, to)?;
+    let t = crate::trace::trace(&snap, &observe::KernelRoutes, &src.name, dst);
+    let probed = if probe {
+        let r =
+            crate::kernel::icmp::ping_in(std::path::Path::new(&src.path), dst, Default::default())?;
+        Some(r)
+    } else {
+        None
+    };
+    let agree = probed
+        .as_ref()
+        .map(|p| (p.received > 0) == (t.disposition == crate::trace::Disposition::Delivered));
+    if json {
+        return print_json(&json!({ "trace": t, "probe": probed, "agree": agree }));
+    }
+    if minimal {
+        println!("{}", crate::trace::render_minimal(&t));
+    } else {
+        println!("{}", crate::trace::render(&t, detailed));
+    }
+    if let (Some(p), Some(ok)) = (&probed, agree) {
+        let got = if p.received > 0 {
+            format!(
+                "reachable ({}/{}, ttl {})",
+                p.received,
+                p.sent,
+                p.ttl.unwrap_or(0)
+            )
+        } else {
+            "unreachable".to_string()
+        };
+        if ok {
+            println!("probe: {got}: agrees with the prediction");
+        } else {
+            println!("probe: {got}: DISAGREES with the prediction {}: a bug in netlab's model or a kernel feature it does not know", t.disposition.as_str());
+            return Err(super::ChecksFailed.into());
+        }
+    }
+    Ok(())
+}

@@ -104,6 +104,14 @@ fn dispatch(cmd: Command) -> Result<()> {
         Command::Inspect { name, json } => diagnostics::inspect(&name, json),
         Command::Vxlan { target, json } => diagnostics::vxlan(&target, json),
         Command::Bridge { target, json } => diagnostics::bridge(&target, json),
+        Command::Trace {
+            from,
+            to,
+            probe,
+            minimal,
+            detailed,
+            json,
+        } => diagnostics::trace(&from, &to, probe, minimal, detailed, json),
     }
 }
 

@@ -147,6 +147,39 @@ impl Dumper {
             .collect())
     }
 
+    /// Ask the kernel's FIB for `dst` (`ip route get fibmatch`): the matching route itself, or
+    /// None when there is no route (ENETUNREACH / EHOSTUNREACH).
+    pub fn route_get(&mut self, dst: std::net::Ipv4Addr) -> io::Result<Option<RouteMessage>> {
+        use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteFlags};
+        let mut q = RouteMessage::default();
+        q.header.address_family = AddressFamily::Inet;
+        q.header.destination_prefix_length = 32;
+        q.header.flags = RouteFlags::FibMatch;
+        q.attributes
+            .push(RouteAttribute::Destination(RouteAddress::Inet(dst)));
+        match self.request(RouteNetlinkMessage::GetRoute(q), false) {
+            Ok(r) => Ok(r.into_iter().find_map(|m| {
+                if let RouteNetlinkMessage::NewRoute(x) = m {
+                    Some(x)
+                } else {
+                    None
+                }
+            })),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENETUNREACH)
+                        | Some(libc::EHOSTUNREACH)
+                        | Some(libc::EACCES)
+                        | Some(libc::EINVAL)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Link `index` of the namespace this one knows as `nsid` (IFLA_TARGET_NETNSID).
     pub fn link_in(&mut self, nsid: i32, index: u32) -> io::Result<Option<LinkMessage>> {
         let mut q = LinkMessage::default();

@@ -164,8 +164,12 @@ pub fn run_in<T: Send + 'static>(
 /// Move the *calling thread* into the namespace at `ns_path`. Only for scoped worker threads
 /// that exit when their work is done (the observer's), so no thread outlives its stay.
 pub fn enter_path(ns_path: &Path) -> io::Result<()> {
-    let file = File::open(ns_path)
-        .map_err(|e| io::Error::new(e.kind(), format!("opening namespace {}: {e}", ns_path.display())))?;
+    let file = File::open(ns_path).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("opening namespace {}: {e}", ns_path.display()),
+        )
+    })?;
     setns(&file, CloneFlags::CLONE_NEWNET)?;
     Ok(())
 }

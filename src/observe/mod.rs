@@ -4,6 +4,9 @@
 //! so it can be tested on a recorded one without root. Nothing here changes the kernel.
 
 mod convert;
+mod routes;
+
+pub use routes::KernelRoutes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
@@ -55,6 +58,9 @@ pub struct Namespace {
     pub routes: Vec<Route>,
     pub neighbours: Vec<Neighbour>,
     pub fdb: Vec<Fdb>,
+    /// net.ipv4.ip_forward inside the namespace.
+    #[serde(default)]
+    pub forwarding: Option<bool>,
     /// Set when the namespace could not be read (it vanished, or permission).
     pub error: Option<String>,
 }
@@ -357,6 +363,7 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
         routes: vec![],
         neighbours: vec![],
         fdb: vec![],
+        forwarding: None,
         error: None,
     };
     let read = (|| -> io::Result<_> {
@@ -379,10 +386,15 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
         } else {
             vec![]
         };
-        Ok((links, addrs, routes, neigh, fdb))
+        // /proc/sys/net is the namespace of the thread that reads it: this worker's.
+        let fwd = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+            .ok()
+            .map(|v| v.trim() == "1");
+        Ok((links, addrs, routes, neigh, fdb, fwd))
     })();
     match read {
-        Ok((links, addrs, routes, neigh, fdb)) => {
+        Ok((links, addrs, routes, neigh, fdb, fwd)) => {
+            ns.forwarding = fwd;
             ns.links = links.iter().map(convert::link).collect();
             let names: BTreeMap<u32, String> =
                 ns.links.iter().map(|l| (l.index, l.name.clone())).collect();

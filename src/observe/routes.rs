@@ -1,0 +1,48 @@
+//! The kernel as route oracle for `trace`: RTM_GETROUTE (fibmatch) asked inside the namespace,
+//! so policy routing, local routes and down links are judged by the kernel itself.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use netlink_packet_route::route::{RouteAttribute, RouteType};
+
+use super::{convert, Namespace};
+use crate::kernel::dump::Dumper;
+use crate::kernel::netns;
+use crate::trace::{RouteOracle, RouteResult};
+
+pub struct KernelRoutes;
+
+impl RouteOracle for KernelRoutes {
+    fn lookup(&self, ns: &Namespace, dst: Ipv4Addr) -> RouteResult {
+        let path = PathBuf::from(&ns.path);
+        let names: std::collections::BTreeMap<u32, String> =
+            ns.links.iter().map(|l| (l.index, l.name.clone())).collect();
+        let got = netns::run_in_path(&path, move || Dumper::here()?.route_get(dst));
+        match got {
+            Ok(Some(m)) => match m.header.kind {
+                RouteType::Local | RouteType::Broadcast => RouteResult::Local,
+                RouteType::Unicast => {
+                    let r = convert::route(&m, &names);
+                    let dev = m.attributes.iter().find_map(|a| {
+                        if let RouteAttribute::Oif(i) = a {
+                            names.get(i).cloned()
+                        } else {
+                            None
+                        }
+                    });
+                    match (r, dev) {
+                        (Some(r), Some(dev)) => RouteResult::Via {
+                            dev,
+                            gateway: r.gateway.as_deref().and_then(|g| g.parse().ok()),
+                            prefix: r.dst,
+                        },
+                        _ => RouteResult::None,
+                    }
+                }
+                _ => RouteResult::None,
+            },
+            _ => RouteResult::None,
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! trace: the hop-by-hop path of a packet from a namespace to an address, predicted from an
+//! observed [`Snapshot`]: route lookup (asked of a [`RouteOracle`]: the kernel's RTM_GETROUTE
+//! live, longest-prefix match on the snapshot in tests), neighbour, then the egress device by
+//! kind: veth -> its peer; bridge -> FDB (flood when unknown, port isolation respected);
+//! vxlan -> FDB -> remote VTEP over the underlay, decapsulated where that VNI lives; a router
+//! -> forwarding, TTL - 1. The end is a disposition in the spirit of Batfish's.
+
+mod l2;
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+use ipnetwork::Ipv4Network;
+use serde::Serialize;
+
+use crate::observe::{Link, Namespace, Snapshot};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Disposition {
+    Delivered,
+    NoRoute,
+    NeighborUnreachable,
+    ForwardingDisabled,
+    Isolated,
+    LinkDown,
+    Loop,
+}
+
+impl Disposition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Delivered => "DELIVERED",
+            Disposition::NoRoute => "NO_ROUTE",
+            Disposition::NeighborUnreachable => "NEIGHBOR_UNREACHABLE",
+            Disposition::ForwardingDisabled => "FORWARDING_DISABLED",
+            Disposition::Isolated => "ISOLATED",
+            Disposition::LinkDown => "LINK_DOWN",
+            Disposition::Loop => "LOOP",
+        }
+    }
+}
+
+/// One step of the path, in one namespace.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Hop {
+    pub namespace: String,
+    pub in_dev: Option<String>,
+    /// What happened here: "route 10.0.0.0/24 dev eth0", "fdb hit 02:42:.. -> veth0", "encap vni 256 -> 10.1.1.15:4789", ...
+    pub action: String,
+    pub out_dev: Option<String>,
+    pub ttl: u8,
+    /// Layer of the step: "l3" (routing, delivery), "l2" (switching), "underlay" (VXLAN transport).
+    pub layer: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Trace {
+    pub from: String,
+    pub to: Ipv4Addr,
+    pub hops: Vec<Hop>,
+    /// The echo reply's way back (DELIVERED only).
+    pub reply_hops: Vec<Hop>,
+    pub disposition: Disposition,
+    /// For a failure: the first failing hop and why, in one sentence.
+    pub reason: Option<String>,
+    /// TTL the echo request arrives with (DELIVERED).
+    pub ttl: Option<u8>,
+    /// TTL the reply arrives back with: what ping prints.
+    pub reply_ttl: Option<u8>,
+    /// The namespace that received it (DELIVERED).
+    pub delivered_to: Option<String>,
+}
+
+/// The result of a route lookup in one namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RouteResult {
+    /// The address is local to this namespace.
+    Local,
+    /// Send out `dev`, to `gateway` if any (else the destination is on-link).
+    Via {
+        dev: String,
+        gateway: Option<Ipv4Addr>,
+        prefix: String,
+    },
+    /// No route (or an unreachable/prohibit route).
+    None,
+}
+
+/// Where route lookups come from.
+pub trait RouteOracle {
+    fn lookup(&self, ns: &Namespace, dst: Ipv4Addr) -> RouteResult;
+}
+
+/// Longest-prefix match over the snapshot's main table (what the kernel does without rules).
+pub struct SnapshotRoutes;
+
+impl RouteOracle for SnapshotRoutes {
+    fn lookup(&self, ns: &Namespace, dst: Ipv4Addr) -> RouteResult {
+        if ns
+            .addresses
+            .iter()
+            .any(|a| a.address.split('/').next() == Some(&dst.to_string()))
+            || dst.is_loopback()
+        {
+            return RouteResult::Local;
+        }
+        let mut best: Option<(u8, &crate::observe::Route)> = None;
+        for r in ns
+            .routes
+            .iter()
+            .filter(|r| r.table == 254 && r.kind == "unicast")
+        {
+            let net: Ipv4Network = if r.dst == "default" {
+                Ipv4Network::new(Ipv4Addr::UNSPECIFIED, 0).unwrap()
+            } else {
+                match r.dst.parse() {
+                    Ok(n) => n,
+                    Err(_) => continue,
+                }
+            };
+            let up = r.dev.as_deref().and_then(|d| ns.link(d)).is_some_and(is_up);
+            if net.contains(dst) && up && best.is_none_or(|(p, _)| net.prefix() > p) {
+                best = Some((net.prefix(), r));
+            }
+        }
+        match best {
+            Some((_, r)) => RouteResult::Via {
+                dev: r.dev.clone().unwrap_or_default(),
+                gateway: r.gateway.as_deref().and_then(|g| g.parse().ok()),
+                prefix: r.dst.clone(),
+            },
+            None => RouteResult::None,
+        }
+    }
+}
+
+pub(crate) fn is_up(l: &Link) -> bool {
+    l.flags.iter().any(|f| f == "UP")
+}
+
+pub(crate) fn ips(ns: &Namespace) -> impl Iterator<Item = Ipv4Addr> + '_ {
+    ns.addresses
+        .iter()
+        .filter_map(|a| a.address.split('/').next()?.parse().ok())
+}
+
+pub const MAX_HOPS: usize = 64;
+
+/// Predict the path of an ICMP echo from namespace `from` to `dst`, and of its reply: a ping
+/// succeeds only if both make it. The TTL reported is the reply's, as ping shows it.
+pub fn trace(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: Ipv4Addr) -> Trace {
+    let mut t = one_way(snap, routes, from, dst);
+    if t.disposition != Disposition::Delivered {
+        return t;
+    }
+    let (Some(peer), Some(src)) = (
+        t.delivered_to.clone(),
+        source_address(snap, routes, from, dst),
+    ) else {
+        return t;
+    };
+    let back = one_way(snap, routes, &peer, src);
+    let mut reply: Vec<Hop> = back
+        .hops
+        .into_iter()
+        .map(|mut h| {
+            h.action = format!("reply: {}", h.action);
+            h
+        })
+        .collect();
+    t.reply_hops.append(&mut reply);
+    if back.disposition == Disposition::Delivered && back.delivered_to.as_deref() == Some(from) {
+        t.reply_ttl = back.ttl;
+        return t;
+    }
+    // A reply delivered somewhere else (another holder of the source address) is lost too.
+    t.disposition = if back.disposition == Disposition::Delivered {
+        Disposition::NoRoute
+    } else {
+        back.disposition
+    };
+    t.reason = Some(format!(
+        "the echo reaches {peer}, but the reply to {src} does not come back: {}",
+        back.reason.unwrap_or_else(|| format!(
+            "{peer} routes it to {}, which also has {src}",
+            back.delivered_to.unwrap_or_default()
+        ))
+    ));
+    t
+}
+
+/// The source address the kernel would pick: the first IPv4 address of the egress device.
+fn source_address(
+    snap: &Snapshot,
+    routes: &dyn RouteOracle,
+    from: &str,
+    dst: Ipv4Addr,
+) -> Option<Ipv4Addr> {
+    let ns = snap.namespace(from)?;
+    match routes.lookup(ns, dst) {
+        RouteResult::Via { dev, .. } => {
+            let index = ns.link(&dev)?.index;
+            ns.addresses
+                .iter()
+                .filter(|a| a.index == index)
+                .find_map(|a| a.address.split('/').next()?.parse().ok())
+        }
+        RouteResult::Local => Some(dst),
+        RouteResult::None => None,
+    }
+}
+
+/// One direction only (also the underlay of a VXLAN hop).
+pub fn one_way(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: Ipv4Addr) -> Trace {
+    let mut t = Trace {
+        from: from.to_string(),
+        to: dst,
+        hops: vec![],
+        reply_hops: vec![],
+        disposition: Disposition::Loop,
+        reason: None,
+        ttl: None,
+        reply_ttl: None,
+        delivered_to: None,
+    };
+    let mut ns_name = from.to_string();
+    let mut in_dev: Option<String> = None;
+    let mut ttl: u8 = 64;
+    let mut seen: HashSet<(String, Option<String>)> = HashSet::new();
+    for _ in 0..MAX_HOPS {
+        if !seen.insert((ns_name.clone(), in_dev.clone())) {
+            return finish(
+                t,
+                Disposition::Loop,
+                format!("the packet comes back to {ns_name}: a forwarding loop"),
+            );
+        }
+        let Some(ns) = snap.namespace(&ns_name) else {
+            return finish(
+                t,
+                Disposition::NoRoute,
+                format!("namespace {ns_name} is not in the snapshot"),
+            );
+        };
+        let forwarded = in_dev.is_some();
+        let lookup = routes.lookup(ns, dst);
+        if lookup == RouteResult::Local {
+            t.hops.push(Hop {
+                namespace: ns_name.clone(),
+                in_dev: in_dev.clone(),
+                action: format!("{dst} is local: delivered"),
+                out_dev: None,
+                ttl,
+                layer: "l3",
+            });
+            t.ttl = Some(ttl);
+            t.delivered_to = Some(ns_name.clone());
+            t.disposition = Disposition::Delivered;
+            return t;
+        }
+        if forwarded {
+            if ns.forwarding != Some(true) {
+                t.hops.push(Hop {
+                    namespace: ns_name.clone(),
+                    in_dev: in_dev.clone(),
+                    action: "not local, and ip_forward is off: dropped".into(),
+                    out_dev: None,
+                    ttl,
+                    layer: "l3",
+                });
+                return finish(t, Disposition::ForwardingDisabled, format!("{ns_name} received the packet on {} but does not forward (net.ipv4.ip_forward = 0)", in_dev.unwrap_or_default()));
+            }
+            if ttl <= 1 {
+                return finish(t, Disposition::Loop, format!("TTL expired in {ns_name}"));
+            }
+            ttl -= 1;
+        }
+        let (dev, gateway, prefix) = match lookup {
+            RouteResult::Via {
+                dev,
+                gateway,
+                prefix,
+            } => (dev, gateway, prefix),
+            _ => {
+                t.hops.push(Hop {
+                    namespace: ns_name.clone(),
+                    in_dev: in_dev.clone(),
+                    action: format!("no route to {dst}"),
+                    out_dev: None,
+                    ttl,
+                    layer: "l3",
+                });
+                return finish(
+                    t,
+                    Disposition::NoRoute,
+                    format!("{ns_name} has no route to {dst}; add one, or a default route"),
+                );
+            }
+        };
+        let nexthop = gateway.unwrap_or(dst);
+        let action = match gateway {
+            Some(g) => format!(
+                "route {prefix} via {g} dev {dev}{}",
+                if forwarded {
+                    " (forwarded, TTL - 1)"
+                } else {
+                    ""
+                }
+            ),
+            None => format!(
+                "route {prefix} dev {dev}{}",
+                if forwarded {
+                    " (forwarded, TTL - 1)"
+                } else {
+                    ""
+                }
+            ),
+        };
+        t.hops.push(Hop {
+            namespace: ns_name.clone(),
+            in_dev: in_dev.clone(),
+            action,
+            out_dev: Some(dev.clone()),
+            ttl,
+            layer: "l3",
+        });
+        let Some(out) = ns.link(&dev) else {
+            return finish(
+                t,
+                Disposition::NoRoute,
+                format!("{ns_name}: route points at {dev}, which does not exist"),
+            );
+        };
+        if !is_up(out) {
+            return finish(
+                t,
+                Disposition::LinkDown,
+                format!("{ns_name}: {dev} is down (`ip link set {dev} up`)"),
+            );
+        }
+        let neigh = ns.neighbours.iter().find(|n| {
+            n.dev == dev && n.ip == nexthop.to_string() && n.mac.is_some() && n.state != "FAILED"
+        });
+        let target = match neigh {
+            Some(n) => l2::Want::Mac(n.mac.clone().unwrap()),
+            None => l2::Want::Ip(nexthop),
+        };
+        match l2::deliver(snap, routes, &ns_name, &dev, &target, ttl, &mut t.hops) {
+            Ok((next_ns, next_dev)) => {
+                ns_name = next_ns;
+                in_dev = Some(next_dev);
+            }
+            Err((d, why)) => {
+                let why = if d == Disposition::NeighborUnreachable {
+                    format!("{ns_name}: nobody answers ARP for {nexthop} out of {dev}: {why}")
+                } else {
+                    why
+                };
+                return finish(t, d, why);
+            }
+        }
+    }
+    finish(t, Disposition::Loop, format!("more than {MAX_HOPS} hops"))
+}
+
+fn finish(mut t: Trace, d: Disposition, reason: String) -> Trace {
+    t.disposition = d;
+    t.reason = Some(reason);
+    t
+}
+
+/// One line per namespace crossed (ovn-trace's minimal mode).
+pub fn render_minimal(t: &Trace) -> String {
+    let mut out = Vec::new();
+    let mut last: Option<&str> = None;
+    for h in &t.hops {
+        if last != Some(h.namespace.as_str()) {
+            let via = match (&h.in_dev, &h.out_dev) {
+                (Some(i), Some(o)) => format!(" ({i} -> {o})"),
+                (Some(i), None) => format!(" ({i})"),
+                (None, Some(o)) => format!(" (-> {o})"),
+                _ => String::new(),
+            };
+            out.push(format!("{}{via} ttl {}", h.namespace, h.ttl));
+            last = Some(&h.namespace);
+        }
+    }
+    out.push(match &t.reason {
+        None => format!(
+            "{} (reply ttl {})",
+            t.disposition.as_str(),
+            t.reply_ttl.unwrap_or(0)
+        ),
+        Some(r) => format!("{}: {r}", t.disposition.as_str()),
+    });
+    out.join("\n")
+}
+
+/// Every hop with what happened there.
+pub fn render(t: &Trace, detailed: bool) -> String {
+    let mut out = format!("trace {} -> {}\n", t.from, t.to);
+    for (i, h) in t.hops.iter().enumerate() {
+        let inn = h
+            .in_dev
+            .as_deref()
+            .map(|d| format!(" in {d}"))
+            .unwrap_or_default();
+        let out_ = h
+            .out_dev
+            .as_deref()
+            .map(|d| format!(" out {d}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{:>3}. [{}] {}{inn}{out_} ttl {}: {}\n",
+            i + 1,
+            h.layer,
+            h.namespace,
+            h.ttl,
+            h.action
+        ));
+    }
+    if detailed {
+        for (i, h) in t.reply_hops.iter().enumerate() {
+            let inn = h
+                .in_dev
+                .as_deref()
+                .map(|d| format!(" in {d}"))
+                .unwrap_or_default();
+            let out_ = h
+                .out_dev
+                .as_deref()
+                .map(|d| format!(" out {d}"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{:>3}. [{}] {}{inn}{out_} ttl {}: {}\n",
+                t.hops.len() + i + 1,
+                h.layer,
+                h.namespace,
+                h.ttl,
+                h.action
+            ));
+        }
+    }
+    out.push_str(&match &t.reason {
+        None => format!(
+            "{}: reached {} with ttl {}; the reply comes back with ttl {}",
+            t.disposition.as_str(),
+            t.delivered_to.as_deref().unwrap_or("?"),
+            t.ttl.unwrap_or(0),
+            t.reply_ttl.unwrap_or(0)
+        ),
+        Some(r) => format!("{}: {r}", t.disposition.as_str()),
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests;

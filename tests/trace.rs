@@ -1,0 +1,187 @@
+//! Root tests of `netlab trace`: for every pair of containers of each sample lab, the predicted
+//! disposition matches a real ping (iputils, independent of netlab); broken labs give the right
+//! first failing hop.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+fn trace_json(from: &str, to: &str) -> Value {
+    let o = netlab(&["trace", from, to, "--json"]);
+    assert!(o.status.success(), "trace {from} {to}: {}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Every (container, address of another container) pair: prediction == reality.
+fn all_pairs_agree(file: &str, prefix: &str) {
+    let lab = unique(prefix);
+    let _guard = LabGuard(lab.clone());
+    let o = netlab(&["up", "-q", "--no-check", "--name", &lab, file]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rec: Value =
+        serde_json::from_slice(&std::fs::read(format!("/run/netlab/{lab}/lab.json")).unwrap())
+            .unwrap();
+    let containers = rec["lab"]["containers"].as_array().unwrap();
+    let mut pairs = 0;
+    let mut mismatches = Vec::new();
+    for src in containers {
+        let sname = src["name"].as_str().unwrap();
+        for dst in containers {
+            for e in dst["endpoints"].as_array().unwrap() {
+                let addr = e["address"]
+                    .as_str()
+                    .unwrap()
+                    .split('/')
+                    .next()
+                    .unwrap()
+                    .to_string();
+                let ns = format!("{lab}.{sname}");
+                let real = ping(&ns, &addr);
+                let t = trace_json(&ns, &addr);
+                let predicted = t["trace"]["disposition"] == "DELIVERED";
+                pairs += 1;
+                if predicted != real {
+                    mismatches.push(format!(
+                        "{sname} -> {addr}: ping says {real}, trace says {}",
+                        t["trace"]["disposition"]
+                    ));
+                }
+            }
+        }
+    }
+    assert!(pairs >= 9, "{pairs} pairs");
+    assert!(
+        mismatches.is_empty(),
+        "{file}: predictions that disagree with ping:\n{}",
+        mismatches.join("\n")
+    );
+    assert!(netlab(&["down", &lab]).status.success());
+}
+
+#[test]
+fn overlay_predictions_match_real_pings_for_every_pair() {
+    if require_root("overlay_predictions_match_real_pings_for_every_pair") {
+        all_pairs_agree("labs/overlay.toml", "ttrov");
+    }
+}
+
+#[test]
+fn bridge_predictions_match_real_pings_for_every_pair() {
+    if require_root("bridge_predictions_match_real_pings_for_every_pair") {
+        all_pairs_agree("labs/bridge.toml", "ttrbr");
+    }
+}
+
+fn ip(args: &[&str]) {
+    let o = Command::new("ip").args(args).output().unwrap();
+    assert!(o.status.success(), "ip {args:?}: {}", text(&o));
+}
+
+/// Break a running lab in several ways; each time the trace names the first failing hop, and a
+/// real ping agrees that the path is broken.
+#[test]
+fn broken_overlay_lab_gives_the_first_failing_hop() {
+    if !require_root("broken_overlay_lab_gives_the_first_failing_hop") {
+        return;
+    }
+    let lab = unique("ttrbrk");
+    let _guard = LabGuard(lab.clone());
+    let o = netlab(&["up", "-q", "--name", &lab, "labs/overlay.toml"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let id = &netlab::spec::network_id(&lab, "ov_net1")[..10];
+    let (ov4, ov5) = (format!("{lab}.nas4.1-{id}"), format!("{lab}.nas5.1-{id}"));
+    let b2 = format!("{lab}.bbox2");
+    let path = trace_json(&b2, "10.0.0.2");
+    assert_eq!(path["trace"]["disposition"], "DELIVERED");
+    let hops = path["trace"]["hops"].as_array().unwrap();
+    let encap = hops
+        .iter()
+        .find(|h| h["action"].as_str().unwrap().contains("encap"))
+        .unwrap();
+    assert_eq!(encap["namespace"], ov5.as_str());
+    assert!(
+        encap["action"].as_str().unwrap().contains("VNI 256"),
+        "{encap}"
+    );
+
+    // 1. A link set down: bbox1's port on br0 in nas4's overlay namespace.
+    ip(&["-n", &ov4, "link", "set", "veth0", "down"]);
+    let t = trace_json(&b2, "10.0.0.2");
+    assert_eq!(t["trace"]["disposition"], "LINK_DOWN", "{t}");
+    assert!(
+        t["trace"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{ov4}: veth0 is down")),
+        "{t}"
+    );
+    assert!(!ping(&b2, "10.0.0.2"));
+    ip(&["-n", &ov4, "link", "set", "veth0", "up"]);
+    assert_eq!(
+        trace_json(&b2, "10.0.0.2")["trace"]["disposition"],
+        "DELIVERED"
+    );
+
+    // 2. A removed FDB entry: nas5's VTEP no longer knows where bbox1 is.
+    ip(&["-n", &ov5, "neigh", "flush", "dev", "vxlan0"]);
+    let o = Command::new("bridge")
+        .args([
+            "-n",
+            &ov5,
+            "fdb",
+            "del",
+            "02:42:0a:00:00:02",
+            "dev",
+            "vxlan0",
+            "self",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    // The container may still have bbox1's MAC in its neighbour cache; the VTEP cannot send either way.
+    let t = trace_json(&b2, "10.0.0.2");
+    let d = t["trace"]["disposition"].as_str().unwrap().to_string();
+    assert!(d == "ISOLATED" || d == "NEIGHBOR_UNREACHABLE", "{t}");
+    assert!(
+        t["trace"]["reason"].as_str().unwrap().contains("vxlan0"),
+        "{t}"
+    );
+    assert!(!ping(&b2, "10.0.0.2"));
+
+    // 3. A removed route: bbox3 loses its default route.
+    let b3 = format!("{lab}.bbox3");
+    ip(&["-n", &b3, "route", "del", "default"]);
+    let t = trace_json(&b3, "10.0.0.2");
+    assert_eq!(t["trace"]["disposition"], "NO_ROUTE", "{t}");
+    assert!(
+        t["trace"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{b3} has no route to 10.0.0.2")),
+        "{t}"
+    );
+
+    // 4. A container on another network: isolated through docker_gwbridge.
+    let t = trace_json(&b3, "172.18.0.2");
+    assert_eq!(t["trace"]["disposition"], "ISOLATED", "{t}");
+
+    // --probe reports agreement, and --minimal is one line per namespace.
+    let o = netlab(&[
+        "trace",
+        &format!("{lab}.bbox1"),
+        "172.18.0.1",
+        "--probe",
+        "--minimal",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("DELIVERED") && out.contains("agrees with the prediction"),
+        "{out}"
+    );
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
+}
