@@ -278,27 +278,124 @@ pub fn trace(
     json: bool,
 ) -> Result<()> {
     let recs = records();
-    let snap = observe(false, Want::ALL)?;
-    let src = diag::resolve(&snap, &recs, from).map_err(unknown)?;
-    let dst = trace_target(&recs, &src.name, to)?;
-    let t = crate::trace::trace(&snap, &observe::KernelRoutes, &src.name, dst);
+    need_root()?;
+    // Observe the source's lab first (a trace of a lab stays in it); everything if the source
+    // is not a lab's, or if the path leads out of the lab.
+    let targets = observe::discover(false);
+    let lab = recs
+        .iter()
+        .find(|r| r.lab.node_ns(from).is_some() || from.starts_with(&format!("{}.", r.lab.name)));
+    let mut snap = match lab {
+        Some(r) => {
+            let prefix = format!("{}.", r.lab.name);
+            let mine: Vec<_> = targets
+                .iter()
+                .filter(|t| t.name.starts_with(&prefix))
+                .cloned()
+                .collect();
+            observe::snapshot(&mine, Want::ALL)
+        }
+        None => observe::snapshot(&targets, Want::ALL),
+    };
+    let src_name = diag::resolve(&snap, &recs, from)
+        .map_err(unknown)?
+        .name
+        .clone();
+    let dst = trace_target(&recs, &src_name, to)?;
+    let mut t = crate::trace::trace(&snap, &observe::KernelRoutes, &src_name, dst);
+    let leaves = snap
+        .namespaces
+        .iter()
+        .flat_map(|n| &n.links)
+        .any(|l| l.link_netnsid.is_some() && l.peer.is_none());
+    if lab.is_some() && t.disposition != crate::trace::Disposition::Delivered && leaves {
+        snap = observe::snapshot(&targets, Want::ALL);
+        t = crate::trace::trace(&snap, &observe::KernelRoutes, &src_name, dst);
+    }
+    let src = snap.namespace(&src_name).expect("source observed");
+    let src_path = std::path::Path::new(&src.path);
     let probed = if probe {
-        let r =
-            crate::kernel::icmp::ping_in(std::path::Path::new(&src.path), dst, Default::default())?;
-        Some(r)
+        Some(crate::kernel::icmp::ping_in(
+            src_path,
+            dst,
+            Default::default(),
+        )?)
     } else {
         None
     };
+    // Hop by hop: TTL 1..=routers+1; each answer must come from the predicted router's
+    // namespace (time exceeded), and the last from the destination (echo reply).
+    let routers = crate::trace::routers(&t);
+    let mut hop_probes = Vec::new();
+    if probe {
+        for k in 1..=(routers.len() as u8 + 1) {
+            let p = crate::kernel::icmp::probe_ttl(
+                src_path,
+                dst,
+                k,
+                std::time::Duration::from_millis(700),
+            )?;
+            let expected = routers.get(k as usize - 1).cloned();
+            let seen_in = p.from.and_then(|ip| {
+                let ip = ip.to_string();
+                // Labs may reuse addresses: prefer a namespace of the source's own lab.
+                snap.namespaces
+                    .iter()
+                    .filter(|n| {
+                        n.addresses
+                            .iter()
+                            .any(|a| a.address.split('/').next() == Some(ip.as_str()))
+                    })
+                    .max_by_key(|n| n.lab.is_some() && n.lab == src.lab)
+                    .map(|n| n.name.clone())
+            });
+            let delivered = t.disposition == crate::trace::Disposition::Delivered;
+            let label = match (&expected, delivered) {
+                (Some(r), _) => format!("time exceeded from {r}"),
+                (None, true) => "echo reply from the destination".to_string(),
+                (None, false) => "no reply".to_string(),
+            };
+            let agrees = match (&expected, p.kind.as_str()) {
+                (Some(r), "time-exceeded") => seen_in.as_deref() == Some(r.as_str()),
+                (None, "echo-reply") => delivered,
+                (None, _) => !delivered,
+                _ => false,
+            };
+            hop_probes.push(json!({
+                "ttl": k, "kind": p.kind, "from": p.from, "namespace": seen_in,
+                "expected": label, "agrees": agrees,
+            }));
+        }
+    }
+    let hops_agree = hop_probes.iter().all(|h| h["agrees"] == true);
+    let delivered = t.disposition == crate::trace::Disposition::Delivered;
     let agree = probed
         .as_ref()
-        .map(|p| (p.received > 0) == (t.disposition == crate::trace::Disposition::Delivered));
+        .map(|p| hops_agree && (p.received > 0) == delivered);
     if json {
-        return print_json(&json!({ "trace": t, "probe": probed, "agree": agree }));
+        return print_json(
+            &json!({ "trace": t, "probe": probed, "probe_hops": hop_probes, "agree": agree }),
+        );
     }
     if minimal {
         println!("{}", crate::trace::render_minimal(&t));
     } else {
         println!("{}", crate::trace::render(&t, detailed));
+    }
+    for h in &hop_probes {
+        println!(
+            "probe ttl {}: {} from {} ({}), predicted {}{}",
+            h["ttl"],
+            h["kind"].as_str().unwrap_or(""),
+            h["from"].as_str().unwrap_or("nobody"),
+            h["namespace"].as_str().unwrap_or("?"),
+            h["expected"].as_str().unwrap_or(""),
+            if h["agrees"] == true {
+                ""
+            } else {
+                "  <-- DISAGREES"
+            }
+        );
     }
     if let (Some(p), Some(ok)) = (&probed, agree) {
         let got = if p.received > 0 {

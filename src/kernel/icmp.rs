@@ -83,8 +83,15 @@ fn echo_request(id: u16, seq: u16) -> Vec<u8> {
 }
 
 enum Reply {
-    Echo { seq: u16, ttl: u8 },
-    Error(String),
+    Echo {
+        seq: u16,
+        ttl: u8,
+    },
+    Error {
+        from: Ipv4Addr,
+        time_exceeded: bool,
+        what: String,
+    },
 }
 
 /// Parse an IPv4 packet from a raw ICMP socket; only packets about our `id` are returned.
@@ -126,7 +133,11 @@ fn parse(pkt: &[u8], id: u16, dst: Ipv4Addr) -> Option<Reply> {
                 (3, 13) => "communication administratively prohibited",
                 _ => "destination unreachable",
             };
-            Some(Reply::Error(format!("{what} (ICMP from {src})")))
+            Some(Reply::Error {
+                from: src,
+                time_exceeded: typ == 11,
+                what: format!("{what} (ICMP from {src})"),
+            })
         }
         _ => None,
     }
@@ -210,8 +221,8 @@ fn ping(sock: &Socket, dst: Ipv4Addr, opts: PingOptions) -> io::Result<PingResul
                     res.rtt_ms = Some(res.rtt_ms.map_or(rtt, |r| r.min(rtt)));
                 }
             }
-            Some(Reply::Error(e)) => {
-                res.error.get_or_insert(e);
+            Some(Reply::Error { what, .. }) => {
+                res.error.get_or_insert(what);
             }
             None => {}
         }
@@ -220,6 +231,92 @@ fn ping(sock: &Socket, dst: Ipv4Addr, opts: PingOptions) -> io::Result<PingResul
         res.error = None;
     }
     Ok(res)
+}
+
+/// What came back for one echo request sent with a given TTL.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TtlProbe {
+    pub ttl: u8,
+    /// "echo-reply", "time-exceeded", "unreachable" or "none".
+    pub kind: String,
+    pub from: Option<Ipv4Addr>,
+}
+
+/// One echo request with IP TTL `ttl` from the namespace at `ns_path`: who answers (the
+/// destination, or the router where the TTL ran out), like one line of traceroute.
+pub fn probe_ttl(
+    ns_path: &Path,
+    dst: Ipv4Addr,
+    ttl: u8,
+    timeout: Duration,
+) -> io::Result<TtlProbe> {
+    let sock = netns::run_in_path(ns_path, || {
+        Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
+    })?;
+    sock.set_ttl_v4(u32::from(ttl))?;
+    let id = next_id();
+    sock.send_to(
+        &echo_request(id, 0),
+        &SockAddr::from(SocketAddrV4::new(dst, 0)),
+    )?;
+    let deadline = Instant::now() + timeout;
+    let mut buf = [MaybeUninit::<u8>::uninit(); 1500];
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(TtlProbe {
+                ttl,
+                kind: "none".into(),
+                from: None,
+            });
+        }
+        sock.set_read_timeout(Some(deadline - now))?;
+        let n = match sock.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
+        // SAFETY: recv initialised the first n bytes.
+        let pkt: Vec<u8> = buf[..n]
+            .iter()
+            .map(|b| unsafe { b.assume_init() })
+            .collect();
+        match parse(&pkt, id, dst) {
+            Some(Reply::Echo { .. }) => {
+                return Ok(TtlProbe {
+                    ttl,
+                    kind: "echo-reply".into(),
+                    from: Some(dst),
+                })
+            }
+            Some(Reply::Error {
+                from,
+                time_exceeded,
+                ..
+            }) => {
+                let kind = if time_exceeded {
+                    "time-exceeded"
+                } else {
+                    "unreachable"
+                };
+                return Ok(TtlProbe {
+                    ttl,
+                    kind: kind.into(),
+                    from: Some(from),
+                });
+            }
+            None => {}
+        }
+    }
 }
 
 #[cfg(test)]

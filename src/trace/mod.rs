@@ -370,6 +370,16 @@ fn finish(mut t: Trace, d: Disposition, reason: String) -> Trace {
     t
 }
 
+/// The namespaces where the echo request is forwarded (routers), in order: a real probe with
+/// TTL k gets "time exceeded" from the k-th of them, and the echo reply once past the last.
+pub fn routers(t: &Trace) -> Vec<String> {
+    t.hops
+        .iter()
+        .filter(|h| h.layer == "l3" && h.action.contains("(forwarded, TTL - 1)"))
+        .map(|h| h.namespace.clone())
+        .collect()
+}
+
 /// One line per namespace crossed (ovn-trace's minimal mode).
 pub fn render_minimal(t: &Trace) -> String {
     let mut out = Vec::new();
