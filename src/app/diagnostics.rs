@@ -128,7 +128,12 @@ pub fn find_link(
     all: bool,
     json: bool,
 ) -> Result<()> {
-    let snap = observe(all, Want::FIND)?;
+    let want = if peer_of.is_some() {
+        Want::PEERS
+    } else {
+        Want::LINKS
+    };
+    let snap = observe(all, want)?;
     if let Some(v) = peer_of {
         let recs = records();
         let ns = diag::resolve(&snap, &recs, &v[0]).map_err(unknown)?;

@@ -87,6 +87,10 @@ pub struct Link {
     pub bridge_port: Option<BridgePort>,
     /// Where `link` actually is, resolved across namespaces.
     pub peer: Option<Peer>,
+    /// MAC and name of the far end as the kernel reported it from here (IFLA_TARGET_NETNSID),
+    /// read during observation to match the peer without a second visit.
+    #[serde(skip)]
+    pub far_end: Option<(Option<String>, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -169,7 +173,7 @@ pub struct Fdb {
     pub state: String,
 }
 
-/// What to read from each namespace.
+/// What to read from each namespace (each costs requests in every namespace).
 #[derive(Debug, Clone, Copy)]
 pub struct Want {
     /// The id the observing namespace has for each namespace (`ip netns` "(id: N)").
@@ -178,6 +182,10 @@ pub struct Want {
     pub routes: bool,
     pub neighbours: bool,
     pub fdb: bool,
+    /// Resolve where every cross-namespace link leads (`Link::peer`).
+    pub peers: bool,
+    /// net.ipv4.ip_forward of each namespace.
+    pub forwarding: bool,
 }
 
 impl Want {
@@ -187,6 +195,8 @@ impl Want {
         routes: true,
         neighbours: true,
         fdb: true,
+        peers: true,
+        forwarding: true,
     };
     /// What `netns` shows.
     pub const LISTING: Want = Want {
@@ -195,14 +205,28 @@ impl Want {
         routes: false,
         neighbours: false,
         fdb: false,
+        peers: false,
+        forwarding: false,
     };
-    /// What `find-link` needs: links, and addresses to place VXLAN sockets.
-    pub const FIND: Want = Want {
+    /// `find-link IFINDEX`: links only.
+    pub const LINKS: Want = Want {
+        ids: false,
+        addresses: false,
+        routes: false,
+        neighbours: false,
+        fdb: false,
+        peers: false,
+        forwarding: false,
+    };
+    /// `find-link --peer-of`: links, their peers, and addresses to place VXLAN sockets.
+    pub const PEERS: Want = Want {
         ids: false,
         addresses: true,
         routes: false,
         neighbours: false,
         fdb: false,
+        peers: true,
+        forwarding: false,
     };
 }
 
@@ -210,6 +234,8 @@ impl Want {
 #[derive(Debug, Clone)]
 pub struct Target {
     pub name: String,
+    /// Inode of the namespace (nsfs), read once at discovery.
+    pub inode: u64,
     pub path: PathBuf,
     pub source: Source,
     pub pid: Option<u32>,
@@ -221,9 +247,10 @@ pub struct Target {
 pub fn discover(all: bool) -> Vec<Target> {
     let mut seen: HashSet<(u64, u64)> = HashSet::new();
     let mut out = Vec::new();
-    let mut add = |t: Target, out: &mut Vec<Target>| {
+    let mut add = |mut t: Target, out: &mut Vec<Target>| {
         if let Ok(m) = std::fs::metadata(&t.path) {
             if seen.insert((m.dev(), m.ino())) {
+                t.inode = m.ino();
                 out.push(t);
             }
         }
@@ -233,6 +260,7 @@ pub fn discover(all: bool) -> Vec<Target> {
     for n in named {
         add(
             Target {
+                inode: 0,
                 path: netns::path(&n),
                 name: n,
                 source: Source::Named,
@@ -252,6 +280,7 @@ pub fn discover(all: bool) -> Vec<Target> {
             let path = Path::new(DOCKER_NETNS_DIR).join(&n);
             add(
                 Target {
+                    inode: 0,
                     name: n,
                     path,
                     source: Source::Docker,
@@ -278,6 +307,7 @@ pub fn discover(all: bool) -> Vec<Target> {
                 .map(|c| c.trim().to_string());
             add(
                 Target {
+                    inode: 0,
                     name: format!("pid:{pid}"),
                     path,
                     source: Source::Process,
@@ -304,7 +334,9 @@ pub fn snapshot(targets: &[Target], want: Want) -> Snapshot {
             }
         }
     }
-    resolve_peers(&mut namespaces, targets);
+    if want.peers {
+        resolve_peers(&mut namespaces, targets);
+    }
     Snapshot { namespaces }
 }
 
@@ -342,7 +374,7 @@ fn lab_roles() -> HashMap<String, (String, String)> {
 }
 
 fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -> Namespace {
-    let inode = std::fs::metadata(&t.path).map(|m| m.ino()).unwrap_or(0);
+    let inode = t.inode;
     let (lab, role) = roles
         .get(&t.name)
         .cloned()
@@ -370,6 +402,19 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
         netns::enter_path(&t.path)?;
         let mut d = Dumper::here()?;
         let links = d.links()?;
+        // The far end of every cross-namespace link, asked now while we are inside.
+        let mut far = Vec::new();
+        for m in &links {
+            let l = convert::link(m);
+            if let (true, Some(nsid), Some(peer)) =
+                (want.peers, l.link_netnsid, l.link.filter(|p| *p != 0))
+            {
+                if let Ok(Some(pm)) = d.link_in(nsid, peer) {
+                    let p = convert::link(&pm);
+                    far.push((l.index, (p.mac, p.name)));
+                }
+            }
+        }
         let addrs = if want.addresses {
             d.addresses()?
         } else {
@@ -387,15 +432,24 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
             vec![]
         };
         // /proc/sys/net is the namespace of the thread that reads it: this worker's.
-        let fwd = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
-            .ok()
-            .map(|v| v.trim() == "1");
-        Ok((links, addrs, routes, neigh, fdb, fwd))
+        let fwd = if want.forwarding {
+            std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+                .ok()
+                .map(|v| v.trim() == "1")
+        } else {
+            None
+        };
+        Ok((links, addrs, routes, neigh, fdb, fwd, far))
     })();
     match read {
-        Ok((links, addrs, routes, neigh, fdb, fwd)) => {
+        Ok((links, addrs, routes, neigh, fdb, fwd, far)) => {
             ns.forwarding = fwd;
             ns.links = links.iter().map(convert::link).collect();
+            for (index, f) in far {
+                if let Some(l) = ns.links.iter_mut().find(|l| l.index == index) {
+                    l.far_end = Some(f);
+                }
+            }
             let names: BTreeMap<u32, String> =
                 ns.links.iter().map(|l| (l.index, l.name.clone())).collect();
             for l in &mut ns.links {
@@ -432,8 +486,9 @@ type LinkCandidates = (usize, Vec<usize>);
 /// For each link that points into another namespace (IFLA_LINK_NETNSID), find that namespace
 /// exactly. Candidates are the namespaces holding a link with the right index (a veth's other
 /// end points back); from inside this namespace the kernel then hands over the peer link itself
-/// (IFLA_TARGET_NETNSID), whose MAC narrows the candidates, and says which id it uses for each
-/// one left (RTM_GETNSID by fd). Two requests per link, whatever the number of namespaces.
+/// (IFLA_TARGET_NETNSID, read while observing), whose MAC and name narrow the candidates,
+/// usually to one; only when several are left does the kernel say, from inside this namespace,
+/// which id it uses for each (RTM_GETNSID by fd).
 fn resolve_peers(namespaces: &mut [Namespace], targets: &[Target]) {
     let mut by_index: HashMap<u32, Vec<usize>> = HashMap::new();
     for (ni, ns) in namespaces.iter().enumerate() {
@@ -450,8 +505,9 @@ fn resolve_peers(namespaces: &mut [Namespace], targets: &[Target]) {
                 .push(ni);
         }
     }
-    // Per namespace: (link position, candidate namespaces).
+    // Per namespace: (link position, candidate namespaces) still to verify with the kernel.
     let mut work: Vec<(usize, Vec<LinkCandidates>)> = Vec::new();
+    let mut direct: Vec<(usize, usize, usize)> = Vec::new();
     for (ni, ns) in namespaces.iter().enumerate() {
         let mut items = Vec::new();
         for (li, l) in ns.links.iter().enumerate() {
@@ -475,6 +531,20 @@ fn resolve_peers(namespaces: &mut [Namespace], targets: &[Target]) {
                         .iter()
                         .any(|x| Some(x.index) == l.link && x.link == Some(l.index))
                 });
+            }
+            // The far end's MAC and name, read during observation, usually leave one candidate:
+            // that is the answer without entering this namespace again.
+            if let (Some((mac, name)), Some(peer)) = (&l.far_end, l.link) {
+                cands.retain(|c| {
+                    namespaces[*c]
+                        .links
+                        .iter()
+                        .any(|x| x.index == peer && &x.mac == mac && &x.name == name)
+                });
+                if cands.len() == 1 {
+                    direct.push((ni, li, cands[0]));
+                    continue;
+                }
             }
             if !cands.is_empty() {
                 items.push((li, cands));
@@ -520,7 +590,7 @@ fn resolve_peers(namespaces: &mut [Namespace], targets: &[Target]) {
         }
         out
     });
-    for (ni, li, target) in found.into_iter().flatten() {
+    for (ni, li, target) in found.into_iter().flatten().chain(direct) {
         let peer_index = namespaces[ni].links[li].link.filter(|i| *i != 0);
         let tname = namespaces[target].name.clone();
         let pname = peer_index.and_then(|pi| {
