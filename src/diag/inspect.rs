@@ -137,6 +137,11 @@ pub fn network(snap: &Snapshot, record: &Record, ni: usize) -> Value {
                 json!("false"),
             );
         }
+        // `docker network inspect` of a macvlan network: the -o options it was created with.
+        Driver::Macvlan { parent, mode } => {
+            options.insert("parent".into(), json!(parent));
+            options.insert("macvlan_mode".into(), json!(mode.as_str()));
+        }
     }
     let mut v = json!({
         "Name": net.name,

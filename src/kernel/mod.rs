@@ -6,3 +6,4 @@ pub mod exec;
 pub mod icmp;
 pub mod netlink;
 pub mod netns;
+pub mod sysctl;

@@ -173,3 +173,17 @@ pub fn enter_path(ns_path: &Path) -> io::Result<()> {
     setns(&file, CloneFlags::CLONE_NEWNET)?;
     Ok(())
 }
+
+/// Run `f` on a fresh thread inside a new, unnamed network namespace (a probe). Nothing is
+/// mounted: the namespace lives as long as the thread or a socket opened in it, and everything
+/// created in it goes with it. The root namespace is never entered.
+pub fn run_in_temporary<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    std::thread::spawn(move || -> io::Result<T> {
+        unshare(CloneFlags::CLONE_NEWNET)?;
+        f()
+    })
+    .join()
+    .unwrap_or_else(|_| Err(io::Error::other("namespace thread panicked")))
+}

@@ -1,8 +1,11 @@
 //! The plan: a checked [`Lab`] becomes an ordered list of kernel objects (namespaces, links,
-//! addresses, routes, FDB and neighbour entries). Pure: no syscalls. Drivers only add objects
-//! here; the engine applies them. `--dry-run` prints a plan as the equivalent iproute2 commands.
+//! addresses, routes, FDB and neighbour entries, sysctls). Pure: no syscalls. Drivers only add
+//! objects here; the engine applies them. `--dry-run` prints a plan as the equivalent iproute2
+//! commands.
 
 mod bridge;
+mod host;
+mod macvlan;
 mod overlay;
 mod sandbox;
 mod underlay;
@@ -13,7 +16,7 @@ use std::net::Ipv4Addr;
 use ipnetwork::Ipv4Network;
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{format_mac, Lab};
+use crate::spec::{format_mac, Driver, Lab, MacvlanMode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -69,10 +72,40 @@ pub enum Object {
         port: u16,
         mtu: u32,
     },
+    /// An 802.1Q sub-interface `name` of `link`, VLAN `id` (`ip link add link ens38 name
+    /// ens38.10 type vlan id 10`).
+    Vlan {
+        ns: String,
+        name: String,
+        link: String,
+        id: u16,
+    },
+    /// A macvlan of `parent` in `ns` (a host), created from there directly into `target_ns`
+    /// (a container) as `name`: inside, `ip link` shows `name@ifN`, N the parent's index.
+    Macvlan {
+        ns: String,
+        parent: String,
+        mode: MacvlanMode,
+        target_ns: String,
+        name: String,
+        mac: [u8; 6],
+    },
     Master {
         ns: String,
         dev: String,
         master: String,
+    },
+    /// Promiscuous mode, as the articles set it on a macvlan parent.
+    Promisc {
+        ns: String,
+        dev: String,
+    },
+    /// A sysctl of namespace `ns` (`net.ipv4.ip_forward`), written from inside it: per-namespace
+    /// sysctls never touch the root namespace.
+    Sysctl {
+        ns: String,
+        key: String,
+        value: String,
     },
     /// Bridge port isolation (Docker's enable_icc=false).
     Isolated {
@@ -109,11 +142,19 @@ pub enum Object {
 }
 
 /// Links are created before anything configures them: a veth's far end appears in another
-/// namespace, so every link must exist before addresses and routes are added.
+/// namespace, so every link must exist before addresses and routes are added. Links stacked on
+/// another link (a VLAN or macvlan on a host NIC, which is the far end of a switch port's veth)
+/// come in a phase of their own, once every NIC exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
     Links,
+    Stacked,
     Config,
+}
+
+impl Phase {
+    /// In the order the engine applies them.
+    pub const ALL: [Phase; 3] = [Phase::Links, Phase::Stacked, Phase::Config];
 }
 
 impl Object {
@@ -123,6 +164,10 @@ impl Object {
             Object::Bridge { ns, .. }
             | Object::Veth { ns, .. }
             | Object::Vxlan { ns, .. }
+            | Object::Vlan { ns, .. }
+            | Object::Macvlan { ns, .. }
+            | Object::Promisc { ns, .. }
+            | Object::Sysctl { ns, .. }
             | Object::Master { ns, .. }
             | Object::Isolated { ns, .. }
             | Object::Up { ns, .. }
@@ -136,6 +181,7 @@ impl Object {
     pub fn phase(&self) -> Phase {
         match self {
             Object::Bridge { .. } | Object::Veth { .. } | Object::Vxlan { .. } => Phase::Links,
+            Object::Vlan { .. } | Object::Macvlan { .. } => Phase::Stacked,
             _ => Phase::Config,
         }
     }
@@ -171,11 +217,12 @@ pub fn plan(lab: &Lab) -> Plan {
         objects: Vec::new(),
     };
     underlay::plan(lab, &mut p);
+    host::plan(lab, &mut p);
     for (ni, net) in lab.networks.iter().enumerate() {
-        if net.is_overlay() {
-            overlay::plan(lab, ni, &mut p);
-        } else {
-            bridge::plan(lab, ni, &mut p);
+        match net.driver {
+            Driver::Overlay { .. } => overlay::plan(lab, ni, &mut p),
+            Driver::Bridge { .. } => bridge::plan(lab, ni, &mut p),
+            Driver::Macvlan { .. } => macvlan::plan(lab, ni, &mut p),
         }
     }
     sandbox::plan(lab, &mut p);
@@ -254,6 +301,17 @@ impl fmt::Display for Object {
                 f,
                 "ip -n {ns} link add {name} netns {target_ns} mtu {mtu} type vxlan id {vni} local {local} dstport {port} proxy l2miss l3miss nolearning"
             ),
+            Object::Vlan { ns, name, link, id } => {
+                write!(f, "ip -n {ns} link add link {link} name {name} type vlan id {id}")
+            }
+            Object::Macvlan { ns, parent, mode, target_ns, name, mac } => write!(
+                f,
+                "ip -n {ns} link add link {parent} name {name} netns {target_ns} address {} type macvlan mode {}",
+                format_mac(mac),
+                mode.as_str()
+            ),
+            Object::Promisc { ns, dev } => write!(f, "ip -n {ns} link set {dev} promisc on"),
+            Object::Sysctl { ns, key, value } => write!(f, "ip netns exec {ns} sysctl -w {key}={value}"),
             Object::Master { ns, dev, master } => write!(f, "ip -n {ns} link set {dev} master {master}"),
             Object::Isolated { ns, dev } => write!(f, "ip -n {ns} link set {dev} type bridge_slave isolated on"),
             Object::Up { ns, dev } => write!(f, "ip -n {ns} link set {dev} up"),

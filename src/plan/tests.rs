@@ -94,19 +94,25 @@ fn fdb_and_neighbour_entries_are_for_remote_endpoints_only() {
 }
 
 /// Every object refers to namespaces the plan creates, and every device it configures is
-/// created earlier in the plan (or is lo): the engine can apply it in order.
+/// created earlier (or is lo) in the order the engine applies the plan: phase by phase, plan
+/// order within a phase.
 #[test]
 fn plans_are_self_consistent() {
     for text in [
         include_str!("../../labs/overlay.toml"),
         include_str!("../../labs/bridge.toml"),
+        include_str!("../../labs/macvlan.toml"),
+        include_str!("../../labs/macvlan-vlan.toml"),
+        include_str!("../../labs/routed-gateway.toml"),
     ] {
         let p = plan(&lab(text));
         let nss: HashSet<&str> = p.namespaces.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(nss.len(), p.namespaces.len(), "namespace names are unique");
         let mut devs: HashSet<(String, String)> = HashSet::new();
         let mut seen_config = false;
-        for o in &p.objects {
+        let mut in_engine_order: Vec<&Object> = p.objects.iter().collect();
+        in_engine_order.sort_by_key(|o| o.phase());
+        for o in in_engine_order {
             assert!(nss.contains(o.ns()), "{o}: unknown namespace");
             if o.phase() == Phase::Config {
                 seen_config = true;
@@ -144,7 +150,37 @@ fn plans_are_self_consistent() {
                 Object::Vxlan {
                     target_ns, name, ..
                 } => assert!(devs.insert((target_ns.clone(), name.clone()))),
+                Object::Vlan { ns, name, link, .. } => {
+                    assert!(
+                        devs.contains(&(ns.clone(), link.clone())),
+                        "{o}: no lower device"
+                    );
+                    assert!(name.len() <= 15, "{o}: ifname too long");
+                    assert!(
+                        devs.insert((ns.clone(), name.clone())),
+                        "{o}: created twice"
+                    );
+                }
+                Object::Macvlan {
+                    ns,
+                    parent,
+                    target_ns,
+                    name,
+                    ..
+                } => {
+                    assert!(nss.contains(target_ns.as_str()));
+                    assert!(
+                        devs.contains(&(ns.clone(), parent.clone())),
+                        "{o}: no parent"
+                    );
+                    assert!(
+                        devs.insert((target_ns.clone(), name.clone())),
+                        "{o}: created twice"
+                    );
+                }
+                Object::Sysctl { .. } => {}
                 Object::Master { ns, dev, .. }
+                | Object::Promisc { ns, dev }
                 | Object::Isolated { ns, dev }
                 | Object::Up { ns, dev }
                 | Object::Address { ns, dev, .. } => {
@@ -196,4 +232,191 @@ fn bridge_plan_isolates_ports_only_with_icc_off() {
         .count();
     assert_eq!(isolated, 2, "db and cache on quiet_net");
     assert!(p.namespaces.iter().all(|n| n.role != Role::OverlayNetwork));
+}
+
+fn macvlan() -> Plan {
+    plan(&lab(include_str!("../../labs/macvlan.toml")))
+}
+
+fn routed() -> Plan {
+    plan(&lab(include_str!("../../labs/routed-gateway.toml")))
+}
+
+#[test]
+fn macvlan_is_created_from_the_host_into_the_container() {
+    let p = macvlan();
+    let mv: Vec<_> = p
+        .objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Macvlan {
+                ns,
+                parent,
+                mode,
+                target_ns,
+                name,
+                mac,
+            } => Some((
+                ns.as_str(),
+                parent.as_str(),
+                mode.as_str(),
+                target_ns.as_str(),
+                name.as_str(),
+                format_mac(mac),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        mv,
+        [
+            (
+                "macvlan.nas4",
+                "ens33",
+                "bridge",
+                "macvlan.bbox11",
+                "eth0",
+                "02:42:0a:01:01:6f".to_string()
+            ),
+            (
+                "macvlan.nas5",
+                "ens33",
+                "bridge",
+                "macvlan.bbox21",
+                "eth0",
+                "02:42:0a:01:01:79".to_string()
+            ),
+        ]
+    );
+    // No bridge but the lab's switch, no per-network namespace, no gateway address anywhere.
+    let bridges: Vec<_> = p
+        .objects
+        .iter()
+        .filter(|o| matches!(o, Object::Bridge { .. }))
+        .collect();
+    assert_eq!(bridges.len(), 1, "{bridges:?}");
+    assert_eq!(p.namespaces.len(), 5);
+    assert!(!p.objects.iter().any(
+        |o| matches!(o, Object::Address { address, .. } if address.ip().to_string() == "10.1.1.1")
+    ));
+    // The parent goes promiscuous on each host; the default route leads to the gateway.
+    let promisc: Vec<String> = p
+        .objects
+        .iter()
+        .filter(|o| matches!(o, Object::Promisc { .. }))
+        .map(|o| o.to_string())
+        .collect();
+    assert_eq!(
+        promisc,
+        [
+            "ip -n macvlan.nas4 link set ens33 promisc on",
+            "ip -n macvlan.nas5 link set ens33 promisc on"
+        ]
+    );
+    let lines: Vec<String> = p.objects.iter().map(|o| o.to_string()).collect();
+    assert!(
+        lines.contains(&"ip -n macvlan.bbox11 route add default via 10.1.1.1 dev eth0".to_string())
+    );
+    assert!(lines.contains(
+        &"ip -n macvlan.nas4 link add link ens33 name eth0 netns macvlan.bbox11 address 02:42:0a:01:01:6f type macvlan mode bridge".to_string()
+    ));
+    assert!(!p.objects.iter().any(|o| matches!(o, Object::Sysctl { .. })));
+}
+
+#[test]
+fn stacked_links_come_after_the_nics_they_sit_on() {
+    for o in routed().objects {
+        let want = match o {
+            Object::Vlan { .. } | Object::Macvlan { .. } => Phase::Stacked,
+            Object::Bridge { .. } | Object::Veth { .. } | Object::Vxlan { .. } => Phase::Links,
+            _ => Phase::Config,
+        };
+        assert_eq!(o.phase(), want, "{o}");
+    }
+    assert_eq!(Phase::ALL, [Phase::Links, Phase::Stacked, Phase::Config]);
+}
+
+#[test]
+fn routed_gateway_plan_has_trunks_vlans_and_one_router() {
+    let p = routed();
+    let lines: Vec<String> = p.objects.iter().map(|o| o.to_string()).collect();
+    // Every host has two NICs on the switch; the second port is named after host and NIC.
+    for (port, host) in [
+        ("nas4-ens38", "nas4"),
+        ("nas5-ens38", "nas5"),
+        ("vm-vpn-ens38", "vm-vpn"),
+    ] {
+        let want = format!(
+            "ip -n routed-gateway.underlay link add {port} mtu 1500 master switch0 type veth peer name ens38 netns routed-gateway.{host} mtu 1500"
+        );
+        assert!(lines.contains(&want), "{want}");
+    }
+    // Sub-interfaces, once per host and VLAN, wherever a parent or an address needs them.
+    let vlans: Vec<(String, String, u16)> = p
+        .objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Vlan { ns, name, link, id } => {
+                assert_eq!(link, "ens38");
+                Some((ns.clone(), name.clone(), *id))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut want = Vec::new();
+    for h in ["nas4", "nas5", "vm-vpn"] {
+        want.push((format!("routed-gateway.{h}"), "ens38.10".to_string(), 10));
+        want.push((format!("routed-gateway.{h}"), "ens38.20".to_string(), 20));
+    }
+    assert_eq!(vlans, want);
+    // Promiscuous mode on the trunk NIC, once per host, though two networks sit on it.
+    let promisc: Vec<&str> = p
+        .objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Promisc { ns, dev } => {
+                assert_eq!(dev, "ens38");
+                Some(ns.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(promisc, ["routed-gateway.nas4", "routed-gateway.nas5"]);
+    // Forwarding in the router's namespace, and nowhere else.
+    let sysctls: Vec<String> = p
+        .objects
+        .iter()
+        .filter(|o| matches!(o, Object::Sysctl { .. }))
+        .map(|o| o.to_string())
+        .collect();
+    assert_eq!(
+        sysctls,
+        ["ip netns exec routed-gateway.vm-vpn sysctl -w net.ipv4.ip_forward=1"]
+    );
+    assert!(lines.contains(
+        &"ip -n routed-gateway.vm-vpn addr add 172.16.10.254/24 dev ens38.10".to_string()
+    ));
+    assert!(lines.contains(
+        &"ip -n routed-gateway.vm-vpn addr add 172.16.20.254/24 dev ens38.20".to_string()
+    ));
+    assert!(lines.contains(&"ip -n routed-gateway.nas4 link add link ens38.10 name eth0 netns routed-gateway.bbox1 address 02:42:ac:10:0a:0a type macvlan mode bridge".to_string()));
+    assert!(lines.contains(
+        &"ip -n routed-gateway.bbox4 route add default via 172.16.20.254 dev eth0".to_string()
+    ));
+}
+
+#[test]
+fn switch_ports_fall_back_to_numbers_when_names_do_not_fit() {
+    let l = lab(
+        "[lab]\nname = \"t\"\n[hosts.a-very-long-host]\nnics = [\"ens33\", \"ens38\"]\n[hosts.b]\n",
+    );
+    assert_eq!(
+        underlay::port_names(&l),
+        [vec!["port1", "port1n1"], vec!["port2"]]
+    );
+    let l = lab("[lab]\nname = \"t\"\n[hosts.nas4]\nnics = [\"ens33\", \"ens38\"]\n[hosts.nas5]\n");
+    assert_eq!(
+        underlay::port_names(&l),
+        [vec!["nas4", "nas4-ens38"], vec!["nas5"]]
+    );
 }

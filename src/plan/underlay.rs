@@ -1,26 +1,57 @@
-//! The underlay: one namespace per host, each with its NIC plugged into a lab-owned switch (a
-//! bridge in the lab's underlay namespace), like the articles' hosts on one L2 segment.
+//! The underlay: one namespace per host, each NIC of it plugged into a lab-owned switch (a
+//! bridge in the lab's underlay namespace), like the articles' hosts on one L2 segment. The
+//! switch has no VLAN filtering, so it forwards 802.1Q tagged frames untouched between ports:
+//! every port is a trunk, as the articles' ens38 is.
+
+use std::collections::HashSet;
 
 use super::{Object, Plan, Role};
 use crate::spec::{Lab, IFNAME_MAX};
 
 pub const SWITCH: &str = "switch0";
 
-/// Switch ports are named after their host when every host name fits in an interface name.
-pub fn port_names(lab: &Lab) -> Vec<String> {
-    let fits = lab
+/// Switch port names, per host, one per NIC (`nics` order). Ports are named after their host
+/// (`nas4`, and `nas4-ens38` for a second NIC) when every such name fits in an interface name
+/// and no two collide; otherwise `port1`, `port1n1`, ... .
+pub fn port_names(lab: &Lab) -> Vec<Vec<String>> {
+    let named: Vec<Vec<String>> = lab
         .hosts
         .iter()
-        .all(|h| h.name.len() <= IFNAME_MAX && h.name != SWITCH && h.name != "lo");
-    lab.hosts
+        .map(|h| {
+            h.all_nics()
+                .iter()
+                .enumerate()
+                .map(|(k, nic)| {
+                    if k == 0 {
+                        h.name.clone()
+                    } else {
+                        format!("{}-{nic}", h.name)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    let fits = named
+        .iter()
+        .flatten()
+        .all(|n| n.len() <= IFNAME_MAX && n != SWITCH && n != "lo" && seen.insert(n.as_str()));
+    if fits {
+        return named;
+    }
+    named
         .iter()
         .enumerate()
-        .map(|(i, h)| {
-            if fits {
-                h.name.clone()
-            } else {
-                format!("port{}", i + 1)
-            }
+        .map(|(i, ports)| {
+            (0..ports.len())
+                .map(|k| {
+                    if k == 0 {
+                        format!("port{}", i + 1)
+                    } else {
+                        format!("port{}n{k}", i + 1)
+                    }
+                })
+                .collect()
         })
         .collect()
 }
@@ -37,15 +68,17 @@ pub fn plan(lab: &Lab, p: &mut Plan) {
     });
     let ports = port_names(lab);
     for (hi, host) in lab.hosts.iter().enumerate() {
-        p.add(Object::Veth {
-            ns: sw.clone(),
-            name: ports[hi].clone(),
-            master: Some(SWITCH.into()),
-            mtu: lab.underlay.mtu,
-            peer_ns: lab.host_ns(hi),
-            peer: host.nic.clone(),
-            peer_mac: None,
-        });
+        for (port, nic) in ports[hi].iter().zip(host.all_nics()) {
+            p.add(Object::Veth {
+                ns: sw.clone(),
+                name: port.clone(),
+                master: Some(SWITCH.into()),
+                mtu: lab.underlay.mtu,
+                peer_ns: lab.host_ns(hi),
+                peer: nic,
+                peer_mac: None,
+            });
+        }
     }
     p.add(Object::Up {
         ns: sw.clone(),
@@ -53,18 +86,22 @@ pub fn plan(lab: &Lab, p: &mut Plan) {
     });
     for (hi, host) in lab.hosts.iter().enumerate() {
         let hns = lab.host_ns(hi);
-        p.add(Object::Up {
-            ns: sw.clone(),
-            dev: ports[hi].clone(),
-        });
+        for port in &ports[hi] {
+            p.add(Object::Up {
+                ns: sw.clone(),
+                dev: port.clone(),
+            });
+        }
         p.add(Object::Up {
             ns: hns.clone(),
             dev: "lo".into(),
         });
-        p.add(Object::Up {
-            ns: hns.clone(),
-            dev: host.nic.clone(),
-        });
+        for nic in host.all_nics() {
+            p.add(Object::Up {
+                ns: hns.clone(),
+                dev: nic,
+            });
+        }
         p.add(Object::Address {
             ns: hns,
             dev: host.nic.clone(),

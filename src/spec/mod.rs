@@ -30,6 +30,8 @@ const LAB_NAME_MAX: usize = 32;
 const GWBRIDGE: &str = "docker_gwbridge";
 const FIRST_VNI: u32 = 256;
 const MAX_VNI: i64 = (1 << 24) - 1;
+/// 802.1Q VLAN ids: 0 and 4095 are reserved.
+const MAX_VLAN: u32 = 4094;
 
 /// Read and validate a lab file. `name_override` replaces `[lab] name` (to run two copies).
 pub fn load(path: &Path, name_override: Option<&str>) -> Result<Lab, SpecError> {
@@ -269,6 +271,11 @@ fn host_nic_problem(name: &str) -> Option<String> {
     if let Some(p) = ifname_problem(name) {
         return Some(p);
     }
+    if let Some((nic, id)) = split_vlan(name) {
+        return Some(format!(
+            "{name:?} names VLAN {id} on {nic:?}, not a NIC; list the NIC ({nic:?}) here, and use \"{name}\" as a macvlan parent or in addresses"
+        ));
+    }
     let taken = ["lo", "vxlan0", GWBRIDGE].contains(&name)
         || name.starts_with("br-")
         || name.starts_with("veth");
@@ -278,6 +285,17 @@ fn host_nic_problem(name: &str) -> Option<String> {
              pick another NIC name, like \"ens33\" or \"eth0\""
         )
     })
+}
+
+/// A host's NICs as written (`nics`, or `nic`, or the underlay's default), first one first.
+fn host_nics(h: &RawHost, default_nic: &str) -> Vec<String> {
+    match (&h.nics, &h.nic) {
+        (Some(n), _) if !n.get_ref().is_empty() => {
+            n.get_ref().iter().map(|x| x.get_ref().clone()).collect()
+        }
+        (_, Some(n)) => vec![n.get_ref().clone()],
+        _ => vec![default_nic.to_string()],
+    }
 }
 
 struct Validator<'r, 'a> {
@@ -298,6 +316,24 @@ struct NetDraft {
     vni: Option<u32>,
     vni_span: Option<Range<usize>>,
     icc: bool,
+    macvlan: Option<MacvlanDraft>,
+}
+
+/// A macvlan network's parent while validating.
+struct MacvlanDraft {
+    parent: String,
+    parent_span: Range<usize>,
+    mode: MacvlanMode,
+}
+
+impl MacvlanDraft {
+    /// The NIC under the parent (`ens38` for `ens38.10`) and the VLAN id, if any.
+    fn nic(&self) -> (&str, Option<u16>) {
+        match split_vlan(&self.parent) {
+            Some((nic, id)) => (nic, Some(id as u16)),
+            None => (&self.parent, None),
+        }
+    }
 }
 
 impl Validator<'_, '_> {
@@ -366,6 +402,7 @@ impl Validator<'_, '_> {
                 vni: None,
                 vni_span: None,
                 icc: false,
+                macvlan: None,
             });
         }
         let underlay = underlay?;
@@ -382,6 +419,11 @@ impl Validator<'_, '_> {
                 let driver = if d.overlay {
                     Driver::Overlay {
                         vni: d.vni.unwrap(),
+                    }
+                } else if let Some(m) = &d.macvlan {
+                    Driver::Macvlan {
+                        parent: m.parent.clone(),
+                        mode: m.mode,
                     }
                 } else if d.name == GWBRIDGE {
                     Driver::Bridge {
@@ -408,8 +450,12 @@ impl Validator<'_, '_> {
                 }
             })
             .collect();
-        let hosts = hosts?;
+        let mut hosts = hosts?;
         let containers = self.containers(raw, &hosts, &networks, &overlay_users)?;
+        self.macvlan_parents(&drafts, &mut hosts, &containers);
+        if self.r.has_errors() {
+            return None;
+        }
         let lab = Lab {
             name,
             description: raw.lab.get_ref().description.clone(),
@@ -544,6 +590,7 @@ impl Validator<'_, '_> {
         let mut hosts = Vec::new();
         let mut used: HashMap<Ipv4Addr, String> = HashMap::new();
         let mut explicit: Vec<(Ipv4Addr, Range<usize>, String)> = Vec::new();
+        let mut explicit_extra: Vec<(Ipv4Addr, String, Range<usize>)> = Vec::new();
         for (name, host) in &raw.hosts {
             if let Some(p) = name_problem(name.get_ref(), NODE_NAME_MAX) {
                 self.r.error(span(name), format!("invalid host name: {p}"));
@@ -559,6 +606,35 @@ impl Validator<'_, '_> {
                 if let Some(p) = host_nic_problem(nic.get_ref()) {
                     self.r.error(span(nic), p);
                 }
+                if h.nics.is_some() {
+                    self.r.error_help(
+                        span(nic),
+                        "give either nic or nics, not both",
+                        "nics = [\"ens33\", \"ens38\"] lists every NIC; the first holds address",
+                    );
+                }
+            }
+            if let Some(nics) = &h.nics {
+                if nics.get_ref().is_empty() {
+                    self.r.error_help(
+                        span(nics),
+                        format!("host {} has no NIC", name.get_ref()),
+                        "list at least one, like nics = [\"ens33\"]",
+                    );
+                }
+                let mut seen = HashSet::new();
+                for nic in nics.get_ref() {
+                    if let Some(p) = host_nic_problem(nic.get_ref()) {
+                        self.r.error(span(nic), p);
+                    } else if !seen.insert(nic.get_ref().as_str()) {
+                        self.r
+                            .error(span(nic), format!("NIC {} is listed twice", nic.get_ref()));
+                    }
+                }
+            }
+            let nics = host_nics(h, &default_nic);
+            for (dev, a) in &h.addresses {
+                self.host_address(name.get_ref(), &nics, dev, a, &mut explicit_extra);
             }
             if let Some(a) = &h.address {
                 let ip = a.get_ref().split('/').next().unwrap_or("");
@@ -608,6 +684,16 @@ impl Validator<'_, '_> {
         for (ip, _, n) in &explicit {
             used.insert(*ip, n.clone());
         }
+        // A host's extra address inside the underlay subnet is taken too.
+        for (ip, n, at) in &explicit_extra {
+            if let Some((_, _, other)) = explicit.iter().find(|(e, _, _)| e == ip) {
+                self.r.error(
+                    at.clone(),
+                    format!("address {ip} is already the underlay address of host {other}"),
+                );
+            }
+            used.entry(*ip).or_insert_with(|| n.clone());
+        }
         let mut next = underlay.subnet.iter().skip(1);
         for (name, host) in &raw.hosts {
             let h = host.get_ref();
@@ -639,17 +725,105 @@ impl Validator<'_, '_> {
                     }
                 },
             };
-            hosts.push(Host {
+            let nics = host_nics(h, &default_nic);
+            let mut host = Host {
                 name: name.get_ref().clone(),
-                nic: h
-                    .nic
-                    .as_ref()
-                    .map(|n| n.get_ref().clone())
-                    .unwrap_or_else(|| default_nic.clone()),
+                nic: nics[0].clone(),
                 address: Ipv4Network::new(ip, underlay.subnet.prefix()).unwrap(),
-            });
+                nics,
+                vlans: Vec::new(),
+                addresses: Vec::new(),
+                forwarding: h.forwarding.as_ref().is_some_and(|f| *f.get_ref()),
+            };
+            for (dev, a) in &h.addresses {
+                let (Ok(address), dev) = (a.get_ref().parse::<Ipv4Network>(), dev.get_ref()) else {
+                    continue;
+                };
+                if let Some((nic, id)) = split_vlan(dev) {
+                    add_vlan(&mut host, dev, nic, id as u16);
+                }
+                host.addresses.push(HostAddress {
+                    dev: dev.clone(),
+                    address,
+                });
+            }
+            hosts.push(host);
         }
         (!self.r.has_errors()).then_some(hosts)
+    }
+
+    /// One entry of a host's `addresses`: the device must be one of its NICs or a VLAN of one,
+    /// the address must carry its prefix length and be unique among the hosts.
+    fn host_address(
+        &mut self,
+        host: &str,
+        nics: &[String],
+        dev: &Name,
+        a: &Spanned<String>,
+        taken: &mut Vec<(Ipv4Addr, String, Range<usize>)>,
+    ) {
+        let d = dev.get_ref();
+        if let Some(p) = ifname_problem(d) {
+            self.r.error(span(dev), p);
+            return;
+        }
+        let nic = match split_vlan(d) {
+            Some((nic, id)) => {
+                if !(1..=MAX_VLAN).contains(&id) {
+                    self.r.error_help(
+                        span(dev),
+                        format!("VLAN id {id} in {d:?} is out of range: 802.1Q VLAN ids are 1 to {MAX_VLAN}"),
+                        format!("write NIC.VLAN with a VLAN id from 1 to {MAX_VLAN}, like \"{nic}.10\""),
+                    );
+                    return;
+                }
+                nic
+            }
+            None => d.as_str(),
+        };
+        if !nics.iter().any(|n| n == nic) {
+            self.r.error_help(
+                span(dev),
+                format!(
+                    "interface {d} does not exist on host {host} (its NICs: {})",
+                    nics.join(", ")
+                ),
+                format!("add {nic} to the host's nics, or use one of them"),
+            );
+            return;
+        }
+        let text = a.get_ref();
+        let parsed = if text.contains('/') {
+            text.parse::<Ipv4Network>().ok()
+        } else {
+            None
+        };
+        let Some(net) = parsed else {
+            self.r.error_help(
+                span(a),
+                format!("address {text:?} for {d} is not an IPv4 address with a prefix length"),
+                "write it like \"172.16.10.254/24\"",
+            );
+            return;
+        };
+        if net.prefix() < 8
+            || (net.prefix() <= 30 && (net.ip() == net.network() || net.ip() == net.broadcast()))
+        {
+            self.r.error_help(
+                span(a),
+                format!("{text} is not a usable interface address"),
+                "give a host address inside a subnet from /8 to /32, not its first or last",
+            );
+            return;
+        }
+        if let Some((_, other, _)) = taken.iter().find(|(ip, _, _)| *ip == net.ip()) {
+            self.r.error(
+                span(a),
+                format!("address {} is already used by host {other}", net.ip()),
+            );
+            return;
+        }
+        taken.push((net.ip(), host.to_string(), span(a)));
     }
 
     fn networks(&mut self, raw: &RawLab) -> Vec<NetDraft> {
@@ -663,14 +837,15 @@ impl Validator<'_, '_> {
                 self.r.error(span(name), format!("{GWBRIDGE} is created by netlab for overlay containers; choose another name"));
             }
             let n = net.get_ref();
-            let overlay = match n.driver.get_ref().as_str() {
-                "overlay" => true,
-                "bridge" => false,
+            let (overlay, macvlan) = match n.driver.get_ref().as_str() {
+                "overlay" => (true, false),
+                "bridge" => (false, false),
+                "macvlan" => (false, true),
                 other => {
-                    let help = if ["macvlan", "ipvlan", "host", "none"].contains(&other) {
-                        format!("driver {other:?} is not supported yet; this version has \"overlay\" and \"bridge\"")
+                    let help = if ["ipvlan", "host", "none"].contains(&other) {
+                        format!("driver {other:?} is not supported yet; this version has \"overlay\", \"bridge\" and \"macvlan\"")
                     } else {
-                        "known drivers: \"overlay\", \"bridge\"".to_string()
+                        "known drivers: \"overlay\", \"bridge\", \"macvlan\"".to_string()
                     };
                     self.r.error_help(
                         span(&n.driver),
@@ -723,7 +898,7 @@ impl Validator<'_, '_> {
                 }
             }
             if let Some(icc) = &n.icc {
-                if overlay {
+                if overlay || macvlan {
                     self.r.error_help(
                         span(icc),
                         "icc only applies to bridge networks",
@@ -731,6 +906,23 @@ impl Validator<'_, '_> {
                     );
                 }
             }
+            let macvlan = if macvlan {
+                self.macvlan_options(name, n)
+            } else {
+                for (key, at) in [
+                    ("parent", n.parent.as_ref().map(span)),
+                    ("mode", n.mode.as_ref().map(span)),
+                ] {
+                    if let Some(at) = at {
+                        self.r.error_help(
+                            at,
+                            format!("{key} only applies to macvlan networks"),
+                            format!("remove {key}, or set driver = \"macvlan\""),
+                        );
+                    }
+                }
+                None
+            };
             out.push(NetDraft {
                 name: name.get_ref().clone(),
                 span: span(name),
@@ -741,9 +933,141 @@ impl Validator<'_, '_> {
                 vni,
                 vni_span: n.vni.as_ref().map(span),
                 icc: n.icc.as_ref().map(|b| *b.get_ref()).unwrap_or(true),
+                macvlan,
             });
         }
         out
+    }
+
+    /// A macvlan network's `parent` and `mode`. The parent is checked for its form here, and
+    /// against each host's NICs once containers are placed (`macvlan_parents`).
+    fn macvlan_options(&mut self, name: &Name, n: &RawNetwork) -> Option<MacvlanDraft> {
+        let mode = match &n.mode {
+            None => Some(MacvlanMode::Bridge),
+            Some(m) => {
+                let mode = MacvlanMode::parse(m.get_ref());
+                if mode.is_none() {
+                    self.r.error_help(
+                        span(m),
+                        format!("unknown macvlan mode {:?}", m.get_ref()),
+                        "use \"bridge\" (the default), \"vepa\", \"private\" or \"passthru\"",
+                    );
+                }
+                mode
+            }
+        };
+        let Some(parent) = &n.parent else {
+            self.r.error_help(
+                span(name),
+                format!("macvlan network {} needs a parent interface", name.get_ref()),
+                "add parent = \"ens33\" (a NIC of the hosts), or parent = \"ens38.10\" for VLAN 10 on ens38",
+            );
+            return None;
+        };
+        let p = parent.get_ref();
+        if let Some(problem) = ifname_problem(p) {
+            self.r.error(span(parent), format!("parent: {problem}"));
+            return None;
+        }
+        if let Some((nic, id)) = split_vlan(p) {
+            if !(1..=MAX_VLAN).contains(&id) {
+                self.r.error_help(
+                    span(parent),
+                    format!("VLAN id {id} in parent {p:?} is out of range: 802.1Q VLAN ids are 1 to {MAX_VLAN}"),
+                    format!("write the parent as NIC.VLAN with a VLAN id from 1 to {MAX_VLAN}, like \"{nic}.10\""),
+                );
+                return None;
+            }
+        } else if p.contains('.') {
+            self.r.error_help(
+                span(parent),
+                format!("parent {p:?} is neither a NIC name nor NIC.VLAN"),
+                "write a NIC name like \"ens33\", or NIC.VLAN like \"ens38.10\"",
+            );
+            return None;
+        }
+        Some(MacvlanDraft {
+            parent: p.clone(),
+            parent_span: span(parent),
+            mode: mode?,
+        })
+    }
+
+    /// Per host, the macvlan networks that exist there (those with a container on that host):
+    /// each parent must be one of the host's NICs or a VLAN of one, and one parent serves one
+    /// macvlan network, as Docker enforces. VLAN parents become the host's sub-interfaces.
+    fn macvlan_parents(
+        &mut self,
+        drafts: &[NetDraft],
+        hosts: &mut [Host],
+        containers: &[Container],
+    ) {
+        for (hi, host) in hosts.iter_mut().enumerate() {
+            let mut on_host: Vec<usize> = Vec::new();
+            let mut per_net: HashMap<usize, usize> = HashMap::new();
+            for c in containers.iter().filter(|c| c.host == hi) {
+                for e in &c.endpoints {
+                    if drafts[e.network].macvlan.is_some() {
+                        *per_net.entry(e.network).or_default() += 1;
+                        if !on_host.contains(&e.network) {
+                            on_host.push(e.network);
+                        }
+                    }
+                }
+            }
+            on_host.sort();
+            let mut users: HashMap<&str, usize> = HashMap::new();
+            for ni in on_host {
+                let d = &drafts[ni];
+                let m = d.macvlan.as_ref().unwrap();
+                let (nic, vlan) = m.nic();
+                if !host.all_nics().iter().any(|n| n == nic) {
+                    let nics = host.all_nics().join(", ");
+                    let mut with = host.all_nics();
+                    with.push(nic.to_string());
+                    self.r.error_help(
+                        m.parent_span.clone(),
+                        format!(
+                            "parent interface {} of network {} does not exist on host {} (its NICs: {nics})",
+                            m.parent, d.name, host.name
+                        ),
+                        format!(
+                            "add the NIC to the host: [hosts.{}] nics = {:?}",
+                            host.name, with
+                        ),
+                    );
+                    continue;
+                }
+                if let Some(&other) = users.get(m.parent.as_str()) {
+                    self.r.error_help(
+                        m.parent_span.clone(),
+                        format!(
+                            "network {} is already using parent interface {} on host {}, so network {} cannot",
+                            drafts[other].name, m.parent, host.name, d.name
+                        ),
+                        format!(
+                            "a parent serves one macvlan network per host (as in Docker): give {} another NIC, or a VLAN sub-interface like \"{nic}.20\"",
+                            d.name
+                        ),
+                    );
+                    continue;
+                }
+                users.insert(&m.parent, ni);
+                if m.mode == MacvlanMode::Passthru && per_net.get(&ni).copied().unwrap_or(0) > 1 {
+                    self.r.error_help(
+                        m.parent_span.clone(),
+                        format!(
+                            "network {} is in passthru mode, which gives the parent to one container, but host {} has {} containers on it",
+                            d.name, host.name, per_net[&ni]
+                        ),
+                        "use mode = \"bridge\", or one container per host",
+                    );
+                }
+                if let Some(id) = vlan {
+                    add_vlan(host, &m.parent, nic, id);
+                }
+            }
+        }
     }
 
     /// Checks container references; returns, per container, whether it needs docker_gwbridge.
@@ -841,9 +1165,23 @@ impl Validator<'_, '_> {
     fn allocate_subnets(&mut self, drafts: &mut [NetDraft], underlay: &Underlay) {
         let mut taken = Taken::default();
         taken.insert(underlay.subnet, "the underlay".into());
+        // Subnets of networks alone: a macvlan network on a plain NIC may share the subnet of
+        // the segment that NIC is on (that is what macvlan is for), but not another network's.
+        let mut networks_only = Taken::default();
         for d in drafts.iter() {
             if let Some(s) = d.subnet {
-                if let Some((other, who)) = taken.find(s) {
+                let on_nic = d
+                    .macvlan
+                    .as_ref()
+                    .is_some_and(|m| split_vlan(&m.parent).is_none());
+                let clash = if on_nic {
+                    networks_only.find(s)
+                } else {
+                    taken.find(s).or_else(|| networks_only.find(s))
+                }
+                .map(|(n, who)| (n, who.to_string()));
+                networks_only.insert(s, format!("network {}", d.name));
+                if let Some((other, who)) = clash {
                     self.r.error_help(
                         d.subnet_span.clone().unwrap_or(d.span.clone()),
                         format!("subnet {s} of network {} overlaps {other} of {who}", d.name),
@@ -874,12 +1212,15 @@ impl Validator<'_, '_> {
             } else {
                 (&bridge_pool, &mut next[1])
             };
-            while *at < pool.len() && taken.find(pool[*at]).is_some() {
+            while *at < pool.len()
+                && (taken.find(pool[*at]).is_some() || networks_only.find(pool[*at]).is_some())
+            {
                 *at += 1;
             }
             match pool.get(*at) {
                 Some(&s) => {
                     taken.insert(s, format!("network {}", d.name));
+                    networks_only.insert(s, format!("network {}", d.name));
                     d.subnet = Some(s);
                 }
                 None => {
@@ -944,16 +1285,29 @@ impl Validator<'_, '_> {
         // Address pools: overlays are global (one pool per network), bridges are host-local.
         let mut taken: HashMap<(usize, Option<usize>), HashMap<Ipv4Addr, String>> = HashMap::new();
         let mut next_free: HashMap<(usize, Option<usize>), u64> = HashMap::new();
+        // Macvlan pools are lab-wide too: Docker's are per host, but the hosts share one segment,
+        // so two containers with one address would clash on the wire.
         let scope = |net: usize, host: usize| {
             (
                 net,
-                if nets[net].is_overlay() {
+                if nets[net].spans_hosts() {
                     None
                 } else {
                     Some(host)
                 },
             )
         };
+        // A macvlan network shares its segment with the hosts: their addresses are taken.
+        for (ni, net) in nets.iter().enumerate().filter(|(_, n)| n.is_macvlan()) {
+            let pool = taken.entry((ni, None)).or_default();
+            for h in hosts {
+                let all = std::iter::once(h.address.ip())
+                    .chain(h.addresses.iter().map(|a| a.address.ip()));
+                for ip in all.filter(|ip| net.subnet.contains(*ip) && *ip != net.gateway) {
+                    pool.insert(ip, format!("host {}", h.name));
+                }
+            }
+        }
         // First pass: static addresses, so automatic ones never take them.
         for (cname, c) in &raw.containers {
             let c = c.get_ref();
@@ -1164,7 +1518,7 @@ impl Validator<'_, '_> {
                         let s = &lab.containers[s];
                         s.endpoints.iter().any(|se| {
                             se.network == te.network
-                                && (lab.networks[te.network].is_overlay() || s.host == t.host)
+                                && (lab.networks[te.network].spans_hosts() || s.host == t.host)
                         })
                     }
                     None => false,
@@ -1247,6 +1601,17 @@ impl Validator<'_, '_> {
             }
         }
         out
+    }
+}
+
+/// Record the sub-interface `name` (VLAN `id` on `nic`) on a host, once.
+fn add_vlan(host: &mut Host, name: &str, nic: &str, id: u16) {
+    if !host.vlans.iter().any(|v| v.name == name) {
+        host.vlans.push(Vlan {
+            name: name.to_string(),
+            nic: nic.to_string(),
+            id,
+        });
     }
 }
 

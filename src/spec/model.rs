@@ -29,12 +29,95 @@ pub struct Underlay {
     pub mtu: u32,
 }
 
-/// A simulated machine: its own namespace with one NIC on the lab's underlay switch.
+/// A simulated machine: its own namespace with its NICs on the lab's underlay switch.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Host {
     pub name: String,
+    /// The NIC holding `address` (the first of `nics`).
     pub nic: String,
     pub address: Ipv4Network,
+    /// Every NIC, `nic` first. Each is a port of the underlay switch, which forwards 802.1Q
+    /// tagged frames untouched, like the articles' trunk port.
+    #[serde(default)]
+    pub nics: Vec<String>,
+    /// 802.1Q sub-interfaces netlab creates on this host (macvlan parents, router addresses).
+    #[serde(default)]
+    pub vlans: Vec<Vlan>,
+    /// Addresses besides `address`, e.g. a router's gateways on its sub-interfaces.
+    #[serde(default)]
+    pub addresses: Vec<HostAddress>,
+    /// IPv4 forwarding on in this host's namespace (and nowhere else).
+    #[serde(default)]
+    pub forwarding: bool,
+}
+
+impl Host {
+    /// Every NIC, `nic` first (a record written before hosts had several NICs has only `nic`).
+    pub fn all_nics(&self) -> Vec<String> {
+        if self.nics.is_empty() {
+            vec![self.nic.clone()]
+        } else {
+            self.nics.clone()
+        }
+    }
+}
+
+/// An 802.1Q sub-interface `name` (like `ens38.10`) of the NIC `nic`, VLAN `id`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Vlan {
+    pub name: String,
+    pub nic: String,
+    pub id: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HostAddress {
+    pub dev: String,
+    pub address: Ipv4Network,
+}
+
+/// `NIC.VLAN` (`ens38.10`) split into the NIC and the VLAN id, when the suffix is a number.
+/// The id is not range-checked here.
+pub fn split_vlan(name: &str) -> Option<(&str, u32)> {
+    let (nic, id) = name.rsplit_once('.')?;
+    if nic.is_empty() || id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) || id.len() > 9 {
+        return None;
+    }
+    Some((nic, id.parse().ok()?))
+}
+
+/// The macvlan modes of `ip link add ... type macvlan mode MODE`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MacvlanMode {
+    /// Children on one parent reach each other directly (Docker's default).
+    Bridge,
+    /// Everything goes out to the switch, even between children of one parent.
+    Vepa,
+    /// Children of one parent never reach each other.
+    Private,
+    /// One child takes over the parent.
+    Passthru,
+}
+
+impl MacvlanMode {
+    pub const ALL: [MacvlanMode; 4] = [
+        MacvlanMode::Bridge,
+        MacvlanMode::Vepa,
+        MacvlanMode::Private,
+        MacvlanMode::Passthru,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MacvlanMode::Bridge => "bridge",
+            MacvlanMode::Vepa => "vepa",
+            MacvlanMode::Private => "private",
+            MacvlanMode::Passthru => "passthru",
+        }
+    }
+    pub fn parse(s: &str) -> Option<MacvlanMode> {
+        MacvlanMode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -44,6 +127,9 @@ pub enum Driver {
     Overlay { vni: u32 },
     /// Host-local Linux bridge, Docker's user-defined `bridge` (and `docker_gwbridge`).
     Bridge { bridge: String, icc: bool },
+    /// Host-local macvlan on a host interface (`ens33`, or a sub-interface like `ens38.10`).
+    /// No bridge and no gateway address: the gateway lives elsewhere (a router host) or nowhere.
+    Macvlan { parent: String, mode: MacvlanMode },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -63,10 +149,19 @@ impl Network {
     pub fn is_overlay(&self) -> bool {
         matches!(self.driver, Driver::Overlay { .. })
     }
+    pub fn is_macvlan(&self) -> bool {
+        matches!(self.driver, Driver::Macvlan { .. })
+    }
+    /// Containers on different hosts reach each other on this network: overlays over VXLAN,
+    /// macvlan over the hosts' shared segment.
+    pub fn spans_hosts(&self) -> bool {
+        !matches!(self.driver, Driver::Bridge { .. })
+    }
     pub fn driver_name(&self) -> &'static str {
         match self.driver {
             Driver::Overlay { .. } => "overlay",
             Driver::Bridge { .. } => "bridge",
+            Driver::Macvlan { .. } => "macvlan",
         }
     }
     /// Docker's namespace name for an overlay network's sandbox on a host.

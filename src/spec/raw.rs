@@ -80,8 +80,17 @@ pub struct RawUnderlay {
 pub struct RawHost {
     #[serde(default)]
     pub nic: Option<Name>,
+    /// Every NIC of the host, each plugged into the underlay switch; the first holds `address`.
+    #[serde(default)]
+    pub nics: Option<Spanned<Vec<Name>>>,
     #[serde(default)]
     pub address: Option<Spanned<String>>,
+    /// More addresses, by device: `addresses = { "ens38.10" = "172.16.10.254/24" }`.
+    #[serde(default)]
+    pub addresses: IndexMap<Name, Spanned<String>>,
+    /// IPv4 forwarding in this host's namespace (a router).
+    #[serde(default)]
+    pub forwarding: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +106,12 @@ pub struct RawNetwork {
     /// Bridge driver: Docker's `com.docker.network.bridge.enable_icc`.
     #[serde(default)]
     pub icc: Option<Spanned<bool>>,
+    /// Macvlan driver: the host interface (`ens33`, or `ens38.10` for VLAN 10 on ens38).
+    #[serde(default)]
+    pub parent: Option<Name>,
+    /// Macvlan driver: bridge (default), vepa, private or passthru.
+    #[serde(default)]
+    pub mode: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -685,3 +685,231 @@ fn parse_never_panics_on_mangled_input() {
         }
     }
 }
+
+const MACVLAN: &str = include_str!("../../labs/macvlan.toml");
+const MACVLAN_VLAN: &str = include_str!("../../labs/macvlan-vlan.toml");
+const ROUTED: &str = include_str!("../../labs/routed-gateway.toml");
+
+fn host<'a>(l: &'a Lab, name: &str) -> &'a Host {
+    l.hosts
+        .iter()
+        .find(|h| h.name == name)
+        .unwrap_or_else(|| panic!("no host {name}"))
+}
+
+#[test]
+fn macvlan_lab_is_docker_faithful() {
+    let l = lab(MACVLAN);
+    let m = net(&l, "mac_net1");
+    assert_eq!(
+        m.driver,
+        Driver::Macvlan {
+            parent: "ens33".into(),
+            mode: MacvlanMode::Bridge
+        }
+    );
+    assert_eq!(m.driver_name(), "macvlan");
+    // The same subnet as the underlay its parent NIC is on: allowed, that is what macvlan is for.
+    assert_eq!(m.subnet, l.underlay.subnet);
+    assert_eq!(m.gateway, ip("10.1.1.1"));
+    assert!(
+        !l.networks.iter().any(|n| n.implicit),
+        "no docker_gwbridge for macvlan"
+    );
+    assert_eq!(
+        endpoints(&l, "bbox11"),
+        [ep("eth0", "mac_net1", "10.1.1.111/24", "02:42:0a:01:01:6f")]
+    );
+    assert_eq!(
+        endpoints(&l, "bbox21"),
+        [ep("eth0", "mac_net1", "10.1.1.121/24", "02:42:0a:01:01:79")]
+    );
+    // Docker: the default route goes to the macvlan network's gateway.
+    assert_eq!(
+        container(&l, "bbox11").default_gateway,
+        Some(ip("10.1.1.1"))
+    );
+    for h in &l.hosts {
+        assert_eq!(h.nics, ["ens33"]);
+        assert!(h.vlans.is_empty() && h.addresses.is_empty() && !h.forwarding);
+    }
+    // The checks resolve container names across hosts on a macvlan network.
+    assert_eq!(l.checks[0].address, ip("10.1.1.111"));
+    assert_eq!(l.checks[2].address, ip("10.1.1.15"));
+}
+
+#[test]
+fn vlan_parents_become_sub_interfaces_of_each_host_that_needs_them() {
+    let l = lab(MACVLAN_VLAN);
+    for h in ["nas4", "nas5"] {
+        let h = host(&l, h);
+        assert_eq!(h.nic, "ens33");
+        assert_eq!(h.nics, ["ens33", "ens38"]);
+        assert_eq!(
+            h.vlans,
+            [
+                Vlan {
+                    name: "ens38.10".into(),
+                    nic: "ens38".into(),
+                    id: 10
+                },
+                Vlan {
+                    name: "ens38.20".into(),
+                    nic: "ens38".into(),
+                    id: 20
+                },
+            ]
+        );
+        assert!(!h.forwarding);
+    }
+    assert_eq!(net(&l, "mac_net10").gateway, ip("172.16.10.254"));
+    assert_eq!(
+        container(&l, "bbox2").default_gateway,
+        Some(ip("172.16.20.254"))
+    );
+    assert_eq!(
+        endpoints(&l, "bbox4"),
+        [ep(
+            "eth0",
+            "mac_net20",
+            "172.16.20.11/24",
+            "02:42:ac:10:14:0b"
+        )]
+    );
+}
+
+#[test]
+fn a_router_host_holds_addresses_on_sub_interfaces_and_forwards() {
+    let l = lab(ROUTED);
+    let r = host(&l, "vm-vpn");
+    assert!(r.forwarding);
+    assert_eq!(r.address, subnet("10.1.1.16/24"));
+    let addrs: Vec<(&str, String)> = r
+        .addresses
+        .iter()
+        .map(|a| (a.dev.as_str(), a.address.to_string()))
+        .collect();
+    assert_eq!(
+        addrs,
+        [
+            ("ens38.10", "172.16.10.254/24".to_string()),
+            ("ens38.20", "172.16.20.254/24".to_string())
+        ]
+    );
+    let vlans: Vec<&str> = r.vlans.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(
+        vlans,
+        ["ens38.10", "ens38.20"],
+        "created because its addresses need them"
+    );
+    assert!(!host(&l, "nas4").forwarding);
+    let ttls: Vec<Option<u8>> = l.checks.iter().map(|c| c.ttl).collect();
+    assert_eq!(
+        ttls,
+        [Some(64), Some(64), Some(63), Some(63), Some(63), Some(64)]
+    );
+}
+
+const TWO_HOSTS: &str = "[lab]\nname = \"t\"\n[hosts.nas4]\naddress = \"10.1.1.14\"\n[hosts.nas5]\naddress = \"10.1.1.15\"\n";
+
+#[test]
+fn macvlan_addresses_are_lab_wide_and_skip_host_addresses() {
+    // Docker's macvlan IPAM is per host; on one segment that hands out clashing addresses, so
+    // netlab allocates lab-wide and never gives a container a host's address.
+    let l = lab(&format!(
+        "{TWO_HOSTS}[networks.m]\ndriver = \"macvlan\"\nparent = \"ens33\"\nsubnet = \"10.1.1.0/28\"\ngateway = \"10.1.1.2\"\n\
+         [containers.a]\nhost = \"nas4\"\nnetworks = [\"m\"]\n\
+         [containers.b]\nhost = \"nas5\"\nnetworks = [\"m\"]\n"
+    ));
+    let a = &container(&l, "a").endpoints[0];
+    let b = &container(&l, "b").endpoints[0];
+    assert_eq!(a.address, subnet("10.1.1.1/28"));
+    assert_eq!(
+        b.address,
+        subnet("10.1.1.3/28"),
+        "not .1 again on the other host, not the gateway"
+    );
+    let l = lab(&format!(
+        "{TWO_HOSTS}[networks.m]\ndriver = \"macvlan\"\nparent = \"ens33\"\nsubnet = \"10.1.1.0/28\"\n\
+         {}",
+        (0..12)
+            .map(|i| format!("[containers.c{i}]\nhost = \"nas4\"\nnetworks = [\"m\"]\n"))
+            .collect::<String>()
+    ));
+    let got: Vec<String> = l
+        .containers
+        .iter()
+        .map(|c| c.endpoints[0].address.ip().to_string())
+        .collect();
+    // nas4's 10.1.1.14 is inside the /28 and skipped; .1 is the gateway.
+    assert!(!got.contains(&"10.1.1.14".to_string()), "{got:?}");
+    assert_eq!(got.last().unwrap(), "10.1.1.13");
+}
+
+#[test]
+fn one_parent_per_host_but_the_same_parent_on_two_hosts_is_fine() {
+    let base = format!(
+        "{TWO_HOSTS}[networks.m1]\ndriver = \"macvlan\"\nparent = \"ens33\"\nsubnet = \"172.16.1.0/24\"\n\
+         [networks.m2]\ndriver = \"macvlan\"\nparent = \"ens33\"\nsubnet = \"172.16.2.0/24\"\n\
+         [containers.a]\nhost = \"nas4\"\nnetworks = [\"m1\"]\n"
+    );
+    // m2 exists only on nas5: no clash.
+    lab(&format!(
+        "{base}[containers.b]\nhost = \"nas5\"\nnetworks = [\"m2\"]\n"
+    ));
+    let e = errors(&format!(
+        "{base}[containers.b]\nhost = \"nas4\"\nnetworks = [\"m2\"]\n"
+    ));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(
+        e[0].message,
+        "network m1 is already using parent interface ens33 on host nas4, so network m2 cannot"
+    );
+}
+
+#[test]
+fn only_a_macvlan_on_a_plain_nic_may_share_the_underlay_subnet() {
+    let on_vlan = format!(
+        "{}[networks.m]\ndriver = \"macvlan\"\nparent = \"ens33.10\"\nsubnet = \"10.1.1.0/24\"\n\
+         [containers.a]\nhost = \"nas4\"\nnetworks = [\"m\"]\n",
+        TWO_HOSTS
+    );
+    let e = errors(&on_vlan);
+    assert!(
+        e[0].message
+            .contains("overlaps 10.1.1.0/24 of the underlay"),
+        "{e:?}"
+    );
+    let two = format!(
+        "{TWO_HOSTS}[networks.m]\ndriver = \"macvlan\"\nparent = \"ens33\"\nsubnet = \"10.1.1.0/24\"\n\
+         [networks.b]\ndriver = \"bridge\"\nsubnet = \"10.1.1.0/25\"\n\
+         [containers.a]\nhost = \"nas4\"\nnetworks = [\"m\", \"b\"]\n"
+    );
+    let e = errors(&two);
+    assert!(e[0].message.contains("overlaps"), "{e:?}");
+}
+
+#[test]
+fn vlan_ids_and_sub_interface_names_are_checked() {
+    assert_eq!(split_vlan("ens38.10"), Some(("ens38", 10)));
+    assert_eq!(split_vlan("ens38.0"), Some(("ens38", 0)));
+    assert_eq!(split_vlan("ens38"), None);
+    assert_eq!(split_vlan("ens38."), None);
+    assert_eq!(split_vlan(".10"), None);
+    assert_eq!(split_vlan("ens38.x"), None);
+    for (parent, msg) in [
+        ("ens33.0", "VLAN id 0"),
+        ("ens33.4095", "VLAN id 4095"),
+        ("e.9999999999", "neither a NIC name nor NIC.VLAN"),
+    ] {
+        let e = errors(&format!(
+            "{TWO_HOSTS}[networks.m]\ndriver = \"macvlan\"\nparent = \"{parent}\"\n\
+             [containers.a]\nhost = \"nas4\"\nnetworks = [\"m\"]\n"
+        ));
+        assert!(e[0].message.contains(msg), "{parent}: {e:?}");
+    }
+    lab(&format!(
+        "{TWO_HOSTS}[networks.m]\ndriver = \"macvlan\"\nparent = \"ens33.4094\"\n\
+         [containers.a]\nhost = \"nas4\"\nnetworks = [\"m\"]\n"
+    ));
+}

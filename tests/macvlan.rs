@@ -1,0 +1,437 @@
+//! Root integration tests for macvlan networks, 802.1Q sub-interfaces and router hosts: build
+//! labs/macvlan.toml, labs/macvlan-vlan.toml and labs/routed-gateway.toml in the real kernel and
+//! check them with iproute2's JSON, procps' sysctl and iputils ping as independent oracles.
+//!
+//! The VLAN labs need 802.1Q. On a kernel without it (this project's development machine) their
+//! tests say so by name and the full-kernel tier, `tests/vm/run`, runs them in a VM; there
+//! (NETLAB_VM_TIER=1) a missing 802.1Q fails them.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use serde_json::Value;
+
+const NO_VLAN: &str =
+    "this kernel has no 802.1Q VLAN support (CONFIG_VLAN_8021Q); try 'modprobe 8021q'";
+
+fn ns(lab: &str, node: &str) -> String {
+    format!("{lab}.{node}")
+}
+
+fn flags(link: &Value) -> Vec<String> {
+    link["flags"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The namespace a link's `link_netnsid` names, as seen from `ns` (`ip netns list-id`).
+fn peer_namespace(ns: &str, nsid: &Value) -> String {
+    let ids = ip_json(ns, &["netns", "list-id"]);
+    ids.as_array()
+        .unwrap()
+        .iter()
+        .find(|e| &e["nsid"] == nsid)
+        .and_then(|e| e["name"].as_str())
+        .unwrap_or_else(|| panic!("nsid {nsid} unknown in {ns}: {ids}"))
+        .to_string()
+}
+
+/// A container's `dev` is a macvlan of `parent` on host namespace `host_ns`, in `mode`, with
+/// the Docker MAC `mac`: `eth0@ifN` where N is the parent's index on the host.
+fn assert_macvlan(
+    container_ns: &str,
+    dev: &str,
+    host_ns: &str,
+    parent: &str,
+    mode: &str,
+    mac: &str,
+) {
+    let l = link(container_ns, dev);
+    assert_eq!(l["linkinfo"]["info_kind"], "macvlan", "{l}");
+    assert_eq!(l["linkinfo"]["info_data"]["mode"], mode, "{l}");
+    assert_eq!(l["address"], mac, "{l}");
+    let p = link(host_ns, parent);
+    assert_eq!(
+        l["link_index"], p["ifindex"],
+        "{dev}@ifN must be {parent}: {l}"
+    );
+    assert_eq!(
+        peer_namespace(container_ns, &l["link_netnsid"]),
+        host_ns,
+        "the lower device lives in the host: {l}"
+    );
+}
+
+/// Every ordered pair of `nodes` (namespace, address) pinged at once; returns the TTL seen
+/// (None: unreachable) per (from, to) address.
+fn ping_matrix(nodes: &[(String, &str)]) -> BTreeMap<(String, String), Option<u8>> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = nodes
+            .iter()
+            .flat_map(|(from_ns, from)| {
+                nodes
+                    .iter()
+                    .filter(move |(_, to)| to != from)
+                    .map(move |(_, to)| {
+                        let key = (from.to_string(), to.to_string());
+                        s.spawn(move || (key, ping_ttl(from_ns, to)))
+                    })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+fn assert_no_bridges(host_ns: &str) {
+    let bridges = ip_json(host_ns, &["link", "show", "type", "bridge"]);
+    assert_eq!(
+        bridges.as_array().map(|a| a.len()),
+        Some(0),
+        "macvlan creates no bridge in {host_ns}: {bridges}"
+    );
+}
+
+#[test]
+fn macvlan_lab_matches_the_article() {
+    if !require_root("macvlan_lab_matches_the_article") {
+        return;
+    }
+    let lab = unique("tmv");
+    let before = root_snapshot();
+    let _guard = LabGuard(lab.clone());
+    let o = netlab(&["up", "-q", "--name", &lab, "labs/macvlan.toml"]);
+    assert!(o.status.success(), "up failed: {}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("4 passed, 0 failed"), "lab checks: {out}");
+
+    let mut expected = vec![
+        ns(&lab, "underlay"),
+        ns(&lab, "nas4"),
+        ns(&lab, "nas5"),
+        ns(&lab, "bbox11"),
+        ns(&lab, "bbox21"),
+    ];
+    expected.sort();
+    assert_eq!(lab_namespaces(&lab), expected, "no per-network namespaces");
+
+    let (nas4, nas5) = (ns(&lab, "nas4"), ns(&lab, "nas5"));
+    let (b11, b21) = (ns(&lab, "bbox11"), ns(&lab, "bbox21"));
+    assert_macvlan(&b11, "eth0", &nas4, "ens33", "bridge", "02:42:0a:01:01:6f");
+    assert_macvlan(&b21, "eth0", &nas5, "ens33", "bridge", "02:42:0a:01:01:79");
+    for h in [&nas4, &nas5] {
+        let nic = link(h, "ens33");
+        assert!(
+            flags(&nic).iter().any(|f| f == "PROMISC"),
+            "ens33 promisc in {h}: {nic}"
+        );
+        assert_no_bridges(h);
+        assert_eq!(
+            sysctl_in(h, "net.ipv4.ip_forward"),
+            "0",
+            "{h} does not route"
+        );
+    }
+    assert_eq!(addrs(&b11, "eth0"), vec!["10.1.1.111/24"]);
+    assert_eq!(addrs(&b21, "eth0"), vec!["10.1.1.121/24"]);
+    assert_eq!(addrs(&nas4, "ens33"), vec!["10.1.1.14/24"]);
+    // Docker's route: default via the network's gateway, which nothing in the lab holds.
+    let routes = ip_json(&b11, &["route", "show", "default"]);
+    assert_eq!(routes[0]["gateway"], "10.1.1.1", "{routes}");
+    assert_eq!(routes[0]["dev"], "eth0", "{routes}");
+
+    // The ping matrix, with TTLs: containers and the other host reachable in one hop; a
+    // macvlan never reaches its own parent's host.
+    let nodes = [
+        (b11.clone(), "10.1.1.111"),
+        (b21.clone(), "10.1.1.121"),
+        (nas4.clone(), "10.1.1.14"),
+        (nas5.clone(), "10.1.1.15"),
+    ];
+    let m = ping_matrix(&nodes);
+    let want = |from: &str, to: &str| -> Option<u8> {
+        let own_host = matches!(
+            (from, to),
+            ("10.1.1.111", "10.1.1.14")
+                | ("10.1.1.14", "10.1.1.111")
+                | ("10.1.1.121", "10.1.1.15")
+                | ("10.1.1.15", "10.1.1.121")
+        );
+        (!own_host).then_some(64)
+    };
+    for ((from, to), got) in &m {
+        assert_eq!(*got, want(from, to), "ping {from} -> {to}: {m:?}");
+    }
+
+    let o = netlab(&["down", &lab]);
+    assert!(o.status.success(), "down: {}", text(&o));
+    assert_clean(&lab);
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}
+
+/// Every kernel operation of a macvlan `up` can fail; each failure leaves nothing behind.
+#[test]
+fn failed_macvlan_up_leaves_nothing_behind_at_every_step() {
+    if !require_root("failed_macvlan_up_leaves_nothing_behind_at_every_step") {
+        return;
+    }
+    let lab = unique("tmvf");
+    let _guard = LabGuard(lab.clone());
+    let plan = netlab(&["up", "--dry-run", "--name", &lab, "labs/macvlan.toml"]);
+    let total = String::from_utf8_lossy(&plan.stdout).lines().count();
+    assert!(total > 20, "plan too small: {}", text(&plan));
+    for k in 1..=total {
+        let ks = k.to_string();
+        let o = netlab_env(
+            &[
+                "up",
+                "-q",
+                "--no-check",
+                "--name",
+                &lab,
+                "labs/macvlan.toml",
+            ],
+            &[("NETLAB_FAIL_AT", &ks)],
+        );
+        assert_eq!(o.status.code(), Some(1), "k={k}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("injected failure at operation {k}")),
+            "k={k}: {}",
+            text(&o)
+        );
+        assert!(
+            err.contains("everything it created was removed"),
+            "k={k}: {}",
+            text(&o)
+        );
+        assert_clean(&lab);
+    }
+}
+
+/// On a kernel without 802.1Q, a VLAN lab is refused before anything exists, with the fix.
+/// On a kernel with it there is nothing to refuse: the VLAN lab tests below build them.
+#[test]
+fn vlan_labs_on_a_kernel_without_8021q_are_refused_before_anything_exists() {
+    if !require_root("vlan_labs_on_a_kernel_without_8021q_are_refused_before_anything_exists") {
+        return;
+    }
+    if kernel_has_vlan() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "NOT APPLICABLE vlan_labs_on_a_kernel_without_8021q_are_refused_before_anything_exists: this kernel has 802.1Q"
+        );
+        return;
+    }
+    let before = root_snapshot();
+    for file in ["labs/macvlan-vlan.toml", "labs/routed-gateway.toml"] {
+        let lab = unique("tnovlan");
+        let _guard = LabGuard(lab.clone());
+        let o = netlab(&["up", "-q", "--name", &lab, file]);
+        assert_eq!(o.status.code(), Some(1), "{file}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(NO_VLAN),
+            "{file}: {}",
+            text(&o)
+        );
+        assert!(
+            String::from_utf8_lossy(&o.stdout).trim().is_empty(),
+            "{}",
+            text(&o)
+        );
+        assert_clean(&lab);
+    }
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}
+
+/// VLAN `id` sub-interface `name` of `nic` in a host namespace.
+fn assert_vlan(host_ns: &str, name: &str, nic: &str, id: u64) {
+    let l = link(host_ns, name);
+    assert_eq!(l["linkinfo"]["info_kind"], "vlan", "{l}");
+    assert_eq!(l["linkinfo"]["info_data"]["protocol"], "802.1Q", "{l}");
+    assert_eq!(l["linkinfo"]["info_data"]["id"], id, "{l}");
+    assert_eq!(l["link"], nic, "{name} sits on {nic}: {l}");
+    assert!(flags(&l).iter().any(|f| f == "UP"), "{name} is up: {l}");
+}
+
+/// The four containers of the VLAN labs: (namespace, address, VLAN).
+fn vlan_containers(lab: &str) -> Vec<(String, &'static str, u16)> {
+    vec![
+        (ns(lab, "bbox1"), "172.16.10.10", 10),
+        (ns(lab, "bbox2"), "172.16.20.10", 20),
+        (ns(lab, "bbox3"), "172.16.10.11", 10),
+        (ns(lab, "bbox4"), "172.16.20.11", 20),
+    ]
+}
+
+/// What the VLAN labs share: sub-interfaces, macvlans on them, promisc on the trunk NIC.
+fn assert_vlan_hosts(lab: &str) {
+    let (nas4, nas5) = (ns(lab, "nas4"), ns(lab, "nas5"));
+    for h in [&nas4, &nas5] {
+        assert_vlan(h, "ens38.10", "ens38", 10);
+        assert_vlan(h, "ens38.20", "ens38", 20);
+        let trunk = link(h, "ens38");
+        assert!(
+            flags(&trunk).iter().any(|f| f == "PROMISC"),
+            "ens38 promisc in {h}: {trunk}"
+        );
+        assert_no_bridges(h);
+        assert_eq!(
+            sysctl_in(h, "net.ipv4.ip_forward"),
+            "0",
+            "{h} does not route"
+        );
+    }
+    assert_macvlan(
+        &ns(lab, "bbox1"),
+        "eth0",
+        &nas4,
+        "ens38.10",
+        "bridge",
+        "02:42:ac:10:0a:0a",
+    );
+    assert_macvlan(
+        &ns(lab, "bbox2"),
+        "eth0",
+        &nas4,
+        "ens38.20",
+        "bridge",
+        "02:42:ac:10:14:0a",
+    );
+    assert_macvlan(
+        &ns(lab, "bbox3"),
+        "eth0",
+        &nas5,
+        "ens38.10",
+        "bridge",
+        "02:42:ac:10:0a:0b",
+    );
+    assert_macvlan(
+        &ns(lab, "bbox4"),
+        "eth0",
+        &nas5,
+        "ens38.20",
+        "bridge",
+        "02:42:ac:10:14:0b",
+    );
+    let routes = ip_json(&ns(lab, "bbox1"), &["route", "show", "default"]);
+    assert_eq!(routes[0]["gateway"], "172.16.10.254", "{routes}");
+    // The underlay switch is a plain bridge: no VLAN filtering, tagged frames pass untouched.
+    let sw = link(&ns(lab, "underlay"), "switch0");
+    assert_eq!(sw["linkinfo"]["info_data"]["vlan_filtering"], 0, "{sw}");
+}
+
+#[test]
+fn macvlan_vlan_lab_matches_the_article() {
+    if !require_root("macvlan_vlan_lab_matches_the_article")
+        || !require_vlan("macvlan_vlan_lab_matches_the_article")
+    {
+        return;
+    }
+    let lab = unique("tmvv");
+    let before = root_snapshot();
+    let _guard = LabGuard(lab.clone());
+    let o = netlab(&["up", "-q", "--name", &lab, "labs/macvlan-vlan.toml"]);
+    assert!(o.status.success(), "up failed: {}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("4 passed, 0 failed"),
+        "{}",
+        text(&o)
+    );
+    assert_vlan_hosts(&lab);
+
+    // Same VLAN: TTL 64 across hosts (and on one host); different VLANs: nothing, no router.
+    let nodes = vlan_containers(&lab);
+    let pairs: Vec<(String, &str)> = nodes.iter().map(|(n, a, _)| (n.clone(), *a)).collect();
+    let vlan_of = |a: &str| nodes.iter().find(|n| n.1 == a).unwrap().2;
+    let m = ping_matrix(&pairs);
+    assert_eq!(m.len(), 12);
+    for ((from, to), got) in &m {
+        let want = (vlan_of(from) == vlan_of(to)).then_some(64);
+        assert_eq!(*got, want, "ping {from} -> {to}: {m:?}");
+    }
+
+    let o = netlab(&["down", &lab]);
+    assert!(o.status.success(), "down: {}", text(&o));
+    assert_clean(&lab);
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}
+
+#[test]
+fn routed_gateway_lab_routes_between_vlans() {
+    if !require_root("routed_gateway_lab_routes_between_vlans")
+        || !require_vlan("routed_gateway_lab_routes_between_vlans")
+    {
+        return;
+    }
+    let lab = unique("tmvr");
+    let before = root_snapshot();
+    let _guard = LabGuard(lab.clone());
+    let o = netlab(&["up", "-q", "--name", &lab, "labs/routed-gateway.toml"]);
+    assert!(o.status.success(), "up failed: {}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("6 passed, 0 failed"),
+        "{}",
+        text(&o)
+    );
+    assert_vlan_hosts(&lab);
+
+    // The router: gateways on its sub-interfaces, forwarding on in its namespace only.
+    let vpn = ns(&lab, "vm-vpn");
+    assert_vlan(&vpn, "ens38.10", "ens38", 10);
+    assert_vlan(&vpn, "ens38.20", "ens38", 20);
+    assert_eq!(addrs(&vpn, "ens38.10"), vec!["172.16.10.254/24"]);
+    assert_eq!(addrs(&vpn, "ens38.20"), vec!["172.16.20.254/24"]);
+    assert_eq!(sysctl_in(&vpn, "net.ipv4.ip_forward"), "1");
+    assert_eq!(sysctl_in(&vpn, "net.ipv4.conf.ens38/10.forwarding"), "1");
+    for node in ["underlay", "bbox1", "bbox4"] {
+        assert_eq!(
+            sysctl_in(&ns(&lab, node), "net.ipv4.ip_forward"),
+            "0",
+            "{node}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+            .unwrap()
+            .trim(),
+        before
+            .lines()
+            .find_map(|l| l.strip_prefix("/proc/sys/net/ipv4/ip_forward="))
+            .unwrap(),
+        "the root namespace's forwarding is untouched"
+    );
+
+    // The full matrix: same VLAN one hop (64), across VLANs through vm-vpn (63), as the article.
+    let nodes = vlan_containers(&lab);
+    let pairs: Vec<(String, &str)> = nodes.iter().map(|(n, a, _)| (n.clone(), *a)).collect();
+    let vlan_of = |a: &str| nodes.iter().find(|n| n.1 == a).unwrap().2;
+    let m = ping_matrix(&pairs);
+    assert_eq!(m.len(), 12);
+    for ((from, to), got) in &m {
+        let want = if vlan_of(from) == vlan_of(to) { 64 } else { 63 };
+        assert_eq!(*got, Some(want), "ping {from} -> {to}: {m:?}");
+    }
+    assert_eq!(
+        ping_ttl(&ns(&lab, "bbox4"), "172.16.20.254"),
+        Some(64),
+        "own gateway"
+    );
+    assert_eq!(
+        ping_ttl(&ns(&lab, "bbox4"), "172.16.10.254"),
+        Some(64),
+        "the router's other leg"
+    );
+
+    let o = netlab(&["down", &lab]);
+    assert!(o.status.success(), "down: {}", text(&o));
+    assert_clean(&lab);
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}
