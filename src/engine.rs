@@ -15,7 +15,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use futures::StreamExt;
 use indexmap::IndexMap;
 
-use crate::kernel::netlink::{socket_here, Conn, NsLink};
+use crate::kernel::netlink::{socket_here, vlan_supported, Conn, NsLink, NO_VLAN};
 use crate::kernel::netns;
 use crate::plan::{Object, Phase, Plan};
 use crate::progress::Progress;
@@ -25,22 +25,36 @@ use crate::state::{self, Entry, LabState, Record};
 /// How many namespaces are created or configured at once.
 const PARALLEL: usize = 16;
 
-/// Fault injection for tests: `NETLAB_FAIL_AT=k` makes the k-th kernel operation of `up` fail.
+/// Fault injection for tests: `NETLAB_FAIL_AT=k` makes the k-th kernel operation of `up` fail;
+/// `NETLAB_STEP_DELAY_US=n` waits n microseconds before each one, so that tests can kill or
+/// interrupt `up` at many points of a small lab. Every operation passes here, which also makes
+/// it where an interrupted `up` stops starting new ones.
 struct Faults {
     fail_at: Option<usize>,
+    step_delay: Option<std::time::Duration>,
     count: AtomicUsize,
+    interrupted: std::sync::OnceLock<&'static str>,
 }
 
 impl Faults {
     fn from_env() -> Faults {
+        fn var<T: std::str::FromStr>(k: &str) -> Option<T> {
+            std::env::var(k).ok().and_then(|v| v.parse().ok())
+        }
         Faults {
-            fail_at: std::env::var("NETLAB_FAIL_AT")
-                .ok()
-                .and_then(|v| v.parse().ok()),
+            fail_at: var("NETLAB_FAIL_AT"),
+            step_delay: var("NETLAB_STEP_DELAY_US").map(std::time::Duration::from_micros),
             count: AtomicUsize::new(0),
+            interrupted: std::sync::OnceLock::new(),
         }
     }
     fn tick(&self, what: &str) -> Result<()> {
+        if let Some(s) = self.interrupted.get() {
+            bail!("interrupted by {s}");
+        }
+        if let Some(d) = self.step_delay {
+            std::thread::sleep(d);
+        }
         let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
         if self.fail_at == Some(n) {
             bail!("{what}: injected failure at operation {n} (NETLAB_FAIL_AT)");
@@ -58,6 +72,10 @@ pub struct UpReport {
 /// Build a lab. On failure nothing of it is left behind.
 pub async fn up(lab: &Lab, plan: &Plan, progress: &Progress) -> Result<UpReport> {
     let start = Instant::now();
+    preflight(plan).await?;
+    // Listen before anything exists: from here on SIGINT/SIGTERM roll back instead of killing
+    // netlab between two kernel operations.
+    let mut signals = Signals::listen();
     let mut st = LabState::lock(&lab.name)?;
     if let Some(r) = st.record()? {
         if r.complete {
@@ -102,9 +120,21 @@ pub async fn up(lab: &Lab, plan: &Plan, progress: &Progress) -> Result<UpReport>
     };
     st.write_record(&record)?;
 
-    let built = tokio::select! {
-        r = apply(&mut st, plan, progress) => r,
-        s = interrupted() => Err(anyhow!("interrupted by {s}")),
+    // On a signal, `apply` is not dropped: it stops at its next operation and waits for those
+    // under way (a namespace being created on a blocking thread would otherwise appear after
+    // the rollback, owned by nobody). Only then is everything removed.
+    let faults = Faults::from_env();
+    let built = {
+        let applying = apply(&mut st, plan, progress, &faults);
+        tokio::pin!(applying);
+        tokio::select! {
+            r = &mut applying => r,
+            s = signals.recv() => {
+                let _ = faults.interrupted.set(s);
+                let _ = applying.await;
+                Err(anyhow!("interrupted by {s}"))
+            }
+        }
     };
     match built {
         Ok(()) => {
@@ -139,22 +169,44 @@ pub async fn up(lab: &Lab, plan: &Plan, progress: &Progress) -> Result<UpReport>
     }
 }
 
-async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+/// SIGINT and SIGTERM, caught for as long as `up` works on the kernel.
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl Signals {
+    fn listen() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals(
+            signal(SignalKind::interrupt())
+                .and_then(|i| Ok((i, signal(SignalKind::terminate())?)))
+                .ok(),
+        )
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        let Some((int, term)) = &mut self.0 else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
     }
 }
 
-async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress) -> Result<()> {
-    let faults = Faults::from_env();
+impl Drop for Signals {
+    /// Once `up` is done, the signals kill netlab again (tokio never gives them back): Ctrl-C
+    /// during the checks that follow must not be swallowed.
+    fn drop(&mut self) {
+        // SAFETY: restoring the default disposition of a signal is async-signal-safe and
+        // touches no Rust state.
+        unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+        }
+    }
+}
+
+async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress, faults: &Faults) -> Result<()> {
     progress.start(plan.len() as u64);
 
     // Namespaces first, each journaled before it exists.
@@ -212,7 +264,7 @@ async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress) -> Result<()
         return Err(e);
     }
 
-    for phase in [Phase::Links, Phase::Config] {
+    for phase in Phase::ALL {
         let objects: Vec<&Object> = plan.objects.iter().filter(|o| o.phase() == phase).collect();
         st.journal(
             &objects
@@ -228,7 +280,6 @@ async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress) -> Result<()
             let link = links
                 .remove(ns)
                 .ok_or_else(|| anyhow!("internal: no connection for namespace {ns}"));
-            let faults = &faults;
             async move {
                 let mut link = link?;
                 for o in objs {
@@ -247,6 +298,19 @@ async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress) -> Result<()
             let link = r?;
             links.insert(link.ns.clone(), link);
         }
+    }
+    Ok(())
+}
+
+/// Kernel features the plan needs, checked before anything of the lab exists, so a kernel that
+/// lacks one refuses the lab with the fix rather than halfway through building it.
+async fn preflight(plan: &Plan) -> Result<()> {
+    let vlans = plan
+        .objects
+        .iter()
+        .any(|o| matches!(o, Object::Vlan { .. }));
+    if vlans && !vlan_supported().await? {
+        bail!(NO_VLAN);
     }
     Ok(())
 }

@@ -202,3 +202,260 @@ pub fn assert_clean(lab: &str) {
         "state of {lab} left behind"
     );
 }
+
+/// Everything of the root namespace a lab tool could change, as one comparable text: links,
+/// addresses, routes and rules (IPv4 and IPv6), neighbour entries, every sysctl under
+/// net/ipv{4,6}/conf/{all,default}, ip_forward, and the nftables ruleset when `nft` is
+/// installed. Address lifetimes and IPv6 route expiry count down on their own and are left out.
+/// Neighbour entries on eth0 are left out too: they come and go with the machine's own traffic
+/// (the uplink's gateway goes REACHABLE/STALE/gone), which no lab can cause.
+pub fn host_snapshot() -> String {
+    fn ip(args: &[&str]) -> Value {
+        let o = Command::new("ip").args(args).output().expect("running ip");
+        assert!(o.status.success(), "ip {args:?}: {}", text(&o));
+        serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
+    }
+    fn strip(v: &mut Value, keys: &[&str]) {
+        match v {
+            Value::Object(m) => {
+                m.retain(|k, _| !keys.contains(&k.as_str()) && !k.ends_with("_timer"));
+                m.values_mut().for_each(|x| strip(x, keys));
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| strip(x, keys)),
+            _ => {}
+        }
+    }
+    let volatile = [
+        "valid_life_time",
+        "preferred_life_time",
+        "tentative",
+        "expires",
+        "used",
+    ];
+    let mut s = String::new();
+    for args in [
+        &["-j", "-d", "link"][..],
+        &["-j", "addr"],
+        &["-j", "-4", "route", "show", "table", "all"],
+        &["-j", "-6", "route", "show", "table", "all"],
+        &["-j", "-4", "rule"],
+        &["-j", "-6", "rule"],
+        &["-j", "-4", "neigh"],
+        &["-j", "-6", "neigh"],
+    ] {
+        let mut v = ip(args);
+        strip(&mut v, &volatile);
+        if args.contains(&"neigh") {
+            if let Value::Array(a) = &mut v {
+                a.retain(|n| n["dev"] != "eth0");
+            }
+        }
+        s.push_str(&format!("ip {}: {v}\n", args.join(" ")));
+    }
+    let mut files = vec!["/proc/sys/net/ipv4/ip_forward".to_string()];
+    for dir in [
+        "/proc/sys/net/ipv4/conf/all",
+        "/proc/sys/net/ipv4/conf/default",
+        "/proc/sys/net/ipv6/conf/all",
+        "/proc/sys/net/ipv6/conf/default",
+    ] {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .map(|e| e.unwrap().path().display().to_string())
+            .collect();
+        names.sort();
+        files.extend(names);
+    }
+    for f in files {
+        // Some are write-only in effect (ipv6 stable_secret reads EIO until set): the error is
+        // part of the state.
+        let v = std::fs::read_to_string(&f).unwrap_or_else(|e| format!("<{e}>"));
+        s.push_str(&format!("{f}={}\n", v.trim()));
+    }
+    if let Ok(o) = Command::new("nft").args(["-j", "list", "ruleset"]).output() {
+        assert!(o.status.success(), "nft -j list ruleset: {}", text(&o));
+        s.push_str(&format!("nft: {}\n", String::from_utf8_lossy(&o.stdout)));
+    } else {
+        s.push_str("nft: not installed\n");
+    }
+    s
+}
+
+/// Whether `nft` is installed (the nftables ruleset is then part of [`host_snapshot`]).
+pub fn have_nft() -> bool {
+    Command::new("nft").arg("--version").output().is_ok()
+}
+
+/// A namespace this test made itself with `ip netns add`, as a user or Docker would: removed
+/// when dropped, also on panic.
+pub struct ForeignNs(pub String);
+
+impl ForeignNs {
+    pub fn add(name: &str) -> ForeignNs {
+        let o = Command::new("ip")
+            .args(["netns", "add", name])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "ip netns add {name}: {}", text(&o));
+        ForeignNs(name.to_string())
+    }
+
+    /// `ip -n NS <args>`, which must succeed.
+    pub fn ip(&self, args: &[&str]) {
+        let mut full = vec!["-n", self.0.as_str()];
+        full.extend_from_slice(args);
+        let o = Command::new("ip").args(&full).output().unwrap();
+        assert!(o.status.success(), "ip {full:?}: {}", text(&o));
+    }
+
+    /// Links and addresses as iproute2 sees them, to compare.
+    pub fn state(&self) -> String {
+        format!("{}\n{}", links_state(&self.0), addrs_state(&self.0))
+    }
+}
+
+impl Drop for ForeignNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+/// `ip -j -d link` of a namespace without what changes on its own, to compare before and after.
+pub fn links_state(ns: &str) -> Value {
+    without_volatile(ip_json(ns, &["link"]))
+}
+
+/// `ip -j -d addr` of a namespace without what changes on its own, to compare.
+pub fn addrs_state(ns: &str) -> Value {
+    without_volatile(ip_json(ns, &["addr"]))
+}
+
+/// Drops what the kernel changes by itself: bridge timers, address lifetimes and the
+/// duplicate-address-detection state of IPv6 addresses (tentative until DAD finishes).
+fn without_volatile(mut v: Value) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                m.retain(|k, _| {
+                    !k.ends_with("_timer")
+                        && !matches!(
+                            k.as_str(),
+                            "tentative" | "valid_life_time" | "preferred_life_time"
+                        )
+                });
+                m.values_mut().for_each(strip);
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
+
+/// A bridge lab named `name` with `containers` containers on one host, written to `dir`.
+pub fn generated_bridge_lab(dir: &Path, name: &str, containers: usize) -> std::path::PathBuf {
+    use std::fmt::Write;
+    let mut s = format!(
+        "[lab]\nname = \"{name}\"\n\n[hosts.host1]\naddress = \"10.1.1.11\"\n\n\
+         [networks.net1]\ndriver = \"bridge\"\nsubnet = \"172.20.0.0/16\"\n\n"
+    );
+    for i in 0..containers {
+        writeln!(
+            s,
+            "[containers.c{i}]\nhost = \"host1\"\nnetworks = [\"net1\"]\n"
+        )
+        .unwrap();
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, s).unwrap();
+    path
+}
+
+/// Wait until `path` exists; false after `timeout`.
+pub fn wait_for_path(path: &Path, timeout: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    false
+}
+
+/// `netlab` with arguments, spawned with its output captured.
+pub fn spawn_netlab(args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.spawn().expect("running netlab")
+}
+
+/// One ICMP echo with iputils ping inside a namespace: the reply's TTL, or None if nothing came back.
+pub fn ping_ttl(ns: &str, dst: &str) -> Option<u8> {
+    let o = Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-n", "-c", "1", "-W", "1", dst])
+        .output()
+        .expect("running ping: install iputils-ping (.ci/run does)");
+    if !o.status.success() {
+        return None;
+    }
+    let out = String::from_utf8_lossy(&o.stdout);
+    let at = out.find("ttl=")? + 4;
+    out[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A sysctl as `sysctl -n` reads it inside a namespace (the independent oracle for netlab's
+/// own /proc/sys writes).
+pub fn sysctl_in(ns: &str, key: &str) -> String {
+    let o = Command::new("ip")
+        .args(["netns", "exec", ns, "sysctl", "-n", key])
+        .output()
+        .expect("running sysctl (procps)");
+    assert!(o.status.success(), "sysctl {key} in {ns}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// Whether this kernel can create 802.1Q sub-interfaces, tried with iproute2 in a throwaway
+/// namespace (`unshare -n`) that dies with the command: nothing outlives the probe.
+pub fn kernel_has_vlan() -> bool {
+    Command::new("unshare")
+        .args([
+            "-n",
+            "sh",
+            "-c",
+            "ip link add p0 type veth peer name p1 && ip link add link p0 name p0.1 type vlan id 1",
+        ])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Tests that need 802.1Q. On a kernel without it they say so by name on the terminal (past
+/// the test harness's capture) and return false; the full-kernel tier (`tests/vm/run`, which
+/// sets NETLAB_VM_TIER=1) runs them, and there a missing feature is a failure, not a skip.
+pub fn require_vlan(test: &str) -> bool {
+    if kernel_has_vlan() {
+        return true;
+    }
+    if std::env::var("NETLAB_VM_TIER").as_deref() == Ok("1") {
+        panic!("{test}: the full-kernel tier has no 802.1Q VLAN support (CONFIG_VLAN_8021Q)");
+    }
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test} on this kernel: no 802.1Q VLAN support (CONFIG_VLAN_8021Q); covered by tests/vm/run"
+    );
+    false
+}
