@@ -25,34 +25,49 @@ fn all_pairs_agree(file: &str, prefix: &str) {
         serde_json::from_slice(&std::fs::read(format!("/run/netlab/{lab}/lab.json")).unwrap())
             .unwrap();
     let containers = rec["lab"]["containers"].as_array().unwrap();
+    // Destinations: every container address, and every host's underlay address.
+    let mut dests: Vec<String> = containers
+        .iter()
+        .flat_map(|c| c["endpoints"].as_array().unwrap().iter())
+        .map(|e| {
+            e["address"]
+                .as_str()
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    dests.extend(rec["lab"]["hosts"].as_array().unwrap().iter().map(|h| {
+        h["address"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string()
+    }));
     let mut pairs = 0;
     let mut mismatches = Vec::new();
     for src in containers {
         let sname = src["name"].as_str().unwrap();
-        for dst in containers {
-            for e in dst["endpoints"].as_array().unwrap() {
-                let addr = e["address"]
-                    .as_str()
-                    .unwrap()
-                    .split('/')
-                    .next()
-                    .unwrap()
-                    .to_string();
-                let ns = format!("{lab}.{sname}");
-                let real = ping(&ns, &addr);
-                let t = trace_json(&ns, &addr);
-                let predicted = t["trace"]["disposition"] == "DELIVERED";
-                pairs += 1;
-                if predicted != real {
-                    mismatches.push(format!(
-                        "{sname} -> {addr}: ping says {real}, trace says {}",
-                        t["trace"]["disposition"]
-                    ));
-                }
+        let ns = format!("{lab}.{sname}");
+        for addr in &dests {
+            let real = ping(&ns, addr);
+            let t = trace_json(&ns, addr);
+            let predicted = t["trace"]["disposition"] == "DELIVERED";
+            pairs += 1;
+            if predicted != real {
+                mismatches.push(format!(
+                    "{sname} -> {addr}: ping says {real}, trace says {}: {}",
+                    t["trace"]["disposition"], t["trace"]["reason"]
+                ));
             }
         }
     }
-    assert!(pairs >= 9, "{pairs} pairs");
+    assert_eq!(pairs, containers.len() * dests.len());
+    assert!(pairs >= 8, "{pairs} pairs");
     assert!(
         mismatches.is_empty(),
         "{file}: predictions that disagree with ping:\n{}",
@@ -66,6 +81,132 @@ fn overlay_predictions_match_real_pings_for_every_pair() {
     if require_root("overlay_predictions_match_real_pings_for_every_pair") {
         all_pairs_agree("labs/overlay.toml", "ttrov");
     }
+}
+
+#[test]
+fn macvlan_predictions_match_real_pings_for_every_pair() {
+    if require_root("macvlan_predictions_match_real_pings_for_every_pair") {
+        all_pairs_agree("labs/macvlan.toml", "ttrmv");
+    }
+}
+
+/// VM tier (802.1Q): macvlan on VLAN sub-interfaces, with and without the router.
+#[test]
+fn vlan_predictions_match_real_pings_for_every_pair() {
+    if require_root("vlan_predictions_match_real_pings_for_every_pair")
+        && require_vlan("vlan_predictions_match_real_pings_for_every_pair")
+    {
+        all_pairs_agree("labs/macvlan-vlan.toml", "ttrvl");
+        all_pairs_agree("labs/routed-gateway.toml", "ttrrg");
+    }
+}
+
+/// The path seed 000 walks by hand: bbox1's default route -> the gateway on vm-vpn's ens38.10
+/// (tag 10) -> vm-vpn's route to ens38.20 (tag 20) -> nas5's ens38.20 -> bbox4's eth0, TTL 63;
+/// then the router broken by turning forwarding off.
+#[test]
+fn routed_gateway_path_is_the_articles() {
+    if !require_root("routed_gateway_path_is_the_articles")
+        || !require_vlan("routed_gateway_path_is_the_articles")
+    {
+        return;
+    }
+    let lab = unique("ttrpath");
+    let _guard = LabGuard(lab.clone());
+    let o = netlab(&[
+        "up",
+        "-q",
+        "--no-check",
+        "--name",
+        &lab,
+        "labs/routed-gateway.toml",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let b1 = format!("{lab}.bbox1");
+    let vpn = format!("{lab}.vm-vpn");
+    let t = trace_json(&b1, "172.16.20.11");
+    let tr = &t["trace"];
+    assert_eq!(tr["disposition"], "DELIVERED", "{t}");
+    assert_eq!(tr["delivered_to"], format!("{lab}.bbox4"));
+    assert_eq!(tr["ttl"], 63);
+    assert_eq!(
+        Some(63),
+        ping_ttl(&b1, "172.16.20.11")
+            .map(u64::from)
+            .and(tr["reply_ttl"].as_u64())
+    );
+    let actions: Vec<String> = tr["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            format!(
+                "{} {}",
+                h["namespace"].as_str().unwrap(),
+                h["action"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let find = |needle: &str| {
+        actions
+            .iter()
+            .position(|a| a.contains(needle))
+            .unwrap_or_else(|| panic!("no hop with {needle:?} in:\n{}", actions.join("\n")))
+    };
+    let route = find(&format!("{b1} route default via 172.16.10.254 dev eth0"));
+    let tag10 = find("pushes tag 10");
+    let pop10 = find(&format!("{vpn} 802.1Q: tag 10 popped into ens38.10"));
+    let fwd = find(&format!(
+        "{vpn} route 172.16.20.0/24 dev ens38.20 (forwarded, TTL - 1)"
+    ));
+    let tag20 = find("pushes tag 20");
+    let pop20 = find(&format!("{lab}.nas5 802.1Q: tag 20 popped into ens38.20"));
+    let take = find(&format!("{lab}.bbox4 macvlan eth0"));
+    assert!(
+        route < tag10
+            && tag10 < pop10
+            && pop10 < fwd
+            && fwd < tag20
+            && tag20 < pop20
+            && pop20 < take,
+        "{}",
+        actions.join("\n")
+    );
+
+    // --probe: TTL 1 expires at vm-vpn, TTL 2 reaches bbox4.
+    let o = netlab(&["trace", &b1, "172.16.20.11", "--probe", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let p: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(p["agree"], true, "{p}");
+    assert_eq!(p["probe_hops"][0]["kind"], "time-exceeded");
+    assert_eq!(p["probe_hops"][0]["namespace"], vpn.as_str());
+    assert_eq!(p["probe_hops"][1]["kind"], "echo-reply");
+
+    // Forwarding off on the router: the first failing hop is vm-vpn.
+    let o = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &vpn,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=0",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let t = trace_json(&b1, "172.16.20.11");
+    assert_eq!(t["trace"]["disposition"], "FORWARDING_DISABLED", "{t}");
+    assert!(
+        t["trace"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{vpn} received the packet on ens38.10")),
+        "{t}"
+    );
+    assert!(!ping(&b1, "172.16.20.11"));
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
 }
 
 #[test]

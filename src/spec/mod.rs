@@ -29,6 +29,8 @@ const NODE_NAME_MAX: usize = 48;
 const LAB_NAME_MAX: usize = 32;
 const GWBRIDGE: &str = "docker_gwbridge";
 const FIRST_VNI: u32 = 256;
+/// Ports a Linux bridge can have (BR_MAX_PORTS is 1024, port numbers 1..1023).
+const BRIDGE_MAX_PORTS: usize = 1023;
 const MAX_VNI: i64 = (1 << 24) - 1;
 /// 802.1Q VLAN ids: 0 and 4095 are reserved.
 const MAX_VLAN: u32 = 4094;
@@ -1282,6 +1284,7 @@ impl Validator<'_, '_> {
             .enumerate()
             .map(|(i, h)| (h.name.as_str(), i))
             .collect();
+        let mut ports: HashMap<(usize, usize), usize> = HashMap::new();
         // Address pools: overlays are global (one pool per network), bridges are host-local.
         let mut taken: HashMap<(usize, Option<usize>), HashMap<Ipv4Addr, String>> = HashMap::new();
         let mut next_free: HashMap<(usize, Option<usize>), u64> = HashMap::new();
@@ -1416,6 +1419,27 @@ impl Validator<'_, '_> {
                     address: Ipv4Network::new(ip, net.subnet.prefix()).unwrap(),
                     mac: docker_mac(ip),
                 });
+            }
+            // A Linux bridge has at most 1023 ports (BR_MAX_PORTS - 1); the kernel would refuse the
+            // next veth with EXFULL halfway through `up`. An overlay's br0 also holds vxlan0.
+            for e in &endpoints {
+                let limit = match nets[e.network].driver {
+                    Driver::Bridge { .. } => BRIDGE_MAX_PORTS,
+                    Driver::Overlay { .. } => BRIDGE_MAX_PORTS - 1,
+                    _ => continue,
+                };
+                let n = ports.entry((e.network, host)).or_insert(0);
+                *n += 1;
+                if *n == limit + 1 {
+                    self.r.error_help(
+                        span(cname),
+                        format!(
+                            "network {} would have more than {limit} containers on host {}: a Linux bridge has at most {BRIDGE_MAX_PORTS} ports",
+                            nets[e.network].name, hosts[host].name
+                        ),
+                        "spread the containers over more hosts, or over more networks",
+                    );
+                }
             }
             // Docker: the first bridge-driver network (docker_gwbridge included) gives the default route.
             let default_gateway = endpoints
