@@ -918,11 +918,21 @@ fn vlan_ids_and_sub_interface_names_are_checked() {
 fn a_bridge_with_more_ports_than_linux_allows_is_refused() {
     let mut text = String::from("[lab]\nname = \"big\"\n[hosts.h1]\n[networks.n]\ndriver = \"bridge\"\nsubnet = \"10.8.0.0/16\"\n");
     for i in 0..1024 {
-        text.push_str(&format!("[containers.c{i}]\nhost = \"h1\"\nnetworks = [\"n\"]\n"));
+        text.push_str(&format!(
+            "[containers.c{i}]\nhost = \"h1\"\nnetworks = [\"n\"]\n"
+        ));
     }
-    let err = parse("big.toml", "big.toml", &text, None).unwrap_err().to_string();
-    assert!(err.contains("network n would have more than 1023 containers on host h1"), "{err}");
-    assert!(err.contains("[containers.c1023]") || err.contains("big.toml:"), "{err}");
+    let err = parse("big.toml", "big.toml", &text, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("network n would have more than 1023 containers on host h1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[containers.c1023]") || err.contains("big.toml:"),
+        "{err}"
+    );
     // 1023 fit.
     let ok: String = text.split("[containers.c1023]").next().unwrap().to_string();
     assert!(parse("big.toml", "big.toml", &ok, None).is_ok());
