@@ -253,36 +253,7 @@ fn failed_up_leaves_nothing_behind_at_every_step() {
     }
     let lab = unique("tfail");
     let _guard = LabGuard(lab.clone());
-    let plan = netlab(&["up", "--dry-run", "--name", &lab, "labs/overlay.toml"]);
-    let total = String::from_utf8_lossy(&plan.stdout).lines().count();
-    assert!(total > 50, "plan too small: {}", text(&plan));
-    for k in 1..=total {
-        let ks = k.to_string();
-        let o = netlab_env(
-            &[
-                "up",
-                "-q",
-                "--no-check",
-                "--name",
-                &lab,
-                "labs/overlay.toml",
-            ],
-            &[("NETLAB_FAIL_AT", &ks)],
-        );
-        assert_eq!(o.status.code(), Some(1), "k={k}: {}", text(&o));
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(
-            err.contains(&format!("injected failure at operation {k}")),
-            "k={k}: {}",
-            text(&o)
-        );
-        assert!(
-            err.contains("everything it created was removed"),
-            "k={k}: {}",
-            text(&o)
-        );
-        assert_clean(&lab);
-    }
+    let total = assert_rollback_at_every_step(&lab, "labs/overlay.toml", 50);
     // One past the end: nothing is injected and the lab builds.
     let ks = (total + 1).to_string();
     let o = netlab_env(

@@ -183,36 +183,7 @@ fn failed_macvlan_up_leaves_nothing_behind_at_every_step() {
     }
     let lab = unique("tmvf");
     let _guard = LabGuard(lab.clone());
-    let plan = netlab(&["up", "--dry-run", "--name", &lab, "labs/macvlan.toml"]);
-    let total = String::from_utf8_lossy(&plan.stdout).lines().count();
-    assert!(total > 20, "plan too small: {}", text(&plan));
-    for k in 1..=total {
-        let ks = k.to_string();
-        let o = netlab_env(
-            &[
-                "up",
-                "-q",
-                "--no-check",
-                "--name",
-                &lab,
-                "labs/macvlan.toml",
-            ],
-            &[("NETLAB_FAIL_AT", &ks)],
-        );
-        assert_eq!(o.status.code(), Some(1), "k={k}: {}", text(&o));
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(
-            err.contains(&format!("injected failure at operation {k}")),
-            "k={k}: {}",
-            text(&o)
-        );
-        assert!(
-            err.contains("everything it created was removed"),
-            "k={k}: {}",
-            text(&o)
-        );
-        assert_clean(&lab);
-    }
+    assert_rollback_at_every_step(&lab, "labs/macvlan.toml", 20);
 }
 
 /// On a kernel without 802.1Q, a VLAN lab is refused before anything exists, with the fix.

@@ -143,6 +143,35 @@ fn parse(pkt: &[u8], id: u16, dst: Ipv4Addr) -> Option<Reply> {
     }
 }
 
+/// One packet from the raw socket, or None when `deadline` passes first (or a signal
+/// interrupts the wait: the caller's loop checks its deadlines again).
+fn recv_until(sock: &Socket, deadline: Instant) -> io::Result<Option<Vec<u8>>> {
+    let now = Instant::now();
+    if now >= deadline {
+        return Ok(None);
+    }
+    sock.set_read_timeout(Some(deadline - now))?;
+    let mut buf = [MaybeUninit::<u8>::uninit(); 1500];
+    match sock.recv(&mut buf) {
+        // SAFETY: recv initialised the first n bytes.
+        Ok(n) => Ok(Some(
+            buf[..n]
+                .iter()
+                .map(|b| unsafe { b.assume_init() })
+                .collect(),
+        )),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn ping(sock: &Socket, dst: Ipv4Addr, opts: PingOptions) -> io::Result<PingResult> {
     let id = next_id();
     let to = SockAddr::from(SocketAddrV4::new(dst, 0));
@@ -156,7 +185,6 @@ fn ping(sock: &Socket, dst: Ipv4Addr, opts: PingOptions) -> io::Result<PingResul
     let mut sent_at: Vec<Instant> = Vec::new();
     let mut got = vec![false; opts.count as usize];
     let start = Instant::now();
-    let mut buf = [MaybeUninit::<u8>::uninit(); 1500];
     loop {
         let now = Instant::now();
         let n_sent = sent_at.len() as u32;
@@ -191,25 +219,9 @@ fn ping(sock: &Socket, dst: Ipv4Addr, opts: PingOptions) -> io::Result<PingResul
             }
             continue;
         }
-        sock.set_read_timeout(Some(deadline - now))?;
-        let n = match sock.recv(&mut buf) {
-            Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+        let Some(pkt) = recv_until(sock, deadline)? else {
+            continue;
         };
-        // SAFETY: recv initialised the first n bytes.
-        let pkt: Vec<u8> = buf[..n]
-            .iter()
-            .map(|b| unsafe { b.assume_init() })
-            .collect();
         match parse(&pkt, id, dst) {
             Some(Reply::Echo { seq, ttl }) => {
                 let i = seq as usize;
@@ -260,7 +272,6 @@ pub fn probe_ttl(
         &SockAddr::from(SocketAddrV4::new(dst, 0)),
     )?;
     let deadline = Instant::now() + timeout;
-    let mut buf = [MaybeUninit::<u8>::uninit(); 1500];
     loop {
         let now = Instant::now();
         if now >= deadline {
@@ -270,26 +281,9 @@ pub fn probe_ttl(
                 from: None,
             });
         }
-        sock.set_read_timeout(Some(deadline - now))?;
-        let n = match sock.recv(&mut buf) {
-            Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue
-            }
-            Err(e) => return Err(e),
+        let Some(pkt) = recv_until(&sock, deadline)? else {
+            continue;
         };
-        // SAFETY: recv initialised the first n bytes.
-        let pkt: Vec<u8> = buf[..n]
-            .iter()
-            .map(|b| unsafe { b.assume_init() })
-            .collect();
         match parse(&pkt, id, dst) {
             Some(Reply::Echo { .. }) => {
                 return Ok(TtlProbe {

@@ -552,17 +552,24 @@ fn a_flood_of_problems_is_capped() {
 
 #[test]
 fn big_labs_allocate_quickly_and_in_order() {
-    // Linear allocation: thousands of containers on one /16 must not take quadratic time.
-    let mut text =
-        String::from("[lab]\nname = \"t\"\n\n[hosts.h1]\n\n[networks.n]\ndriver = \"bridge\"\n");
+    // Linear allocation: thousands of containers on one /16 must not take quadratic time. An
+    // overlay's pool is lab-wide, so addresses follow file order across the hosts (four hosts:
+    // a Linux bridge takes at most 1023 ports per host).
+    let mut text = String::from(
+        "[lab]\nname = \"t\"\n\n[networks.n]\ndriver = \"overlay\"\nsubnet = \"10.8.0.0/16\"\n",
+    );
+    for h in 1..=4 {
+        text.push_str(&format!("\n[hosts.h{h}]\n"));
+    }
     for i in 0..3000 {
         text.push_str(&format!(
-            "\n[containers.c{i}]\nhost = \"h1\"\nnetworks = [\"n\"]\n"
+            "\n[containers.c{i}]\nhost = \"h{}\"\nnetworks = [\"n\"]\n",
+            i % 4 + 1
         ));
     }
     let l = lab(&text);
     for (i, c) in l.containers.iter().enumerate() {
-        let want = Ipv4Addr::from(u32::from(ip("172.18.0.2")) + i as u32);
+        let want = Ipv4Addr::from(u32::from(ip("10.8.0.2")) + i as u32);
         assert_eq!(c.endpoints[0].address.ip(), want, "{}", c.name);
     }
 }

@@ -407,50 +407,29 @@ pub fn render_minimal(t: &Trace) -> String {
     out.join("\n")
 }
 
-/// Every hop with what happened there.
+fn hop_line(n: usize, h: &Hop) -> String {
+    let inn = h
+        .in_dev
+        .as_deref()
+        .map(|d| format!(" in {d}"))
+        .unwrap_or_default();
+    let out = h
+        .out_dev
+        .as_deref()
+        .map(|d| format!(" out {d}"))
+        .unwrap_or_default();
+    format!(
+        "{n:>3}. [{}] {}{inn}{out} ttl {}: {}\n",
+        h.layer, h.namespace, h.ttl, h.action
+    )
+}
+
+/// Every hop with what happened there (with `detailed`, the reply's way back too).
 pub fn render(t: &Trace, detailed: bool) -> String {
     let mut out = format!("trace {} -> {}\n", t.from, t.to);
-    for (i, h) in t.hops.iter().enumerate() {
-        let inn = h
-            .in_dev
-            .as_deref()
-            .map(|d| format!(" in {d}"))
-            .unwrap_or_default();
-        let out_ = h
-            .out_dev
-            .as_deref()
-            .map(|d| format!(" out {d}"))
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "{:>3}. [{}] {}{inn}{out_} ttl {}: {}\n",
-            i + 1,
-            h.layer,
-            h.namespace,
-            h.ttl,
-            h.action
-        ));
-    }
-    if detailed {
-        for (i, h) in t.reply_hops.iter().enumerate() {
-            let inn = h
-                .in_dev
-                .as_deref()
-                .map(|d| format!(" in {d}"))
-                .unwrap_or_default();
-            let out_ = h
-                .out_dev
-                .as_deref()
-                .map(|d| format!(" out {d}"))
-                .unwrap_or_default();
-            out.push_str(&format!(
-                "{:>3}. [{}] {}{inn}{out_} ttl {}: {}\n",
-                t.hops.len() + i + 1,
-                h.layer,
-                h.namespace,
-                h.ttl,
-                h.action
-            ));
-        }
+    let reply: &[Hop] = if detailed { &t.reply_hops } else { &[] };
+    for (i, h) in t.hops.iter().chain(reply).enumerate() {
+        out.push_str(&hop_line(i + 1, h));
     }
     out.push_str(&match &t.reason {
         None => format!(

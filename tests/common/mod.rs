@@ -459,3 +459,32 @@ pub fn require_vlan(test: &str) -> bool {
     );
     false
 }
+
+/// Make the k-th kernel operation of `up FILE` fail, for every k of its plan: each run must exit
+/// 1 naming the injected failure and the rollback, and leave nothing. Returns the plan size.
+pub fn assert_rollback_at_every_step(lab: &str, file: &str, min_ops: usize) -> usize {
+    let plan = netlab(&["up", "--dry-run", "--name", lab, file]);
+    let total = String::from_utf8_lossy(&plan.stdout).lines().count();
+    assert!(total > min_ops, "plan too small: {}", text(&plan));
+    for k in 1..=total {
+        let ks = k.to_string();
+        let o = netlab_env(
+            &["up", "-q", "--no-check", "--name", lab, file],
+            &[("NETLAB_FAIL_AT", &ks)],
+        );
+        assert_eq!(o.status.code(), Some(1), "k={k}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("injected failure at operation {k}")),
+            "k={k}: {}",
+            text(&o)
+        );
+        assert!(
+            err.contains("everything it created was removed"),
+            "k={k}: {}",
+            text(&o)
+        );
+        assert_clean(lab);
+    }
+    total
+}
