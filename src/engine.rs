@@ -299,7 +299,70 @@ async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress, faults: &Fau
             links.insert(link.ns.clone(), link);
         }
     }
+    wait_until_ready(plan, &links).await;
     Ok(())
+}
+
+/// How long `up` waits for the kernel to bring every link it set up into operation.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Wait until every device the plan set up is operational (operstate UP, or UNKNOWN for devices
+/// without carrier such as lo and vxlan). The kernel applies carrier changes, and attaches the
+/// queueing discipline that lets packets out, in its linkwatch worker, which is rate-limited
+/// machine-wide: with many links changing at once, a lab can look built yet drop its first
+/// packets for up to a second. `up` returns (and runs checks) only once the lab really works.
+async fn wait_until_ready(plan: &Plan, links: &HashMap<String, NsLink>) {
+    let mut pending: IndexMap<&str, Vec<&str>> = IndexMap::new();
+    for o in &plan.objects {
+        if let Object::Up { ns, dev } = o {
+            pending.entry(ns.as_str()).or_default().push(dev.as_str());
+        }
+    }
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        let checks = pending
+            .iter()
+            .filter_map(|(ns, devs)| links.get(*ns).map(|l| (*ns, devs, l)))
+            .map(|(ns, devs, l)| async move {
+                let ready: Vec<String> = match l.links().await {
+                    Ok(ms) => ms
+                        .iter()
+                        .filter(|m| crate::kernel::netlink::is_operational(m))
+                        .filter_map(|m| crate::kernel::netlink::link_name(m).map(String::from))
+                        .collect(),
+                    Err(_) => return (ns, devs.clone()),
+                };
+                (
+                    ns,
+                    devs.iter()
+                        .copied()
+                        .filter(|d| !ready.iter().any(|r| r == d))
+                        .collect::<Vec<&str>>(),
+                )
+            });
+        let left: Vec<(&str, Vec<&str>)> = futures::stream::iter(checks)
+            .buffer_unordered(PARALLEL * 4)
+            .collect()
+            .await;
+        pending = left.into_iter().filter(|(_, d)| !d.is_empty()).collect();
+        if pending.is_empty() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            let names: Vec<String> = pending
+                .iter()
+                .flat_map(|(ns, d)| d.iter().map(move |x| format!("{ns}:{x}")))
+                .take(8)
+                .collect();
+            eprintln!(
+                "warning: after {}s these links are still not operational: {}",
+                READY_TIMEOUT.as_secs(),
+                names.join(", ")
+            );
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 /// Kernel features the plan needs, checked before anything of the lab exists, so a kernel that

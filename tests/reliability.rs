@@ -527,21 +527,21 @@ fn ten_thousand_containers_are_refused_up_front() {
     let err = String::from_utf8_lossy(&up.stderr);
     assert!(
         err.contains(&format!(
-            "{file}:1:1: this lab needs 10002 namespaces; the limit is 4096"
+            "{file}:1:1: this lab needs 10011 namespaces; the limit is 4096"
         )),
         "{}",
         text(&up)
     );
     assert!(err.contains("NETLAB_MAX_NAMESPACES"), "{}", text(&up));
     assert_clean(&lab);
-    let o = netlab_env(&["validate", file], &[("NETLAB_MAX_NAMESPACES", "10002")]);
+    let o = netlab_env(&["validate", file], &[("NETLAB_MAX_NAMESPACES", "10011")]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("10000 containers"),
         "{}",
         text(&o)
     );
-    let o = netlab_env(&["validate", file], &[("NETLAB_MAX_NAMESPACES", "10001")]);
+    let o = netlab_env(&["validate", file], &[("NETLAB_MAX_NAMESPACES", "10010")]);
     assert_eq!(o.status.code(), Some(2), "the limit is exact: {}", text(&o));
     let _ = std::fs::remove_dir_all(&dir);
     assert_clean(&lab);

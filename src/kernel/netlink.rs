@@ -294,6 +294,14 @@ pub fn is_up(m: &LinkMessage) -> bool {
     m.header.flags.contains(LinkFlags::Up)
 }
 
+/// Operational (RFC 2863 operstate UP, or UNKNOWN for devices that do not report carrier).
+pub fn is_operational(m: &LinkMessage) -> bool {
+    use netlink_packet_route::link::State;
+    m.attributes
+        .iter()
+        .any(|a| matches!(a, LinkAttribute::OperState(State::Up | State::Unknown)))
+}
+
 pub fn link_name(m: &LinkMessage) -> Option<&str> {
     m.attributes.iter().find_map(|a| match a {
         LinkAttribute::IfName(n) => Some(n.as_str()),

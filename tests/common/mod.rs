@@ -356,14 +356,18 @@ fn without_volatile(mut v: Value) -> Value {
 /// A bridge lab named `name` with `containers` containers on one host, written to `dir`.
 pub fn generated_bridge_lab(dir: &Path, name: &str, containers: usize) -> std::path::PathBuf {
     use std::fmt::Write;
-    let mut s = format!(
-        "[lab]\nname = \"{name}\"\n\n[hosts.host1]\naddress = \"10.1.1.11\"\n\n\
-         [networks.net1]\ndriver = \"bridge\"\nsubnet = \"172.20.0.0/16\"\n\n"
-    );
+    // A Linux bridge takes at most 1023 ports: 1000 containers per host.
+    let hosts = containers.div_ceil(1000).max(1);
+    let mut s = format!("[lab]\nname = \"{name}\"\n\n");
+    for h in 1..=hosts {
+        writeln!(s, "[hosts.host{h}]\naddress = \"10.1.1.{}\"\n", 10 + h).unwrap();
+    }
+    s.push_str("[networks.net1]\ndriver = \"bridge\"\nsubnet = \"172.20.0.0/16\"\n\n");
     for i in 0..containers {
         writeln!(
             s,
-            "[containers.c{i}]\nhost = \"host1\"\nnetworks = [\"net1\"]\n"
+            "[containers.c{i}]\nhost = \"host{}\"\nnetworks = [\"net1\"]\n",
+            i / 1000 + 1
         )
         .unwrap();
     }
