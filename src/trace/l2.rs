@@ -72,6 +72,19 @@ impl<'a> Walk<'a> {
         ))
     }
 
+    /// Device `dev` of `ns`, which must exist and be up for a frame to pass.
+    fn up_device(&self, ns: &str, dev: &str) -> Result<(&'a Namespace, &'a Link), Fail> {
+        let n = self.ns(ns)?;
+        let l = n.link(dev).ok_or((
+            Disposition::NeighborUnreachable,
+            format!("{ns} has no device {dev}"),
+        ))?;
+        if !is_up(l) {
+            return Err((Disposition::LinkDown, format!("{ns}: {dev} is down")));
+        }
+        Ok((n, l))
+    }
+
     /// The frame leaves `dev` of `ns`. `vlan` is the 802.1Q tag it carries on the wire.
     fn transmit(
         &mut self,
@@ -86,14 +99,7 @@ impl<'a> Walk<'a> {
                 format!("the frame loops back to {ns}:{dev}"),
             ));
         }
-        let n = self.ns(ns)?;
-        let l = n.link(dev).ok_or((
-            Disposition::NeighborUnreachable,
-            format!("{ns} has no device {dev}"),
-        ))?;
-        if !is_up(l) {
-            return Err((Disposition::LinkDown, format!("{ns}: {dev} is down")));
-        }
+        let (_, l) = self.up_device(ns, dev)?;
         match l.kind.as_deref() {
             Some("bridge") => self.bridge(ns, dev, None, want, vlan),
             Some("vxlan") => self.vxlan_tx(ns, l, want),
@@ -187,14 +193,7 @@ impl<'a> Walk<'a> {
         want: &Want,
         vlan: Option<u16>,
     ) -> Result<Found, Fail> {
-        let n = self.ns(ns)?;
-        let l = n.link(dev).ok_or((
-            Disposition::NeighborUnreachable,
-            format!("{ns} has no device {dev}"),
-        ))?;
-        if !is_up(l) {
-            return Err((Disposition::LinkDown, format!("{ns}: {dev} is down")));
-        }
+        let (n, l) = self.up_device(ns, dev)?;
         if let Some(br) = l.master.clone() {
             if n.link(&br)
                 .is_some_and(|b| b.kind.as_deref() == Some("bridge"))
