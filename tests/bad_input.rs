@@ -7,12 +7,14 @@
 //!     # expect: LINE:COL: <substring of the message>
 //!
 //! Every case is run and all failures are reported together, so one run shows every broken
-//! case. Files that cannot live in the repository (too big, NUL bytes, invalid UTF-8, empty)
-//! are generated in a temporary directory.
+//! case. Files that cannot live in the repository (too big, NUL bytes, invalid UTF-8, empty,
+//! FIFOs, sockets) are generated in a temporary directory; a file that cannot be read as a lab
+//! file at all is reported as `FILE: message`, without a position.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_netlab");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -26,8 +28,8 @@ const WATCHED: [&str; 3] = ["/run/netns", "/run/netlab", "/run"];
 struct Case {
     /// The path exactly as passed to netlab (relative to the package root).
     path: String,
-    line: usize,
-    col: usize,
+    /// Line and column; `None` for a problem with the file as a whole, shown as `FILE: ...`.
+    at: Option<(usize, usize)>,
     substring: String,
 }
 
@@ -35,8 +37,16 @@ impl Case {
     fn new(path: impl Into<String>, line: usize, col: usize, substring: &str) -> Case {
         Case {
             path: path.into(),
-            line,
-            col,
+            at: Some((line, col)),
+            substring: substring.to_string(),
+        }
+    }
+
+    /// A file that cannot be read as a lab file at all: no position is shown.
+    fn whole_file(path: impl Into<String>, substring: &str) -> Case {
+        Case {
+            path: path.into(),
+            at: None,
             substring: substring.to_string(),
         }
     }
@@ -142,9 +152,29 @@ fn expect_refused(args: &[&str], case: &Case, failures: &mut Vec<String>) {
     if out.status.code() != Some(2) {
         bad.push(format!("exit status {:?}, wanted 2", out.status.code()));
     }
-    let at = format!("{}:{}:{}: ", case.path, case.line, case.col);
-    if !stderr.contains(&at) {
-        bad.push(format!("stderr lacks {at:?}"));
+    match case.at {
+        Some((line, col)) => {
+            let at = format!("{}:{line}:{col}: ", case.path);
+            if !stderr.contains(&at) {
+                bad.push(format!("stderr lacks {at:?}"));
+            }
+        }
+        None => {
+            let at = format!("{}: ", case.path);
+            if !stderr.contains(&at) {
+                bad.push(format!("stderr lacks {at:?}"));
+            }
+            let positioned = format!("{}:", case.path);
+            if stderr
+                .match_indices(&positioned)
+                .any(|(i, m)| stderr[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+            {
+                bad.push("a position is shown for a file that has none to point at".into());
+            }
+        }
+    }
+    if stderr.contains("(os error") {
+        bad.push("stderr shows Rust's \"(os error N)\"".into());
     }
     if !stderr.contains(&case.substring) {
         bad.push(format!("stderr lacks {:?}", case.substring));
@@ -263,23 +293,178 @@ fn huge_binary_and_empty_files_are_refused() {
     // Zero bytes: no [lab] at all.
     let empty = dir.write("empty.toml", b"");
 
-    // Not a file, or no file at all.
+    // Not a regular file, or no file at all: nothing to point into, so no position.
     let missing = dir.0.join("missing.toml").to_str().unwrap().to_string();
     let directory = dir.0.to_str().unwrap().to_string();
+    let socket = dir.0.join("socket.toml");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let socket = socket.to_str().unwrap().to_string();
 
     let cases = [
-        Case::new(huge, 1, 1, "the limit is 1048576 bytes"),
+        Case::whole_file(huge, "the limit is 1048576 bytes"),
         Case::new(nul, 2, 12, "NUL byte"),
         Case::new(latin1, 2, 12, "not valid UTF-8"),
         Case::new(utf16, 1, 1, "not valid UTF-8"),
         Case::new(empty, 1, 1, "missing field `lab`"),
-        Case::new(missing, 1, 1, "cannot read lab file"),
-        Case::new(directory, 1, 1, "cannot read lab file"),
+        Case::whole_file(missing, "cannot read lab file: No such file or directory"),
+        Case::whole_file(directory, "is a directory, not a lab file"),
+        Case::whole_file("/dev/null", "is a character device, not a lab file"),
+        Case::whole_file(socket, "is a socket, not a lab file"),
     ];
     let mut failures = Vec::new();
     let mut prefixes = BTreeSet::from(["badlab".to_string()]);
     check_cases(&cases, &mut prefixes, &mut failures);
     assert!(failures.is_empty(), "\n{}\n", failures.join("\n\n"));
+}
+
+/// Runs netlab, killing it and failing if it has not exited within `limit`.
+fn netlab_within(args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(ROOT)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run netlab");
+    let start = Instant::now();
+    while child.try_wait().expect("wait for netlab").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("reap netlab");
+            panic!(
+                "netlab {} still running after {limit:?}; killed it. stderr: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("collect netlab output")
+}
+
+/// A FIFO as the lab file used to hang `validate` and `up` in open(2), waiting for a writer
+/// that never comes. It is refused at once, without a position, with exit status 2.
+#[test]
+fn a_fifo_is_refused_without_waiting_for_a_writer() {
+    let dir = Scratch::new("fifo");
+    let fifo = dir.0.join("lab.toml");
+    nix::unistd::mkfifo(
+        &fifo,
+        nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+    )
+    .expect("mkfifo");
+    let fifo = fifo.to_str().unwrap();
+    let mut failures = Vec::new();
+    for command in ["validate", "up"] {
+        let out = netlab_within(&[command, fifo], Duration::from_secs(10));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(2) {
+            failures.push(format!(
+                "netlab {command}: exit status {:?}, wanted 2",
+                out.status.code()
+            ));
+        }
+        let want = format!("{fifo}: is a FIFO, not a lab file");
+        if !stderr.contains(&want) {
+            failures.push(format!("netlab {command}: stderr lacks {want:?}: {stderr}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}\n", failures.join("\n"));
+}
+
+/// Independent mistakes in different sections are all reported in one run, each at its
+/// position; what only follows from one of them (the containers on an unreadable host, the
+/// addresses on a refused subnet) is not reported again.
+#[test]
+fn every_independent_problem_is_reported_in_one_run() {
+    let dir = Scratch::new("rounds");
+    let lab = dir.write(
+        "rounds.toml",
+        br#"[lab]
+name = "badlab"
+
+[underlay]
+mtu = 100
+
+[hosts.h1]
+adress = "10.1.1.5"
+
+[hosts.h2]
+
+[networks.n1]
+driver = "bridge"
+subnet = "239.1.1.0/24"
+
+[networks.n2]
+driver = "bridge"
+
+[containers.c1]
+host = "h9"
+networks = ["n2"]
+
+[containers.c2]
+host = "h2"
+networks = ["n2", "n3"]
+
+[containers.c3]
+host = "h1"
+networks = ["n1"]
+ip = { n1 = "239.1.1.7" }
+
+[[checks]]
+from = "c2"
+to = "nobody"
+
+[[checks]]
+from = "c3"
+to = "c2"
+count = 0
+"#,
+    );
+    let want = [
+        (5, 7, "underlay mtu 100 must be between 1280 and 9000"),
+        (8, 1, "unknown field `adress`"),
+        (14, 10, "subnet 239.1.1.0/24 is in the multicast range"),
+        (
+            20,
+            8,
+            "container c1 is on host \"h9\", which is not defined",
+        ),
+        (25, 19, "network \"n3\" is not defined"),
+        (
+            34,
+            6,
+            "check target \"nobody\" is not a container, host or IPv4 address",
+        ),
+        (39, 9, "count 0 must be between 1 and 100"),
+    ];
+    for command in ["validate", "up"] {
+        let out = netlab(&[command, &lab]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "netlab {command}: {stderr}");
+        let mut missing = Vec::new();
+        for (line, col, message) in want {
+            let at = format!("{lab}:{line}:{col}: ");
+            let found = stderr
+                .lines()
+                .any(|l| l.contains(&at) && l.contains(message));
+            if !found {
+                missing.push(format!("{line}:{col}: {message}"));
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "netlab {command} did not report {missing:#?}\nstderr:\n{stderr}"
+        );
+        let reported = stderr.matches(&format!("{lab}:")).count();
+        assert_eq!(
+            reported,
+            want.len(),
+            "netlab {command}: consequences reported too\nstderr:\n{stderr}"
+        );
+    }
 }
 
 #[test]

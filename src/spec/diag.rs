@@ -1,14 +1,43 @@
-//! Lab-file diagnostics: a message tied to a byte span, rendered as `file:line:col`.
+//! Lab-file diagnostics: a message tied to a byte span, rendered as `file:line:col`, or to the
+//! file as a whole (`file: message`) when there is no text to point into.
 
 use std::fmt;
 use std::ops::Range;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
-    pub line: usize,
-    pub col: usize,
+    /// 1-based line and column (in characters); `None` for a problem with the file as a whole
+    /// (it cannot be read, is not a regular file, is too big), where a position would be a lie.
+    pub at: Option<(usize, usize)>,
     pub message: String,
     pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A problem at `line`:`col`.
+    pub fn at(line: usize, col: usize, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            at: Some((line, col)),
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// A problem with the file as a whole, shown without a position.
+    pub fn whole_file(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            at: None,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn with_help(self, help: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            help: Some(help.into()),
+            ..self
+        }
+    }
 }
 
 /// Every problem found in a lab file. Validation reports all of them, not just the first.
@@ -26,7 +55,10 @@ impl fmt::Display for SpecError {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}:{}:{}: {}", self.file, d.line, d.col, d.message)?;
+            match d.at {
+                Some((line, col)) => write!(f, "{}:{line}:{col}: {}", self.file, d.message)?,
+                None => write!(f, "{}: {}", self.file, d.message)?,
+            }
             if let Some(help) = &d.help {
                 write!(f, "\n  help: {help}")?;
             }
@@ -65,6 +97,11 @@ impl<'a> Reporter<'a> {
         self.push(span, message.into(), None);
     }
 
+    /// A problem with optional help, as found by someone else (the TOML reader).
+    pub fn report(&mut self, span: Range<usize>, message: String, help: Option<String>) {
+        self.push(span, message, help);
+    }
+
     pub fn error_help(
         &mut self,
         span: Range<usize>,
@@ -81,8 +118,7 @@ impl<'a> Reporter<'a> {
         }
         let (line, col) = self.line_col(span.start);
         self.diagnostics.push(Diagnostic {
-            line,
-            col,
+            at: Some((line, col)),
             message,
             help,
         });
@@ -108,13 +144,18 @@ impl<'a> Reporter<'a> {
         !self.diagnostics.is_empty()
     }
 
-    /// The diagnostics, with a last one saying how many were left out.
+    /// The diagnostics in file order (validation finds them section by section), with a last
+    /// one saying how many were left out.
     pub fn finish(mut self) -> Vec<Diagnostic> {
+        self.diagnostics.sort_by_key(|d| d.at);
         if self.suppressed > 0 {
-            let last = self.diagnostics.last().map(|d| d.line).unwrap_or(1);
+            let last = self
+                .diagnostics
+                .last()
+                .and_then(|d| d.at)
+                .map_or(1, |a| a.0);
             self.diagnostics.push(Diagnostic {
-                line: last,
-                col: 1,
+                at: Some((last, 1)),
                 message: format!(
                     "... and {} more problems not shown; fix the ones above first",
                     self.suppressed
@@ -159,6 +200,31 @@ mod tests {
         for off in 0..=t.len() + 2 {
             assert_eq!(r.line_col(off), line_col(t, off), "offset {off}");
         }
+    }
+
+    #[test]
+    fn a_whole_file_problem_has_no_position() {
+        let e = SpecError {
+            file: "labs/x.toml".into(),
+            diagnostics: vec![
+                Diagnostic::whole_file("is a FIFO, not a lab file").with_help("give a file"),
+                Diagnostic::at(3, 7, "boom"),
+            ],
+        };
+        assert_eq!(
+            e.to_string(),
+            "labs/x.toml: is a FIFO, not a lab file\n  help: give a file\nlabs/x.toml:3:7: boom"
+        );
+    }
+
+    #[test]
+    fn reporter_gives_diagnostics_in_file_order() {
+        let mut r = Reporter::new("a\nb\nc\n");
+        r.error(4..5, "third line");
+        r.error(0..1, "first line");
+        r.error(2..3, "second line");
+        let got: Vec<_> = r.finish().into_iter().map(|d| d.message).collect();
+        assert_eq!(got, ["first line", "second line", "third line"]);
     }
 
     #[test]

@@ -38,34 +38,10 @@ const MAX_VLAN: u32 = 4094;
 /// Read and validate a lab file. `name_override` replaces `[lab] name` (to run two copies).
 pub fn load(path: &Path, name_override: Option<&str>) -> Result<Lab, SpecError> {
     let shown = path.display().to_string();
-    let fail = |message: String| SpecError {
+    let bytes = read_lab_file(path).map_err(|d| SpecError {
         file: shown.clone(),
-        diagnostics: vec![Diagnostic {
-            line: 1,
-            col: 1,
-            message,
-            help: None,
-        }],
-    };
-    // Read at most one byte past the limit: the file may be a pipe or a device (/dev/zero)
-    // whose metadata says nothing about its length.
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| {
-            use std::io::Read;
-            f.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes)
-        })
-        .map_err(|e| fail(format!("cannot read lab file: {e}")))?;
-    if bytes.len() > MAX_FILE_BYTES {
-        let size = std::fs::metadata(path)
-            .ok()
-            .filter(|m| m.is_file())
-            .map(|m| format!("{} bytes", m.len()))
-            .unwrap_or_else(|| format!("more than {MAX_FILE_BYTES} bytes"));
-        return Err(fail(format!(
-            "lab file is {size}; the limit is {MAX_FILE_BYTES} bytes (is this really a lab file?)"
-        )));
-    }
+        diagnostics: vec![d],
+    })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let (line, col) = line_col(
             &String::from_utf8_lossy(e.as_bytes()),
@@ -73,16 +49,89 @@ pub fn load(path: &Path, name_override: Option<&str>) -> Result<Lab, SpecError> 
         );
         SpecError {
             file: shown.clone(),
-            diagnostics: vec![Diagnostic {
+            diagnostics: vec![Diagnostic::at(
                 line,
                 col,
-                message: "lab file is not valid UTF-8 (a binary file, or another encoding?)".into(),
-                help: Some("save the lab file as UTF-8 text".into()),
-            }],
+                "lab file is not valid UTF-8 (a binary file, or another encoding?)",
+            )
+            .with_help("save the lab file as UTF-8 text")],
         }
     })?;
     let source = std::fs::canonicalize(path).unwrap_or(path.to_path_buf());
     parse(&shown, &source.display().to_string(), &text, name_override)
+}
+
+/// The bytes of a lab file, which must be a regular file of at most [`MAX_FILE_BYTES`]. A FIFO
+/// would block the read until some writer came (forever, for `validate`), and a directory,
+/// device or socket is no lab file either: they are refused without being read.
+fn read_lab_file(path: &Path) -> Result<Vec<u8>, Diagnostic> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let cannot_read = |e: std::io::Error| {
+        Diagnostic::whole_file(format!("cannot read lab file: {}", io_reason(&e)))
+    };
+    // Look before opening: opening a device can have effects of its own (a tape rewinds, a
+    // terminal becomes the controlling one).
+    let meta = std::fs::metadata(path).map_err(cannot_read)?;
+    not_a_lab_file(&meta)?;
+    // Look again at what was opened, since the path may have changed in between; O_NONBLOCK
+    // so that a FIFO put there meanwhile cannot block the open.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(cannot_read)?;
+    let meta = file.metadata().map_err(cannot_read)?;
+    not_a_lab_file(&meta)?;
+    let too_big = |size: String| {
+        Diagnostic::whole_file(format!(
+            "lab file is {size}; the limit is {MAX_FILE_BYTES} bytes (is this really a lab file?)"
+        ))
+    };
+    if meta.len() > MAX_FILE_BYTES as u64 {
+        return Err(too_big(format!("{} bytes", meta.len())));
+    }
+    // At most one byte past the limit: the file may grow while it is read.
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(too_big(format!("more than {MAX_FILE_BYTES} bytes")));
+    }
+    Ok(bytes)
+}
+
+/// Refuses anything but a regular file, saying what it is.
+fn not_a_lab_file(meta: &std::fs::Metadata) -> Result<(), Diagnostic> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let kind = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    };
+    Err(Diagnostic::whole_file(format!("is {kind}, not a lab file"))
+        .with_help("give the path of a lab file, a regular TOML file like labs/overlay.toml"))
+}
+
+/// An I/O error as the C library says it, without Rust's " (os error N)".
+fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) if s.ends_with(')') => s[..i].to_string(),
+        _ => s,
+    }
 }
 
 /// Parse and validate lab-file text. `file` is used in messages, `source` is recorded.
@@ -97,34 +146,42 @@ pub fn parse(
         diagnostics,
     };
     if text.len() > MAX_FILE_BYTES {
-        return Err(err(vec![Diagnostic {
-            line: 1,
-            col: 1,
-            message: format!(
-                "lab file is {} bytes; the limit is {MAX_FILE_BYTES} bytes",
-                text.len()
-            ),
-            help: None,
-        }]));
+        return Err(err(vec![Diagnostic::whole_file(format!(
+            "lab file is {} bytes; the limit is {MAX_FILE_BYTES} bytes",
+            text.len()
+        ))]));
     }
     if let Some(at) = text.find('\0') {
         let (line, col) = line_col(text, at);
-        return Err(err(vec![Diagnostic {
+        return Err(err(vec![Diagnostic::at(
             line,
             col,
-            message: "lab file contains a NUL byte (is it a binary file?)".into(),
-            help: Some("a lab file is TOML text".into()),
-        }]));
+            "lab file contains a NUL byte (is it a binary file?)",
+        )
+        .with_help("a lab file is TOML text")]));
     }
-    let raw: RawLab = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => return Err(err(vec![toml_diagnostic(text, &e)])),
+    let (raw, shape_errors) = match RawLab::read(text) {
+        Ok(read) => read,
+        Err(e) => {
+            let (offset, message, help) = toml_problem(text, &e);
+            let (line, col) = line_col(text, offset);
+            return Err(err(vec![Diagnostic {
+                at: Some((line, col)),
+                message,
+                help,
+            }]));
+        }
     };
     let mut r = Reporter::new(text);
+    for e in &shape_errors {
+        let (offset, message, help) = toml_problem(text, e);
+        r.report(offset..offset, message, help);
+    }
     let lab = Validator {
         r: &mut r,
         source,
         name_override,
+        vlans: HashMap::new(),
     }
     .lab(&raw);
     match lab {
@@ -133,22 +190,21 @@ pub fn parse(
     }
 }
 
-/// A TOML syntax or shape error as a diagnostic, with a hint for the common ones.
-fn toml_diagnostic(text: &str, e: &toml::de::Error) -> Diagnostic {
+/// A TOML syntax or shape error: where it is, the message and a hint for the common ones.
+fn toml_problem(text: &str, e: &ShapeError) -> (usize, String, Option<String>) {
     let message = e
-        .message()
+        .message
         .trim()
         .replace('\n', " ")
         .replace("expected a map", "expected a table")
         .replace("expected a sequence", "expected an array");
     let recursion = message.contains("recursion");
-    let offset = match e.span() {
+    let offset = match &e.span {
         Some(s) => s.start,
         // toml reports over-long dotted keys without a position: find the key ourselves.
         None if recursion => deepest_key(text).unwrap_or(0),
         None => 0,
     };
-    let (line, col) = line_col(text, offset);
     let (message, help) = if recursion {
         (
             "tables, arrays or dotted keys are nested too deeply".to_string(),
@@ -177,12 +233,7 @@ fn toml_diagnostic(text: &str, e: &toml::de::Error) -> Diagnostic {
     } else {
         (message, None)
     };
-    Diagnostic {
-        line,
-        col,
-        message,
-        help,
-    }
+    (offset, message, help)
 }
 
 /// Byte offset of the key with the most dots (a table header or `key = value` line).
@@ -304,6 +355,17 @@ struct Validator<'r, 'a> {
     r: &'r mut Reporter<'a>,
     source: &'r str,
     name_override: Option<&'r str>,
+    /// Per host (by index), the 802.1Q sub-interfaces named so far, by NIC and VLAN id.
+    vlans: HashMap<usize, HashMap<(String, u16), VlanSpelling>>,
+}
+
+/// How a sub-interface was written, where and as what: `ens38.10` and `ens38.010` are both
+/// VLAN 10 on ens38, and a NIC can have only one sub-interface per VLAN id.
+struct VlanSpelling {
+    name: String,
+    at: Range<usize>,
+    /// "in addresses", "parent of network n1".
+    role: String,
 }
 
 /// A network's subnet while validating: `explicit` ones come from the file.
@@ -311,9 +373,13 @@ struct NetDraft {
     name: String,
     span: Range<usize>,
     overlay: bool,
+    /// `None` after allocation: the subnet written was refused, or no default one was free;
+    /// addresses on this network are not checked then (they would all look wrong).
     subnet: Option<Ipv4Network>,
     /// Where `subnet` / `vni` are written, for errors about them.
     subnet_span: Option<Range<usize>>,
+    /// A subnet was written but refused: none is allocated in its place.
+    subnet_refused: bool,
     gateway: Option<(Ipv4Addr, Range<usize>)>,
     vni: Option<u32>,
     vni_span: Option<Range<usize>>,
@@ -326,6 +392,9 @@ struct MacvlanDraft {
     parent: String,
     parent_span: Range<usize>,
     mode: MacvlanMode,
+    /// Parent and mode were accepted. A refused one still makes a macvlan network (so that
+    /// nothing treats it as a bridge), but its parent is not looked for on the hosts.
+    ok: bool,
 }
 
 impl MacvlanDraft {
@@ -338,14 +407,38 @@ impl MacvlanDraft {
     }
 }
 
+/// A stand-in subnet for a network whose own was refused, so that the rest of the lab can
+/// still be checked; such a lab is never returned.
+const UNKNOWN_SUBNET: Ipv4Network = match Ipv4Network::new_checked(Ipv4Addr::UNSPECIFIED, 24) {
+    Some(n) => n,
+    None => panic!(),
+};
+
+/// The containers as placed, and the names of those whose placement is incomplete because of
+/// an error reported elsewhere (unknown host, network not defined or refused).
+struct Placed {
+    containers: Vec<Container>,
+    partial: HashSet<String>,
+}
+
 impl Validator<'_, '_> {
+    /// Every check runs whatever the others found, so that one run reports every problem;
+    /// what is built on a refused value gets a stand-in, and checks that would only repeat
+    /// an error in other words skip what the error touches.
     fn lab(&mut self, raw: &RawLab) -> Option<Lab> {
-        let name = match self.name_override {
-            Some(n) => n.to_string(),
-            None => raw.lab.get_ref().name.get_ref().clone(),
+        let meta = raw.lab.as_ref().map(|l| l.get_ref());
+        let lab_span = raw.lab.as_ref().map(span).unwrap_or(0..0);
+        let name = match (self.name_override, meta) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(m)) => m.name.get_ref().clone(),
+            // [lab] is missing or unreadable (reported): no name to check.
+            (None, None) => String::new(),
         };
-        if let Some(p) = name_problem(&name, LAB_NAME_MAX) {
-            let s = span(&raw.lab.get_ref().name);
+        let lab_name_problem = (self.name_override.is_some() || meta.is_some())
+            .then(|| name_problem(&name, LAB_NAME_MAX))
+            .flatten();
+        if let Some(p) = lab_name_problem {
+            let s = meta.map(|m| span(&m.name)).unwrap_or(0..0);
             let what = if self.name_override.is_some() {
                 "invalid lab name given with --name (it replaces this one)"
             } else {
@@ -358,8 +451,8 @@ impl Validator<'_, '_> {
             );
         }
 
-        let underlay = self.underlay(raw.underlay.as_ref());
-        let hosts = self.hosts(raw, underlay.as_ref());
+        let (underlay, underlay_known) = self.underlay(raw);
+        let mut hosts = self.hosts(raw, &underlay, underlay_known, &lab_span);
         let mut names: HashMap<String, Range<usize>> = HashMap::new();
         for (n, _) in &raw.hosts {
             names.insert(n.get_ref().clone(), span(n));
@@ -400,6 +493,7 @@ impl Validator<'_, '_> {
                 overlay: false,
                 subnet: None,
                 subnet_span: None,
+                subnet_refused: false,
                 gateway: None,
                 vni: None,
                 vni_span: None,
@@ -407,20 +501,22 @@ impl Validator<'_, '_> {
                 macvlan: None,
             });
         }
-        let underlay = underlay?;
-        self.allocate_subnets(&mut drafts, &underlay);
+        self.allocate_subnets(&mut drafts, underlay_known.then_some(&underlay));
         self.allocate_vnis(&mut drafts);
-        if self.r.has_errors() {
-            return None;
-        }
+        let unsettled: HashSet<usize> = drafts
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.subnet.is_none())
+            .map(|(i, _)| i)
+            .collect();
         let networks: Vec<Network> = drafts
             .iter()
             .map(|d| {
                 let id = network_id(&name, &d.name);
-                let subnet = d.subnet.unwrap();
+                let subnet = d.subnet.unwrap_or(UNKNOWN_SUBNET);
                 let driver = if d.overlay {
                     Driver::Overlay {
-                        vni: d.vni.unwrap(),
+                        vni: d.vni.unwrap_or(FIRST_VNI),
                     }
                 } else if let Some(m) = &d.macvlan {
                     Driver::Macvlan {
@@ -452,24 +548,20 @@ impl Validator<'_, '_> {
                 }
             })
             .collect();
-        let mut hosts = hosts?;
-        let containers = self.containers(raw, &hosts, &networks, &overlay_users)?;
-        self.macvlan_parents(&drafts, &mut hosts, &containers);
-        if self.r.has_errors() {
-            return None;
-        }
+        let placed = self.containers(raw, &hosts, &networks, &overlay_users, &unsettled);
+        self.macvlan_parents(&drafts, &mut hosts, &placed.containers);
         let lab = Lab {
             name,
-            description: raw.lab.get_ref().description.clone(),
+            description: meta.and_then(|m| m.description.clone()),
             source: self.source.to_string(),
             underlay,
             hosts,
             networks,
-            containers,
+            containers: placed.containers,
             checks: Vec::new(),
         };
-        self.limits(&lab, &raw.lab);
-        let checks = self.checks(raw, &lab);
+        self.limits(&lab, lab_span);
+        let checks = self.checks(raw, &lab, &placed.partial);
         if self.r.has_errors() {
             return None;
         }
@@ -490,6 +582,16 @@ impl Validator<'_, '_> {
             return None;
         }
         match s.get_ref().parse::<Ipv4Network>() {
+            // First: neither clearing host bits nor another prefix length would mend it.
+            Ok(n) if n.prefix() >= 8 && Reserved::overlapping(masked(n)).is_some() => {
+                let block = Reserved::overlapping(masked(n)).unwrap();
+                self.r.error_help(
+                    span(s),
+                    format!("{what} {} {}", s.get_ref(), block.describe(masked(n))),
+                    UNICAST_HELP,
+                );
+                None
+            }
             Ok(n) if n.network() != n.ip() => {
                 self.r.error_help(
                     span(s),
@@ -540,49 +642,61 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn underlay(&mut self, raw: Option<&Spanned<Table<RawUnderlay>>>) -> Option<Underlay> {
+    /// The underlay, and whether its subnet is known (not refused): host addresses are only
+    /// checked against a known one. A refused value is replaced by its default.
+    fn underlay(&mut self, raw: &RawLab) -> (Underlay, bool) {
         let mut u = Underlay {
             subnet: "10.1.1.0/24".parse().unwrap(),
             mtu: 1500,
         };
-        let Some(raw) = raw else { return Some(u) };
-        let raw = raw.get_ref();
-        let mut ok = true;
-        if let Some(s) = &raw.subnet {
+        let Some(given) = &raw.underlay else {
+            return (u, !raw.underlay_unread);
+        };
+        let given = given.get_ref();
+        let mut subnet_known = true;
+        if let Some(s) = &given.subnet {
             match self.parse_net(s, "underlay subnet") {
                 Some(n) => u.subnet = n,
-                None => ok = false,
+                None => subnet_known = false,
             }
         }
-        if let Some(m) = &raw.mtu {
+        if let Some(m) = &given.mtu {
             if !(1280..=9000).contains(m.get_ref()) {
                 self.r.error(
                     span(m),
                     format!("underlay mtu {} must be between 1280 and 9000", m.get_ref()),
                 );
-                ok = false;
             } else {
                 u.mtu = *m.get_ref() as u32;
             }
         }
-        if let Some(nic) = &raw.nic {
+        if let Some(nic) = &given.nic {
             if let Some(p) = host_nic_problem(nic.get_ref()) {
                 self.r.error(span(nic), p);
-                ok = false;
             }
         }
-        ok.then_some(u)
+        (u, subnet_known)
     }
 
-    fn hosts(&mut self, raw: &RawLab, underlay: Option<&Underlay>) -> Option<Vec<Host>> {
-        if raw.hosts.is_empty() {
+    /// Every host of the file, in file order (so `raw.hosts` indexes them too), whatever is
+    /// wrong with them. `subnet_known`: the underlay subnet was not refused, so host addresses
+    /// can be checked against it.
+    fn hosts(
+        &mut self,
+        raw: &RawLab,
+        underlay: &Underlay,
+        subnet_known: bool,
+        lab_span: &Range<usize>,
+    ) -> Vec<Host> {
+        if raw.hosts.is_empty() && raw.unread_hosts.is_empty() {
             self.r.error_help(
-                span(&raw.lab),
+                lab_span.clone(),
                 "the lab has no hosts",
                 "add a [hosts.NAME] table",
             );
-            return None;
+            return Vec::new();
         }
+        let checked = subnet_known.then_some(underlay);
         let default_nic = raw
             .underlay
             .as_ref()
@@ -593,7 +707,7 @@ impl Validator<'_, '_> {
         let mut used: HashMap<Ipv4Addr, String> = HashMap::new();
         let mut explicit: Vec<(Ipv4Addr, Range<usize>, String)> = Vec::new();
         let mut explicit_extra: Vec<(Ipv4Addr, String, Range<usize>)> = Vec::new();
-        for (name, host) in &raw.hosts {
+        for (hi, (name, host)) in raw.hosts.iter().enumerate() {
             if let Some(p) = name_problem(name.get_ref(), NODE_NAME_MAX) {
                 self.r.error(span(name), format!("invalid host name: {p}"));
             }
@@ -636,14 +750,14 @@ impl Validator<'_, '_> {
             }
             let nics = host_nics(h, &default_nic);
             for (dev, a) in &h.addresses {
-                self.host_address(name.get_ref(), &nics, dev, a, &mut explicit_extra);
+                self.host_address(hi, name.get_ref(), &nics, dev, a, &mut explicit_extra);
             }
             if let Some(a) = &h.address {
                 let ip = a.get_ref().split('/').next().unwrap_or("");
                 let prefix_given = a.get_ref().contains('/');
                 match ip.parse::<Ipv4Addr>() {
                     Ok(ip) => {
-                        if let Some(u) = underlay {
+                        if let Some(u) = checked {
                             let given = a.get_ref().parse::<Ipv4Network>().ok();
                             if prefix_given && given.map(|g| g.prefix()) != Some(u.subnet.prefix())
                             {
@@ -682,7 +796,6 @@ impl Validator<'_, '_> {
                 }
             }
         }
-        let underlay = underlay?;
         for (ip, _, n) in &explicit {
             used.insert(*ip, n.clone());
         }
@@ -696,18 +809,29 @@ impl Validator<'_, '_> {
             }
             used.entry(*ip).or_insert_with(|| n.clone());
         }
-        let mut next = underlay.subnet.iter().skip(1);
+        let mut next = underlay
+            .subnet
+            .iter()
+            .skip(1)
+            .take_while(|ip| *ip != underlay.subnet.broadcast());
+        let mut full = false;
         for (name, host) in &raw.hosts {
             let h = host.get_ref();
-            let ip = match h
+            let explicit_ip = h
                 .address
                 .as_ref()
-                .and_then(|a| a.get_ref().split('/').next()?.parse().ok())
-            {
+                .and_then(|a| a.get_ref().split('/').next()?.parse().ok());
+            let ip = match explicit_ip {
                 Some(ip) => ip,
-                None => loop {
-                    match next.next() {
-                        Some(ip) if ip == underlay.subnet.broadcast() => {
+                None => match next.find(|ip| !used.contains_key(ip)) {
+                    Some(ip) => {
+                        used.insert(ip, name.get_ref().clone());
+                        ip
+                    }
+                    None => {
+                        // Once: the hosts after this one are short of an address for the same
+                        // reason. Not at all if the subnet is a stand-in for a refused one.
+                        if !full && subnet_known {
                             self.r.error_help(
                                 span(name),
                                 format!(
@@ -716,14 +840,9 @@ impl Validator<'_, '_> {
                                 ),
                                 "set a larger [underlay] subnet",
                             );
-                            return None;
                         }
-                        Some(ip) if !used.contains_key(&ip) => {
-                            used.insert(ip, name.get_ref().clone());
-                            break ip;
-                        }
-                        Some(_) => continue,
-                        None => return None,
+                        full = true;
+                        underlay.subnet.network()
                     }
                 },
             };
@@ -751,13 +870,15 @@ impl Validator<'_, '_> {
             }
             hosts.push(host);
         }
-        (!self.r.has_errors()).then_some(hosts)
+        hosts
     }
 
-    /// One entry of a host's `addresses`: the device must be one of its NICs or a VLAN of one,
-    /// the address must carry its prefix length and be unique among the hosts.
+    /// One entry of a host's `addresses`: the device must be one of its NICs or a VLAN of one
+    /// (spelt one way only), the address must carry its prefix length, be unique among the
+    /// hosts and be an interface address at all.
     fn host_address(
         &mut self,
+        hi: usize,
         host: &str,
         nics: &[String],
         dev: &Name,
@@ -769,7 +890,7 @@ impl Validator<'_, '_> {
             self.r.error(span(dev), p);
             return;
         }
-        let nic = match split_vlan(d) {
+        let (nic, vlan) = match split_vlan(d) {
             Some((nic, id)) => {
                 if !(1..=MAX_VLAN).contains(&id) {
                     self.r.error_help(
@@ -779,9 +900,9 @@ impl Validator<'_, '_> {
                     );
                     return;
                 }
-                nic
+                (nic, Some(id as u16))
             }
-            None => d.as_str(),
+            None => (d.as_str(), None),
         };
         if !nics.iter().any(|n| n == nic) {
             self.r.error_help(
@@ -793,6 +914,19 @@ impl Validator<'_, '_> {
                 format!("add {nic} to the host's nics, or use one of them"),
             );
             return;
+        }
+        if let Some(id) = vlan {
+            self.vlan_spelling(
+                hi,
+                host,
+                nic,
+                id,
+                VlanSpelling {
+                    name: d.clone(),
+                    at: span(dev),
+                    role: "in addresses".into(),
+                },
+            );
         }
         let text = a.get_ref();
         let parsed = if text.contains('/') {
@@ -808,6 +942,17 @@ impl Validator<'_, '_> {
             );
             return;
         };
+        if let Some(block) = (net.prefix() >= 8)
+            .then(|| Reserved::overlapping(masked(net)))
+            .flatten()
+        {
+            self.r.error_help(
+                span(a),
+                format!("address {text} for {d} {}", block.describe(masked(net))),
+                UNICAST_HELP,
+            );
+            return;
+        }
         if net.prefix() < 8
             || (net.prefix() <= 30 && (net.ip() == net.network() || net.ip() == net.broadcast()))
         {
@@ -828,6 +973,45 @@ impl Validator<'_, '_> {
         taken.push((net.ip(), host.to_string(), span(a)));
     }
 
+    /// Records that host `hi` has VLAN `id` of `nic` as `spelt`, and refuses another spelling
+    /// of it (`ens38.010` beside `ens38.10`): the kernel would refuse the second sub-interface
+    /// with EEXIST halfway through `up`. The error is at the later of the two in the file, and
+    /// names the other. True when `spelt` may be created.
+    fn vlan_spelling(
+        &mut self,
+        hi: usize,
+        host: &str,
+        nic: &str,
+        id: u16,
+        spelt: VlanSpelling,
+    ) -> bool {
+        let seen = self.vlans.entry(hi).or_default();
+        let Some(first) = seen.get(&(nic.to_string(), id)) else {
+            seen.insert((nic.to_string(), id), spelt);
+            return true;
+        };
+        if first.name == spelt.name {
+            return true;
+        }
+        let (later, earlier) = if spelt.at.start >= first.at.start {
+            (&spelt, first)
+        } else {
+            (first, &spelt)
+        };
+        let (l, c) = self.r.line_col(earlier.at.start);
+        let message = format!(
+            "\"{}\" ({}) is VLAN {id} on {nic}, which host {host} already has as \"{}\" ({}, line {l}, column {c})",
+            later.name, later.role, earlier.name, earlier.role
+        );
+        let help = format!(
+            "a NIC has one sub-interface per VLAN id (the kernel refuses a second): spell it \"{}\" here too, as at line {l}",
+            earlier.name
+        );
+        let at = later.at.clone();
+        self.r.error_help(at, message, help);
+        false
+    }
+
     fn networks(&mut self, raw: &RawLab) -> Vec<NetDraft> {
         let mut out = Vec::new();
         for (name, net) in &raw.networks {
@@ -839,10 +1023,10 @@ impl Validator<'_, '_> {
                 self.r.error(span(name), format!("{GWBRIDGE} is created by netlab for overlay containers; choose another name"));
             }
             let n = net.get_ref();
-            let (overlay, macvlan) = match n.driver.get_ref().as_str() {
-                "overlay" => (true, false),
-                "bridge" => (false, false),
-                "macvlan" => (false, true),
+            let kind = match n.driver.get_ref().as_str() {
+                "overlay" => Some((true, false)),
+                "bridge" => Some((false, false)),
+                "macvlan" => Some((false, true)),
                 other => {
                     let help = if ["ipvlan", "host", "none"].contains(&other) {
                         format!("driver {other:?} is not supported yet; this version has \"overlay\", \"bridge\" and \"macvlan\"")
@@ -854,7 +1038,7 @@ impl Validator<'_, '_> {
                         format!("unknown network driver {other:?}"),
                         help,
                     );
-                    continue;
+                    None
                 }
             };
             let subnet = n.subnet.as_ref().and_then(|s| self.parse_net(s, "subnet"));
@@ -879,6 +1063,11 @@ impl Validator<'_, '_> {
                     gateway = Some((ip, span(g)));
                 }
             }
+            // Without a driver, which options apply is unknown: the network is left out, and
+            // containers on it are not reported again (containers_pre knows it is declared).
+            let Some((overlay, macvlan)) = kind else {
+                continue;
+            };
             let mut vni = None;
             if let Some(v) = &n.vni {
                 if !overlay {
@@ -909,7 +1098,7 @@ impl Validator<'_, '_> {
                 }
             }
             let macvlan = if macvlan {
-                self.macvlan_options(name, n)
+                Some(self.macvlan_options(name, n))
             } else {
                 for (key, at) in [
                     ("parent", n.parent.as_ref().map(span)),
@@ -929,6 +1118,7 @@ impl Validator<'_, '_> {
                 name: name.get_ref().clone(),
                 span: span(name),
                 overlay,
+                subnet_refused: n.subnet.is_some() && subnet.is_none(),
                 subnet,
                 subnet_span: n.subnet.as_ref().map(span),
                 gateway,
@@ -943,7 +1133,7 @@ impl Validator<'_, '_> {
 
     /// A macvlan network's `parent` and `mode`. The parent is checked for its form here, and
     /// against each host's NICs once containers are placed (`macvlan_parents`).
-    fn macvlan_options(&mut self, name: &Name, n: &RawNetwork) -> Option<MacvlanDraft> {
+    fn macvlan_options(&mut self, name: &Name, n: &RawNetwork) -> MacvlanDraft {
         let mode = match &n.mode {
             None => Some(MacvlanMode::Bridge),
             Some(m) => {
@@ -958,18 +1148,24 @@ impl Validator<'_, '_> {
                 mode
             }
         };
+        let refused = |parent: Option<&Name>| MacvlanDraft {
+            parent: parent.map(|p| p.get_ref().clone()).unwrap_or_default(),
+            parent_span: parent.map(span).unwrap_or_else(|| span(name)),
+            mode: mode.unwrap_or(MacvlanMode::Bridge),
+            ok: false,
+        };
         let Some(parent) = &n.parent else {
             self.r.error_help(
                 span(name),
                 format!("macvlan network {} needs a parent interface", name.get_ref()),
                 "add parent = \"ens33\" (a NIC of the hosts), or parent = \"ens38.10\" for VLAN 10 on ens38",
             );
-            return None;
+            return refused(None);
         };
         let p = parent.get_ref();
         if let Some(problem) = ifname_problem(p) {
             self.r.error(span(parent), format!("parent: {problem}"));
-            return None;
+            return refused(Some(parent));
         }
         if let Some((nic, id)) = split_vlan(p) {
             if !(1..=MAX_VLAN).contains(&id) {
@@ -978,7 +1174,7 @@ impl Validator<'_, '_> {
                     format!("VLAN id {id} in parent {p:?} is out of range: 802.1Q VLAN ids are 1 to {MAX_VLAN}"),
                     format!("write the parent as NIC.VLAN with a VLAN id from 1 to {MAX_VLAN}, like \"{nic}.10\""),
                 );
-                return None;
+                return refused(Some(parent));
             }
         } else if p.contains('.') {
             self.r.error_help(
@@ -986,13 +1182,12 @@ impl Validator<'_, '_> {
                 format!("parent {p:?} is neither a NIC name nor NIC.VLAN"),
                 "write a NIC name like \"ens33\", or NIC.VLAN like \"ens38.10\"",
             );
-            return None;
+            return refused(Some(parent));
         }
-        Some(MacvlanDraft {
-            parent: p.clone(),
-            parent_span: span(parent),
-            mode: mode?,
-        })
+        MacvlanDraft {
+            ok: mode.is_some(),
+            ..refused(Some(parent))
+        }
     }
 
     /// Per host, the macvlan networks that exist there (those with a container on that host):
@@ -1009,7 +1204,8 @@ impl Validator<'_, '_> {
             let mut per_net: HashMap<usize, usize> = HashMap::new();
             for c in containers.iter().filter(|c| c.host == hi) {
                 for e in &c.endpoints {
-                    if drafts[e.network].macvlan.is_some() {
+                    // A refused parent or mode was reported; its network is not looked at here.
+                    if drafts[e.network].macvlan.as_ref().is_some_and(|m| m.ok) {
                         *per_net.entry(e.network).or_default() += 1;
                         if !on_host.contains(&e.network) {
                             on_host.push(e.network);
@@ -1018,7 +1214,7 @@ impl Validator<'_, '_> {
                 }
             }
             on_host.sort();
-            let mut users: HashMap<&str, usize> = HashMap::new();
+            let mut users: HashMap<(&str, Option<u16>), usize> = HashMap::new();
             for ni in on_host {
                 let d = &drafts[ni];
                 let m = d.macvlan.as_ref().unwrap();
@@ -1040,21 +1236,38 @@ impl Validator<'_, '_> {
                     );
                     continue;
                 }
-                if let Some(&other) = users.get(m.parent.as_str()) {
+                // Keyed by NIC and VLAN id, not by name: "ens38.010" is "ens38.10".
+                if let Some(&other) = users.get(&(nic, vlan)) {
+                    let o = drafts[other].macvlan.as_ref().unwrap();
+                    let (message, spelling) = if o.parent == m.parent {
+                        (
+                            format!(
+                                "network {} is already using parent interface {} on host {}, so network {} cannot",
+                                drafts[other].name, m.parent, host.name, d.name
+                            ),
+                            String::new(),
+                        )
+                    } else {
+                        let (l, c) = self.r.line_col(o.parent_span.start);
+                        (
+                            format!(
+                                "parent \"{}\" of network {} is VLAN {} on {nic}, which network {} already uses on host {} as \"{}\" (line {l}, column {c})",
+                                m.parent, d.name, vlan.unwrap_or(0), drafts[other].name, host.name, o.parent
+                            ),
+                            format!("\"{}\" and \"{}\" are one sub-interface, and ", m.parent, o.parent),
+                        )
+                    };
                     self.r.error_help(
                         m.parent_span.clone(),
+                        message,
                         format!(
-                            "network {} is already using parent interface {} on host {}, so network {} cannot",
-                            drafts[other].name, m.parent, host.name, d.name
-                        ),
-                        format!(
-                            "a parent serves one macvlan network per host (as in Docker): give {} another NIC, or a VLAN sub-interface like \"{nic}.20\"",
+                            "{spelling}a parent serves one macvlan network per host (as in Docker): give {} another NIC, or a VLAN sub-interface like \"{nic}.20\"",
                             d.name
                         ),
                     );
                     continue;
                 }
-                users.insert(&m.parent, ni);
+                users.insert((nic, vlan), ni);
                 if m.mode == MacvlanMode::Passthru && per_net.get(&ni).copied().unwrap_or(0) > 1 {
                     self.r.error_help(
                         m.parent_span.clone(),
@@ -1066,7 +1279,14 @@ impl Validator<'_, '_> {
                     );
                 }
                 if let Some(id) = vlan {
-                    add_vlan(host, &m.parent, nic, id);
+                    let spelt = VlanSpelling {
+                        name: m.parent.clone(),
+                        at: m.parent_span.clone(),
+                        role: format!("parent of network {}", d.name),
+                    };
+                    if self.vlan_spelling(hi, &host.name, nic, id, spelt) {
+                        add_vlan(host, &m.parent, nic, id);
+                    }
                 }
             }
         }
@@ -1082,7 +1302,8 @@ impl Validator<'_, '_> {
             .collect();
         for (cname, c) in &raw.containers {
             let c = c.get_ref();
-            if !raw.hosts.contains_key(c.host.get_ref().as_str()) {
+            let host = c.host.get_ref().as_str();
+            if !raw.hosts.contains_key(host) && !raw.unread_hosts.contains(host) {
                 let help = (!self.r.is_full())
                     .then(|| {
                         close_match(
@@ -1129,7 +1350,9 @@ impl Validator<'_, '_> {
                         let help = (!self.r.is_full())
                             .then(|| close_match(n.get_ref(), nets.iter().map(|d| d.name.as_str())))
                             .flatten();
-                        let declared = raw.networks.contains_key(n.get_ref().as_str());
+                        // Declared but left out (its driver or shape was refused): reported.
+                        let declared = raw.networks.contains_key(n.get_ref().as_str())
+                            || raw.unread_networks.contains(n.get_ref());
                         if !declared {
                             self.r.error_help(
                                 span(n),
@@ -1164,18 +1387,23 @@ impl Validator<'_, '_> {
         out
     }
 
-    fn allocate_subnets(&mut self, drafts: &mut [NetDraft], underlay: &Underlay) {
+    /// Checks written subnets for overlaps and gives the others Docker's defaults. `underlay`:
+    /// the underlay, unless its subnet was refused (then nothing can overlap it).
+    fn allocate_subnets(&mut self, drafts: &mut [NetDraft], underlay: Option<&Underlay>) {
         let mut taken = Taken::default();
-        taken.insert(underlay.subnet, "the underlay".into());
+        if let Some(u) = underlay {
+            taken.insert(u.subnet, "the underlay".into());
+        }
         // Subnets of networks alone: a macvlan network on a plain NIC may share the subnet of
         // the segment that NIC is on (that is what macvlan is for), but not another network's.
         let mut networks_only = Taken::default();
         for d in drafts.iter() {
             if let Some(s) = d.subnet {
+                // A refused parent may have been a plain NIC: give it the benefit of the doubt.
                 let on_nic = d
                     .macvlan
                     .as_ref()
-                    .is_some_and(|m| split_vlan(&m.parent).is_none());
+                    .is_some_and(|m| !m.ok || split_vlan(&m.parent).is_none());
                 let clash = if on_nic {
                     networks_only.find(s)
                 } else {
@@ -1208,7 +1436,10 @@ impl Validator<'_, '_> {
             )
             .collect();
         let mut next = [0usize; 2];
-        for d in drafts.iter_mut().filter(|d| d.subnet.is_none()) {
+        for d in drafts
+            .iter_mut()
+            .filter(|d| d.subnet.is_none() && !d.subnet_refused)
+        {
             let (pool, at) = if d.overlay {
                 (&overlay_pool, &mut next[0])
             } else {
@@ -1266,13 +1497,18 @@ impl Validator<'_, '_> {
         }
     }
 
+    /// Places the containers and gives them addresses. A container on an unknown host is left
+    /// out, and one on a network that was left out misses that endpoint; both are reported
+    /// elsewhere, and listed in [`Placed::partial`] so that checks do not report them again.
+    /// `unsettled`: networks without a known subnet, whose addresses are not checked.
     fn containers(
         &mut self,
         raw: &RawLab,
         hosts: &[Host],
         nets: &[Network],
         needs_gw: &[bool],
-    ) -> Option<Vec<Container>> {
+        unsettled: &HashSet<usize>,
+    ) -> Placed {
         let gw_index = nets.iter().position(|n| n.implicit);
         let net_at: HashMap<&str, usize> = nets
             .iter()
@@ -1288,20 +1524,15 @@ impl Validator<'_, '_> {
         // Address pools: overlays are global (one pool per network), bridges are host-local.
         let mut taken: HashMap<(usize, Option<usize>), HashMap<Ipv4Addr, String>> = HashMap::new();
         let mut next_free: HashMap<(usize, Option<usize>), u64> = HashMap::new();
+        let mut exhausted: HashSet<(usize, Option<usize>)> = HashSet::new();
         // Macvlan pools are lab-wide too: Docker's are per host, but the hosts share one segment,
         // so two containers with one address would clash on the wire.
-        let scope = |net: usize, host: usize| {
-            (
-                net,
-                if nets[net].spans_hosts() {
-                    None
-                } else {
-                    Some(host)
-                },
-            )
-        };
+        let scope = |net: usize, host: usize| (net, (!nets[net].spans_hosts()).then_some(host));
         // A macvlan network shares its segment with the hosts: their addresses are taken.
         for (ni, net) in nets.iter().enumerate().filter(|(_, n)| n.is_macvlan()) {
+            if unsettled.contains(&ni) {
+                continue;
+            }
             let pool = taken.entry((ni, None)).or_default();
             for h in hosts {
                 let all = std::iter::once(h.address.ip())
@@ -1311,10 +1542,11 @@ impl Validator<'_, '_> {
                 }
             }
         }
-        // First pass: static addresses, so automatic ones never take them.
+        // First pass: static addresses, so automatic ones never take them. They are checked
+        // even on a container whose host is unknown, except against host-local pools.
         for (cname, c) in &raw.containers {
             let c = c.get_ref();
-            let host = *host_at.get(c.host.get_ref().as_str())?;
+            let host = host_at.get(c.host.get_ref().as_str()).copied();
             for (nname, ip) in &c.ip {
                 let Some(&ni) = net_at.get(nname.get_ref().as_str()) else {
                     continue;
@@ -1322,6 +1554,9 @@ impl Validator<'_, '_> {
                 let Some(addr) = self.parse_ip(ip, "address") else {
                     continue;
                 };
+                if unsettled.contains(&ni) {
+                    continue;
+                }
                 let net = &nets[ni];
                 if !usable(net.subnet, addr) {
                     self.r.error_help(
@@ -1341,10 +1576,15 @@ impl Validator<'_, '_> {
                         format!("address {addr} is the gateway of {}", net.name),
                         "pick another address, or leave this one out to get a free one",
                     );
-                } else if let Some(other) = taken
-                    .entry(scope(ni, host))
-                    .or_default()
-                    .insert(addr, cname.get_ref().clone())
+                } else if let Some(other) = host
+                    .map(|h| scope(ni, h))
+                    .or(nets[ni].spans_hosts().then_some((ni, None)))
+                    .and_then(|key| {
+                        taken
+                            .entry(key)
+                            .or_default()
+                            .insert(addr, cname.get_ref().clone())
+                    })
                 {
                     self.r.error_help(
                         span(ip),
@@ -1354,13 +1594,14 @@ impl Validator<'_, '_> {
                 }
             }
         }
-        if self.r.has_errors() {
-            return None;
-        }
         let mut out = Vec::new();
+        let mut partial = HashSet::new();
         for (ci, (cname, c)) in raw.containers.iter().enumerate() {
             let c = c.get_ref();
-            let host = *host_at.get(c.host.get_ref().as_str())?;
+            let Some(&host) = host_at.get(c.host.get_ref().as_str()) else {
+                partial.insert(cname.get_ref().clone());
+                continue;
+            };
             let mut attach: Vec<(usize, Option<Ipv4Addr>)> = c
                 .networks
                 .get_ref()
@@ -1374,14 +1615,19 @@ impl Validator<'_, '_> {
                     (ni, ip)
                 })
                 .collect();
+            if attach.len() < c.networks.get_ref().len() {
+                partial.insert(cname.get_ref().clone());
+            }
             if needs_gw[ci] {
-                attach.push((gw_index?, None));
+                attach.extend(gw_index.map(|g| (g, None)));
             }
             let mut endpoints = Vec::new();
             for (i, (ni, ip)) in attach.into_iter().enumerate() {
                 let net = &nets[ni];
                 let ip = match ip {
                     Some(ip) => ip,
+                    // No subnet to allocate from: a stand-in, never used.
+                    None if unsettled.contains(&ni) => net.subnet.network(),
                     None => {
                         // Lowest free address. Nothing is ever freed, so each pool's search
                         // resumes where its last one stopped: linear, not quadratic, in a big lab.
@@ -1396,21 +1642,29 @@ impl Validator<'_, '_> {
                         if let Some((k, _)) = found {
                             *from = k + 1;
                         }
-                        let Some((_, ip)) = found else {
-                            self.r.error_help(
-                                span(cname),
-                                format!(
-                                    "network {} ({}) has no free address left for {}",
-                                    net.name,
-                                    net.subnet,
-                                    cname.get_ref()
-                                ),
-                                "give the network a larger subnet",
-                            );
-                            return None;
-                        };
-                        pool.insert(ip, cname.get_ref().clone());
-                        ip
+                        match found {
+                            Some((_, ip)) => {
+                                pool.insert(ip, cname.get_ref().clone());
+                                ip
+                            }
+                            None => {
+                                // Once per pool: the containers after this one are short of
+                                // an address for the same reason.
+                                if exhausted.insert(key) {
+                                    self.r.error_help(
+                                        span(cname),
+                                        format!(
+                                            "network {} ({}) has no free address left for {}",
+                                            net.name,
+                                            net.subnet,
+                                            cname.get_ref()
+                                        ),
+                                        "give the network a larger subnet",
+                                    );
+                                }
+                                net.subnet.network()
+                            }
+                        }
                     }
                 };
                 endpoints.push(Endpoint {
@@ -1453,10 +1707,13 @@ impl Validator<'_, '_> {
                 default_gateway,
             });
         }
-        Some(out)
+        Placed {
+            containers: out,
+            partial,
+        }
     }
 
-    fn limits(&mut self, lab: &Lab, at: &Spanned<Table<RawLabMeta>>) {
+    fn limits(&mut self, lab: &Lab, at: Range<usize>) {
         let max = std::env::var("NETLAB_MAX_NAMESPACES")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -1479,14 +1736,17 @@ impl Validator<'_, '_> {
         let total = 1 + lab.hosts.len() + lab.containers.len() + overlay_ns;
         if total > max {
             self.r.error_help(
-                span(at),
+                at,
                 format!("this lab needs {total} namespaces; the limit is {max}"),
                 "raise it with the environment variable NETLAB_MAX_NAMESPACES if your machine can take it",
             );
         }
     }
 
-    fn checks(&mut self, raw: &RawLab, lab: &Lab) -> Vec<Check> {
+    /// Each check's source, target, expectation, count and ttl are checked independently.
+    /// `partial`: containers placed incompletely because of an error reported elsewhere; a
+    /// check naming one is not refused for what that error took away.
+    fn checks(&mut self, raw: &RawLab, lab: &Lab, partial: &HashSet<String>) -> Vec<Check> {
         let mut out = Vec::new();
         let container_at: HashMap<&str, usize> = lab
             .containers
@@ -1506,30 +1766,43 @@ impl Validator<'_, '_> {
                 .map(|c| c.name.as_str())
                 .chain(lab.hosts.iter().map(|h| h.name.as_str()))
         };
+        // Named in the file but not in `lab` (unreadable, or on an unknown host): reported.
+        let declared = |n: &str| {
+            raw.containers.contains_key(n)
+                || raw.unread_containers.contains(n)
+                || raw.unread_hosts.contains(n)
+        };
         for check in &raw.checks {
             let ch = check.get_ref();
+            let mut ok = true;
             let from = ch.from.get_ref();
             let src_container = container_at.get(from.as_str()).copied();
             let src_host = host_at.get(from.as_str()).copied();
-            if src_container.is_none() && src_host.is_none() {
-                // Suggestions cost an edit distance per name: skip them once nobody will read them.
-                let help = (!self.r.is_full())
-                    .then(|| close_match(from, names()))
-                    .flatten()
-                    .unwrap_or_else(|| "name a container or a host of this lab".into());
-                self.r.error_help(
-                    span(&ch.from),
-                    format!("check source {from:?} is not a container or host of this lab"),
-                    help,
-                );
-                continue;
+            let src_known = src_container.is_some() || src_host.is_some();
+            if !src_known {
+                ok = false;
+                if !declared(from) {
+                    // Suggestions cost an edit distance per name: skip them once nobody will read them.
+                    let help = (!self.r.is_full())
+                        .then(|| close_match(from, names()))
+                        .flatten()
+                        .unwrap_or_else(|| "name a container or a host of this lab".into());
+                    self.r.error_help(
+                        span(&ch.from),
+                        format!("check source {from:?} is not a container or host of this lab"),
+                        help,
+                    );
+                }
             }
             let to = ch.to.get_ref();
             let address = if let Ok(ip) = to.parse::<Ipv4Addr>() {
-                if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
+                if let Some(block) = Reserved::overlapping(Ipv4Network::from(ip)) {
                     self.r.error_help(
                         span(&ch.to),
-                        format!("check target {ip} is not a unicast address; a ping to it proves nothing"),
+                        format!(
+                            "check target {ip} is not a unicast address a lab can have (it {}); a ping to it proves nothing",
+                            block.describe_briefly(Ipv4Network::from(ip))
+                        ),
                         "give the address of one container, host or gateway",
                     );
                     None
@@ -1547,19 +1820,26 @@ impl Validator<'_, '_> {
                     }
                     None => false,
                 });
-                match shared {
-                    Some(e) => Some(e.address.ip()),
-                    None => {
+                match (shared, t.endpoints.first()) {
+                    (Some(e), _) => Some(e.address.ip()),
+                    // The source is unknown, or one of them lacks a network it was meant to have:
+                    // both reported already.
+                    _ if !src_known || partial.contains(from) || partial.contains(to) => None,
+                    (None, Some(first)) => {
                         self.r.error_help(
                             span(&ch.to),
                             format!("{from} shares no network with {to}, so the name {to} does not resolve from it"),
-                            format!("write the address instead, e.g. to = \"{}\"", t.endpoints[0].address.ip()),
+                            format!("write the address instead, e.g. to = \"{}\"", first.address.ip()),
                         );
                         None
                     }
+                    // A container on no network at all: reported.
+                    (None, None) => None,
                 }
             } else if let Some(h) = host_at.get(to.as_str()).map(|&i| &lab.hosts[i]) {
                 Some(h.address.ip())
+            } else if declared(to) {
+                None
             } else {
                 let help = (!self.r.is_full())
                     .then(|| close_match(to, names()))
@@ -1572,48 +1852,51 @@ impl Validator<'_, '_> {
                 );
                 None
             };
+            ok &= address.is_some();
             let expect = match ch.expect.as_ref().map(|e| e.get_ref().as_str()) {
-                None | Some("reachable") => Expect::Reachable,
-                Some("unreachable") => Expect::Unreachable,
+                None | Some("reachable") => Some(Expect::Reachable),
+                Some("unreachable") => Some(Expect::Unreachable),
                 Some(other) => {
                     self.r.error(
                         span(ch.expect.as_ref().unwrap()),
                         format!("expect must be \"reachable\" or \"unreachable\", not {other:?}"),
                     );
-                    continue;
+                    None
                 }
             };
             let count = match &ch.count {
-                None => 2,
-                Some(c) if (1..=100).contains(c.get_ref()) => *c.get_ref() as u32,
+                None => Some(2),
+                Some(c) if (1..=100).contains(c.get_ref()) => Some(*c.get_ref() as u32),
                 Some(c) => {
                     self.r.error(
                         span(c),
                         format!("count {} must be between 1 and 100", c.get_ref()),
                     );
-                    continue;
+                    None
                 }
             };
             let ttl = match &ch.ttl {
-                None => None,
-                Some(t) if (1..=255).contains(t.get_ref()) => Some(*t.get_ref() as u8),
+                None => Some(None),
+                Some(t) if (1..=255).contains(t.get_ref()) => Some(Some(*t.get_ref() as u8)),
                 Some(t) => {
                     self.r.error(
                         span(t),
                         format!("ttl {} must be between 1 and 255", t.get_ref()),
                     );
-                    continue;
+                    None
                 }
             };
-            if ttl.is_some() && expect == Expect::Unreachable {
+            if matches!(ttl, Some(Some(_))) && expect == Some(Expect::Unreachable) {
                 self.r.error_help(
                     span(ch.ttl.as_ref().unwrap()),
                     "a ttl can only be expected from a reachable target",
                     "remove ttl, or expect = \"reachable\"",
                 );
-                continue;
+                ok = false;
             }
-            if let Some(address) = address {
+            if let (true, Some(address), Some(expect), Some(count), Some(ttl)) =
+                (ok, address, expect, count, ttl)
+            {
                 out.push(Check {
                     from: from.clone(),
                     to: to.clone(),
@@ -1637,6 +1920,92 @@ fn add_vlan(host: &mut Host, name: &str, nic: &str, id: u16) {
             id,
         });
     }
+}
+
+/// An IPv4 block that holds no interface's addresses, so no lab's (RFC 6890): a subnet, host
+/// address or check target in one is refused, whatever the kernel would make of it.
+struct Reserved {
+    block: Ipv4Network,
+    name: &'static str,
+    why: &'static str,
+}
+
+const fn block(a: u8, b: u8, c: u8, d: u8, prefix: u8) -> Ipv4Network {
+    match Ipv4Network::new_checked(Ipv4Addr::new(a, b, c, d), prefix) {
+        Some(n) => n,
+        None => panic!("not a prefix length"),
+    }
+}
+
+/// Most specific first: the limited broadcast address is inside 240.0.0.0/4.
+const RESERVED: [Reserved; 5] = [
+    Reserved {
+        block: block(255, 255, 255, 255, 32),
+        name: "the limited broadcast address",
+        why: "it means every host on the link, never one interface (RFC 919)",
+    },
+    Reserved {
+        block: block(0, 0, 0, 0, 8),
+        name: "the \"this network\" block",
+        why: "its addresses are only a source while a host learns its own, and never routed (RFC 1122)",
+    },
+    Reserved {
+        block: block(127, 0, 0, 0, 8),
+        name: "the loopback range",
+        why: "the kernel drops packets from or to it on every interface but lo (RFC 1122)",
+    },
+    Reserved {
+        block: block(224, 0, 0, 0, 4),
+        name: "the multicast range",
+        why: "its addresses name groups of receivers, not interfaces (RFC 5771)",
+    },
+    Reserved {
+        block: block(240, 0, 0, 0, 4),
+        name: "the reserved range",
+        why: "it is set aside for future use (RFC 1112), and routers and most systems drop it",
+    },
+];
+
+/// Advice for an address range refused by [`Reserved`].
+const UNICAST_HELP: &str =
+    "use a unicast range, like the private ones: 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16";
+
+impl Reserved {
+    /// The reserved block that shares an address with `n`. CIDR blocks either nest or are
+    /// disjoint, so one contains the other's first address or they do not meet.
+    fn overlapping(n: Ipv4Network) -> Option<&'static Reserved> {
+        RESERVED
+            .iter()
+            .find(|r| r.block.contains(n.network()) || n.contains(r.block.network()))
+    }
+
+    /// "is in the multicast range 224.0.0.0/4", of `n` (which overlaps this block).
+    fn describe_briefly(&self, n: Ipv4Network) -> String {
+        let b = self.block;
+        let shown = if b.prefix() == 32 {
+            b.ip().to_string()
+        } else {
+            b.to_string()
+        };
+        let relation = if b.prefix() == n.prefix() && b.prefix() == 32 {
+            "is"
+        } else if b.prefix() <= n.prefix() {
+            "is in"
+        } else {
+            "contains"
+        };
+        format!("{relation} {} {shown}", self.name)
+    }
+
+    /// [`describe_briefly`](Self::describe_briefly), and why no lab can use it.
+    fn describe(&self, n: Ipv4Network) -> String {
+        format!("{}: {}", self.describe_briefly(n), self.why)
+    }
+}
+
+/// The subnet `n` is in (`10.0.0.0/24` for `10.0.0.7/24`).
+fn masked(n: Ipv4Network) -> Ipv4Network {
+    Ipv4Network::new(n.network(), n.prefix()).unwrap()
 }
 
 fn usable(net: Ipv4Network, ip: Ipv4Addr) -> bool {

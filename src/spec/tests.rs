@@ -529,8 +529,8 @@ host = \"h9\"
 networks = [\"n1\", \"n2\"]
 ",
     );
-    let got: Vec<(usize, usize)> = d.iter().map(|d| (d.line, d.col)).collect();
-    assert_eq!(got, [(8, 7), (11, 8), (12, 19)], "{d:?}");
+    let got: Vec<Option<(usize, usize)>> = d.iter().map(|d| d.at).collect();
+    assert_eq!(got, [Some((8, 7)), Some((11, 8)), Some((12, 19))], "{d:?}");
 }
 
 #[test]
@@ -625,8 +625,10 @@ fn parse_never_panics_on_mangled_input() {
             assert!(!e.diagnostics.is_empty(), "an error without diagnostics");
             let lines = text.split('\n').count();
             for d in &e.diagnostics {
-                assert!(d.line >= 1 && d.line <= lines, "{d:?} in\n{text}");
-                assert!(d.col >= 1, "{d:?}");
+                // Text always has a position to point at.
+                let (line, col) = d.at.unwrap_or_else(|| panic!("{d:?} without a position"));
+                assert!(line >= 1 && line <= lines, "{d:?} in\n{text}");
+                assert!(col >= 1, "{d:?}");
             }
         }
     }
@@ -663,7 +665,8 @@ fn parse_never_panics_on_mangled_input() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1500);
-    for base in [OVERLAY, BRIDGE] {
+    // The macvlan and router labs reach VLAN, parent and host-address validation.
+    for base in [OVERLAY, BRIDGE, MACVLAN_VLAN, ROUTED] {
         for cut in (0..=base.len()).filter(|&i| base.is_char_boundary(i)) {
             try_one(&base[..cut]);
         }
@@ -943,4 +946,417 @@ fn a_bridge_with_more_ports_than_linux_allows_is_refused() {
     // 1023 fit.
     let ok: String = text.split("[containers.c1023]").next().unwrap().to_string();
     assert!(parse("big.toml", "big.toml", &ok, None).is_ok());
+}
+
+/// One bridge network with `subnet` and a container on it.
+fn with_subnet(subnet: &str) -> String {
+    format!(
+        "[lab]\nname = \"t\"\n[hosts.h1]\n[networks.n]\ndriver = \"bridge\"\nsubnet = \"{subnet}\"\n\
+         [containers.c]\nhost = \"h1\"\nnetworks = [\"n\"]\n"
+    )
+}
+
+#[test]
+fn subnets_in_reserved_ranges_are_refused() {
+    for (subnet, what) in [
+        ("224.1.0.0/24", "is in the multicast range 224.0.0.0/4"),
+        ("239.1.1.0/24", "is in the multicast range 224.0.0.0/4"),
+        ("224.0.0.0/8", "is in the multicast range 224.0.0.0/4"),
+        ("127.5.0.0/16", "is in the loopback range 127.0.0.0/8"),
+        ("127.0.0.0/8", "is in the loopback range 127.0.0.0/8"),
+        ("0.0.0.0/8", "is in the \"this network\" block 0.0.0.0/8"),
+        ("0.1.2.0/24", "is in the \"this network\" block 0.0.0.0/8"),
+        ("240.0.1.0/24", "is in the reserved range 240.0.0.0/4"),
+        ("254.0.0.0/8", "is in the reserved range 240.0.0.0/4"),
+        (
+            "255.255.255.0/24",
+            "contains the limited broadcast address 255.255.255.255",
+        ),
+    ] {
+        let e = errors(&with_subnet(subnet));
+        assert_eq!(e.len(), 1, "{subnet}: {e:?}");
+        assert!(
+            e[0].message.contains(&format!("subnet {subnet} {what}")),
+            "{subnet}: {e:?}"
+        );
+        assert_eq!(e[0].at, Some((6, 10)), "{subnet}: {e:?}");
+        // The underlay's subnet too.
+        let e = errors(&format!(
+            "[lab]\nname = \"t\"\n[underlay]\nsubnet = \"{subnet}\"\n[hosts.h1]\n"
+        ));
+        assert!(
+            e.iter().any(|d| d
+                .message
+                .contains(&format!("underlay subnet {subnet} {what}"))),
+            "{subnet}: {e:?}"
+        );
+    }
+    // Unicast neighbours of the reserved blocks, and the other special ones a lab can use.
+    for subnet in [
+        "1.0.0.0/8",
+        "126.255.255.0/24",
+        "128.0.0.0/24",
+        "223.255.255.0/24",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "192.0.2.0/24",
+    ] {
+        let l = lab(&with_subnet(subnet));
+        assert_eq!(net(&l, "n").subnet, self::subnet(subnet));
+    }
+}
+
+#[test]
+fn host_addresses_and_check_targets_in_reserved_ranges_are_refused() {
+    for (address, what) in [
+        ("127.0.0.2/8", "is in the loopback range"),
+        ("239.0.0.254/24", "is in the multicast range"),
+        ("240.0.0.1/24", "is in the reserved range"),
+        ("0.0.0.1/8", "is in the \"this network\" block"),
+        ("255.255.255.255/32", "is the limited broadcast address"),
+    ] {
+        let e = errors(&format!(
+            "[lab]\nname = \"t\"\n[hosts.r]\nnics = [\"ens33\", \"ens38\"]\naddresses = {{ \"ens38.10\" = \"{address}\" }}\n"
+        ));
+        assert_eq!(e.len(), 1, "{address}: {e:?}");
+        assert!(
+            e[0].message
+                .contains(&format!("address {address} for ens38.10 {what}")),
+            "{address}: {e:?}"
+        );
+    }
+    for (target, what) in [
+        ("127.0.0.1", "it is in the loopback range 127.0.0.0/8"),
+        ("0.0.0.0", "it is in the \"this network\" block"),
+        ("0.1.2.3", "it is in the \"this network\" block"),
+        ("224.0.0.1", "it is in the multicast range"),
+        ("240.1.1.1", "it is in the reserved range"),
+        ("255.255.255.255", "it is the limited broadcast address"),
+    ] {
+        let e = errors(&format!(
+            "{}[[checks]]\nfrom = \"c\"\nto = \"{target}\"\n",
+            with_subnet("10.5.0.0/24")
+        ));
+        assert_eq!(e.len(), 1, "{target}: {e:?}");
+        assert!(
+            e[0].message
+                .contains(&format!("check target {target} is not a unicast address")),
+            "{target}: {e:?}"
+        );
+        assert!(e[0].message.contains(what), "{target}: {e:?}");
+    }
+}
+
+/// A router with two NICs, and a macvlan network `m` on `parent` with a container on `host`.
+fn vlan_lab(addresses: &str, parent: &str, host: &str) -> String {
+    format!(
+        "[lab]\nname = \"t\"\n\
+         [hosts.r]\nnics = [\"ens33\", \"ens38\"]\naddresses = {{ {addresses} }}\n\
+         [hosts.h]\nnics = [\"ens33\", \"ens38\"]\n\
+         [networks.m]\ndriver = \"macvlan\"\nparent = \"{parent}\"\nsubnet = \"172.16.10.0/24\"\n\
+         [containers.c]\nhost = \"{host}\"\nnetworks = [\"m\"]\n"
+    )
+}
+
+#[test]
+fn one_vlan_is_spelt_one_way_on_a_host() {
+    // Alone, a leading zero is just a name: the kernel takes "ens38.010" for VLAN 10, as
+    // Docker's macvlan driver does.
+    let l = lab(&vlan_lab("", "ens38.010", "h"));
+    assert_eq!(
+        host(&l, "h").vlans,
+        [Vlan {
+            name: "ens38.010".into(),
+            nic: "ens38".into(),
+            id: 10
+        }]
+    );
+    // One spelling for an address and a parent on one host: one sub-interface.
+    let l = lab(&vlan_lab(
+        "\"ens38.10\" = \"172.16.10.254/24\"",
+        "ens38.10",
+        "r",
+    ));
+    assert_eq!(host(&l, "r").vlans.len(), 1);
+    // Two spellings on two hosts: each host has its own sub-interface.
+    let l = lab(&vlan_lab(
+        "\"ens38.10\" = \"172.16.10.254/24\"",
+        "ens38.010",
+        "h",
+    ));
+    assert_eq!(host(&l, "r").vlans[0].name, "ens38.10");
+    assert_eq!(host(&l, "h").vlans[0].name, "ens38.010");
+
+    // Two spellings on one host: refused at the second, naming the first.
+    let e = errors(&vlan_lab(
+        "\"ens38.10\" = \"172.16.10.254/24\"",
+        "ens38.010",
+        "r",
+    ));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].at, Some((10, 10)), "{e:?}");
+    assert!(
+        e[0].message.contains(
+            "\"ens38.010\" (parent of network m) is VLAN 10 on ens38, which host r already has as \"ens38.10\" (in addresses, line 5, column 15)"
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e[0].help
+            .as_deref()
+            .unwrap()
+            .contains("spell it \"ens38.10\""),
+        "{e:?}"
+    );
+    // Within one host's addresses.
+    let e = errors(&vlan_lab(
+        "\"ens38.010\" = \"172.16.10.254/24\", \"ens38.10\" = \"172.16.11.254/24\"",
+        "ens38.20",
+        "h",
+    ));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].at, Some((5, 49)), "{e:?}");
+    assert!(
+        e[0].message
+            .contains("\"ens38.10\" (in addresses) is VLAN 10 on ens38, which host r already has as \"ens38.010\""),
+        "{e:?}"
+    );
+    // The network written before the host: the error is at the later one in the file.
+    let text = "[lab]\nname = \"t\"\n\
+        [networks.m]\ndriver = \"macvlan\"\nparent = \"ens38.010\"\nsubnet = \"172.16.10.0/24\"\n\
+        [hosts.r]\nnics = [\"ens33\", \"ens38\"]\naddresses = { \"ens38.10\" = \"172.16.10.254/24\" }\n\
+        [containers.c]\nhost = \"r\"\nnetworks = [\"m\"]\n";
+    let e = errors(text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].at, Some((9, 15)), "{e:?}");
+    assert!(
+        e[0].message.contains(
+            "\"ens38.10\" (in addresses) is VLAN 10 on ens38, which host r already has as \"ens38.010\" (parent of network m, line 5, column 10)"
+        ),
+        "{e:?}"
+    );
+    // Two macvlan networks on one VLAN of one host, spelt differently: one parent, twice.
+    let e = errors(
+        "[lab]\nname = \"t\"\n[hosts.h]\nnics = [\"ens33\", \"ens38\"]\n\
+         [networks.a]\ndriver = \"macvlan\"\nparent = \"ens38.10\"\nsubnet = \"172.16.10.0/24\"\n\
+         [networks.b]\ndriver = \"macvlan\"\nparent = \"ens38.0010\"\nsubnet = \"172.16.11.0/24\"\n\
+         [containers.c]\nhost = \"h\"\nnetworks = [\"a\", \"b\"]\n",
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].at, Some((11, 10)), "{e:?}");
+    assert!(
+        e[0].message.contains(
+            "parent \"ens38.0010\" of network b is VLAN 10 on ens38, which network a already uses on host h as \"ens38.10\" (line 7, column 10)"
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn independent_problems_in_every_section_are_reported_in_one_pass() {
+    let text = "[lab]
+name = \"t\"
+
+[underlay]
+subnet = \"127.1.1.0/24\"
+
+[hosts.h1]
+adress = \"10.1.1.5\"
+
+[hosts.h2]
+address = \"10.1.1.300\"
+
+[networks.n1]
+driver = \"bridge\"
+subnet = \"224.1.0.0/24\"
+
+[networks.n2]
+driver = \"overlay\"
+vni = 0
+
+[networks.n3]
+driver = \"ipvlan\"
+subnet = \"10.9.0.0/33\"
+
+[containers.c1]
+host = \"h9\"
+networks = [\"n2\"]
+
+[containers.c2]
+host = \"h2\"
+networks = [\"n1\", \"n2\", \"n4\"]
+ip = { n2 = \"10.0.0.0\" }
+
+[containers.c3]
+hots = \"h2\"
+
+[[checks]]
+from = \"c2\"
+to = \"nobody\"
+
+[[checks]]
+from = \"c9\"
+to = \"c2\"
+expect = \"maybe\"
+count = 0
+ttl = 300
+";
+    let d = errors(text);
+    let got: Vec<(usize, usize, &str)> = d
+        .iter()
+        .map(|d| {
+            let (l, c) = d.at.unwrap();
+            (l, c, d.message.as_str())
+        })
+        .collect();
+    let want: &[(usize, usize, &str)] = &[
+        (
+            5,
+            10,
+            "underlay subnet 127.1.1.0/24 is in the loopback range",
+        ),
+        (8, 1, "unknown field `adress`"),
+        (11, 11, "host address \"10.1.1.300\" is not an IPv4 address"),
+        (15, 10, "subnet 224.1.0.0/24 is in the multicast range"),
+        (19, 7, "vni 0 is out of range"),
+        (22, 10, "unknown network driver \"ipvlan\""),
+        (23, 10, "subnet \"10.9.0.0/33\" is not an IPv4 subnet"),
+        (
+            26,
+            8,
+            "container c1 is on host \"h9\", which is not defined",
+        ),
+        (31, 25, "network \"n4\" is not defined"),
+        (
+            32,
+            13,
+            "address 10.0.0.0 is not a usable address of n2 (10.0.0.0/24)",
+        ),
+        (35, 1, "unknown field `hots`"),
+        (
+            39,
+            6,
+            "check target \"nobody\" is not a container, host or IPv4 address",
+        ),
+        (42, 8, "check source \"c9\" is not a container or host"),
+        (44, 10, "expect must be"),
+        (45, 9, "count 0 must be between 1 and 100"),
+        (46, 7, "ttl 300 must be between 1 and 255"),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for ((l, c, m), (wl, wc, wm)) in got.iter().zip(want) {
+        assert!(
+            (l, c) == (wl, wc) && m.contains(wm),
+            "got {l}:{c}: {m}\nwanted {wl}:{wc}: {wm}\nall: {got:#?}"
+        );
+    }
+}
+
+#[test]
+fn consequences_of_a_reported_problem_are_not_reported_again() {
+    let only = |text: &str, message: &str| {
+        let e = errors(text);
+        assert_eq!(e.len(), 1, "{e:#?}\nin\n{text}");
+        assert!(e[0].message.contains(message), "{e:#?}");
+    };
+    let head = "[lab]\nname = \"t\"\n[hosts.h1]\n[hosts.h2]\n";
+    // A network with an unknown driver: its containers miss it, checks between them say nothing.
+    only(
+        &format!(
+            "{head}[networks.n]\ndriver = \"vlan\"\n\
+             [containers.a]\nhost = \"h1\"\nnetworks = [\"n\"]\n\
+             [containers.b]\nhost = \"h2\"\nnetworks = [\"n\"]\n\
+             [[checks]]\nfrom = \"a\"\nto = \"b\"\n"
+        ),
+        "unknown network driver",
+    );
+    // A refused subnet: the addresses written for it are not checked against a stand-in.
+    only(
+        &format!(
+            "{head}[networks.n]\ndriver = \"bridge\"\nsubnet = \"10.5.0.0/33\"\ngateway = \"10.5.0.1\"\n\
+             [containers.a]\nhost = \"h1\"\nnetworks = [\"n\"]\nip = {{ n = \"10.5.0.9\" }}\n"
+        ),
+        "is not an IPv4 subnet",
+    );
+    // A refused macvlan parent: its subnet may have been the segment's, and it is no bridge.
+    only(
+        &format!(
+            "{head}[networks.m]\ndriver = \"macvlan\"\nparent = \"ens33.0\"\nsubnet = \"10.1.1.0/24\"\n\
+             [containers.a]\nhost = \"h1\"\nnetworks = [\"m\"]\n\
+             [containers.b]\nhost = \"h2\"\nnetworks = [\"m\"]\n\
+             [[checks]]\nfrom = \"a\"\nto = \"b\"\n"
+        ),
+        "VLAN id 0",
+    );
+    // A refused underlay subnet: host addresses are not checked against the default one.
+    only(
+        "[lab]\nname = \"t\"\n[underlay]\nsubnet = \"10.2.0.0/8\"\n[hosts.h1]\naddress = \"10.2.0.5\"\n",
+        "has host bits set",
+    );
+    // An unreadable host, container or network: references to it are not "undefined".
+    only(
+        "[lab]\nname = \"t\"\n[hosts.h1]\nnic = 7\n[networks.n]\ndriver = \"bridge\"\n\
+             [containers.a]\nhost = \"h1\"\nnetworks = [\"n\"]\n\
+             [[checks]]\nfrom = \"a\"\nto = \"h1\"\n",
+        "invalid type: integer `7`",
+    );
+    only(
+        &format!(
+            "{head}[networks.n]\ndriver = \"bridge\"\nvni = \"x\"\n\
+             [containers.a]\nhost = \"h1\"\nnetworks = [\"n\"]\n"
+        ),
+        "invalid type: string \"x\"",
+    );
+    only(
+        &format!(
+            "{head}[containers.a]\nhost = \"h1\"\n\
+             [[checks]]\nfrom = \"a\"\nto = \"h2\"\n"
+        ),
+        "missing field `networks`",
+    );
+    // A whole section of the wrong shape.
+    only(
+        "hosts = [\"h1\"]\n[lab]\nname = \"t\"\n[networks.n]\ndriver = \"bridge\"\n\
+         [containers.a]\nhost = \"h1\"\nnetworks = [\"n\"]\n",
+        "expected a table",
+    );
+    // No [lab]: the rest is still checked.
+    let e = errors("[hosts.h1]\n[networks.n]\ndriver = \"bridge\"\nsubnet = \"127.0.0.0/8\"\n");
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert!(e[0].message.contains("missing field `lab`"), "{e:#?}");
+    assert!(e[1].message.contains("loopback"), "{e:#?}");
+}
+
+#[test]
+fn a_file_that_cannot_be_read_has_no_position() {
+    let e = load(Path::new("/nonexistent/netlab/lab.toml"), None).unwrap_err();
+    assert_eq!(e.diagnostics.len(), 1);
+    assert_eq!(e.diagnostics[0].at, None);
+    assert_eq!(
+        e.to_string(),
+        "/nonexistent/netlab/lab.toml: cannot read lab file: No such file or directory"
+    );
+    let e = load(Path::new("/"), None).unwrap_err();
+    assert_eq!(e.diagnostics[0].at, None);
+    assert!(
+        e.to_string()
+            .starts_with("/: is a directory, not a lab file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_reserved_range_is_named_before_smaller_mistakes() {
+    // Clearing the host bits would only lead to the multicast error: say that one at once.
+    let e = errors(&with_subnet("224.1.0.5/24"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].message
+            .contains("subnet 224.1.0.5/24 is in the multicast range"),
+        "{e:?}"
+    );
+    let e = errors(
+        "[lab]\nname = \"t\"\n[hosts.r]\nnics = [\"ens33\", \"ens38\"]\naddresses = { ens38 = \"127.0.0.0/8\" }\n",
+    );
+    assert!(e[0].message.contains("is in the loopback range"), "{e:?}");
 }
