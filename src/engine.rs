@@ -11,16 +11,16 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use futures::StreamExt;
 use indexmap::IndexMap;
 
-use crate::kernel::netlink::{socket_here, vlan_supported, Conn, NsLink, NO_VLAN};
+use crate::kernel::netlink::{socket_here, vlan_supported, Conn, Handles, NsLink, NO_VLAN};
 use crate::kernel::netns;
 use crate::plan::{Object, Phase, Plan};
 use crate::progress::Progress;
 use crate::spec::Lab;
-use crate::state::{self, Entry, LabState, Record};
+use crate::state::{self, Entry, LabState, Owned, OwnedNamespace, Record};
 
 /// How many namespaces are created or configured at once.
 const PARALLEL: usize = 16;
@@ -73,11 +73,15 @@ pub struct UpReport {
 pub async fn up(lab: &Lab, plan: &Plan, progress: &Progress) -> Result<UpReport> {
     let start = Instant::now();
     preflight(plan).await?;
-    // Listen before anything exists: from here on SIGINT/SIGTERM roll back instead of killing
-    // netlab between two kernel operations.
+    enough_files(plan)?;
+    // Listen before anything exists: from here on every catchable terminating signal rolls
+    // back instead of killing netlab between two kernel operations.
     let mut signals = Signals::listen();
     let mut st = LabState::lock(&lab.name)?;
-    if let Some(r) = st.record()? {
+    let previous = st
+        .record()
+        .map_err(|e| anyhow!("{e:#}; run `netlab down {}` to clean it up", lab.name))?;
+    if let Some(r) = previous {
         if r.complete {
             bail!(
                 "lab {} is already up (built from {}); run `netlab down {}` first",
@@ -92,33 +96,55 @@ pub async fn up(lab: &Lab, plan: &Plan, progress: &Progress) -> Result<UpReport>
             lab.name
         );
     }
-    if !st.entries()?.is_empty() {
+    if !st.read_journal()?.entries.is_empty() {
         bail!("lab {} has a journal but no record (an interrupted run); run `netlab down {}` to clean it up", lab.name, lab.name);
     }
     // Refuse up front if any name is taken: netlab never adopts a namespace it did not create.
-    let clashes: Vec<&str> = plan
+    let clashes: Vec<(&str, String)> = plan
         .namespaces
         .iter()
-        .map(|n| n.name.as_str())
-        .filter(|n| netns::exists(n))
+        .filter_map(|n| match netns::probe(&n.name) {
+            Ok(netns::Found::Missing) => None,
+            Ok(f) => Some((n.name.as_str(), f.describe())),
+            Err(e) => Some((n.name.as_str(), e.to_string())),
+        })
         .collect();
     if !clashes.is_empty() {
+        let names: Vec<&str> = clashes.iter().map(|c| c.0).collect();
+        let what: Vec<String> = clashes
+            .iter()
+            .map(|(n, w)| format!("{}/{n} is {w}", netns::NETNS_DIR))
+            .collect();
         let _ = st.remove();
         bail!(
-            "namespace {} already exists and does not belong to this lab; remove it (`ip netns del {}`) or run this lab under another name (`netlab up --name NEW`)",
-            clashes.join(", "),
-            clashes[0]
+            "namespace {} already exists and does not belong to this lab ({}); remove it (`ip netns del {}`) or run this lab under another name (`netlab up --name NEW`)",
+            names.join(", "),
+            what.join("; "),
+            names[0]
         );
     }
-    netns::prepare_dir().context("preparing /run/netns")?;
+    if let Err(e) = netns::prepare_dir() {
+        let _ = st.remove();
+        return Err(anyhow!(e).context("preparing /run/netns"));
+    }
     let mut record = Record {
         lab: lab.clone(),
         created: state::now(),
         complete: false,
         namespaces: plan.namespaces.clone(),
         objects: plan.objects.len(),
+        owned: Vec::new(),
     };
-    st.write_record(&record)?;
+    // The journal exists (empty) before the record: a record without a journal then means
+    // the journal was lost, not that nothing was journaled yet.
+    if let Err(e) = st
+        .journal()
+        .map_err(anyhow::Error::from)
+        .and_then(|_| st.write_record(&record))
+    {
+        let _ = st.remove();
+        return Err(e.context("writing the lab's state"));
+    }
 
     // On a signal, `apply` is not dropped: it stops at its next operation and waits for those
     // under way (a namespace being created on a blocking thread would otherwise appear after
@@ -136,10 +162,15 @@ pub async fn up(lab: &Lab, plan: &Plan, progress: &Progress) -> Result<UpReport>
             }
         }
     };
+    // "Complete" is part of the all-or-nothing: a lab whose final record cannot be written
+    // (a full /run) is rolled back like one whose build failed.
+    let built = built.and_then(|()| {
+        record.complete = true;
+        record.owned = st.owned()?.namespaces;
+        st.write_record(&record)
+    });
     match built {
         Ok(()) => {
-            record.complete = true;
-            st.write_record(&record)?;
             progress.finish();
             Ok(UpReport {
                 namespaces: plan.namespaces.len(),
@@ -149,46 +180,95 @@ pub async fn up(lab: &Lab, plan: &Plan, progress: &Progress) -> Result<UpReport>
         }
         Err(e) => {
             progress.abandon();
-            let leftovers = remove_namespaces(&st)?;
-            if leftovers.is_empty() {
-                st.remove()?;
-                Err(e.context(format!(
-                    "building lab {} failed; everything it created was removed",
-                    lab.name
-                )))
-            } else {
-                Err(e.context(format!(
-                    "building lab {} failed, and removing {} failed too: {}; run `netlab down {}`",
-                    lab.name,
-                    leftovers.len(),
-                    leftovers.join("; "),
-                    lab.name
-                )))
-            }
+            Err(roll_back(st, e))
         }
     }
 }
 
-/// SIGINT and SIGTERM, caught for as long as `up` works on the kernel.
-struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+/// Undo a failed `up` from its journal, and say what happened.
+fn roll_back(st: LabState, e: anyhow::Error) -> anyhow::Error {
+    let lab = st.lab.clone();
+    let owned = match st.owned() {
+        Ok(o) => o,
+        Err(e2) => {
+            return e.context(format!(
+                "building lab {lab} failed, and reading its journal failed too ({e2:#}); run `netlab down {lab}`"
+            ))
+        }
+    };
+    let removal = remove_namespaces(&owned.namespaces);
+    let alone = left_alone(&owned, &removal);
+    if !removal.failed.is_empty() {
+        return e.context(format!(
+            "building lab {lab} failed, and removing {} failed too: {}; run `netlab down {lab}`",
+            removal.failed.len(),
+            removal.failed.join("; "),
+        ));
+    }
+    let mut msg = format!("building lab {lab} failed; everything it created was removed");
+    if !alone.is_empty() {
+        msg.push_str(&format!(
+            " (left alone, not netlab's: {})",
+            alone.join("; ")
+        ));
+    }
+    match st.remove() {
+        Ok(left) if !left.is_empty() => msg.push_str(&format!("; {}", left.join("; "))),
+        Ok(_) => {}
+        Err(e2) => msg.push_str(&format!("; its state could not be removed: {e2:#}")),
+    }
+    e.context(msg)
+}
+
+/// Every signal whose default action ends the process and that a process can catch, caught
+/// for as long as `up` works on the kernel.
+const TERMINATING: [(libc::c_int, &str); 8] = [
+    (libc::SIGINT, "SIGINT"),
+    (libc::SIGTERM, "SIGTERM"),
+    (libc::SIGHUP, "SIGHUP"),
+    (libc::SIGQUIT, "SIGQUIT"),
+    (libc::SIGPIPE, "SIGPIPE"),
+    (libc::SIGUSR1, "SIGUSR1"),
+    (libc::SIGUSR2, "SIGUSR2"),
+    (libc::SIGALRM, "SIGALRM"),
+];
+
+struct Signals {
+    rx: Option<tokio::sync::mpsc::UnboundedReceiver<&'static str>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
 
 impl Signals {
     fn listen() -> Signals {
         use tokio::signal::unix::{signal, SignalKind};
-        Signals(
-            signal(SignalKind::interrupt())
-                .and_then(|i| Ok((i, signal(SignalKind::terminate())?)))
-                .ok(),
-        )
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut tasks = Vec::new();
+        for (sig, name) in TERMINATING {
+            let Ok(mut s) = signal(SignalKind::from_raw(sig)) else {
+                continue;
+            };
+            let tx = tx.clone();
+            tasks.push(tokio::spawn(async move {
+                while s.recv().await.is_some() {
+                    if tx.send(name).is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        Signals {
+            rx: Some(rx),
+            tasks,
+        }
     }
 
     async fn recv(&mut self) -> &'static str {
-        let Some((int, term)) = &mut self.0 else {
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = int.recv() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
+        match self.rx.as_mut() {
+            Some(rx) => match rx.recv().await {
+                Some(s) => s,
+                None => std::future::pending().await,
+            },
+            None => std::future::pending().await,
         }
     }
 }
@@ -197,11 +277,15 @@ impl Drop for Signals {
     /// Once `up` is done, the signals kill netlab again (tokio never gives them back): Ctrl-C
     /// during the checks that follow must not be swallowed.
     fn drop(&mut self) {
-        // SAFETY: restoring the default disposition of a signal is async-signal-safe and
-        // touches no Rust state.
-        unsafe {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+        for t in &self.tasks {
+            t.abort();
+        }
+        for (sig, _) in TERMINATING {
+            // SAFETY: restoring the default disposition of a signal is async-signal-safe and
+            // touches no Rust state.
+            unsafe {
+                libc::signal(sig, libc::SIG_DFL);
+            }
         }
     }
 }
@@ -209,8 +293,10 @@ impl Drop for Signals {
 async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress, faults: &Faults) -> Result<()> {
     progress.start(plan.len() as u64);
 
-    // Namespaces first, each journaled before it exists.
-    st.journal(
+    // Namespaces first, each journaled before it exists, then by identity as it comes into
+    // being (see netns::create).
+    let journal = st.journal()?;
+    journal.append(
         &plan
             .namespaces
             .iter()
@@ -218,10 +304,12 @@ async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress, faults: &Fau
             .map(Entry::Namespace)
             .collect::<Vec<_>>(),
     )?;
-    let created: Vec<(String, Result<Conn>)> =
+    type Made = netns::Created<Conn>;
+    let created: Vec<(String, Result<Made>)> =
         futures::stream::iter(plan.namespaces.iter().map(|n| {
             let name = n.name.clone();
             let tick = faults.tick(&format!("creating namespace {name}"));
+            let journal = journal.clone();
             async move {
                 if let Err(e) = tick {
                     return (name, Err(e));
@@ -229,11 +317,24 @@ async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress, faults: &Fau
                 let n2 = name.clone();
                 let rt = tokio::runtime::Handle::current();
                 let r = tokio::task::spawn_blocking(move || {
-                    netns::create(&n2, move || socket_here(&rt))
+                    let n3 = n2.clone();
+                    let record = move |step: netns::Step| {
+                        journal.append(&[match step {
+                            netns::Step::Placeholder(file) => Entry::Placeholder {
+                                name: n3.clone(),
+                                file,
+                            },
+                            netns::Step::Namespace(ns) => Entry::Created {
+                                name: n3.clone(),
+                                ns,
+                            },
+                        }])
+                    };
+                    netns::create(&n2, record, move || socket_here(&rt))
                 })
                 .await;
                 let r = match r {
-                    Ok(Ok(conn)) => Ok(conn),
+                    Ok(Ok(made)) => Ok(made),
                     Ok(Err(netns::CreateError::Exists)) => Err(anyhow!(NotOurs(name.clone()))),
                     Ok(Err(e)) => Err(anyhow!("creating namespace {name}: {e}")),
                     Err(e) => Err(anyhow!("creating namespace {name}: {e}")),
@@ -244,17 +345,19 @@ async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress, faults: &Fau
         .buffer_unordered(PARALLEL)
         .collect()
         .await;
-    let mut links: HashMap<String, NsLink> = HashMap::new();
+    let mut conns: Vec<(String, Conn)> = Vec::new();
+    let mut handles: HashMap<String, std::fs::File> = HashMap::new();
     let mut first_err = None;
     for (name, r) in created {
         match r {
-            Ok(conn) => {
-                links.insert(name.clone(), NsLink::start(&name, conn));
+            Ok(made) => {
+                handles.insert(name.clone(), made.handle);
+                conns.push((name, made.value));
                 progress.inc(1);
             }
             Err(e) => {
                 if let Some(NotOurs(n)) = e.downcast_ref::<NotOurs>() {
-                    st.journal(&[Entry::NotCreated { name: n.clone() }])?;
+                    st.append(&[Entry::NotCreated { name: n.clone() }])?;
                 }
                 first_err.get_or_insert(e);
             }
@@ -263,10 +366,18 @@ async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress, faults: &Fau
     if let Some(e) = first_err {
         return Err(e);
     }
+    let handles: Handles = std::sync::Arc::new(handles);
+    let mut links: HashMap<String, NsLink> = conns
+        .into_iter()
+        .map(|(name, conn)| {
+            let l = NsLink::start(&name, conn).with_handles(handles.clone());
+            (name, l)
+        })
+        .collect();
 
     for phase in Phase::ALL {
         let objects: Vec<&Object> = plan.objects.iter().filter(|o| o.phase() == phase).collect();
-        st.journal(
+        journal.append(
             &objects
                 .iter()
                 .map(|o| Entry::Object((*o).clone()))
@@ -378,6 +489,23 @@ async fn preflight(plan: &Plan) -> Result<()> {
     Ok(())
 }
 
+/// `up` holds two descriptors per namespace (its netlink socket and a handle on it) and a few
+/// more while it works: refuse up front, with the fix, if the open-file limit cannot hold
+/// them, rather than fail halfway (and then lack descriptors to roll back with).
+fn enough_files(plan: &Plan) -> Result<()> {
+    let need = plan.namespaces.len() as u64 * 2 + 64;
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(s, _)| s)
+        .unwrap_or(u64::MAX);
+    if soft < need {
+        bail!(
+            "this lab needs about {need} open files (two per namespace) but the limit is {soft} and could not be raised; raise it (`ulimit -n {}`) and try again",
+            need.next_power_of_two()
+        );
+    }
+    Ok(())
+}
+
 /// A namespace with the planned name already existed: it is not ours.
 #[derive(Debug)]
 struct NotOurs(String);
@@ -394,47 +522,109 @@ impl std::fmt::Display for NotOurs {
 
 impl std::error::Error for NotOurs {}
 
-/// Remove every namespace the journal says this lab created. Returns what could not be removed.
+/// What removing a lab's namespaces did.
+#[derive(Default)]
+struct Removed {
+    removed: usize,
+    /// `name: what is there` for names holding something that is not netlab's.
+    not_ours: Vec<String>,
+    failed: Vec<String>,
+}
+
+/// Remove the namespaces netlab created, by identity (see netns::remove).
 ///
 /// Each unmount waits for an RCU grace period in the kernel (~1 ms), so they run on several
 /// threads at once: at N=1000 this takes `down` from ~0.8 s to ~0.2 s.
-fn remove_namespaces(st: &LabState) -> Result<Vec<String>> {
+fn remove_namespaces(owned: &[OwnedNamespace]) -> Removed {
     const REMOVERS: usize = 32;
-    let names = st.owned_namespaces()?;
     let next = AtomicUsize::new(0);
-    let failed = std::sync::Mutex::new(Vec::new());
+    let out = std::sync::Mutex::new(Removed::default());
     std::thread::scope(|s| {
-        for _ in 0..REMOVERS.min(names.len()) {
+        for _ in 0..REMOVERS.min(owned.len()) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(name) = names.get(i) else { break };
-                if let Err(e) = netns::remove(name) {
-                    failed.lock().unwrap().push(format!("{name}: {e}"));
+                let Some(o) = owned.get(i) else { break };
+                let r = netns::remove(&o.name, o.ns, o.file);
+                let mut out = out.lock().unwrap();
+                match r {
+                    Ok(netns::Removal::Removed) => out.removed += 1,
+                    Ok(netns::Removal::Absent) => {}
+                    Ok(netns::Removal::NotOurs(what)) => {
+                        out.not_ours.push(format!("{}: {what}", o.name))
+                    }
+                    Err(e) => out.failed.push(format!("{}: {e}", o.name)),
                 }
             });
         }
     });
-    Ok(failed.into_inner().unwrap())
+    out.into_inner().unwrap()
+}
+
+/// Names the lab planned but never proved its own that hold something now (after a crash,
+/// another tool may have taken the name): reported, never removed.
+fn left_alone(owned: &Owned, removal: &Removed) -> Vec<String> {
+    let mut out = removal.not_ours.clone();
+    for n in &owned.unproven {
+        match netns::probe(n) {
+            Ok(netns::Found::Missing) | Err(_) => {}
+            Ok(f) => out.push(format!(
+                "{n}: {}, which netlab has no record of creating",
+                f.describe()
+            )),
+        }
+    }
+    out
 }
 
 pub enum DownReport {
-    Removed { namespaces: usize },
+    Removed {
+        namespaces: usize,
+        /// Things at the lab's names that are not netlab's, left alone.
+        left_alone: Vec<String>,
+        /// Journal or state problems worth telling (damaged lines, files kept).
+        notes: Vec<String>,
+    },
     NotUp,
 }
 
 /// Take a lab down from its journal alone (the lab file may have changed or be gone).
 pub fn down(lab: &str) -> Result<DownReport> {
-    if !state::dir(lab).exists() {
+    if !state::exists(lab) {
         return Ok(DownReport::NotUp);
     }
     let st = LabState::lock(lab)?;
-    let names = st.owned_namespaces()?;
-    let failed = remove_namespaces(&st)?;
-    if !failed.is_empty() {
-        bail!("could not remove {} of lab {lab}: {}; the journal is kept, run `netlab down {lab}` again", failed.len(), failed.join("; "));
+    let owned = st.owned()?;
+    // The journal is lost and the record holds no identities: whatever is at the lab's names
+    // may or may not be netlab's. Refuse, and say what to remove if it is.
+    if owned.namespaces.is_empty() && !owned.unproven.is_empty() {
+        let journal = st.read_journal()?;
+        // Present and empty: `up` stopped before journaling anything, so it created nothing.
+        if !journal.present || (journal.entries.is_empty() && !journal.skipped.is_empty()) {
+            let present: Vec<&String> =
+                owned.unproven.iter().filter(|n| netns::exists(n)).collect();
+            if !present.is_empty() {
+                let cmds: Vec<String> = present
+                    .iter()
+                    .map(|n| format!("ip netns del {n}"))
+                    .collect();
+                bail!(
+                    "the journal of lab {lab} is lost, so netlab cannot prove which of these namespaces it created: {}. If they are the lab's, remove them (`{}`), then run `netlab down {lab}` again to forget the lab",
+                    present.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                    cmds.join("; ")
+                );
+            }
+        }
     }
-    st.remove()?;
+    let removal = remove_namespaces(&owned.namespaces);
+    if !removal.failed.is_empty() {
+        bail!("could not remove {} of lab {lab}: {}; the journal is kept, run `netlab down {lab}` again", removal.failed.len(), removal.failed.join("; "));
+    }
+    let alone = left_alone(&owned, &removal);
+    let mut notes = owned.problems.clone();
+    notes.extend(st.remove()?);
     Ok(DownReport::Removed {
-        namespaces: names.len(),
+        namespaces: removal.removed,
+        left_alone: alone,
+        notes,
     })
 }

@@ -640,3 +640,706 @@ fn two_labs_side_by_side_do_not_interfere() {
     assert!(o.status.success(), "{}", text(&o));
     assert_clean(&a);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Ownership by identity (issue "Ownership by identity"): netlab removes a namespace only when
+// what is at the name is the very namespace (and mount point file) it recorded creating, never
+// follows a symbolic link in /run/netns or /run/netlab, keeps its lock and its "complete"
+// record all-or-nothing, and validates every journal entry before acting on it. Tests that
+// fill, remove or swap things run in a private mount namespace with tmpfs over /run/netns and
+// /run/netlab, so nothing outside them is affected.
+
+/// The names of a lab file's namespaces, in plan order (from `up --dry-run`).
+fn planned_namespaces(file: &str, lab: &str) -> Vec<String> {
+    let o = netlab(&["up", "--dry-run", "--name", lab, file]);
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("ip netns add "))
+        .map(String::from)
+        .collect()
+}
+
+fn netns_exists(name: &str) -> bool {
+    Path::new("/run/netns")
+        .join(name)
+        .symlink_metadata()
+        .is_ok()
+}
+
+/// How many namespaces `down` said it removed.
+fn removed_count(o: &Output) -> usize {
+    let out = String::from_utf8_lossy(&o.stdout);
+    let tail = out
+        .split("removed ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no count in: {}", text(o)));
+    tail.split(' ').next().unwrap().parse().unwrap()
+}
+
+fn journal_path(lab: &str) -> std::path::PathBuf {
+    Path::new("/run/netlab").join(lab).join("journal.jsonl")
+}
+
+/// Run a shell script in a private mount namespace (the oracle side only: netlab itself never
+/// runs a shell). `$NETLAB` is the binary; the script sets up its own tmpfs mounts.
+fn private_mounts(script: &str) -> Output {
+    std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .env("NETLAB", BIN)
+        .env("NO_COLOR", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+/// Item 1 and the issue's kill test: SIGKILL at 40 points spread over the creation of a
+/// 40-container lab's namespaces (after 0, 1, 2, ... of them were journaled as created), then
+/// another tool creates one of the lab's names that netlab had not created yet, then `down`:
+/// the foreign namespace survives untouched, every namespace of the lab is gone, and `down`
+/// counts only those. Also the issue's own reproduction on the bridge lab.
+#[test]
+fn kill_then_foreign_namespace_under_a_lab_name_survives_down() {
+    if !require_root("kill_then_foreign_namespace_under_a_lab_name_survives_down") {
+        return;
+    }
+    let lab = unique("rown");
+    let _guard = LabGuard(lab.clone());
+    let dir = std::env::temp_dir().join(format!("netlab-{lab}"));
+    let big = generated_bridge_lab(&dir, &lab, 40);
+    let big = big.to_str().unwrap().to_string();
+    let (mut with_foreign, mut mixed) = (0, 0);
+    let points = (0..40usize)
+        .map(|k| (big.as_str(), k, STEP_DELAY_ENV[0].1))
+        .chain(std::iter::once(("labs/bridge.toml", 0, "300000")));
+    for (file, k, delay) in points {
+        let planned = planned_namespaces(file, &lab);
+        let child = spawn_netlab(
+            &["up", "-q", "--no-check", "--name", &lab, file],
+            &[("NETLAB_STEP_DELAY_US", delay)],
+        );
+        let start = std::time::Instant::now();
+        loop {
+            let j = std::fs::read_to_string(journal_path(&lab)).unwrap_or_default();
+            if !j.is_empty() && j.matches("\"entry\":\"created\"").count() >= k {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{file}: stuck before {k}"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        signal(&child, Signal::SIGKILL);
+        let _ = child.wait_with_output().unwrap();
+        let what = format!("{file}, killed after {k} namespaces were created");
+        let existing = lab_namespaces(&lab);
+        let foreign = planned
+            .iter()
+            .rev()
+            .find(|n| !existing.contains(n))
+            .map(|n| ForeignNs::add(n));
+        let before = foreign.as_ref().map(|f| f.state());
+        let d = netlab(&["down", &lab]);
+        assert!(d.status.success(), "{what}: {}", text(&d));
+        assert_eq!(removed_count(&d), existing.len(), "{what}: {}", text(&d));
+        match &foreign {
+            Some(f) => {
+                with_foreign += 1;
+                if !existing.is_empty() {
+                    mixed += 1;
+                }
+                assert!(netns_exists(&f.0), "{what}: {} was removed", f.0);
+                assert_eq!(Some(f.state()), before, "{what}");
+                assert_eq!(lab_namespaces(&lab), vec![f.0.clone()], "{what}");
+                assert!(
+                    String::from_utf8_lossy(&d.stderr).contains("left alone"),
+                    "{what}: {}",
+                    text(&d)
+                );
+            }
+            None => assert!(lab_namespaces(&lab).is_empty(), "{what}"),
+        }
+        drop(foreign);
+        assert_clean(&lab);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        with_foreign >= 30,
+        "only {with_foreign} kills left a name free"
+    );
+    assert!(
+        mixed >= 20,
+        "only {mixed} kills found the lab's namespaces and a foreign one side by side"
+    );
+}
+
+/// Item 1, the signal variant: a foreign namespace takes one of a 40-container lab's names
+/// while `up` runs; SIGTERM then rolls back everything netlab made, and not the foreign one.
+#[test]
+fn sigterm_rollback_leaves_a_foreign_namespace_alone() {
+    if !require_root("sigterm_rollback_leaves_a_foreign_namespace_alone") {
+        return;
+    }
+    let lab = unique("rsig");
+    let _guard = LabGuard(lab.clone());
+    let dir = std::env::temp_dir().join(format!("netlab-{lab}"));
+    let file = generated_bridge_lab(&dir, &lab, 40);
+    let mut up = Running(Some(spawn_netlab(
+        &[
+            "up",
+            "-q",
+            "--no-check",
+            "--name",
+            &lab,
+            file.to_str().unwrap(),
+        ],
+        &[("NETLAB_STEP_DELAY_US", "50000")],
+    )));
+    assert!(wait_for_path(&record_path(&lab), Duration::from_secs(10)));
+    let foreign = ForeignNs::add(&format!("{lab}.c39"));
+    foreign.ip(&[
+        "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+    ]);
+    let before = foreign.state();
+    std::thread::sleep(Duration::from_millis(300));
+    let child = up.0.take().unwrap();
+    signal(&child, Signal::SIGTERM);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("everything it created was removed"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(lab_namespaces(&lab), vec![foreign.0.clone()]);
+    assert_eq!(foreign.state(), before);
+    drop(foreign);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_clean(&lab);
+}
+
+/// Item 2: a lab namespace replaced by a symbolic link to another namespace while `up` runs.
+/// `up` keeps working on the namespaces it created (by handle, not by name), so nothing lands
+/// in the other one, and `down` neither enters nor unmounts it.
+#[test]
+fn symlinked_namespace_is_never_entered_or_unmounted() {
+    if !require_root("symlinked_namespace_is_never_entered_or_unmounted") {
+        return;
+    }
+    let lab = unique("rlnk");
+    let _guard = LabGuard(lab.clone());
+    let victim = ForeignNs::add(&unique("rlnkvictim"));
+    victim.ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+    let before = victim.state();
+    let mut up = Running(Some(spawn_netlab(
+        &["up", "-q", "--no-check", "--name", &lab, "labs/bridge.toml"],
+        &[("NETLAB_STEP_DELAY_US", "100000")],
+    )));
+    let web = format!("{lab}.web");
+    let created = format!("\"entry\":\"created\",\"name\":\"{web}\"");
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(journal_path(&lab))
+        .unwrap_or_default()
+        .contains(&created)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "web never created"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Wait for the mount itself, then swap it for a link to the victim.
+    let at = Path::new("/run/netns").join(&web);
+    let mounted = format!("/run/netns/{web} ");
+    while !lab_mounts(&lab).iter().any(|m| m.contains(&mounted)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "web never mounted"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let st = std::process::Command::new("umount")
+        .arg(&at)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::remove_file(&at).unwrap();
+    std::os::unix::fs::symlink(Path::new("/run/netns").join(&victim.0), &at).unwrap();
+    let o = up.0.take().unwrap().wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        victim.state(),
+        before,
+        "up changed the namespace behind the link"
+    );
+    let s = netlab(&["status", &lab]);
+    assert!(
+        String::from_utf8_lossy(&s.stdout).contains("degraded"),
+        "{}",
+        text(&s)
+    );
+    let d = netlab(&["down", &lab]);
+    assert!(d.status.success(), "{}", text(&d));
+    assert!(
+        String::from_utf8_lossy(&d.stderr).contains(&format!("{web}: a symbolic link")),
+        "{}",
+        text(&d)
+    );
+    assert!(netns_exists(&victim.0));
+    assert!(
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(&format!("/run/netns/{}", victim.0)),
+        "the victim was unmounted"
+    );
+    assert_eq!(victim.state(), before);
+    std::fs::remove_file(&at).unwrap();
+    assert_clean(&lab);
+}
+
+/// Item 2: a symbolic link pre-placed at a lab's journal is not followed (nothing outside
+/// /run/netlab is written), and a name clash does not delete a user's file in the state
+/// directory.
+#[test]
+fn state_directory_links_and_user_files_are_respected() {
+    if !require_root("state_directory_links_and_user_files_are_respected") {
+        return;
+    }
+    let lab = unique("rsym");
+    let _guard = LabGuard(lab.clone());
+    let outside_dir = std::env::temp_dir().join(format!("netlab-{lab}"));
+    std::fs::create_dir_all(&outside_dir).unwrap();
+    let outside = outside_dir.join("outside.txt");
+    std::fs::write(&outside, "precious\n").unwrap();
+    let state = Path::new("/run/netlab").join(&lab);
+    std::fs::create_dir_all(&state).unwrap();
+    std::os::unix::fs::symlink(&outside, state.join("journal.jsonl")).unwrap();
+    let o = netlab(&["up", "-q", "--no-check", "--name", &lab, "labs/bridge.toml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("symbolic link"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious\n");
+    assert!(lab_namespaces(&lab).is_empty());
+    std::fs::remove_file(state.join("journal.jsonl")).unwrap();
+
+    // A clash: `up` gives up, and the user's note survives.
+    std::fs::write(state.join("notes.txt"), "mine\n").unwrap();
+    let foreign = ForeignNs::add(&format!("{lab}.underlay"));
+    let o = netlab(&["up", "-q", "--no-check", "--name", &lab, "labs/bridge.toml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(state.join("notes.txt")).unwrap(),
+        "mine\n"
+    );
+    drop(foreign);
+    std::fs::remove_dir_all(&state).unwrap();
+    let _ = std::fs::remove_dir_all(&outside_dir);
+    assert_clean(&lab);
+}
+
+/// Item 3, the lock: `down` while an `up` of the same lab runs is refused and removes
+/// nothing; `up` and `down` started together, again and again, never leave a namespace that
+/// no record accounts for.
+#[test]
+fn up_and_down_racing_leave_no_orphans() {
+    if !require_root("up_and_down_racing_leave_no_orphans") {
+        return;
+    }
+    let lab = unique("rlock");
+    let _guard = LabGuard(lab.clone());
+    let mut up = Running(Some(spawn_netlab(
+        &["up", "-q", "--no-check", "--name", &lab, "labs/bridge.toml"],
+        &[("NETLAB_STEP_DELAY_US", "20000")],
+    )));
+    assert!(wait_for_path(&record_path(&lab), Duration::from_secs(10)));
+    let d = netlab(&["down", &lab]);
+    assert_eq!(d.status.code(), Some(1), "{}", text(&d));
+    assert!(
+        String::from_utf8_lossy(&d.stderr).contains("another netlab process"),
+        "{}",
+        text(&d)
+    );
+    let o = up.0.take().unwrap().wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(lab_namespaces(&lab).len(), 5);
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
+
+    for round in 0..15 {
+        let up = spawn_netlab(
+            &["up", "-q", "--no-check", "--name", &lab, "labs/bridge.toml"],
+            &[],
+        );
+        std::thread::sleep(Duration::from_millis(round * 7 % 60));
+        let d = netlab(&["down", &lab]);
+        let o = up.wait_with_output().unwrap();
+        let record = netlab::state::read_record(&lab).ok().flatten();
+        let what = format!("round {round}: up {} / down {}", text(&o), text(&d));
+        if let Some(r) = record {
+            assert!(r.complete, "{what}");
+            assert_eq!(lab_namespaces(&lab).len(), 5, "{what}");
+            let d = netlab(&["down", &lab]);
+            assert!(d.status.success(), "{what}: {}", text(&d));
+        }
+        assert_clean(&lab);
+    }
+}
+
+/// Item 3, /run full: at every size of /run/netlab and every inode budget of /run/netns,
+/// `up` either builds the whole lab and records it complete, or leaves nothing at all (no
+/// namespace, no lock, no temporary record).
+#[test]
+fn full_run_is_all_or_nothing() {
+    if !require_root("full_run_is_all_or_nothing") {
+        return;
+    }
+    let lab = unique("rfull");
+    let planned = planned_namespaces("labs/bridge.toml", &lab);
+    let mut outcomes = Vec::new();
+    let limits: Vec<(String, String)> = [4, 8, 12, 16, 20, 24, 32, 64]
+        .iter()
+        .map(|k| (format!("size={k}k"), "nr_inodes=1000".to_string()))
+        .chain(
+            [2, 3, 4, 5, 6, 8]
+                .iter()
+                .map(|n| ("size=1m".to_string(), format!("nr_inodes={n}"))),
+        )
+        .collect();
+    for (state_opt, netns_opt) in &limits {
+        let script = format!(
+            "mount -t tmpfs -o {state_opt} tmpfs /run/netlab && mount -t tmpfs -o {netns_opt} tmpfs /run/netns || exit 99
+             \"$NETLAB\" up -q --no-check --name {lab} labs/bridge.toml; echo \"rc=$?\"
+             echo netns: $(ls -A /run/netns)
+             echo state: $(ls -A /run/netlab) $(ls -A /run/netlab/{lab} 2>/dev/null)
+             \"$NETLAB\" down {lab} >/dev/null 2>&1; echo after: $(ls -A /run/netns) $(ls -A /run/netlab)"
+        );
+        let o = private_mounts(&script);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        let what = format!("{state_opt}, /run/netns {netns_opt}: {}", text(&o));
+        let line = |k: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .unwrap_or_else(|| panic!("{what}"))
+                .split_whitespace()
+                .map(String::from)
+                .collect::<Vec<String>>()
+        };
+        let ok = out.contains("rc=0");
+        let netns = line("netns:");
+        let state = line("state:");
+        if ok {
+            let mut want = planned.clone();
+            want.sort();
+            assert_eq!(netns, want, "{what}");
+            assert!(state.contains(&"lab.json".to_string()), "{what}");
+            assert!(!state.contains(&"lab.json.tmp".to_string()), "{what}");
+        } else {
+            assert!(out.contains("rc=1"), "{what}");
+            assert!(netns.is_empty(), "{what}");
+            assert!(state.is_empty(), "{what}");
+        }
+        assert!(line("after:").is_empty(), "{what}");
+        outcomes.push(ok);
+    }
+    assert!(outcomes.iter().any(|o| *o), "no size was enough");
+    assert!(
+        outcomes.iter().filter(|o| !**o).count() >= 4,
+        "the sweep never ran out of room: {outcomes:?}"
+    );
+}
+
+/// Item 3: every catchable signal whose default is to terminate rolls `up` back.
+#[test]
+fn every_terminating_signal_rolls_back() {
+    if !require_root("every_terminating_signal_rolls_back") {
+        return;
+    }
+    let lab = unique("rsigs");
+    let _guard = LabGuard(lab.clone());
+    let file = "labs/bridge.toml";
+    let build = min_build_time(file);
+    for sig in [
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGPIPE,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGALRM,
+    ] {
+        for permille in [100, 500] {
+            let at = build * permille / 1000;
+            let what = format!("{file}, {} {at:?} into the build", sig.as_str());
+            let o = interrupt_up(file, &lab, sig, at, &STEP_DELAY_ENV);
+            assert!(
+                assert_rolled_back(&o, &lab, sig, &what),
+                "{what}: too late: {}",
+                text(&o)
+            );
+        }
+    }
+}
+
+/// Item 4: journal entries that name a path, another lab's namespace (with its real
+/// identity), or garbage are reported and ignored; the other lab is untouched.
+#[test]
+fn hostile_journal_entries_are_ignored() {
+    use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
+    if !require_root("hostile_journal_entries_are_ignored") {
+        return;
+    }
+    let (a, b) = (unique("rja"), unique("rjb"));
+    let (_ga, _gb) = (LabGuard(a.clone()), LabGuard(b.clone()));
+    for l in [&a, &b] {
+        let o = netlab(&["up", "-q", "--no-check", "--name", l, "labs/bridge.toml"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let dir = std::env::temp_dir().join(format!("netlab-{b}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let victim = dir.join("victim.txt");
+    std::fs::write(&victim, "keep\n").unwrap();
+    let vm = std::fs::metadata(&victim).unwrap();
+    let rel = format!("../..{}", victim.display());
+    let a_web = format!("{a}.web");
+    let am = std::fs::metadata(Path::new("/run/netns").join(&a_web)).unwrap();
+    let mut j = std::fs::OpenOptions::new()
+        .append(true)
+        .open(journal_path(&b))
+        .unwrap();
+    let lines = [
+        format!("{{\"entry\":\"namespace\",\"name\":\"{rel}\"}}"),
+        format!("{{\"entry\":\"namespace\",\"name\":\"{rel}\",\"role\":\"container\"}}"),
+        format!(
+            "{{\"entry\":\"placeholder\",\"name\":\"{rel}\",\"file\":{{\"dev\":{},\"ino\":{}}}}}",
+            vm.dev(),
+            vm.ino()
+        ),
+        format!("{{\"entry\":\"namespace\",\"name\":\"{a_web}\",\"role\":\"container\"}}"),
+        format!(
+            "{{\"entry\":\"created\",\"name\":\"{a_web}\",\"ns\":{{\"dev\":{},\"ino\":{}}}}}",
+            am.dev(),
+            am.ino()
+        ),
+    ];
+    for l in &lines {
+        writeln!(j, "{l}").unwrap();
+    }
+    j.write_all(b"\xff\xfe garbage \x00\n{\"entry\":\n")
+        .unwrap();
+    drop(j);
+    let d = netlab(&["down", &b]);
+    assert!(d.status.success(), "{}", text(&d));
+    assert_eq!(removed_count(&d), 5, "{}", text(&d));
+    let err = String::from_utf8_lossy(&d.stderr);
+    assert!(err.contains("not one of lab"), "{}", text(&d));
+    assert!(err.contains("is not a journal entry"), "{}", text(&d));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+    assert_eq!(lab_namespaces(&a).len(), 5, "lab {a} lost namespaces");
+    let s = netlab(&["status", &a]);
+    assert!(
+        String::from_utf8_lossy(&s.stdout).contains(" up "),
+        "{}",
+        text(&s)
+    );
+    assert_clean(&b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Item 4: a lost journal. A complete lab is removed from its record's identities; a half-
+/// built one is refused with exactly what to remove, and forgotten once that is done.
+#[test]
+fn lost_journal_is_recovered_or_refused_with_the_fix() {
+    if !require_root("lost_journal_is_recovered_or_refused_with_the_fix") {
+        return;
+    }
+    let lab = unique("rlost");
+    let _guard = LabGuard(lab.clone());
+    let o = netlab(&["up", "-q", "--no-check", "--name", &lab, "labs/bridge.toml"]);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::remove_file(journal_path(&lab)).unwrap();
+    let d = netlab(&["down", &lab]);
+    assert!(d.status.success(), "{}", text(&d));
+    assert_eq!(removed_count(&d), 5, "{}", text(&d));
+    assert_clean(&lab);
+
+    // Killed mid-build, then the journal is deleted.
+    let build = min_build_time("labs/bridge.toml");
+    let child = spawn_netlab(
+        &["up", "-q", "--no-check", "--name", &lab, "labs/bridge.toml"],
+        &STEP_DELAY_ENV,
+    );
+    assert!(wait_for_path(&record_path(&lab), Duration::from_secs(10)));
+    std::thread::sleep(build / 2);
+    signal(&child, Signal::SIGKILL);
+    let _ = child.wait_with_output();
+    let existing = lab_namespaces(&lab);
+    assert!(!existing.is_empty());
+    std::fs::remove_file(journal_path(&lab)).unwrap();
+    let d = netlab(&["down", &lab]);
+    assert_eq!(d.status.code(), Some(1), "{}", text(&d));
+    let err = String::from_utf8_lossy(&d.stderr).to_string();
+    for n in &existing {
+        assert!(err.contains(&format!("ip netns del {n}")), "{}", text(&d));
+    }
+    assert_eq!(
+        lab_namespaces(&lab),
+        existing,
+        "down removed what it cannot prove"
+    );
+    for n in &existing {
+        let st = std::process::Command::new("ip")
+            .args(["netns", "del", n])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let d = netlab(&["down", &lab]);
+    assert!(d.status.success(), "{}", text(&d));
+    assert_clean(&lab);
+}
+
+/// Item 4: a damaged record is that lab's problem: `status` still shows every other lab and
+/// exits 0, `status LAB` says what is wrong, and `down` works from the journal.
+#[test]
+fn damaged_record_is_confined_to_its_lab() {
+    if !require_root("damaged_record_is_confined_to_its_lab") {
+        return;
+    }
+    let (a, b) = (unique("rdmga"), unique("rdmgb"));
+    let (_ga, _gb) = (LabGuard(a.clone()), LabGuard(b.clone()));
+    for l in [&a, &b] {
+        let o = netlab(&["up", "-q", "--no-check", "--name", l, "labs/bridge.toml"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    std::fs::write(record_path(&b), b"{ not json \xff").unwrap();
+    let s = netlab(&["status"]);
+    assert!(s.status.success(), "{}", text(&s));
+    let out = String::from_utf8_lossy(&s.stdout);
+    assert!(out.contains(&a) && out.contains(&b), "{}", text(&s));
+    assert!(out.contains("damaged"), "{}", text(&s));
+    let j = netlab(&["status", "--json"]);
+    let v: Value = serde_json::from_slice(&j.stdout).unwrap();
+    let st = |l: &str| {
+        v["labs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == l)
+            .map(|x| x["state"].as_str().unwrap().to_string())
+    };
+    assert_eq!(st(&a).as_deref(), Some("up"));
+    assert_eq!(st(&b).as_deref(), Some("damaged"));
+    let s = netlab(&["status", &b]);
+    assert_eq!(s.status.code(), Some(1), "{}", text(&s));
+    let d = netlab(&["down", &b]);
+    assert!(d.status.success(), "{}", text(&d));
+    assert_eq!(removed_count(&d), 5, "{}", text(&d));
+    assert_clean(&b);
+    assert_eq!(lab_namespaces(&a).len(), 5);
+}
+
+/// Item 5: a FIFO, a directory, an empty file and a symbolic link in /run/netns, and a link
+/// whose name is not UTF-8, stop no read command: each finishes, the real namespace is shown
+/// (its odd link escaped), and what was skipped is reported.
+#[test]
+fn hostile_entries_in_run_netns_do_not_stop_reads() {
+    if !require_root("hostile_entries_in_run_netns_do_not_stop_reads") {
+        return;
+    }
+    let script = r#"
+        mount -t tmpfs tmpfs /run/netns || exit 99
+        ip netns add zz-ok && ip -n zz-ok link add "$(printf 'a\377b')" type bridge || exit 98
+        mkfifo /run/netns/zz-fifo; mkdir /run/netns/zz-dir; : > /run/netns/zz-empty
+        ln -s zz-ok /run/netns/zz-link
+        for c in "netns" "netns --json" "find-link" "find-link 2" "find-link --json" "bridge zz-ok" "vxlan zz-ok" "exec zz-fifo -- true" "exec zz-ok -- true"; do
+            echo "== $c"
+            timeout 20 "$NETLAB" $c 2>&1
+            echo "rc=$?"
+        done
+        ip netns del zz-ok
+    "#;
+    let o = private_mounts(script);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(!out.contains("rc=124"), "a command hung: {}", text(&o));
+    assert!(!out.contains("rc=9"), "{}", text(&o));
+    let section = |c: &str| {
+        out.split(&format!("== {c}\n"))
+            .nth(1)
+            .and_then(|s| s.split("\n== ").next())
+            .unwrap_or_else(|| panic!("no {c}: {out}"))
+            .to_string()
+    };
+    let netns = section("netns");
+    assert!(netns.contains("zz-ok"), "{netns}");
+    for junk in ["zz-fifo", "zz-dir", "zz-empty", "zz-link"] {
+        assert!(
+            netns
+                .lines()
+                .any(|l| l.contains(junk) && l.contains("skipped")),
+            "{junk} not reported as skipped: {netns}"
+        );
+    }
+    assert!(section("find-link").contains("a\\xffb"), "{out}");
+    assert!(section("find-link 2").contains("a\\xffb"), "{out}");
+    assert!(section("exec zz-fifo -- true").contains("a FIFO"), "{out}");
+    assert!(section("exec zz-ok -- true").contains("rc=0"), "{out}");
+}
+
+/// Item 7: a read-only /run/netns fails `up` cleanly, without claiming to have failed to
+/// remove namespaces it never created; a low open-file limit is raised, or (without
+/// CAP_SYS_RESOURCE, as in some containers) refused up front with the fix, never hit halfway.
+#[test]
+fn read_only_netns_dir_and_low_fd_limit() {
+    if !require_root("read_only_netns_dir_and_low_fd_limit") {
+        return;
+    }
+    let lab = unique("rro");
+    let script = format!(
+        "mount -t tmpfs tmpfs /run/netlab && mount -t tmpfs -o ro tmpfs /run/netns || exit 99
+         \"$NETLAB\" up -q --no-check --name {lab} labs/bridge.toml; echo \"rc=$?\"
+         echo left: $(ls -A /run/netns) $(ls -A /run/netlab)"
+    );
+    let o = private_mounts(&script);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(out.contains("rc=1"), "{}", text(&o));
+    assert!(err.contains("Read-only file system"), "{}", text(&o));
+    assert!(!err.contains("failed too"), "{}", text(&o));
+    assert!(
+        err.contains("everything it created was removed"),
+        "{}",
+        text(&o)
+    );
+    assert!(out.lines().any(|l| l.trim() == "left:"), "{}", text(&o));
+
+    let lab = unique("rfd");
+    let _guard = LabGuard(lab.clone());
+    let dir = std::env::temp_dir().join(format!("netlab-{lab}"));
+    let file = generated_bridge_lab(&dir, &lab, 40);
+    let o = std::process::Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "ulimit -n 64 && exec \"{BIN}\" up -q --no-check {}",
+                file.display()
+            ),
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    if o.status.success() {
+        assert_eq!(lab_namespaces(&lab).len(), 42);
+        assert!(netlab(&["down", &lab]).status.success());
+    } else {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(err.contains("ulimit -n"), "{}", text(&o));
+        assert!(!err.contains("Too many open files"), "{}", text(&o));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_clean(&lab);
+}

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 use colored::Colorize;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde_json::json;
 
 use crate::cli::{Cli, ColorChoice, Command};
@@ -71,6 +70,17 @@ pub fn run(cli: Cli) -> i32 {
             for cause in e.chain().skip(1) {
                 eprintln!("  {} {cause}", "caused by:".dimmed());
             }
+            if format!("{e:#}").contains("Too many open files")
+                || e.chain().any(|c| {
+                    c.downcast_ref::<std::io::Error>()
+                        .is_some_and(|io| io.raw_os_error() == Some(libc::EMFILE))
+                })
+            {
+                eprintln!(
+                    "  {} netlab keeps one file descriptor per namespace; raise the limit (`ulimit -n 65536`) and try again",
+                    "hint:".cyan().bold()
+                );
+            }
             code
         }
     }
@@ -115,11 +125,16 @@ fn dispatch(cmd: Command) -> Result<()> {
     }
 }
 
-pub(crate) fn need_root() -> Result<()> {
+/// Refuse early, saying what the command needs root for.
+pub(crate) fn need_root_for(what: &str) -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
-        bail!("netlab needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to create namespaces; run it with sudo");
+        bail!("netlab needs root to {what}; run it with sudo");
     }
     Ok(())
+}
+
+pub(crate) fn need_root() -> Result<()> {
+    need_root_for("create and remove namespaces (CAP_SYS_ADMIN and CAP_NET_ADMIN)")
 }
 
 /// A lab name given on the command line names a directory under /run/netlab: check it.
@@ -221,11 +236,32 @@ fn down(arg: &str) -> Result<()> {
     let lab = lab_arg(arg)?;
     need_root()?;
     match engine::down(&lab)? {
-        DownReport::Removed { namespaces } => println!(
-            "lab {} is down: removed {namespaces} namespaces",
-            lab.bold()
-        ),
-        DownReport::NotUp => println!("lab {lab} is not up; nothing to do"),
+        DownReport::Removed {
+            namespaces,
+            left_alone,
+            notes,
+        } => {
+            println!(
+                "lab {} is down: removed {namespaces} namespace{}",
+                lab.bold(),
+                if namespaces == 1 { "" } else { "s" }
+            );
+            for a in &left_alone {
+                eprintln!("{} left alone (not netlab's): {a}", "note:".yellow().bold());
+            }
+            for n in &notes {
+                eprintln!("{} {n}", "note:".yellow().bold());
+            }
+        }
+        DownReport::NotUp => {
+            let up = state::labs().unwrap_or_default();
+            let hint = match spec::close_match(&lab, up.iter().map(|s| s.as_str())) {
+                Some(m) => format!(" ({m})"),
+                None if up.is_empty() => " (no lab is up)".to_string(),
+                None => format!(" (labs that are up: {})", up.join(", ")),
+            };
+            println!("lab {lab} is not up; nothing to do{hint}");
+        }
     }
     Ok(())
 }
@@ -248,7 +284,9 @@ fn record_of(lab: &str) -> Result<state::Record> {
 fn check_cmd(arg: &str, json: bool) -> Result<()> {
     let lab = lab_arg(arg)?;
     let record = record_of(&lab)?;
-    need_root()?;
+    need_root_for(
+        "enter the lab's namespaces (CAP_SYS_ADMIN) and send ICMP from them (CAP_NET_RAW)",
+    )?;
     if !record.complete {
         bail!(
             "lab {lab} is not completely up (an up failed or is running); run `netlab down {lab}`"
@@ -261,26 +299,93 @@ fn check_cmd(arg: &str, json: bool) -> Result<()> {
     run_checks(&record.lab, json)
 }
 
+/// What `status` says of one lab: its record (if readable) and its state against the kernel.
+struct LabStatus {
+    name: String,
+    record: Option<state::Record>,
+    state: String,
+    problem: Option<String>,
+}
+
+/// Compare a lab's record with live state: every namespace it owns must still be the one it
+/// created (same identity) at its name.
+fn lab_status(name: &str) -> Option<LabStatus> {
+    let record = match state::read_record(name) {
+        Ok(Some(r)) => r,
+        Ok(None) => return None,
+        Err(e) => {
+            return Some(LabStatus {
+                name: name.to_string(),
+                record: None,
+                state: "damaged".into(),
+                problem: Some(format!("{e:#}")),
+            })
+        }
+    };
+    if !record.complete {
+        return Some(LabStatus {
+            name: name.to_string(),
+            record: Some(record),
+            state: "incomplete".into(),
+            problem: Some(format!(
+                "an up failed or is running; run `netlab down {name}`"
+            )),
+        });
+    }
+    let mut missing = Vec::new();
+    let mut changed = Vec::new();
+    for o in &record.owned {
+        match crate::kernel::netns::probe(&o.name) {
+            Ok(crate::kernel::netns::Found::Namespace(id)) if Some(id) == o.ns => {}
+            Ok(crate::kernel::netns::Found::Missing) => missing.push(o.name.clone()),
+            _ => changed.push(o.name.clone()),
+        }
+    }
+    let (state, problem) = if missing.is_empty() && changed.is_empty() {
+        ("up".to_string(), None)
+    } else {
+        let mut p = Vec::new();
+        if !missing.is_empty() {
+            p.push(format!("missing: {}", missing.join(", ")));
+        }
+        if !changed.is_empty() {
+            p.push(format!(
+                "not the namespace netlab created: {}",
+                changed.join(", ")
+            ));
+        }
+        ("degraded".to_string(), Some(p.join("; ")))
+    };
+    Some(LabStatus {
+        name: name.to_string(),
+        record: Some(record),
+        state,
+        problem,
+    })
+}
+
 fn status(only: Option<&str>, json: bool) -> Result<()> {
     let names = match only {
         Some(l) => vec![lab_arg(l)?],
         None => state::labs()?,
     };
-    let mut records = Vec::new();
+    let mut labs = Vec::new();
     for n in &names {
-        match state::read_record(n)? {
-            Some(r) => records.push(r),
+        match lab_status(n) {
+            Some(s) => labs.push(s),
             None if only.is_some() => return Err(BadInput(format!("lab {n} is not up")).into()),
             None => {}
         }
     }
     if json {
-        let labs: Vec<_> = records
+        let out: Vec<_> = labs
             .iter()
-            .map(|r| {
-                json!({
+            .map(|s| match &s.record {
+                None => json!({"name": s.name, "state": s.state, "problem": s.problem}),
+                Some(r) => json!({
                     "name": r.lab.name,
-                    "state": if r.complete { "up" } else { "incomplete" },
+                    "state": s.state,
+                    "problem": s.problem,
                     "source": r.lab.source,
                     "created": r.created,
                     "namespaces": r.namespaces,
@@ -289,22 +394,17 @@ fn status(only: Option<&str>, json: bool) -> Result<()> {
                     "containers": r.lab.containers.iter().map(|c| &c.name).collect::<Vec<_>>(),
                     "networks": r.lab.networks.iter().map(|n| json!({"name": n.name, "driver": n.driver_name(), "subnet": n.subnet.to_string()})).collect::<Vec<_>>(),
                     "checks": r.lab.checks.len(),
-                })
+                }),
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "labs": labs }))?
-        );
+        println!("{}", serde_json::to_string_pretty(&json!({ "labs": out }))?);
         return Ok(());
     }
-    if records.is_empty() {
+    if labs.is_empty() {
         println!("no lab is up");
         return Ok(());
     }
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(vec![
+    let mut t = crate::table::new(&[
         "lab",
         "state",
         "hosts",
@@ -315,36 +415,53 @@ fn status(only: Option<&str>, json: bool) -> Result<()> {
         "up since",
         "source",
     ]);
-    for r in &records {
+    let mut problems = Vec::new();
+    for s in &labs {
+        let color = match s.state.as_str() {
+            "up" => comfy_table::Color::Green,
+            "degraded" => comfy_table::Color::Yellow,
+            _ => comfy_table::Color::Red,
+        };
+        let state_cell = comfy_table::Cell::new(&s.state).fg(color);
+        if let Some(p) = &s.problem {
+            problems.push(format!("{}: {} ({p})", s.name, s.state));
+        }
+        let Some(r) = &s.record else {
+            t.add_row(vec![comfy_table::Cell::new(&s.name), state_cell]);
+            continue;
+        };
         let nets: Vec<String> = r
             .lab
             .networks
             .iter()
             .map(|n| format!("{} ({}, {})", n.name, n.driver_name(), n.subnet))
             .collect();
-        let since = chrono_like(r.created);
         t.add_row(vec![
-            r.lab.name.clone(),
-            if r.complete {
-                "up".green().to_string()
-            } else {
-                "incomplete: run `netlab down`".red().to_string()
-            },
-            r.lab
-                .hosts
-                .iter()
-                .map(|h| h.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            nets.join("\n"),
-            r.lab.containers.len().to_string(),
-            r.namespaces.len().to_string(),
-            r.objects.to_string(),
-            since,
-            r.lab.source.clone(),
+            comfy_table::Cell::new(&r.lab.name),
+            state_cell,
+            comfy_table::Cell::new(
+                r.lab
+                    .hosts
+                    .iter()
+                    .map(|h| h.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            comfy_table::Cell::new(nets.join("\n")),
+            comfy_table::Cell::new(r.lab.containers.len()),
+            comfy_table::Cell::new(r.namespaces.len()),
+            comfy_table::Cell::new(r.objects),
+            comfy_table::Cell::new(chrono_like(r.created)),
+            comfy_table::Cell::new(&r.lab.source),
         ]);
     }
     println!("{t}");
+    for p in problems {
+        println!("{p}");
+    }
+    if only.is_some() && labs.iter().any(|s| s.state == "damaged") {
+        return Err(ChecksFailed.into());
+    }
     Ok(())
 }
 
@@ -365,17 +482,16 @@ fn validate(file: &Path, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&lab)?);
         return Ok(());
     }
+    use crate::table::count;
     println!(
-        "lab {} is valid: {} hosts, {} networks, {} containers, {} checks",
+        "lab {} is valid: {}, {}, {}, {}",
         lab.name.bold(),
-        lab.hosts.len(),
-        lab.networks.len(),
-        lab.containers.len(),
-        lab.checks.len()
+        count(lab.hosts.len(), "host", "hosts"),
+        count(lab.networks.len(), "network", "networks"),
+        count(lab.containers.len(), "container", "containers"),
+        count(lab.checks.len(), "check", "checks")
     );
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(vec![
+    let mut t = crate::table::new(&[
         "container",
         "host",
         "interface",

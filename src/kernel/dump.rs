@@ -21,6 +21,68 @@ pub struct Dumper {
     buf: Vec<u8>,
 }
 
+const RTM_NEWLINK: u16 = 16;
+const IFLA_IFNAME: u16 = 3;
+
+/// `a\xffb` for the bytes `a 0xff b`: valid UTF-8 kept, every other byte as `\xNN`.
+pub fn escape_name(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// Parse an RTM_NEWLINK message whose IFLA_IFNAME is not UTF-8: the name bytes are replaced
+/// by `?` in a copy (same length, so the layout holds), and the parsed name is then set to
+/// the escaped original.
+fn deserialize_escaped(buf: &[u8]) -> Option<NetlinkMessage<RouteNetlinkMessage>> {
+    const HDR: usize = 16; // nlmsghdr
+    const IFINFO: usize = 16; // ifinfomsg
+    if buf.len() < HDR + IFINFO {
+        return None;
+    }
+    let len = u32::from_ne_bytes(buf[0..4].try_into().ok()?) as usize;
+    let kind = u16::from_ne_bytes(buf[4..6].try_into().ok()?);
+    if kind != RTM_NEWLINK || len > buf.len() {
+        return None;
+    }
+    let mut copy = buf[..len].to_vec();
+    let mut escaped = None;
+    let mut at = HDR + IFINFO;
+    while at + 4 <= len {
+        let alen = u16::from_ne_bytes(copy[at..at + 2].try_into().ok()?) as usize;
+        let atype = u16::from_ne_bytes(copy[at + 2..at + 4].try_into().ok()?) & 0x3fff;
+        if alen < 4 || at + alen > len {
+            return None;
+        }
+        if atype == IFLA_IFNAME {
+            let data = &mut copy[at + 4..at + alen];
+            let end = data.iter().position(|b| *b == 0).unwrap_or(data.len());
+            if std::str::from_utf8(&data[..end]).is_err() {
+                escaped = Some(escape_name(&data[..end]));
+                for b in &mut data[..end] {
+                    *b = b'?';
+                }
+            }
+        }
+        at += (alen + 3) & !3;
+    }
+    let name = escaped?;
+    let mut m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&copy).ok()?;
+    if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) = &mut m.payload {
+        for a in &mut l.attributes {
+            if let netlink_packet_route::link::LinkAttribute::IfName(n) = a {
+                *n = name.clone();
+            }
+        }
+    }
+    Some(m)
+}
+
 impl Dumper {
     /// A netlink socket in the current thread's network namespace.
     pub fn here() -> io::Result<Dumper> {
@@ -52,13 +114,19 @@ impl Dumper {
             let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
             let mut off = 0;
             while off < n {
-                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n])
-                    .map_err(|e| {
+                let m = match NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n])
+                {
+                    Ok(m) => m,
+                    // A link whose name is not UTF-8 (the kernel allows any byte but '/' and
+                    // whitespace) fails to parse: parse it with the name escaped instead of
+                    // losing the link, or the whole namespace, from the view.
+                    Err(e) => deserialize_escaped(&self.buf[off..n]).ok_or_else(|| {
                         io::Error::new(
                             io::ErrorKind::InvalidData,
                             format!("bad netlink reply: {e}"),
                         )
-                    })?;
+                    })?,
+                };
                 let len = m.header.length as usize;
                 if m.header.sequence_number == self.seq {
                     match m.payload {

@@ -10,12 +10,8 @@ use std::process::{Command, ExitStatus};
 use nix::sched::{setns, CloneFlags};
 
 pub fn run_in(ns_path: &Path, argv: &[String]) -> io::Result<ExitStatus> {
-    let file = File::open(ns_path).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("opening namespace {}: {e}", ns_path.display()),
-        )
-    })?;
+    // Opened safely: a FIFO or a symbolic link at the path is refused, never waited on.
+    let file: File = super::netns::open_path(ns_path)?;
     let (prog, args) = argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no command given"))?;

@@ -42,11 +42,17 @@ pub fn socket_here(rt: &tokio::runtime::Handle) -> io::Result<Conn> {
     rtnetlink::new_connection()
 }
 
+/// Open handles on the namespaces a lab created, by name. The engine resolves other
+/// namespaces (a veth's peer, a vxlan's or macvlan's target, a sysctl's) through these, never
+/// through /run/netns, so a name swapped after creation cannot redirect anything.
+pub type Handles = std::sync::Arc<HashMap<String, std::fs::File>>;
+
 /// A netlink connection bound to one namespace.
 pub struct NsLink {
     pub ns: String,
     handle: Handle,
     index: HashMap<String, u32>,
+    handles: Option<Handles>,
 }
 
 impl NsLink {
@@ -58,6 +64,24 @@ impl NsLink {
             ns: ns.to_string(),
             handle,
             index: HashMap::new(),
+            handles: None,
+        }
+    }
+
+    /// Resolve other namespaces through `handles` (see [`Handles`]).
+    pub fn with_handles(mut self, handles: Handles) -> NsLink {
+        self.handles = Some(handles);
+        self
+    }
+
+    /// A handle on namespace `name`: the engine's own when it has one, else opened safely.
+    fn ns_fd(&self, name: &str) -> io::Result<std::fs::File> {
+        match self.handles.as_ref().and_then(|h| h.get(name)) {
+            Some(f) => f.try_clone(),
+            None if self.handles.is_some() => Err(io::Error::other(format!(
+                "internal: namespace {name} is not one this lab created"
+            ))),
+            None => netns::open(name),
         }
     }
 
@@ -118,7 +142,7 @@ impl NsLink {
                 peer_mac,
                 ..
             } => {
-                let peer_fd = netns::open(peer_ns)?;
+                let peer_fd = self.ns_fd(peer_ns)?;
                 let mut peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
                     .name(peer.clone())
                     .mtu(*mtu)
@@ -148,7 +172,7 @@ impl NsLink {
                 // Created from this (host) namespace straight into the target: the VXLAN UDP
                 // socket belongs to the namespace of the creating netlink socket, so it stays
                 // here while the device lives in the overlay namespace (link-netnsid).
-                let fd = netns::open(target_ns)?;
+                let fd = self.ns_fd(target_ns)?;
                 let msg = LinkVxlan::new(name, *vni)
                     .local(*local)
                     .port(*port)
@@ -187,7 +211,7 @@ impl NsLink {
                 // Created from the host straight into the container: the lower device is
                 // resolved here, in the host, so the container sees eth0@if<parent's index>.
                 let pi = self.index(parent).await?;
-                let fd = netns::open(target_ns)?;
+                let fd = self.ns_fd(target_ns)?;
                 let msg = LinkMacVlan::new(name, pi, macvlan_mode(*mode))
                     .address(mac.to_vec())
                     .setns_by_fd(fd.as_raw_fd())
@@ -204,8 +228,9 @@ impl NsLink {
                     .map_err(io_err)?;
             }
             Object::Sysctl { ns, key, value } => {
-                let (ns, key, value) = (ns.clone(), key.clone(), value.clone());
-                tokio::task::spawn_blocking(move || sysctl::write(&ns, &key, &value))
+                let fd = self.ns_fd(ns)?;
+                let (key, value) = (key.clone(), value.clone());
+                tokio::task::spawn_blocking(move || sysctl::write(&fd, &key, &value))
                     .await
                     .map_err(io::Error::other)??;
             }

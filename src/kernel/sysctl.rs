@@ -26,11 +26,11 @@ fn path(key: &str) -> io::Result<PathBuf> {
     Ok(PathBuf::from("/proc/sys").join(key.replace('.', "/")))
 }
 
-/// Write `value` to sysctl `key` inside the named namespace.
-pub fn write(ns: &str, key: &str, value: &str) -> io::Result<()> {
+/// Write `value` to sysctl `key` inside the namespace `ns` is a handle on.
+pub fn write(ns: &std::fs::File, key: &str, value: &str) -> io::Result<()> {
     let p = path(key)?;
     let value = value.to_string();
-    netns::run_in(ns, move || std::fs::write(&p, value.as_bytes()))
+    netns::run_in_handle(ns, move || std::fs::write(&p, value.as_bytes()))
 }
 
 /// Read sysctl `key` inside the named namespace (trimmed).

@@ -9,10 +9,8 @@ mod routes;
 pub use routes::KernelRoutes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -242,19 +240,53 @@ pub struct Target {
     pub command: Option<String>,
 }
 
+/// A path in a namespace directory that is not a namespace, and what it is instead.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What discovery found: namespaces to read, and entries that are not namespaces (a FIFO, a
+/// plain file, a directory, a symbolic link), which are never opened for reading or followed.
+pub struct Discovery {
+    pub targets: Vec<Target>,
+    pub skipped: Vec<Skipped>,
+}
+
 /// Every namespace with a name (/run/netns, /var/run/docker/netns); with `all`, also the
 /// unnamed ones held by processes. Deduplicated by inode.
 pub fn discover(all: bool) -> Vec<Target> {
+    discover_all(all).targets
+}
+
+/// [`discover`], with what was skipped and why.
+pub fn discover_all(all: bool) -> Discovery {
     let mut seen: HashSet<(u64, u64)> = HashSet::new();
     let mut out = Vec::new();
-    let mut add = |mut t: Target, out: &mut Vec<Target>| {
-        if let Ok(m) = std::fs::metadata(&t.path) {
-            if seen.insert((m.dev(), m.ino())) {
-                t.inode = m.ino();
-                out.push(t);
+    let mut skipped = Vec::new();
+    let mut add =
+        |mut t: Target, out: &mut Vec<Target>, skipped: &mut Vec<Skipped>| match netns::probe_path(
+            &t.path,
+        ) {
+            Ok(netns::Found::Namespace(id)) => {
+                if seen.insert((id.dev, id.ino)) {
+                    t.inode = id.ino;
+                    out.push(t);
+                }
             }
-        }
-    };
+            Ok(netns::Found::Missing) => {}
+            Ok(other) if t.source != Source::Process => skipped.push(Skipped {
+                path: t.path.display().to_string(),
+                reason: format!("{}, not a network namespace", other.describe()),
+            }),
+            Ok(_) => {}
+            Err(e) if t.source != Source::Process => skipped.push(Skipped {
+                path: t.path.display().to_string(),
+                reason: e.to_string(),
+            }),
+            Err(_) => {}
+        };
     let mut named = netns::list().unwrap_or_default();
     named.sort();
     for n in named {
@@ -268,12 +300,13 @@ pub fn discover(all: bool) -> Vec<Target> {
                 command: None,
             },
             &mut out,
+            &mut skipped,
         );
     }
     if let Ok(rd) = std::fs::read_dir(DOCKER_NETNS_DIR) {
         let mut names: Vec<String> = rd
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().into_string().ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
         for n in names {
@@ -288,6 +321,7 @@ pub fn discover(all: bool) -> Vec<Target> {
                     command: None,
                 },
                 &mut out,
+                &mut skipped,
             );
         }
     }
@@ -315,10 +349,14 @@ pub fn discover(all: bool) -> Vec<Target> {
                     command,
                 },
                 &mut out,
+                &mut skipped,
             );
         }
     }
-    out
+    Discovery {
+        targets: out,
+        skipped,
+    }
 }
 
 /// Read the given namespaces in parallel, then resolve every cross-namespace link.
@@ -328,7 +366,7 @@ pub fn snapshot(targets: &[Target], want: Want) -> Snapshot {
     if want.ids {
         if let Ok(mut d) = Dumper::here() {
             for (ns, t) in namespaces.iter_mut().zip(targets) {
-                if let Ok(f) = File::open(&t.path) {
+                if let Ok(f) = netns::open_path(&t.path) {
                     ns.id = d.nsid_of(f.as_raw_fd()).ok().flatten();
                 }
             }
@@ -579,7 +617,7 @@ fn resolve_peers(namespaces: &mut [Namespace], targets: &[Target]) {
                 }
             }
             let hit = cands.iter().copied().find(|c| {
-                File::open(&targets[*c].path)
+                netns::open_path(&targets[*c].path)
                     .ok()
                     .and_then(|f| d.nsid_of(f.as_raw_fd()).ok().flatten())
                     == Some(nsid)
