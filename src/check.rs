@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use colored::Colorize;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, Table};
+use comfy_table::{Attribute, Cell, Color, Table};
 use serde::Serialize;
 
 use crate::kernel::{icmp, netns};
@@ -89,12 +88,14 @@ fn word(e: Expect) -> &'static str {
     }
 }
 
+const HEADER: [&str; 7] = ["from", "to", "expected", "got", "rtt", "ttl", "result"];
+
+/// The outcomes as a table, fitted to the terminal, the result cell coloured when colour is on.
 pub fn render_table(outcomes: &[Outcome]) -> String {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(vec![
-        "from", "to", "expected", "got", "rtt", "ttl", "result",
-    ]);
+    fill(crate::table::new(&HEADER), outcomes).to_string()
+}
+
+fn fill(mut t: Table, outcomes: &[Outcome]) -> Table {
     for o in outcomes {
         let to = if o.to == o.address {
             o.to.clone()
@@ -109,15 +110,16 @@ pub fn render_table(outcomes: &[Outcome]) -> String {
             (Some(d), Expect::Unreachable) => format!("unreachable: {d}"),
             _ => format!("{} ({}/{})", word(o.got), o.received, o.sent),
         };
+        // Three decimals, as iputils prints it: a veth round trip is tens of microseconds.
         let rtt = o
             .rtt_ms
-            .map(|r| format!("{r:.2} ms"))
+            .map(|r| format!("{r:.3} ms"))
             .unwrap_or_else(|| "-".into());
         let ttl = o.ttl.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
         let result = if o.pass {
-            "pass".green().bold().to_string()
+            Cell::new("pass").fg(Color::Green)
         } else {
-            "FAIL".red().bold().to_string()
+            Cell::new("FAIL").fg(Color::Red)
         };
         t.add_row(vec![
             Cell::new(&o.from),
@@ -126,10 +128,10 @@ pub fn render_table(outcomes: &[Outcome]) -> String {
             Cell::new(got),
             Cell::new(rtt),
             Cell::new(ttl),
-            Cell::new(result),
+            result.add_attribute(Attribute::Bold),
         ]);
     }
-    t.to_string()
+    t
 }
 
 /// "3 passed, 0 failed" — the closing line of every check run.
@@ -140,4 +142,69 @@ pub fn summary(outcomes: &[Outcome]) -> String {
         passed,
         outcomes.len() - passed
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(pass: bool, detail: Option<&str>) -> Outcome {
+        Outcome {
+            from: "bbox2".into(),
+            to: "bbox1".into(),
+            address: "10.0.0.2".into(),
+            expect: Expect::Reachable,
+            expect_ttl: Some(64),
+            got: if pass {
+                Expect::Reachable
+            } else {
+                Expect::Unreachable
+            },
+            sent: 2,
+            received: if pass { 2 } else { 0 },
+            rtt_ms: pass.then_some(0.081),
+            ttl: pass.then_some(64),
+            detail: detail.map(String::from),
+            pass,
+        }
+    }
+
+    /// Columns line up on a colour terminal: every line of the table is as wide as the others
+    /// once the escape sequences are left out.
+    #[test]
+    fn coloured_results_keep_the_table_aligned() {
+        let rows = [
+            outcome(true, None),
+            outcome(false, Some("host unreachable (ICMP from 10.0.0.1)")),
+        ];
+        let s = fill(crate::table::with(&HEADER, true, None), &rows).to_string();
+        assert!(s.contains("\x1b["), "colour is on: {s:?}");
+        let strip = |l: &str| {
+            let mut out = String::new();
+            let mut esc = false;
+            for c in l.chars() {
+                match (esc, c) {
+                    (false, '\x1b') => esc = true,
+                    (true, c) if c.is_ascii_alphabetic() => esc = false,
+                    (true, _) => {}
+                    (false, c) => out.push(c),
+                }
+            }
+            out
+        };
+        let widths: Vec<usize> = s.lines().map(|l| strip(l).chars().count()).collect();
+        assert!(widths.windows(2).all(|w| w[0] == w[1]), "{s}\n{widths:?}");
+        assert!(strip(&s).contains("0.081 ms"), "{s}");
+        let plain = fill(crate::table::with(&HEADER, false, Some(60)), &rows).to_string();
+        assert!(!plain.contains('\x1b'), "{plain:?}");
+        assert!(plain.lines().all(|l| l.chars().count() <= 60), "{plain}");
+    }
+
+    #[test]
+    fn summary_counts_passes_and_failures() {
+        assert_eq!(
+            summary(&[outcome(true, None), outcome(false, None)]),
+            "checks: 1 passed, 1 failed"
+        );
+    }
 }

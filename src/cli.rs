@@ -85,12 +85,19 @@ pub enum Command {
         snapshot: bool,
     },
     /// Run a command inside a namespace, container or host; its exit status is passed through
-    #[command(after_help = "Example:\n  netlab exec bbox1 -- ip route")]
+    #[command(
+        after_help = "Examples:\n  netlab exec bbox1 ip route\n  netlab exec overlay.bbox1 ip -j addr\n  netlab exec bbox1 -- sh -c 'ip -br link'"
+    )]
     Exec {
-        /// A namespace name, or a container or host of a lab that is up
+        /// A namespace name, or a container or host of a lab that is up (LAB.NODE when several labs have it)
         target: String,
-        /// The command and its arguments (after --)
-        #[arg(last = true, required = true, num_args = 1..)]
+        /// The command and its arguments (everything after TARGET; `--` before it is allowed)
+        #[arg(
+            required = true,
+            num_args = 1..,
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
         command: Vec<String>,
     },
     /// Find the link with an interface index in every namespace (all links without one)
@@ -134,14 +141,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Predict the hop-by-hop path of a ping from a container to a peer, from live kernel state
+    /// Predict the hop-by-hop path of a ping from a container to a peer, from live kernel state;
+    /// exit 1 unless the ping would be delivered
     #[command(
         after_help = "Examples:\n  netlab trace bbox2 bbox1\n  netlab trace bbox1 172.16.20.11 --minimal\n  netlab trace bbox3 10.0.0.2 --probe"
     )]
     Trace {
         /// Source: a container, host or namespace
         from: String,
-        /// Destination: a container or host (its address on a network shared with the source), or an IPv4 address
+        /// Destination: a container or host (LAB.NODE when several labs have it; its address on a network shared with the source), or an IPv4 address
         to: String,
         /// Also send real pings and say whether the prediction and reality agree
         #[arg(long)]

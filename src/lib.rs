@@ -16,4 +16,5 @@ pub mod plan;
 pub mod progress;
 pub mod spec;
 pub mod state;
+pub mod table;
 pub mod trace;

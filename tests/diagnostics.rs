@@ -160,8 +160,9 @@ fn find_link_netns_and_inspect_agree_with_iproute2() {
         .unwrap();
     assert_eq!(b1["role"], "container");
 
-    // inspect NETWORK: MACs and addresses of the containers, from the kernel.
-    let v = json_of(&["inspect", "ov_net1", "--json"]);
+    // inspect NETWORK: MACs and addresses of the containers, from the kernel. Names are
+    // qualified: other labs with the same networks and containers may be up.
+    let v = json_of(&["inspect", &format!("{lab}/ov_net1"), "--json"]);
     let cs = v[0]["Containers"].as_object().unwrap();
     for c in cs.values() {
         let ns = format!("{lab}.{}", c["Name"].as_str().unwrap());
@@ -219,29 +220,171 @@ fn find_link_netns_and_inspect_agree_with_iproute2() {
         );
     }
 
-    // exec: same view as `ip netns exec`, exit status passed through.
+    // exec: same view as `ip netns exec`, with or without `--`, exit status passed through.
     let b1ns = format!("{lab}.bbox1");
-    let o = netlab(&["exec", "bbox1", "--", "ip", "-j", "addr"]);
-    let ours: Value = serde_json::from_slice(&o.stdout).unwrap();
     let theirs = Command::new("ip")
         .args(["-j", "-n", &b1ns, "addr"])
         .output()
         .unwrap();
     let theirs: Value = serde_json::from_slice(&theirs.stdout).unwrap();
-    assert_eq!(ours, theirs);
+    for args in [
+        &["exec", &b1ns, "--", "ip", "-j", "addr"][..],
+        &["exec", &b1ns, "ip", "-j", "addr"],
+    ] {
+        let o = netlab(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        let ours: Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&o)));
+        assert_eq!(ours, theirs, "{args:?}");
+    }
     let o = netlab(&["exec", &b1ns, "--", "sh", "-c", "exit 7"]);
     assert_eq!(o.status.code(), Some(7));
+    let o = netlab(&["exec", &b1ns, "sh", "-c", "exit 7"]);
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
 
     // Unknown names: exit 2 and a close match.
-    let o = netlab(&["inspect", "bbox7"]);
+    let o = netlab(&["inspect", &format!("{lab}.bbox7")]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("did you mean"),
+        String::from_utf8_lossy(&o.stderr).contains(&format!("did you mean \"{lab}.bbox1\"")),
         "{}",
         text(&o)
     );
     let o = netlab(&["exec", "nosuchthing", "--", "true"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // Nodes are LAB.NODE, networks LAB/NETWORK: the other spelling gets the right one as a hint.
+    for (args, want) in [
+        (
+            vec!["vxlan".to_string(), format!("{lab}.ov_net1")],
+            format!("did you mean \"{lab}/ov_net1\"?"),
+        ),
+        (
+            vec!["inspect".to_string(), format!("{lab}.ov_net1")],
+            format!("did you mean \"{lab}/ov_net1\"?"),
+        ),
+        (
+            vec!["bridge".to_string(), format!("{lab}/nas4")],
+            format!("did you mean \"{lab}.nas4\"?"),
+        ),
+        (
+            vec![
+                "exec".to_string(),
+                format!("{lab}/bbox1"),
+                "true".to_string(),
+            ],
+            format!("did you mean \"{lab}.bbox1\"?"),
+        ),
+        (
+            vec![
+                "find-link".to_string(),
+                "--peer-of".to_string(),
+                format!("{lab}/bbox1"),
+                "eth0".to_string(),
+            ],
+            format!("did you mean \"{lab}.bbox1\"?"),
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
+        let o = netlab(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(&want),
+            "{args:?}: wants {want:?}: {}",
+            text(&o)
+        );
+    }
+}
+
+/// Two copies of one lab: a bare container name is ambiguous (exit 2, naming both), a
+/// qualified one is exact.
+#[test]
+fn bare_names_in_two_labs_are_refused_and_qualified_ones_work() {
+    if !require_root("bare_names_in_two_labs_are_refused_and_qualified_ones_work") {
+        return;
+    }
+    let (a, b) = (unique("tdua"), unique("tdub"));
+    let (_ga, _gb) = (LabGuard(a.clone()), LabGuard(b.clone()));
+    for lab in [&a, &b] {
+        let o = netlab(&["up", "-q", "--no-check", "--name", lab, "labs/bridge.toml"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    for args in [
+        &["exec", "web", "true"][..],
+        &["inspect", "web"],
+        &["bridge", "host1"],
+        &["inspect", "my_net2"],
+    ] {
+        let o = netlab(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("exists in several labs"),
+            "{args:?}: {}",
+            text(&o)
+        );
+        let sep = if args[1] == "my_net2" { '/' } else { '.' };
+        for lab in [&a, &b] {
+            assert!(
+                err.contains(&format!("{lab}{sep}{}", args[1])),
+                "{args:?}: {}",
+                text(&o)
+            );
+        }
+    }
+    let o = netlab(&[
+        "exec",
+        &format!("{b}.web"),
+        "ip",
+        "-br",
+        "-4",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("172.18.0.2/16"),
+        "{}",
+        text(&o)
+    );
+    let v = json_of(&["inspect", &format!("{b}/my_net2"), "--json"]);
+    assert_eq!(v[0]["Labels"]["netlab.lab"], b.as_str());
+    assert!(netlab(&["down", &a]).status.success());
+    assert!(netlab(&["down", &b]).status.success());
+    assert_clean(&a);
+    assert_clean(&b);
+}
+
+/// Read-only commands create nothing: run without root, they say what they need root for.
+#[test]
+fn read_only_commands_without_root_say_what_they_need_it_for() {
+    if !require_root("read_only_commands_without_root_say_what_they_need_it_for") {
+        return;
+    }
+    for args in [
+        &["netns"][..],
+        &["find-link", "1"],
+        &["trace", "10.0.0.1", "10.0.0.2"],
+    ] {
+        // setpriv (util-linux) drops to nobody for this one command.
+        let o = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(BIN)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("running setpriv (util-linux)");
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("needs root to read other network namespaces")
+                && err.contains("entering a network namespace takes CAP_SYS_ADMIN"),
+            "{args:?}: {}",
+            text(&o)
+        );
+        assert!(!err.contains("create namespaces"), "{args:?}: {}", text(&o));
+    }
 }
 
 /// Peer resolution against the truth the test set up, on namespaces outside any lab, built so

@@ -3,10 +3,11 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
+use colored::Colorize;
 use serde_json::json;
 
-use super::{need_root, BadInput};
+use super::{BadInput, ChecksFailed};
 use crate::diag::{self, inspect, links, Unknown};
 use crate::kernel::{exec as kexec, netns};
 use crate::observe::{self, Snapshot, Want};
@@ -32,9 +33,53 @@ fn records() -> Vec<Record> {
         .collect()
 }
 
+/// These commands create nothing, but entering another network namespace (setns) takes
+/// CAP_SYS_ADMIN: say that, and what the command wanted to do there.
+fn need_root_to(what: &str) -> Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        bail!(
+            "netlab needs root to {what} (entering a network namespace takes CAP_SYS_ADMIN); run it with sudo"
+        );
+    }
+    Ok(())
+}
+
+const READ: &str = "read other network namespaces";
+
 fn observe(all: bool, want: Want) -> Result<Snapshot> {
-    need_root()?;
-    Ok(observe::snapshot(&observe::discover(all), want))
+    need_root_to(READ)?;
+    let found = discover(all);
+    let snap = observe::snapshot(&found, want);
+    report_unreadable(&snap);
+    Ok(snap)
+}
+
+/// Every namespace to read; entries of the namespace directories that are not namespaces (a
+/// FIFO, a plain file, a directory, a symbolic link) are reported on stderr, never opened.
+fn discover(all: bool) -> Vec<observe::Target> {
+    let d = observe::discover_all(all);
+    for s in &d.skipped {
+        eprintln!(
+            "{} skipped {}: {}",
+            "note:".yellow().bold(),
+            s.path,
+            s.reason
+        );
+    }
+    d.targets
+}
+
+/// Namespaces that could not be read are said so, not silently left out of the answer.
+fn report_unreadable(snap: &Snapshot) {
+    for n in &snap.namespaces {
+        if let Some(e) = &n.error {
+            eprintln!(
+                "{} could not read namespace {}: {e}",
+                "note:".yellow().bold(),
+                n.name
+            );
+        }
+    }
 }
 
 fn unknown(e: Unknown) -> anyhow::Error {
@@ -99,7 +144,9 @@ fn target_path(target: &str) -> Result<PathBuf> {
         known.extend(r.lab.containers.iter().map(|c| c.name.clone()));
         known.extend(r.lab.hosts.iter().map(|h| h.name.clone()));
     }
-    let hint = crate::spec::close_match(target, known.iter().map(|s| s.as_str()))
+    let recs = records();
+    let hint = diag::node_spelling(&recs, target)
+        .or_else(|| crate::spec::close_match(target, known.iter().map(|s| s.as_str())))
         .map(|h| format!("; {h}"))
         .unwrap_or_else(|| "; `netlab netns` lists namespaces".into());
     Err(BadInput(format!(
@@ -110,7 +157,7 @@ fn target_path(target: &str) -> Result<PathBuf> {
 
 pub fn exec(target: &str, command: &[String]) -> Result<()> {
     let path = target_path(target)?;
-    need_root()?;
+    need_root_to("run a command in another network namespace")?;
     let status = kexec::run_in(&path, command)?;
     match status.code() {
         Some(0) => Ok(()),
@@ -154,8 +201,8 @@ pub fn find_link(
     if found.is_empty() {
         if let Some(i) = ifindex {
             return Err(BadInput(format!(
-                "no link with index {i} in any of {} namespaces (try --all)",
-                snap.namespaces.len()
+                "no link with index {i} in {} (try --all)",
+                crate::table::count(snap.namespaces.len(), "namespace", "namespaces")
             ))
             .into());
         }
@@ -201,11 +248,17 @@ pub fn inspect(name: &str, json: bool) -> Result<()> {
         return Ok(());
     }
     let ns = diag::resolve(&snap, &recs, name).map_err(|e| {
+        // A name in several labs, or a node spelt LAB/NODE: that is the answer.
+        if diag::node_spelling(&recs, name).is_some() || e.0.contains(" exists in several labs") {
+            return unknown(e);
+        }
         let nets: Vec<&str> = recs
             .iter()
             .flat_map(|r| r.lab.networks.iter().map(|n| n.name.as_str()))
             .collect();
-        match crate::spec::close_match(name, nets.iter().copied()) {
+        match diag::network_spelling(&recs, name)
+            .or_else(|| crate::spec::close_match(name, nets.iter().copied()))
+        {
             Some(h) => BadInput(format!(
                 "no network, container, host or namespace named {name:?}; {h}"
             ))
@@ -245,33 +298,77 @@ pub fn bridge(target: &str, json: bool) -> Result<()> {
 }
 
 /// The address a trace goes to: an IPv4 address as given, a host's underlay address, or a
-/// container's address on a network it shares with the source (else its first one).
+/// container's address on a network it shares with the source (else its first one). A node is
+/// `LAB.NODE`, or `NODE`: the source's lab's first, else the one lab that has it.
 fn trace_target(records: &[Record], from_ns: &str, to: &str) -> Result<std::net::Ipv4Addr> {
     if let Ok(ip) = to.parse() {
         return Ok(ip);
     }
-    for r in records {
-        let lab = &r.lab;
-        if let Some(h) = lab.hosts.iter().find(|h| h.name == to) {
-            return Ok(h.address.ip());
-        }
-        if let Some(c) = lab.containers.iter().find(|c| c.name == to) {
-            let src = lab
-                .containers
+    let has = |r: &Record, node: &str| r.lab.node_ns(node).is_some();
+    let qualified = to.split_once('.').and_then(|(lab, node)| {
+        records
+            .iter()
+            .find(|r| r.lab.name == lab && has(r, node))
+            .map(|r| (r, node))
+    });
+    let (record, node) = match qualified {
+        Some(found) => found,
+        None => {
+            let own = records
                 .iter()
-                .enumerate()
-                .find(|(i, _)| lab.container_ns(*i) == from_ns)
-                .map(|(_, c)| c);
-            let shared = c.endpoints.iter().find(|e| {
-                src.is_some_and(|s| s.endpoints.iter().any(|se| se.network == e.network))
-            });
-            return Ok(shared.unwrap_or(&c.endpoints[0]).address.ip());
+                .find(|r| from_ns.starts_with(&format!("{}.", r.lab.name)) && has(r, to));
+            let hits: Vec<&Record> = records.iter().filter(|r| has(r, to)).collect();
+            match (own, hits.as_slice()) {
+                (Some(r), _) => (r, to),
+                (None, [r]) => (*r, to),
+                (None, []) => {
+                    let mut known: Vec<String> = Vec::new();
+                    for r in records {
+                        known.extend(r.lab.containers.iter().map(|c| c.name.clone()));
+                        known.extend(r.lab.hosts.iter().map(|h| h.name.clone()));
+                    }
+                    let hint = diag::node_spelling(records, to)
+                        .or_else(|| crate::spec::close_match(to, known.iter().map(|s| s.as_str())))
+                        .map(|h| format!("; {h}"))
+                        .unwrap_or_default();
+                    return Err(BadInput(format!(
+                        "{to:?} is not an IPv4 address, nor a container or host of a lab that is up{hint}"
+                    ))
+                    .into());
+                }
+                (None, many) => {
+                    return Err(BadInput(format!(
+                        "{to} exists in several labs; name one of: {}",
+                        many.iter()
+                            .map(|r| format!("{}.{to}", r.lab.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                    .into())
+                }
+            }
         }
+    };
+    let lab = &record.lab;
+    if let Some(h) = lab.hosts.iter().find(|h| h.name == node) {
+        return Ok(h.address.ip());
     }
-    Err(BadInput(format!(
-        "{to:?} is not an IPv4 address, nor a container or host of a lab that is up"
-    ))
-    .into())
+    let c = lab
+        .containers
+        .iter()
+        .find(|c| c.name == node)
+        .expect("node_ns found it");
+    let src = lab
+        .containers
+        .iter()
+        .enumerate()
+        .find(|(i, _)| lab.container_ns(*i) == from_ns)
+        .map(|(_, c)| c);
+    let shared = c
+        .endpoints
+        .iter()
+        .find(|e| src.is_some_and(|s| s.endpoints.iter().any(|se| se.network == e.network)));
+    Ok(shared.unwrap_or(&c.endpoints[0]).address.ip())
 }
 
 pub fn trace(
@@ -283,10 +380,14 @@ pub fn trace(
     json: bool,
 ) -> Result<()> {
     let recs = records();
-    need_root()?;
+    need_root_to(if probe {
+        "read other network namespaces and send ICMP probes from them (CAP_NET_RAW)"
+    } else {
+        READ
+    })?;
     // Observe the source's lab first (a trace of a lab stays in it); everything if the source
     // is not a lab's, or if the path leads out of the lab.
-    let targets = observe::discover(false);
+    let targets = discover(false);
     let lab = recs
         .iter()
         .find(|r| r.lab.node_ns(from).is_some() || from.starts_with(&format!("{}.", r.lab.name)));
@@ -330,57 +431,36 @@ pub fn trace(
     };
     // Hop by hop: TTL 1..=routers+1; each answer must come from the predicted router's
     // namespace (time exceeded), and the last from the destination (echo reply).
-    let routers = crate::trace::routers(&t);
     let mut hop_probes = Vec::new();
     if probe {
-        for k in 1..=(routers.len() as u8 + 1) {
+        for k in 1..=(crate::trace::routers(&t).len() as u8 + 1) {
             let p = crate::kernel::icmp::probe_ttl(
                 src_path,
                 dst,
                 k,
                 std::time::Duration::from_millis(700),
             )?;
-            let expected = routers.get(k as usize - 1).cloned();
-            let seen_in = p.from.and_then(|ip| {
-                let ip = ip.to_string();
-                // Labs may reuse addresses: prefer a namespace of the source's own lab.
-                snap.namespaces
-                    .iter()
-                    .filter(|n| {
-                        n.addresses
-                            .iter()
-                            .any(|a| a.address.split('/').next() == Some(ip.as_str()))
-                    })
-                    .max_by_key(|n| n.lab.is_some() && n.lab == src.lab)
-                    .map(|n| n.name.clone())
-            });
-            let delivered = t.disposition == crate::trace::Disposition::Delivered;
-            let label = match (&expected, delivered) {
-                (Some(r), _) => format!("time exceeded from {r}"),
-                (None, true) => "echo reply from the destination".to_string(),
-                (None, false) => "no reply".to_string(),
-            };
-            let agrees = match (&expected, p.kind.as_str()) {
-                (Some(r), "time-exceeded") => seen_in.as_deref() == Some(r.as_str()),
-                (None, "echo-reply") => delivered,
-                (None, _) => !delivered,
-                _ => false,
-            };
-            hop_probes.push(json!({
-                "ttl": k, "kind": p.kind, "from": p.from, "namespace": seen_in,
-                "expected": label, "agrees": agrees,
-            }));
+            hop_probes.push(crate::trace::probe::judge(&snap, &t, &p));
         }
     }
-    let hops_agree = hop_probes.iter().all(|h| h["agrees"] == true);
+    let hops_agree = hop_probes.iter().all(|h| h.agrees);
     let delivered = t.disposition == crate::trace::Disposition::Delivered;
     let agree = probed
         .as_ref()
         .map(|p| hops_agree && (p.received > 0) == delivered);
+    // Exit 0 only for a ping that would be delivered (and, with --probe, is), as `check` does.
+    let status = || -> Result<()> {
+        if delivered && agree != Some(false) {
+            Ok(())
+        } else {
+            Err(ChecksFailed.into())
+        }
+    };
     if json {
-        return print_json(
+        print_json(
             &json!({ "trace": t, "probe": probed, "probe_hops": hop_probes, "agree": agree }),
-        );
+        )?;
+        return status();
     }
     if minimal {
         println!("{}", crate::trace::render_minimal(&t));
@@ -388,19 +468,7 @@ pub fn trace(
         println!("{}", crate::trace::render(&t, detailed));
     }
     for h in &hop_probes {
-        println!(
-            "probe ttl {}: {} from {} ({}), predicted {}{}",
-            h["ttl"],
-            h["kind"].as_str().unwrap_or(""),
-            h["from"].as_str().unwrap_or("nobody"),
-            h["namespace"].as_str().unwrap_or("?"),
-            h["expected"].as_str().unwrap_or(""),
-            if h["agrees"] == true {
-                ""
-            } else {
-                "  <-- DISAGREES"
-            }
-        );
+        println!("{}", crate::trace::probe::render_hop(h));
     }
     if let (Some(p), Some(ok)) = (&probed, agree) {
         let got = if p.received > 0 {
@@ -417,8 +485,7 @@ pub fn trace(
             println!("probe: {got}: agrees with the prediction");
         } else {
             println!("probe: {got}: DISAGREES with the prediction {}: a bug in netlab's model or a kernel feature it does not know", t.disposition.as_str());
-            return Err(super::ChecksFailed.into());
         }
     }
-    Ok(())
+    status()
 }

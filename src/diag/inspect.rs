@@ -3,6 +3,7 @@
 //! neighbour entry, on every host where a network exists). Live values (MACs, addresses, VNI)
 //! come from the snapshot; names, ids and subnets from the lab record.
 
+use comfy_table::{Cell, Color};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -235,15 +236,21 @@ pub fn render_node(v: &NodeView) -> String {
         "peer",
     ]);
     for i in &v.interfaces {
+        // Styled by comfy-table (never escapes in the text): on only when colour is.
+        let state = match i.state {
+            "UP" => Cell::new(i.state).fg(Color::Green),
+            "DOWN" | "LOWERLAYERDOWN" => Cell::new(i.state).fg(Color::Red),
+            other => Cell::new(other),
+        };
         t.add_row(vec![
-            format!("{} ({})", i.name, i.index),
-            i.kind.unwrap_or("-").to_string(),
-            i.state.to_string(),
-            i.mac.unwrap_or("-").to_string(),
-            i.mtu.map(|m| m.to_string()).unwrap_or_default(),
-            i.addresses.join("\n"),
-            i.master.unwrap_or("-").to_string(),
-            i.peer.clone().unwrap_or_else(|| "-".into()),
+            Cell::new(format!("{} ({})", i.name, i.index)),
+            Cell::new(i.kind.unwrap_or("-")),
+            state,
+            Cell::new(i.mac.unwrap_or("-")),
+            Cell::new(i.mtu.map(|m| m.to_string()).unwrap_or_default()),
+            Cell::new(i.addresses.join("\n")),
+            Cell::new(i.master.unwrap_or("-")),
+            Cell::new(i.peer.clone().unwrap_or_else(|| "-".into())),
         ]);
     }
     let mut out = format!(
@@ -337,7 +344,8 @@ pub fn vxlans<'a>(
             .iter()
             .flat_map(|r| r.lab.networks.iter().map(|n| n.name.as_str()))
             .collect();
-        let hint = crate::spec::close_match(target, nets.iter().copied())
+        let hint = super::network_spelling(records, target)
+            .or_else(|| crate::spec::close_match(target, nets.iter().copied()))
             .map(|h| format!("; {h}"))
             .unwrap_or_default();
         return Err(Unknown(format!("no overlay network named {target:?} in the labs that are up (or give NAMESPACE:DEVICE){hint}")));

@@ -45,7 +45,8 @@ pub fn resolve<'s>(
                 known.extend(r.lab.containers.iter().map(|c| c.name.as_str()));
                 known.extend(r.lab.hosts.iter().map(|h| h.name.as_str()));
             }
-            let hint = crate::spec::close_match(name, known.into_iter())
+            let hint = node_spelling(records, name)
+                .or_else(|| crate::spec::close_match(name, known.into_iter()))
                 .map(|h| format!("; {h}"))
                 .unwrap_or_else(|| "; `netlab netns` lists namespaces".into());
             Err(Unknown(format!(
@@ -57,6 +58,26 @@ pub fn resolve<'s>(
             many.join(", ")
         ))),
     }
+}
+
+/// A node written the way networks are (`lab/node`) when `lab.node` names one: the hint.
+pub fn node_spelling(records: &[Record], name: &str) -> Option<String> {
+    let (lab, node) = name.split_once('/')?;
+    let r = records.iter().find(|r| r.lab.name == lab)?;
+    r.lab.node_ns(node)?;
+    Some(format!(
+        "containers and hosts are named LAB.NODE (networks LAB/NETWORK): did you mean \"{lab}.{node}\"?"
+    ))
+}
+
+/// A network written the way nodes are (`lab.network`) when `lab/network` names one: the hint.
+pub fn network_spelling(records: &[Record], name: &str) -> Option<String> {
+    let (lab, net) = name.split_once('.')?;
+    let r = records.iter().find(|r| r.lab.name == lab)?;
+    r.lab.networks.iter().find(|n| n.name == net)?;
+    Some(format!(
+        "networks are named LAB/NETWORK (containers and hosts LAB.NODE): did you mean \"{lab}/{net}\"?"
+    ))
 }
 
 #[derive(Debug, Serialize)]
@@ -124,11 +145,9 @@ pub fn netns_table(snap: &Snapshot) -> String {
     t.to_string()
 }
 
+/// A diagnostic table: netlab's preset, fitted to the terminal, styled iff colour is on.
 pub(crate) fn table(header: &[&str]) -> comfy_table::Table {
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    t.set_header(header.to_vec());
-    t
+    crate::table::new(header)
 }
 
 #[cfg(test)]

@@ -190,14 +190,19 @@ fn ping(sock: &Socket, dst: Ipv4Addr, opts: PingOptions) -> io::Result<PingResul
         let n_sent = sent_at.len() as u32;
         if n_sent < opts.count && now >= start + opts.interval * n_sent {
             let seq = n_sent as u16;
-            match sock.send_to(&echo_request(id, seq), &to) {
+            let packet = echo_request(id, seq);
+            // The clock starts before the send: on a veth path the kernel delivers the request,
+            // and queues the reply on this socket, inside send_to itself (as iputils does, which
+            // takes its timestamp before sending too).
+            let t0 = Instant::now();
+            match sock.send_to(&packet, &to) {
                 Ok(_) => {}
                 Err(e) => {
                     // No route, network down: the kernel answers at once.
                     res.error.get_or_insert_with(|| e.to_string());
                 }
             }
-            sent_at.push(Instant::now());
+            sent_at.push(t0);
             res.sent += 1;
             continue;
         }
@@ -252,6 +257,9 @@ pub struct TtlProbe {
     /// "echo-reply", "time-exceeded", "unreachable" or "none".
     pub kind: String,
     pub from: Option<Ipv4Addr>,
+    /// Why the request never left (no route, network down): the kernel refused to send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One echo request with IP TTL `ttl` from the namespace at `ns_path`: who answers (the
@@ -267,31 +275,34 @@ pub fn probe_ttl(
     })?;
     sock.set_ttl_v4(u32::from(ttl))?;
     let id = next_id();
-    sock.send_to(
+    let probe = |kind: &str, from: Option<Ipv4Addr>| TtlProbe {
+        ttl,
+        kind: kind.into(),
+        from,
+        error: None,
+    };
+    if let Err(e) = sock.send_to(
         &echo_request(id, 0),
         &SockAddr::from(SocketAddrV4::new(dst, 0)),
-    )?;
+    ) {
+        // No route, network down: the kernel answers at once, as ping says "connect: Network
+        // is unreachable". That is an answer, not a failure of the probe.
+        return Ok(TtlProbe {
+            error: Some(e.to_string()),
+            ..probe("unreachable", None)
+        });
+    }
     let deadline = Instant::now() + timeout;
     loop {
         let now = Instant::now();
         if now >= deadline {
-            return Ok(TtlProbe {
-                ttl,
-                kind: "none".into(),
-                from: None,
-            });
+            return Ok(probe("none", None));
         }
         let Some(pkt) = recv_until(&sock, deadline)? else {
             continue;
         };
         match parse(&pkt, id, dst) {
-            Some(Reply::Echo { .. }) => {
-                return Ok(TtlProbe {
-                    ttl,
-                    kind: "echo-reply".into(),
-                    from: Some(dst),
-                })
-            }
+            Some(Reply::Echo { .. }) => return Ok(probe("echo-reply", Some(dst))),
             Some(Reply::Error {
                 from,
                 time_exceeded,
@@ -302,11 +313,7 @@ pub fn probe_ttl(
                 } else {
                     "unreachable"
                 };
-                return Ok(TtlProbe {
-                    ttl,
-                    kind: kind.into(),
-                    from: Some(from),
-                });
+                return Ok(probe(kind, Some(from)));
             }
             None => {}
         }

@@ -282,11 +282,56 @@ impl fmt::Display for Namespace {
     }
 }
 
-/// The object as the iproute2 command that would create it.
+/// The flags of a VXLAN device, each as its rtnetlink builder method is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VxlanFlags {
+    pub learning: bool,
+    pub proxy: bool,
+    pub l2miss: bool,
+    pub l3miss: bool,
+    pub udp_csum: bool,
+}
+
+/// Every overlay's vxlan0, as libnetwork's createVxlan sets it and `kernel::netlink` creates
+/// it: FDB and neighbours are programmed (no learning), the device answers ARP from its
+/// neighbour table (proxy) and reports misses (l2miss, l3miss), UDP checksums are off.
+pub const OVERLAY_VXLAN: VxlanFlags = VxlanFlags {
+    learning: false,
+    proxy: true,
+    l2miss: true,
+    l3miss: true,
+    udp_csum: false,
+};
+
+/// In iproute2's words (`nolearning proxy l2miss l3miss noudpcsum`).
+impl fmt::Display for VxlanFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words = [
+            if self.learning {
+                "learning"
+            } else {
+                "nolearning"
+            },
+            if self.proxy { "proxy" } else { "noproxy" },
+            if self.l2miss { "l2miss" } else { "nol2miss" },
+            if self.l3miss { "l3miss" } else { "nol3miss" },
+            if self.udp_csum {
+                "udpcsum"
+            } else {
+                "noudpcsum"
+            },
+        ];
+        f.write_str(&words.join(" "))
+    }
+}
+
+/// The object as the iproute2 command that would create it: the same object, with the same
+/// attributes, as `kernel::netlink` creates (`up` after a dry run builds what the script does).
 impl fmt::Display for Object {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Object::Bridge { ns, name } => write!(f, "ip -n {ns} link add {name} type bridge"),
+            // rtnetlink's bridge builder creates it up.
+            Object::Bridge { ns, name } => write!(f, "ip -n {ns} link add {name} up type bridge"),
             Object::Veth { ns, name, master, mtu, peer_ns, peer, peer_mac } => {
                 write!(f, "ip -n {ns} link add {name} mtu {mtu}")?;
                 if let Some(m) = master {
@@ -300,7 +345,7 @@ impl fmt::Display for Object {
             }
             Object::Vxlan { ns, target_ns, name, vni, local, port, mtu } => write!(
                 f,
-                "ip -n {ns} link add {name} netns {target_ns} mtu {mtu} type vxlan id {vni} local {local} dstport {port} proxy l2miss l3miss nolearning"
+                "ip -n {ns} link add {name} netns {target_ns} mtu {mtu} type vxlan id {vni} local {local} dstport {port} {OVERLAY_VXLAN}"
             ),
             Object::Vlan { ns, name, link, id } => {
                 write!(f, "ip -n {ns} link add link {link} name {name} type vlan id {id}")
@@ -316,6 +361,10 @@ impl fmt::Display for Object {
             Object::Master { ns, dev, master } => write!(f, "ip -n {ns} link set {dev} master {master}"),
             Object::Isolated { ns, dev } => write!(f, "ip -n {ns} link set {dev} type bridge_slave isolated on"),
             Object::Up { ns, dev } => write!(f, "ip -n {ns} link set {dev} up"),
+            // rtnetlink sets the broadcast address below /31, as `brd +` does.
+            Object::Address { ns, dev, address } if address.prefix() < 31 => {
+                write!(f, "ip -n {ns} addr add {address} brd + dev {dev}")
+            }
             Object::Address { ns, dev, address } => write!(f, "ip -n {ns} addr add {address} dev {dev}"),
             Object::Route { ns, dst, via, dev } => match dst {
                 Some(d) => write!(f, "ip -n {ns} route add {d} via {via} dev {dev}"),

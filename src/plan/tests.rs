@@ -210,7 +210,7 @@ fn dry_run_renders_iproute2_commands() {
     assert!(lines.iter().any(|l| l
         .starts_with("ip -n overlay.nas4 link add vxlan0 netns overlay.nas4.1-")
         && l.ends_with(
-            "type vxlan id 256 local 10.1.1.14 dstport 4789 proxy l2miss l3miss nolearning"
+            "mtu 1450 type vxlan id 256 local 10.1.1.14 dstport 4789 nolearning proxy l2miss l3miss noudpcsum"
         )));
     assert!(lines
         .iter()
@@ -220,6 +220,146 @@ fn dry_run_renders_iproute2_commands() {
         .iter()
         .any(|l| l == "ip -n overlay.bbox1 route add default via 172.18.0.1 dev eth1"));
     assert_eq!(p.namespaces[0].to_string(), "ip netns add overlay.underlay");
+    // What rtnetlink adds without being asked: bridges are created up, IPv4 addresses get
+    // their broadcast address.
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("ip -n overlay.nas4.1-")
+            && l.ends_with(" link add br0 up type bridge")));
+    assert!(lines.iter().any(|l| l.starts_with("ip -n overlay.nas4.1-")
+        && l.ends_with(" addr add 10.0.0.1/24 brd + dev br0")));
+}
+
+/// The calls `kernel::netlink` makes on the VXLAN builder, from its source: `(method, argument)`.
+fn netlink_vxlan_calls() -> Vec<(String, String)> {
+    let src = include_str!("../kernel/netlink.rs");
+    let apply = &src[src
+        .find("async fn apply_inner")
+        .expect("apply_inner in netlink.rs")..];
+    let arm = &apply[apply.find("Object::Vxlan {").expect("a Vxlan arm")..];
+    let chain = &arm[arm
+        .find("LinkVxlan::new(")
+        .expect("LinkVxlan::new in the Vxlan arm")..];
+    let chain = &chain[..chain.find(".build()").expect(".build() ends the builder")];
+    let mut calls = vec![("new".to_string(), {
+        let a = &chain["LinkVxlan::new(".len()..];
+        a[..a.find(')').unwrap()].to_string()
+    })];
+    // `.method(argument)` at the top level of the chain (arguments may hold calls and dots).
+    let after_new = &chain[chain.find(')').unwrap() + 1..];
+    let (mut depth, mut seg) = (0, String::new());
+    let mut segments = Vec::new();
+    for c in after_new.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            '.' if depth == 0 => {
+                segments.push(std::mem::take(&mut seg));
+                continue;
+            }
+            _ => {}
+        }
+        seg.push(c);
+    }
+    segments.push(seg);
+    for part in segments.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let (method, rest) = part.split_once('(').expect("a method call");
+        let arg = rest.rsplit_once(')').map(|(a, _)| a).unwrap_or(rest);
+        calls.push((method.trim().to_string(), arg.trim().to_string()));
+    }
+    calls
+}
+
+/// `--dry-run` prints vxlan0 with exactly the attributes netlink.rs gives it: every builder
+/// call there has its iproute2 word in the printed line, and every flag printed is one
+/// netlink.rs sets, to the same value.
+#[test]
+fn dry_run_vxlan_line_sets_what_netlink_sets() {
+    let p = overlay();
+    let o = p
+        .objects
+        .iter()
+        .find(|o| matches!(o, Object::Vxlan { .. }))
+        .unwrap();
+    let Object::Vxlan {
+        target_ns,
+        name,
+        vni,
+        local,
+        port,
+        mtu,
+        ..
+    } = o
+    else {
+        unreachable!()
+    };
+    let line = o.to_string();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let has = |seq: &[&str]| words.windows(seq.len()).any(|w| w == seq);
+    let flag = |method: &str| -> bool {
+        match method {
+            "learning" => OVERLAY_VXLAN.learning,
+            "proxy" => OVERLAY_VXLAN.proxy,
+            "l2miss" => OVERLAY_VXLAN.l2miss,
+            "l3miss" => OVERLAY_VXLAN.l3miss,
+            "udp_csum" => OVERLAY_VXLAN.udp_csum,
+            _ => unreachable!(),
+        }
+    };
+    let mut flags_set = Vec::new();
+    for (method, arg) in netlink_vxlan_calls() {
+        match method.as_str() {
+            "new" => assert!(
+                has(&["link", "add", name]) && has(&["type", "vxlan", "id", &vni.to_string()]),
+                "{line}"
+            ),
+            "local" => assert!(has(&["local", &local.to_string()]), "{line}"),
+            "port" => assert!(has(&["dstport", &port.to_string()]), "{line}"),
+            "mtu" => assert!(has(&["mtu", &mtu.to_string()]), "{line}"),
+            "setns_by_fd" => assert!(has(&["netns", target_ns]), "{line}"),
+            "learning" | "proxy" | "l2miss" | "l3miss" | "udp_csum" => {
+                let value = match arg.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    other => {
+                        assert!(
+                            other.contains(&format!("OVERLAY_VXLAN.{method}")),
+                            "netlink.rs now sets {method}({other}): print that value in plan's \
+                             Display of Object::Vxlan, then teach this test where it comes from"
+                        );
+                        flag(&method)
+                    }
+                };
+                assert_eq!(
+                    value,
+                    flag(&method),
+                    "netlink.rs sets {method}({arg}), --dry-run prints: {line}"
+                );
+                let word = match (method.as_str(), value) {
+                    ("udp_csum", true) => "udpcsum".to_string(),
+                    ("udp_csum", false) => "noudpcsum".to_string(),
+                    (m, true) => m.to_string(),
+                    (m, false) => format!("no{m}"),
+                };
+                assert!(words.contains(&word.as_str()), "{word} missing: {line}");
+                flags_set.push(method.clone());
+            }
+            other => panic!(
+                "netlink.rs calls .{other}({arg}) on vxlan0: print it in plan's Display of \
+                 Object::Vxlan and add it to this test"
+            ),
+        }
+    }
+    flags_set.sort();
+    assert_eq!(
+        flags_set,
+        ["l2miss", "l3miss", "learning", "proxy", "udp_csum"],
+        "every flag --dry-run prints is set by netlink.rs: {line}"
+    );
+    assert!(
+        line.ends_with("dstport 4789 nolearning proxy l2miss l3miss noudpcsum"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -394,10 +534,10 @@ fn routed_gateway_plan_has_trunks_vlans_and_one_router() {
         ["ip netns exec routed-gateway.vm-vpn sysctl -w net.ipv4.ip_forward=1"]
     );
     assert!(lines.contains(
-        &"ip -n routed-gateway.vm-vpn addr add 172.16.10.254/24 dev ens38.10".to_string()
+        &"ip -n routed-gateway.vm-vpn addr add 172.16.10.254/24 brd + dev ens38.10".to_string()
     ));
     assert!(lines.contains(
-        &"ip -n routed-gateway.vm-vpn addr add 172.16.20.254/24 dev ens38.20".to_string()
+        &"ip -n routed-gateway.vm-vpn addr add 172.16.20.254/24 brd + dev ens38.20".to_string()
     ));
     assert!(lines.contains(&"ip -n routed-gateway.nas4 link add link ens38.10 name eth0 netns routed-gateway.bbox1 address 02:42:ac:10:0a:0a type macvlan mode bridge".to_string()));
     assert!(lines.contains(

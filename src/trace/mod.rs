@@ -6,6 +6,7 @@
 //! -> forwarding, TTL - 1. The end is a disposition in the spirit of Batfish's.
 
 mod l2;
+pub mod probe;
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -370,29 +371,40 @@ fn finish(mut t: Trace, d: Disposition, reason: String) -> Trace {
     t
 }
 
+/// Does the packet get routed on to another device here (TTL - 1)?
+pub(crate) fn is_forwarding(h: &Hop) -> bool {
+    h.action.contains("(forwarded, TTL - 1)")
+}
+
 /// The namespaces where the echo request is forwarded (routers), in order: a real probe with
 /// TTL k gets "time exceeded" from the k-th of them, and the echo reply once past the last.
 pub fn routers(t: &Trace) -> Vec<String> {
-    t.hops
-        .iter()
-        .filter(|h| h.layer == "l3" && h.action.contains("(forwarded, TTL - 1)"))
+    probe::router_hops(t)
+        .into_iter()
         .map(|h| h.namespace.clone())
         .collect()
 }
 
-/// One line per namespace crossed (ovn-trace's minimal mode).
+/// One line per namespace crossed (ovn-trace's minimal mode), and one more where a router
+/// forwards the packet on (TTL - 1): a router is crossed twice, in on one device, out on another.
 pub fn render_minimal(t: &Trace) -> String {
     let mut out = Vec::new();
     let mut last: Option<&str> = None;
     for h in &t.hops {
-        if last != Some(h.namespace.as_str()) {
+        let forwarding = is_forwarding(h);
+        if last != Some(h.namespace.as_str()) || forwarding {
             let via = match (&h.in_dev, &h.out_dev) {
                 (Some(i), Some(o)) => format!(" ({i} -> {o})"),
                 (Some(i), None) => format!(" ({i})"),
                 (None, Some(o)) => format!(" (-> {o})"),
                 _ => String::new(),
             };
-            out.push(format!("{}{via} ttl {}", h.namespace, h.ttl));
+            out.push(format!(
+                "{}{via} ttl {}{}",
+                h.namespace,
+                h.ttl,
+                if forwarding { ", forwarded" } else { "" }
+            ));
             last = Some(&h.namespace);
         }
     }

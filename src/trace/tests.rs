@@ -186,3 +186,89 @@ fn forwarding_on_lets_the_host_route_and_ttl_drops() {
         t.reason
     );
 }
+
+/// nas4 with forwarding on is a router between docker_gwbridge and ens33: `--minimal` shows it
+/// twice, in from bbox1 at TTL 64 and forwarding out of ens33 at TTL 63.
+#[test]
+fn minimal_shows_the_router_forwarding_the_packet_on() {
+    let mut s = snap();
+    ns_mut(&mut s, "fx.nas4").forwarding = Some(true);
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox1", ip("10.1.1.15"));
+    let m = render_minimal(&t);
+    let lines: Vec<&str> = m.lines().collect();
+    let nas4: Vec<&&str> = lines.iter().filter(|l| l.starts_with("fx.nas4 ")).collect();
+    assert_eq!(nas4.len(), 2, "{m}\n\n{}", render(&t, false));
+    assert!(nas4[0].ends_with("ttl 64"), "{m}");
+    assert_eq!(
+        *nas4[1], "fx.nas4 (docker_gwbridge -> ens33) ttl 63, forwarded",
+        "{m}"
+    );
+    assert_eq!(routers(&t), vec!["fx.nas4".to_string()]);
+}
+
+fn ttl_probe(ttl: u8, kind: &str, from: Option<&str>) -> crate::kernel::icmp::TtlProbe {
+    crate::kernel::icmp::TtlProbe {
+        ttl,
+        kind: kind.into(),
+        from: from.map(ip),
+        error: None,
+    }
+}
+
+#[test]
+fn a_probe_with_no_reply_says_what_was_expected_from_whom() {
+    let mut s = snap();
+    ns_mut(&mut s, "fx.nas4").forwarding = Some(true);
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox1", ip("10.1.1.15"));
+    let h = probe::judge(&s, &t, &ttl_probe(1, "none", None));
+    assert!(!h.agrees);
+    assert_eq!(h.expected_namespace.as_deref(), Some("fx.nas4"));
+    assert_eq!(h.expected_from, Some(ip("172.18.0.1")));
+    assert_eq!(
+        probe::render_hop(&h),
+        "probe ttl 1: no reply, predicted time exceeded from fx.nas4 (172.18.0.1)  <-- DISAGREES"
+    );
+    // 172.18.0.1 is every host's docker_gwbridge address: the predicted router holds it, so
+    // the answer is taken to be its.
+    let h = probe::judge(&s, &t, &ttl_probe(1, "time-exceeded", Some("172.18.0.1")));
+    assert!(h.agrees, "{h:?}");
+    assert_eq!(
+        probe::render_hop(&h),
+        "probe ttl 1: time exceeded from 172.18.0.1 (fx.nas4), predicted time exceeded from fx.nas4 (172.18.0.1)"
+    );
+}
+
+#[test]
+fn a_delivered_trace_predicts_the_echo_reply_past_the_last_router() {
+    let s = snap();
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
+    let h = probe::judge(&s, &t, &ttl_probe(1, "echo-reply", Some("10.0.0.2")));
+    assert!(h.agrees, "{h:?}");
+    assert_eq!(h.namespace.as_deref(), Some("fx.bbox1"));
+    assert_eq!(
+        probe::render_hop(&h),
+        "probe ttl 1: echo reply from 10.0.0.2 (fx.bbox1), predicted echo reply from the destination"
+    );
+    let h = probe::judge(&s, &t, &ttl_probe(1, "none", None));
+    assert!(!h.agrees);
+    assert!(probe::render_hop(&h).starts_with("probe ttl 1: no reply, predicted echo reply"));
+}
+
+#[test]
+fn a_probe_the_kernel_refused_to_send_says_why() {
+    let mut s = snap();
+    ns_mut(&mut s, "fx.bbox3")
+        .routes
+        .retain(|r| r.dst != "default");
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox3", ip("10.0.0.2"));
+    let got = crate::kernel::icmp::TtlProbe {
+        error: Some("Network is unreachable (os error 101)".into()),
+        ..ttl_probe(1, "unreachable", None)
+    };
+    let h = probe::judge(&s, &t, &got);
+    assert!(h.agrees, "{h:?}");
+    assert_eq!(
+        probe::render_hop(&h),
+        "probe ttl 1: not sent (Network is unreachable (os error 101)), predicted no reply"
+    );
+}

@@ -1,0 +1,144 @@
+//! `trace --probe`, hop by hop: what an echo request sent with TTL k should get back according
+//! to a [`Trace`] (time exceeded from the k-th router, the echo reply past the last, or nothing),
+//! compared with what really came back. Pure: the probe itself is sent by the caller.
+
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use super::{Disposition, Hop, Trace};
+use crate::kernel::icmp::TtlProbe;
+use crate::observe::Snapshot;
+
+/// One TTL-limited probe, judged against the prediction.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ProbeHop {
+    pub ttl: u8,
+    /// What came back: "echo-reply", "time-exceeded", "unreachable" or "none".
+    pub kind: String,
+    /// Who sent it.
+    pub from: Option<Ipv4Addr>,
+    /// Why the request never left, when the kernel refused to send it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The namespace that holds `from` (the predicted router first, then the source's lab:
+    /// labs reuse addresses, and so do the hosts of one lab).
+    pub namespace: Option<String>,
+    /// What the trace predicts, in words.
+    pub expected: String,
+    /// The router predicted to answer "time exceeded" (None: the destination, or nobody).
+    pub expected_namespace: Option<String>,
+    /// That router's address on the device the request came in on, where Linux sends time
+    /// exceeded from.
+    pub expected_from: Option<Ipv4Addr>,
+    pub agrees: bool,
+}
+
+/// The hops where the echo request is forwarded (routers), in order.
+pub(crate) fn router_hops(t: &Trace) -> Vec<&Hop> {
+    t.hops
+        .iter()
+        .filter(|h| h.layer == "l3" && super::is_forwarding(h))
+        .collect()
+}
+
+/// An IPv4 address of device `dev` in namespace `ns`.
+fn address_on(snap: &Snapshot, ns: &str, dev: Option<&str>) -> Option<Ipv4Addr> {
+    let n = snap.namespace(ns)?;
+    let index = n.link(dev?)?.index;
+    n.addresses
+        .iter()
+        .filter(|a| a.index == index)
+        .find_map(|a| a.address.split('/').next()?.parse().ok())
+}
+
+/// The namespace holding `ip`: `prefer` if it does, else one of `lab`, else any.
+fn holder(
+    snap: &Snapshot,
+    ip: Ipv4Addr,
+    prefer: Option<&str>,
+    lab: Option<&str>,
+) -> Option<String> {
+    let has = |n: &&crate::observe::Namespace| super::ips(n).any(|a| a == ip);
+    let holders: Vec<&crate::observe::Namespace> = snap.namespaces.iter().filter(has).collect();
+    holders
+        .iter()
+        .find(|n| Some(n.name.as_str()) == prefer)
+        .or_else(|| {
+            holders
+                .iter()
+                .find(|n| lab.is_some() && n.lab.as_deref() == lab)
+        })
+        .or_else(|| holders.first())
+        .map(|n| n.name.clone())
+}
+
+/// Judge what came back for the probe with TTL `got.ttl` (1 = the first hop).
+pub fn judge(snap: &Snapshot, t: &Trace, got: &TtlProbe) -> ProbeHop {
+    let routers = router_hops(t);
+    let router = (got.ttl as usize)
+        .checked_sub(1)
+        .and_then(|i| routers.get(i));
+    let delivered = t.disposition == Disposition::Delivered;
+    let expected_namespace = router.map(|h| h.namespace.clone());
+    let expected_from = router.and_then(|h| address_on(snap, &h.namespace, h.in_dev.as_deref()));
+    let src_lab = snap.namespace(&t.from).and_then(|n| n.lab.as_deref());
+    let namespace = got
+        .from
+        .and_then(|ip| holder(snap, ip, expected_namespace.as_deref(), src_lab));
+    let expected = match (&expected_namespace, delivered) {
+        (Some(r), _) => format!(
+            "time exceeded from {r}{}",
+            expected_from.map(|a| format!(" ({a})")).unwrap_or_default()
+        ),
+        (None, true) => "echo reply from the destination".to_string(),
+        (None, false) => "no reply".to_string(),
+    };
+    let agrees = match (&expected_namespace, got.kind.as_str()) {
+        (Some(r), "time-exceeded") => namespace.as_deref() == Some(r.as_str()),
+        (Some(_), _) => false,
+        (None, "echo-reply") => delivered,
+        (None, _) => !delivered,
+    };
+    ProbeHop {
+        ttl: got.ttl,
+        kind: got.kind.clone(),
+        from: got.from,
+        error: got.error.clone(),
+        namespace,
+        expected,
+        expected_namespace,
+        expected_from,
+        agrees,
+    }
+}
+
+/// "probe ttl 1: time exceeded from 172.16.10.254 (lab.vm-vpn), predicted time exceeded from
+/// lab.vm-vpn (172.16.10.254)", or "probe ttl 1: no reply, predicted ...  <-- DISAGREES".
+pub fn render_hop(h: &ProbeHop) -> String {
+    let what = match h.kind.as_str() {
+        "echo-reply" => "echo reply",
+        "time-exceeded" => "time exceeded",
+        "unreachable" => "destination unreachable",
+        other => other,
+    };
+    let seen = match h.from {
+        Some(from) if h.kind != "none" => format!(
+            "{what} from {from}{}",
+            h.namespace
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_else(|| " (no namespace netlab sees holds it)".into())
+        ),
+        _ => match &h.error {
+            Some(e) => format!("not sent ({e})"),
+            None => "no reply".to_string(),
+        },
+    };
+    format!(
+        "probe ttl {}: {seen}, predicted {}{}",
+        h.ttl,
+        h.expected,
+        if h.agrees { "" } else { "  <-- DISAGREES" }
+    )
+}
