@@ -404,3 +404,44 @@ fn broken_overlay_lab_gives_the_first_failing_hop() {
     assert!(netlab(&["down", &lab]).status.success());
     assert_clean(&lab);
 }
+
+/// A destination resolves in the source's lab first: with two copies of the overlay lab up,
+/// `trace B.bbox2 bbox1` is B's bbox1, delivered along B's own namespaces (it was resolved in
+/// the other lab and reported NEIGHBOR_UNREACHABLE); the other lab's bbox1 is still reachable
+/// by its qualified name and, being another lab, is not delivered.
+#[test]
+fn destination_resolves_in_the_source_lab_first() {
+    if !require_root("destination_resolves_in_the_source_lab_first") {
+        return;
+    }
+    let (a, b) = (unique("trsa"), unique("trsb"));
+    let (_ga, _gb) = (LabGuard(a.clone()), LabGuard(b.clone()));
+    for l in [&a, &b] {
+        let o = netlab(&["up", "-q", "--no-check", "--name", l, "labs/overlay.toml"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    for (src, other) in [(&b, &a), (&a, &b)] {
+        let v = trace_json(&format!("{src}.bbox2"), "bbox1");
+        assert_eq!(v["trace"]["disposition"], "DELIVERED", "{v}");
+        let prefix = format!("{src}.");
+        for hop in v["trace"]["hops"].as_array().unwrap() {
+            let ns = hop["namespace"].as_str().unwrap();
+            assert!(ns.starts_with(&prefix), "hop in {ns}, outside {src}: {v}");
+        }
+        // The same address, checked with iputils from the source: it is the source lab's.
+        assert!(ping(&format!("{src}.bbox2"), "10.0.0.2"));
+        // The other lab's bbox1 has the same address on another network: the packet to that
+        // address lands in the source's own lab, so the named node is not reached (exit 1).
+        let o = netlab(&[
+            "trace",
+            &format!("{src}.bbox2"),
+            &format!("{other}.bbox1"),
+            "--json",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["reached_target"], false, "{v}");
+        assert_eq!(v["target"], format!("{other}.bbox1"), "{v}");
+        assert_eq!(v["trace"]["delivered_to"], format!("{src}.bbox1"), "{v}");
+    }
+}

@@ -299,10 +299,15 @@ pub fn bridge(target: &str, json: bool) -> Result<()> {
 
 /// The address a trace goes to: an IPv4 address as given, a host's underlay address, or a
 /// container's address on a network it shares with the source (else its first one). A node is
-/// `LAB.NODE`, or `NODE`: the source's lab's first, else the one lab that has it.
-fn trace_target(records: &[Record], from_ns: &str, to: &str) -> Result<std::net::Ipv4Addr> {
+/// `LAB.NODE`, or `NODE`: the source's lab's first, else the one lab that has it. With a node,
+/// also its namespace: the packet must arrive there, not merely at its address.
+fn trace_target(
+    records: &[Record],
+    from_ns: &str,
+    to: &str,
+) -> Result<(std::net::Ipv4Addr, Option<String>)> {
     if let Ok(ip) = to.parse() {
-        return Ok(ip);
+        return Ok((ip, None));
     }
     let has = |r: &Record, node: &str| r.lab.node_ns(node).is_some();
     let qualified = to.split_once('.').and_then(|(lab, node)| {
@@ -350,8 +355,9 @@ fn trace_target(records: &[Record], from_ns: &str, to: &str) -> Result<std::net:
         }
     };
     let lab = &record.lab;
+    let ns = lab.node_ns(node);
     if let Some(h) = lab.hosts.iter().find(|h| h.name == node) {
-        return Ok(h.address.ip());
+        return Ok((h.address.ip(), ns));
     }
     let c = lab
         .containers
@@ -368,7 +374,7 @@ fn trace_target(records: &[Record], from_ns: &str, to: &str) -> Result<std::net:
         .endpoints
         .iter()
         .find(|e| src.is_some_and(|s| s.endpoints.iter().any(|se| se.network == e.network)));
-    Ok(shared.unwrap_or(&c.endpoints[0]).address.ip())
+    Ok((shared.unwrap_or(&c.endpoints[0]).address.ip(), ns))
 }
 
 pub fn trace(
@@ -407,7 +413,7 @@ pub fn trace(
         .map_err(unknown)?
         .name
         .clone();
-    let dst = trace_target(&recs, &src_name, to)?;
+    let (dst, intended) = trace_target(&recs, &src_name, to)?;
     let mut t = crate::trace::trace(&snap, &observe::KernelRoutes, &src_name, dst);
     let leaves = snap
         .namespaces
@@ -444,7 +450,15 @@ pub fn trace(
         }
     }
     let hops_agree = hop_probes.iter().all(|h| h.agrees);
-    let delivered = t.disposition == crate::trace::Disposition::Delivered;
+    // Delivered to the address, but to another namespace than the node named (the same
+    // address in another lab, which is another network): the node was not reached.
+    let elsewhere = match (&intended, &t.delivered_to) {
+        (Some(want), Some(got)) if t.disposition == crate::trace::Disposition::Delivered => {
+            (want != got).then(|| (want.clone(), got.clone()))
+        }
+        _ => None,
+    };
+    let delivered = t.disposition == crate::trace::Disposition::Delivered && elsewhere.is_none();
     let agree = probed
         .as_ref()
         .map(|p| hops_agree && (p.received > 0) == delivered);
@@ -457,15 +471,25 @@ pub fn trace(
         }
     };
     if json {
-        print_json(
-            &json!({ "trace": t, "probe": probed, "probe_hops": hop_probes, "agree": agree }),
-        )?;
+        print_json(&json!({
+            "trace": t,
+            "target": intended,
+            "reached_target": delivered,
+            "probe": probed,
+            "probe_hops": hop_probes,
+            "agree": agree,
+        }))?;
         return status();
     }
     if minimal {
         println!("{}", crate::trace::render_minimal(&t));
     } else {
         println!("{}", crate::trace::render(&t, detailed));
+    }
+    if let Some((want, got)) = &elsewhere {
+        println!(
+            "NOT {want}: {dst} is delivered to {got}; {want} has that address on another network (another lab), which {src_name} cannot reach"
+        );
     }
     for h in &hop_probes {
         println!("{}", crate::trace::probe::render_hop(h));

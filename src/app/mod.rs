@@ -140,8 +140,28 @@ pub(crate) fn need_root() -> Result<()> {
 /// A lab name given on the command line names a directory under /run/netlab: check it.
 fn lab_arg(arg: &str) -> Result<String> {
     if arg.ends_with(".toml") && Path::new(arg).is_file() {
-        let lab = spec::load(Path::new(arg), None)?;
-        return Ok(lab.name);
+        // The labs that are up from this very file, under any name (`up --name`): the record
+        // keeps the file's canonical path.
+        let path = std::fs::canonicalize(arg).ok();
+        let from_file: Vec<String> = state::labs()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|l| {
+                state::read_record(l).ok().flatten().is_some_and(|r| {
+                    path.as_deref()
+                        .is_some_and(|p| Path::new(&r.lab.source) == p)
+                })
+            })
+            .collect();
+        return match from_file.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Ok(spec::load(Path::new(arg), None)?.name),
+            many => Err(BadInput(format!(
+                "several labs are up from {arg}: {}; name one",
+                many.join(", ")
+            ))
+            .into()),
+        };
     }
     let ok = !arg.is_empty()
         && arg.len() <= 32
@@ -295,6 +315,16 @@ fn check_cmd(arg: &str, json: bool) -> Result<()> {
     if record.lab.checks.is_empty() {
         println!("lab {lab} has no checks");
         return Ok(());
+    }
+    // Say up front why checks may fail: the lab is no longer what netlab built.
+    if let Some(LabStatus {
+        problem: Some(p), ..
+    }) = lab_status(&lab).filter(|s| s.state == "degraded")
+    {
+        eprintln!(
+            "{} lab {lab} is degraded ({p}); checks that involve those namespaces cannot pass",
+            "warning:".yellow().bold()
+        );
     }
     run_checks(&record.lab, json)
 }

@@ -19,7 +19,7 @@ use rtnetlink::{
 };
 
 use super::{netns, sysctl};
-use crate::plan::Object;
+use crate::plan::{Object, OVERLAY_VXLAN};
 use crate::spec::MacvlanMode;
 
 /// What netlab says when the kernel cannot create 802.1Q sub-interfaces.
@@ -176,11 +176,11 @@ impl NsLink {
                 let msg = LinkVxlan::new(name, *vni)
                     .local(*local)
                     .port(*port)
-                    .proxy(true)
-                    .l2miss(true)
-                    .l3miss(true)
-                    .learning(false)
-                    .udp_csum(false)
+                    .proxy(OVERLAY_VXLAN.proxy)
+                    .l2miss(OVERLAY_VXLAN.l2miss)
+                    .l3miss(OVERLAY_VXLAN.l3miss)
+                    .learning(OVERLAY_VXLAN.learning)
+                    .udp_csum(OVERLAY_VXLAN.udp_csum)
                     .mtu(*mtu)
                     .setns_by_fd(fd.as_raw_fd())
                     .build();
