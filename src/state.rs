@@ -226,7 +226,7 @@ impl LabState {
     /// (see [`LabState::remove`]); a lock taken on a file that is no longer the one at the
     /// name was won on a removed lab and is taken again on the new one.
     pub fn lock(lab: &str) -> Result<LabState> {
-        for _ in 0..100 {
+        for attempt in 0..100 {
             let root = open_root(true).context("opening /run/netlab")?;
             match mkdirat(&root, lab, Mode::from_bits_truncate(0o755)) {
                 Ok(()) | Err(Errno::EEXIST) => {}
@@ -248,6 +248,15 @@ impl LabState {
                     return Err(e).with_context(|| format!("opening {}/lock", dir(lab).display()))
                 }
             };
+            // Fault injection for tests: a process that opened the lock file, then was slow
+            // to lock it (while the lab was removed and built again by others).
+            if let Some(d) = std::env::var("NETLAB_LOCK_DELAY_US")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|_| attempt == 0)
+            {
+                std::thread::sleep(std::time::Duration::from_micros(d));
+            }
             let lock = match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
                 Ok(l) => l,
                 Err((_, Errno::EWOULDBLOCK)) => {

@@ -1401,3 +1401,50 @@ fn drift_is_shown_and_down_file_finds_a_renamed_lab() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_clean(&lab);
 }
+
+/// Item 3, the lock hole itself: a `down` opens the lock file, is slow to lock it, and in the
+/// meantime the lab is taken down and built again by others. The slow `down` then locks a file
+/// that is no longer the lab's lock: it must notice, start over, find the new `up` holding the
+/// real lock, and leave it alone (it used to tear it out, leaving orphans nobody knew about).
+#[test]
+fn slow_down_never_tears_out_a_new_up() {
+    if !require_root("slow_down_never_tears_out_a_new_up") {
+        return;
+    }
+    let lab = unique("rslow");
+    let _guard = LabGuard(lab.clone());
+    let o = netlab(&["up", "-q", "--no-check", "--name", &lab, "labs/bridge.toml"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let slow = Running(Some(spawn_netlab(
+        &["down", &lab],
+        &[("NETLAB_LOCK_DELAY_US", "1500000")],
+    )));
+    // Let it open the lock file, then take the lab down and start building it again.
+    std::thread::sleep(Duration::from_millis(300));
+    let d = netlab(&["down", &lab]);
+    assert!(d.status.success(), "{}", text(&d));
+    let mut up = Running(Some(spawn_netlab(
+        &["up", "-q", "--no-check", "--name", &lab, "labs/bridge.toml"],
+        &[("NETLAB_STEP_DELAY_US", "50000")],
+    )));
+    let mut slow = slow;
+    let s = slow.0.take().unwrap().wait_with_output().unwrap();
+    let u = up.0.take().unwrap().wait_with_output().unwrap();
+    assert!(
+        u.status.success(),
+        "the new up was torn out: {}\ndown: {}",
+        text(&u),
+        text(&s)
+    );
+    assert_eq!(s.status.code(), Some(1), "{}", text(&s));
+    assert!(
+        String::from_utf8_lossy(&s.stderr).contains("another netlab process"),
+        "{}",
+        text(&s)
+    );
+    assert_eq!(lab_namespaces(&lab).len(), 5);
+    let r = netlab::state::read_record(&lab).unwrap().unwrap();
+    assert!(r.complete);
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
+}
