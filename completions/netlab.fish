@@ -32,6 +32,11 @@ complete -c netlab -n "__fish_netlab_needs_command" -s V -l version -d 'Print ve
 complete -c netlab -n "__fish_netlab_needs_command" -f -a "up" -d 'Build a lab from its file, then run its checks'
 complete -c netlab -n "__fish_netlab_needs_command" -f -a "down" -d 'Remove everything a lab created, from its recorded state (the lab file is not needed)'
 complete -c netlab -n "__fish_netlab_needs_command" -f -a "status" -d 'Show labs that are up and what each holds'
+complete -c netlab -n "__fish_netlab_needs_command" -f -a "run" -d 'Run a lab\'s scenarios (all, in file order, or those named); exit 1 if a step does not do what it expects'
+complete -c netlab -n "__fish_netlab_needs_command" -f -a "connect" -d 'Connect a running container to a network, as `docker network connect` (next ethN, next free address)'
+complete -c netlab -n "__fish_netlab_needs_command" -f -a "disconnect" -d 'Disconnect a running container from a network, as `docker network disconnect`'
+complete -c netlab -n "__fish_netlab_needs_command" -f -a "link" -d 'Set a container\'s or host\'s interface up or down (`ip link set DEV up|down`)'
+complete -c netlab -n "__fish_netlab_needs_command" -f -a "impair" -d 'Impair a container\'s or host\'s interface: delay, jitter and loss (netem), rate (tbf)'
 complete -c netlab -n "__fish_netlab_needs_command" -f -a "check" -d 'Run a lab\'s ping checks again; exit 1 if any result differs from what the lab expects'
 complete -c netlab -n "__fish_netlab_needs_command" -f -a "netns" -d 'List every network namespace: netlab\'s (with lab and role), /run/netns, Docker\'s'
 complete -c netlab -n "__fish_netlab_needs_command" -f -a "exec" -d 'Run a command inside a namespace, container or host; its exit status is passed through'
@@ -41,8 +46,10 @@ complete -c netlab -n "__fish_netlab_needs_command" -f -a "vxlan" -d 'Show the V
 complete -c netlab -n "__fish_netlab_needs_command" -f -a "bridge" -d 'Show the bridges of a namespace, their ports and FDB (as `brctl show`)'
 complete -c netlab -n "__fish_netlab_needs_command" -f -a "trace" -d 'Predict the hop-by-hop path of a ping from a container to a peer, from live kernel state; exit 1 unless the ping would be delivered'
 complete -c netlab -n "__fish_netlab_needs_command" -f -a "validate" -d 'Check a lab file without building it: print its networks, containers and addresses'
+complete -c netlab -n "__fish_netlab_needs_command" -f -a "pingall" -d 'Ping every container of a lab from every other one and show the reachability matrix; exit 1 if a pair the lab checks differs from what it expects'
 complete -c netlab -n "__fish_netlab_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netlab -n "__fish_netlab_using_subcommand up" -l name -d 'Run the lab under this name instead of [lab] name (to run two copies at once)' -r
+complete -c netlab -n "__fish_netlab_using_subcommand up" -l scenario -d 'Once the lab is up, run this scenario (repeatable)' -r
 complete -c netlab -n "__fish_netlab_using_subcommand up" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -59,6 +66,36 @@ always\t''
 never\t''"
 complete -c netlab -n "__fish_netlab_using_subcommand status" -l json -d 'Machine-readable output'
 complete -c netlab -n "__fish_netlab_using_subcommand status" -s h -l help -d 'Print help'
+complete -c netlab -n "__fish_netlab_using_subcommand run" -l junit -d 'Also write the results as JUnit XML to FILE (one testcase per step)' -r -F
+complete -c netlab -n "__fish_netlab_using_subcommand run" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c netlab -n "__fish_netlab_using_subcommand run" -l json -d 'Machine-readable output'
+complete -c netlab -n "__fish_netlab_using_subcommand run" -s h -l help -d 'Print help'
+complete -c netlab -n "__fish_netlab_using_subcommand connect" -l ip -d 'The address to give it (default: the network\'s next free one)' -r
+complete -c netlab -n "__fish_netlab_using_subcommand connect" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c netlab -n "__fish_netlab_using_subcommand connect" -l dry-run -d 'Print the change as iproute2 commands and change nothing'
+complete -c netlab -n "__fish_netlab_using_subcommand connect" -s h -l help -d 'Print help'
+complete -c netlab -n "__fish_netlab_using_subcommand disconnect" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c netlab -n "__fish_netlab_using_subcommand disconnect" -l dry-run -d 'Print the change as iproute2 commands and change nothing'
+complete -c netlab -n "__fish_netlab_using_subcommand disconnect" -s h -l help -d 'Print help'
+complete -c netlab -n "__fish_netlab_using_subcommand link" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c netlab -n "__fish_netlab_using_subcommand link" -s h -l help -d 'Print help'
+complete -c netlab -n "__fish_netlab_using_subcommand impair" -l delay -d 'Delay every packet DEV sends: 100ms, 1.5s, 500us' -r
+complete -c netlab -n "__fish_netlab_using_subcommand impair" -l jitter -d 'Vary the delay at random by up to this much either way (needs --delay)' -r
+complete -c netlab -n "__fish_netlab_using_subcommand impair" -l loss -d 'Drop this share of the packets at random: 1%, 0.5%' -r
+complete -c netlab -n "__fish_netlab_using_subcommand impair" -l rate -d 'Send at most this fast: 10mbit, 1gbit, 500kbit (iproute2\'s units)' -r
+complete -c netlab -n "__fish_netlab_using_subcommand impair" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c netlab -n "__fish_netlab_using_subcommand impair" -l clear -d 'Remove DEV\'s impairments: its root qdisc goes back to the default'
+complete -c netlab -n "__fish_netlab_using_subcommand impair" -s h -l help -d 'Print help'
 complete -c netlab -n "__fish_netlab_using_subcommand check" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -110,16 +147,29 @@ always\t''
 never\t''"
 complete -c netlab -n "__fish_netlab_using_subcommand validate" -l json -d 'Print the checked lab as JSON'
 complete -c netlab -n "__fish_netlab_using_subcommand validate" -s h -l help -d 'Print help'
-complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check netns exec find-link inspect vxlan bridge trace validate help" -f -a "up" -d 'Build a lab from its file, then run its checks'
-complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check netns exec find-link inspect vxlan bridge trace validate help" -f -a "down" -d 'Remove everything a lab created, from its recorded state (the lab file is not needed)'
-complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check netns exec find-link inspect vxlan bridge trace validate help" -f -a "status" -d 'Show labs that are up and what each holds'
-complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check netns exec find-link inspect vxlan bridge trace validate help" -f -a "check" -d 'Run a lab\'s ping checks again; exit 1 if any result differs from what the lab expects'
-complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check netns exec find-link inspect vxlan bridge trace validate help" -f -a "netns" -d 'List every network namespace: netlab\'s (with lab and role), /run/netns, Docker\'s'
-complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check netns exec find-link inspect vxlan bridge trace validate help" -f -a "exec" -d 'Run a command inside a namespace, container or host; its exit status is passed through'
-complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check netns exec find-link inspect vxlan bridge trace validate help" -f -a "find-link" -d 'Find the link with an interface index in every namespace (all links without one)'
-complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check netns exec find-link inspect vxlan bridge trace validate help" -f -a "inspect" -d 'Show a network (as `docker network inspect`), or a container\'s or host\'s interfaces, routes and peers'
-complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check netns exec find-link inspect vxlan bridge trace validate help" -f -a "vxlan" -d 'Show the VXLAN devices of an overlay network on every host, with their FDB and neighbours'
-complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check netns exec find-link inspect vxlan bridge trace validate help" -f -a "bridge" -d 'Show the bridges of a namespace, their ports and FDB (as `brctl show`)'
-complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check netns exec find-link inspect vxlan bridge trace validate help" -f -a "trace" -d 'Predict the hop-by-hop path of a ping from a container to a peer, from live kernel state; exit 1 unless the ping would be delivered'
-complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check netns exec find-link inspect vxlan bridge trace validate help" -f -a "validate" -d 'Check a lab file without building it: print its networks, containers and addresses'
-complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status check netns exec find-link inspect vxlan bridge trace validate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netlab -n "__fish_netlab_using_subcommand pingall" -l count -d 'Echo requests per pair at most: each round sends one to every destination that has not answered yet (2: one retry)' -r
+complete -c netlab -n "__fish_netlab_using_subcommand pingall" -l timeout-ms -d 'How long each round of echo requests waits for the missing replies, in milliseconds' -r
+complete -c netlab -n "__fish_netlab_using_subcommand pingall" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c netlab -n "__fish_netlab_using_subcommand pingall" -l json -d 'Machine-readable output'
+complete -c netlab -n "__fish_netlab_using_subcommand pingall" -s h -l help -d 'Print help'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "up" -d 'Build a lab from its file, then run its checks'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "down" -d 'Remove everything a lab created, from its recorded state (the lab file is not needed)'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "status" -d 'Show labs that are up and what each holds'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "run" -d 'Run a lab\'s scenarios (all, in file order, or those named); exit 1 if a step does not do what it expects'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "connect" -d 'Connect a running container to a network, as `docker network connect` (next ethN, next free address)'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "disconnect" -d 'Disconnect a running container from a network, as `docker network disconnect`'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "link" -d 'Set a container\'s or host\'s interface up or down (`ip link set DEV up|down`)'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "impair" -d 'Impair a container\'s or host\'s interface: delay, jitter and loss (netem), rate (tbf)'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "check" -d 'Run a lab\'s ping checks again; exit 1 if any result differs from what the lab expects'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "netns" -d 'List every network namespace: netlab\'s (with lab and role), /run/netns, Docker\'s'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "exec" -d 'Run a command inside a namespace, container or host; its exit status is passed through'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "find-link" -d 'Find the link with an interface index in every namespace (all links without one)'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "inspect" -d 'Show a network (as `docker network inspect`), or a container\'s or host\'s interfaces, routes and peers'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "vxlan" -d 'Show the VXLAN devices of an overlay network on every host, with their FDB and neighbours'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "bridge" -d 'Show the bridges of a namespace, their ports and FDB (as `brctl show`)'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "trace" -d 'Predict the hop-by-hop path of a ping from a container to a peer, from live kernel state; exit 1 unless the ping would be delivered'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "validate" -d 'Check a lab file without building it: print its networks, containers and addresses'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "pingall" -d 'Ping every container of a lab from every other one and show the reachability matrix; exit 1 if a pair the lab checks differs from what it expects'
+complete -c netlab -n "__fish_netlab_using_subcommand help; and not __fish_seen_subcommand_from up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -50,6 +50,9 @@ pub enum Command {
         /// No progress bar
         #[arg(long, short)]
         quiet: bool,
+        /// Once the lab is up, run this scenario (repeatable)
+        #[arg(long = "scenario", value_name = "NAME")]
+        scenarios: Vec<String>,
     },
     /// Remove everything a lab created, from its recorded state (the lab file is not needed)
     Down {
@@ -63,6 +66,86 @@ pub enum Command {
         /// Machine-readable output
         #[arg(long)]
         json: bool,
+    },
+    /// Run a lab's scenarios (all, in file order, or those named); exit 1 if a step does not do what it expects
+    Run {
+        /// Lab name (or the lab file it was started from)
+        lab: String,
+        /// Scenarios to run (default: all)
+        scenarios: Vec<String>,
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+        /// Also write the results as JUnit XML to FILE (one testcase per step)
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
+    /// Connect a running container to a network, as `docker network connect` (next ethN, next free address)
+    Connect {
+        /// The network (`NET`, or `LAB/NET` when several labs have it)
+        network: String,
+        /// The container (`NAME`, or `LAB.NAME`)
+        container: String,
+        /// The address to give it (default: the network's next free one)
+        #[arg(long)]
+        ip: Option<std::net::Ipv4Addr>,
+        /// Print the change as iproute2 commands and change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Disconnect a running container from a network, as `docker network disconnect`
+    Disconnect {
+        /// The network (`NET`, or `LAB/NET`)
+        network: String,
+        /// The container (`NAME`, or `LAB.NAME`)
+        container: String,
+        /// Print the change as iproute2 commands and change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Set a container's or host's interface up or down (`ip link set DEV up|down`)
+    Link {
+        /// The container or host (`NAME`, or `LAB.NAME`)
+        node: String,
+        /// The interface, e.g. eth0
+        dev: String,
+        /// up or down
+        #[arg(value_parser = ["up", "down"])]
+        state: String,
+    },
+    /// Impair a container's or host's interface: delay, jitter and loss (netem), rate (tbf)
+    #[command(
+        after_help = "Each call sets DEV's whole impairment (its root qdisc, as `tc qdisc replace dev DEV root ...`), \
+replacing what it had; it applies to what DEV sends. A rate alone is a tbf qdisc; with --delay, --jitter or --loss it \
+is netem's own rate, in the same qdisc.\n\n\
+Examples:\n  netlab impair web eth0 --delay 100ms --jitter 10ms\n  netlab impair bridge.web eth0 --loss 0.5%\n  \
+netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
+    )]
+    Impair {
+        /// The container or host (`NAME`, or `LAB.NAME`)
+        node: String,
+        /// The interface, e.g. eth0
+        dev: String,
+        /// Delay every packet DEV sends: 100ms, 1.5s, 500us
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        delay: Option<String>,
+        /// Vary the delay at random by up to this much either way (needs --delay)
+        #[arg(
+            long,
+            value_name = "TIME",
+            requires = "delay",
+            allow_hyphen_values = true
+        )]
+        jitter: Option<String>,
+        /// Drop this share of the packets at random: 1%, 0.5%
+        #[arg(long, value_name = "PERCENT", allow_hyphen_values = true)]
+        loss: Option<String>,
+        /// Send at most this fast: 10mbit, 1gbit, 500kbit (iproute2's units)
+        #[arg(long, value_name = "RATE", allow_hyphen_values = true)]
+        rate: Option<String>,
+        /// Remove DEV's impairments: its root qdisc goes back to the default
+        #[arg(long, conflicts_with_all = ["delay", "jitter", "loss", "rate"])]
+        clear: bool,
     },
     /// Run a lab's ping checks again; exit 1 if any result differs from what the lab expects
     Check {
@@ -169,6 +252,24 @@ pub enum Command {
         /// The lab file (TOML)
         file: PathBuf,
         /// Print the checked lab as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ping every container of a lab from every other one and show the reachability matrix;
+    /// exit 1 if a pair the lab checks differs from what it expects
+    #[command(
+        after_help = "Each container is pinged at its address on a network it shares with the source, else its first address (as checks resolve a container). Labs of more than 12 containers get one line per source.\n\nExamples:\n  netlab pingall overlay\n  netlab pingall overlay --json\n  netlab pingall big --count 3 --timeout-ms 500"
+    )]
+    Pingall {
+        /// Lab name (or the lab file, to take its [lab] name)
+        lab: String,
+        /// Echo requests per pair at most: each round sends one to every destination that has not answered yet (2: one retry)
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=10))]
+        count: u32,
+        /// How long each round of echo requests waits for the missing replies, in milliseconds
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60000))]
+        timeout_ms: u64,
+        /// Machine-readable output
         #[arg(long)]
         json: bool,
     },

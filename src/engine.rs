@@ -628,3 +628,323 @@ pub fn down(lab: &str) -> Result<DownReport> {
         notes,
     })
 }
+
+/// A runtime change netlab will not make in place, with the reason (bad input: exit 2).
+#[derive(Debug)]
+pub struct NotInPlace(pub String);
+
+impl std::fmt::Display for NotInPlace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotInPlace {}
+
+pub struct ChangeReport {
+    pub added: usize,
+    pub removed: usize,
+    /// The iproute2 commands of the change (what `--dry-run` prints).
+    pub script: Vec<String>,
+}
+
+/// Change a running lab to `new_lab`: apply `plan(new) - plan(old)` with the rules of `up`
+/// (every namespace touched must still be the one netlab created; objects journaled before
+/// they are created; on failure, everything done is undone, so the lab is exactly as before),
+/// then record the new model. `dry_run` computes and returns the change only.
+pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeReport> {
+    let mut st = LabState::lock(lab)?;
+    let mut record = match st.record()? {
+        Some(r) if r.complete => r,
+        Some(_) => bail!("lab {lab} is not completely up; run `netlab down {lab}`"),
+        None => bail!(NotInPlace(format!("lab {lab} is not up"))),
+    };
+    let old = crate::plan::plan(&record.lab);
+    let new = crate::plan::plan(&new_lab);
+    let d = crate::plan::delta::delta(&old, &new);
+    if !d.add_namespaces.is_empty() || !d.remove_namespaces.is_empty() {
+        let names: Vec<&str> = d
+            .add_namespaces
+            .iter()
+            .chain(&d.remove_namespaces)
+            .map(|n| n.name.as_str())
+            .collect();
+        bail!(NotInPlace(format!(
+            "this change creates or removes namespaces ({}), which netlab does not do at run time yet",
+            names.join(", ")
+        )));
+    }
+    let links_added = d
+        .add
+        .iter()
+        .any(|o| !crate::plan::delta::creates_links(o).is_empty());
+    let links_removed = d
+        .remove
+        .iter()
+        .any(|o| !crate::plan::delta::creates_links(o).is_empty());
+    if links_added && links_removed {
+        bail!(NotInPlace(
+            "this change would rename other containers' devices (overlay sandboxes name their veths by position), so it cannot be made in place; take the lab down and up with the new lab file".into()
+        ));
+    }
+    if d.add
+        .iter()
+        .chain(&d.remove)
+        .any(|o| matches!(o, Object::Sysctl { .. }))
+    {
+        bail!(NotInPlace(
+            "this change touches a sysctl, which netlab does not change at run time yet".into()
+        ));
+    }
+    let script = d.script();
+    let report = ChangeReport {
+        added: d.add.len(),
+        removed: d.remove.len(),
+        script,
+    };
+    if dry_run || d.is_empty() {
+        return Ok(report);
+    }
+
+    // Every namespace the change works in must still be the one netlab created.
+    let mut handles: HashMap<String, std::fs::File> = HashMap::new();
+    for ns in d.namespaces() {
+        let want = record
+            .owned
+            .iter()
+            .find(|o| o.name == ns)
+            .and_then(|o| o.ns);
+        let f = netns::open(ns).map_err(|e| anyhow!("{e}; run `netlab status {lab}`"))?;
+        if want.is_none() || netns::Identity::of_fd(&f).ok() != want {
+            bail!("namespace {ns} is not the one netlab created for lab {lab} (see `netlab status {lab}`); netlab changes nothing in it");
+        }
+        handles.insert(ns.to_string(), f);
+    }
+    let handles: Handles = std::sync::Arc::new(handles);
+    let mut links: HashMap<String, NsLink> = HashMap::new();
+    for (ns, f) in handles.iter() {
+        let rt = tokio::runtime::Handle::current();
+        let conn = netns::run_in_handle(f, move || socket_here(&rt))?;
+        links.insert(
+            ns.clone(),
+            NsLink::start(ns, conn).with_handles(handles.clone()),
+        );
+    }
+    st.append(&d.add.iter().cloned().map(Entry::Object).collect::<Vec<_>>())?;
+    let faults = Faults::from_env();
+
+    // Removals first (a disconnect), then additions (a connect), each in order.
+    let mut removed: Vec<&Object> = Vec::new();
+    let mut result: Result<()> = Ok(());
+    for o in d.removal_roots() {
+        let ns = undo_ns(o);
+        let r = match links.get_mut(ns) {
+            Some(l) => match faults.tick(&crate::plan::delta::undo_command(o)) {
+                Ok(()) => l.undo(o).await.map_err(anyhow::Error::from),
+                Err(e) => Err(e),
+            },
+            None => Err(anyhow!("internal: no connection for namespace {ns}")),
+        };
+        match r {
+            Ok(()) => removed.push(o),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    let mut added: Vec<&Object> = Vec::new();
+    if result.is_ok() {
+        'phases: for phase in Phase::ALL {
+            for o in d.add.iter().filter(|o| o.phase() == phase) {
+                let r = match links.get_mut(o.ns()) {
+                    Some(l) => match faults.tick(&crate::kernel::netlink::describe(o)) {
+                        Ok(()) => l.apply(o).await.map_err(anyhow::Error::from),
+                        Err(e) => Err(e),
+                    },
+                    None => Err(anyhow!("internal: no connection for namespace {}", o.ns())),
+                };
+                match r {
+                    Ok(()) => added.push(o),
+                    Err(e) => {
+                        result = Err(e);
+                        break 'phases;
+                    }
+                }
+            }
+        }
+    }
+    let result = result.and_then(|()| {
+        record.lab = new_lab;
+        record.objects = new.objects.len();
+        st.write_record(&record)
+    });
+    if let Err(e) = result {
+        let left = undo_change(&mut links, &d, &added, &removed).await;
+        if left.is_empty() {
+            return Err(e.context(format!(
+                "changing lab {lab} failed; it is exactly as it was"
+            )));
+        }
+        return Err(e.context(format!(
+            "changing lab {lab} failed, and undoing it failed too: {}; run `netlab down {lab}` and up again",
+            left.join("; ")
+        )));
+    }
+    let mini = Plan {
+        lab: lab.to_string(),
+        namespaces: Vec::new(),
+        objects: d.add.clone(),
+    };
+    wait_until_ready(&mini, &links).await;
+    Ok(report)
+}
+
+/// The namespace whose connection undoes `o`: where the link lives for links created into
+/// another namespace, else the object's own.
+fn undo_ns(o: &Object) -> &str {
+    match o {
+        Object::Vxlan { target_ns, .. } | Object::Macvlan { target_ns, .. } => target_ns,
+        _ => o.ns(),
+    }
+}
+
+/// Put a failed change back: undo what was added (newest first; what lives on an added link
+/// goes with it), then create again what was removed (with everything that lived on it).
+async fn undo_change(
+    links: &mut HashMap<String, NsLink>,
+    d: &crate::plan::delta::Delta,
+    added: &[&Object],
+    removed: &[&Object],
+) -> Vec<String> {
+    use crate::plan::delta::{configures, creates_links};
+    let mut failed = Vec::new();
+    let new_links: Vec<(&str, &str)> = added.iter().flat_map(|o| creates_links(o)).collect();
+    for o in added.iter().rev() {
+        if configures(o).is_some_and(|dev| new_links.contains(&dev)) {
+            continue;
+        }
+        if let Some(l) = links.get_mut(undo_ns(o)) {
+            if let Err(e) = l.undo(o).await {
+                failed.push(e.to_string());
+            }
+        }
+    }
+    // What was removed, and everything on the links that went with it, in plan order.
+    let gone: Vec<(&str, &str)> = removed.iter().flat_map(|o| creates_links(o)).collect();
+    let again: Vec<&Object> = d
+        .remove
+        .iter()
+        .filter(|o| removed.contains(o) || configures(o).is_some_and(|dev| gone.contains(&dev)))
+        .collect();
+    for phase in Phase::ALL {
+        for o in again.iter().filter(|o| o.phase() == phase) {
+            if let Some(l) = links.get_mut(o.ns()) {
+                if let Err(e) = l.apply(o).await {
+                    failed.push(e.to_string());
+                }
+            }
+        }
+    }
+    failed
+}
+
+/// A connection to the lab's node namespace `ns`, checked to be the one netlab created, and
+/// the device `dev` in it (refused as [`NotInPlace`] when there is none).
+async fn node_device(
+    record: &Record,
+    ns: &str,
+    dev: &str,
+) -> Result<(NsLink, netlink_packet_route::link::LinkMessage)> {
+    let lab = &record.lab.name;
+    let want = record
+        .owned
+        .iter()
+        .find(|o| o.name == ns)
+        .and_then(|o| o.ns);
+    let f = netns::open(ns)?;
+    if want.is_none() || netns::Identity::of_fd(&f).ok() != want {
+        bail!("namespace {ns} is not the one netlab created (see `netlab status {lab}`); netlab changes nothing in it");
+    }
+    let rt = tokio::runtime::Handle::current();
+    let conn = netns::run_in_handle(&f, move || socket_here(&rt))?;
+    let l = NsLink::start(ns, conn);
+    let links = l.links().await?;
+    match links
+        .iter()
+        .find(|m| crate::kernel::netlink::link_name(m) == Some(dev))
+    {
+        Some(m) => Ok((l, m.clone())),
+        None => {
+            let names: Vec<&str> = links
+                .iter()
+                .filter_map(|m| crate::kernel::netlink::link_name(m))
+                .collect();
+            bail!(NotInPlace(format!(
+                "{ns} has no interface {dev} (it has {})",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+/// Set interface `dev` of the lab's node namespace `ns` up or down, after checking the
+/// namespace is still the one netlab created. Returns whether it was up before.
+pub async fn set_link(record: &Record, ns: &str, dev: &str, up: bool) -> Result<bool> {
+    let (mut l, m) = node_device(record, ns, dev).await?;
+    let was_up = crate::kernel::netlink::is_up(&m);
+    let o = Object::Up {
+        ns: ns.to_string(),
+        dev: dev.to_string(),
+    };
+    if up {
+        l.apply(&o).await?;
+    } else {
+        l.undo(&o).await?;
+    }
+    Ok(was_up)
+}
+
+/// Make `dev`'s root qdisc the impairment `want` (one qdisc, put in place by one kernel
+/// operation, so a refusal leaves the device as it was), or with `None` remove what is there.
+/// Says what was done. An impairment is kernel state of the device, not part of the lab's
+/// model: `down` removes it with the device.
+pub async fn impair(
+    record: &Record,
+    ns: &str,
+    dev: &str,
+    want: Option<&crate::kernel::tc::Impairment>,
+) -> Result<String> {
+    use crate::kernel::tc;
+    let (l, link) = node_device(record, ns, dev).await?;
+    let index = link.header.index;
+    let mtu = link
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            netlink_packet_route::link::LinkAttribute::Mtu(m) => Some(*m),
+            _ => None,
+        })
+        .unwrap_or(1500);
+    match want {
+        Some(imp) => {
+            let major = tc::set(l.handle(), index, mtu, imp)
+                .await
+                .map_err(|e| anyhow!("setting {imp} on {dev} in {ns}: {e}; {dev} is unchanged"))?;
+            Ok(format!("impaired: {imp} ({} {major}:)", imp.kind()))
+        }
+        None => match tc::root(l.handle(), index).await? {
+            // Handle 0 is the device's default qdisc: nothing netlab (or anyone) set.
+            Some(q) if q.handle != 0 => {
+                tc::clear(l.handle(), index)
+                    .await
+                    .map_err(|e| anyhow!("removing the {} qdisc of {dev} in {ns}: {e}", q.kind))?;
+                Ok(format!(
+                    "cleared (its {} qdisc removed; back to the default)",
+                    q.kind
+                ))
+            }
+            _ => Ok("has no impairment; nothing to clear".to_string()),
+        },
+    }
+}

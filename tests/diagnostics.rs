@@ -39,15 +39,7 @@ fn find_link_netns_and_inspect_agree_with_iproute2() {
     }
     let lab = unique("tdiag");
     let _guard = LabGuard(lab.clone());
-    let o = netlab(&[
-        "up",
-        "-q",
-        "--no-check",
-        "--name",
-        &lab,
-        "labs/overlay.toml",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    up_ok(&lab, "labs/overlay.toml");
     let nss = lab_namespaces(&lab);
     assert_eq!(nss.len(), 9);
 
@@ -306,8 +298,7 @@ fn bare_names_in_two_labs_are_refused_and_qualified_ones_work() {
     let (a, b) = (unique("tdua"), unique("tdub"));
     let (_ga, _gb) = (LabGuard(a.clone()), LabGuard(b.clone()));
     for lab in [&a, &b] {
-        let o = netlab(&["up", "-q", "--no-check", "--name", lab, "labs/bridge.toml"]);
-        assert!(o.status.success(), "{}", text(&o));
+        up_ok(lab, "labs/bridge.toml");
     }
     for args in [
         &["exec", "web", "true"][..],

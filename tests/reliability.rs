@@ -1105,8 +1105,7 @@ fn hostile_journal_entries_are_ignored() {
     let (a, b) = (unique("rja"), unique("rjb"));
     let (_ga, _gb) = (LabGuard(a.clone()), LabGuard(b.clone()));
     for l in [&a, &b] {
-        let o = netlab(&["up", "-q", "--no-check", "--name", l, "labs/bridge.toml"]);
-        assert!(o.status.success(), "{}", text(&o));
+        up_ok(l, "labs/bridge.toml");
     }
     let dir = std::env::temp_dir().join(format!("netlab-{b}"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -1168,8 +1167,7 @@ fn lost_journal_is_recovered_or_refused_with_the_fix() {
     }
     let lab = unique("rlost");
     let _guard = LabGuard(lab.clone());
-    let o = netlab(&["up", "-q", "--no-check", "--name", &lab, "labs/bridge.toml"]);
-    assert!(o.status.success(), "{}", text(&o));
+    up_ok(&lab, "labs/bridge.toml");
     std::fs::remove_file(journal_path(&lab)).unwrap();
     let d = netlab(&["down", &lab]);
     assert!(d.status.success(), "{}", text(&d));
@@ -1222,8 +1220,7 @@ fn damaged_record_is_confined_to_its_lab() {
     let (a, b) = (unique("rdmga"), unique("rdmgb"));
     let (_ga, _gb) = (LabGuard(a.clone()), LabGuard(b.clone()));
     for l in [&a, &b] {
-        let o = netlab(&["up", "-q", "--no-check", "--name", l, "labs/bridge.toml"]);
-        assert!(o.status.success(), "{}", text(&o));
+        up_ok(l, "labs/bridge.toml");
     }
     std::fs::write(record_path(&b), b"{ not json \xff").unwrap();
     let s = netlab(&["status"]);
@@ -1369,8 +1366,7 @@ fn drift_is_shown_and_down_file_finds_a_renamed_lab() {
     let file = dir.join("copy-of-bridge.toml");
     std::fs::copy("labs/bridge.toml", &file).unwrap();
     let file = file.to_str().unwrap();
-    let o = netlab(&["up", "-q", "--no-check", "--name", &lab, file]);
-    assert!(o.status.success(), "{}", text(&o));
+    up_ok(&lab, file);
     let gone = format!("{lab}.db");
     let st = std::process::Command::new("ip")
         .args(["netns", "del", &gone])
@@ -1413,8 +1409,7 @@ fn slow_down_never_tears_out_a_new_up() {
     }
     let lab = unique("rslow");
     let _guard = LabGuard(lab.clone());
-    let o = netlab(&["up", "-q", "--no-check", "--name", &lab, "labs/bridge.toml"]);
-    assert!(o.status.success(), "{}", text(&o));
+    up_ok(&lab, "labs/bridge.toml");
     let slow = Running(Some(spawn_netlab(
         &["down", &lab],
         &[("NETLAB_LOCK_DELAY_US", "1500000")],

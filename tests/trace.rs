@@ -38,8 +38,7 @@ fn need_vlan(test: &str) {
 fn all_pairs_agree(file: &str, prefix: &str) {
     let lab = unique(prefix);
     let _guard = LabGuard(lab.clone());
-    let o = netlab(&["up", "-q", "--no-check", "--name", &lab, file]);
-    assert!(o.status.success(), "{}", text(&o));
+    up_ok(&lab, file);
     let rec: Value =
         serde_json::from_slice(&std::fs::read(format!("/run/netlab/{lab}/lab.json")).unwrap())
             .unwrap();
@@ -132,15 +131,7 @@ fn routed_gateway_path_is_the_articles() {
     need_vlan("routed_gateway_path_is_the_articles");
     let lab = unique("ttrpath");
     let _guard = LabGuard(lab.clone());
-    let o = netlab(&[
-        "up",
-        "-q",
-        "--no-check",
-        "--name",
-        &lab,
-        "labs/routed-gateway.toml",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    up_ok(&lab, "labs/routed-gateway.toml");
     let b1 = format!("{lab}.bbox1");
     let vpn = format!("{lab}.vm-vpn");
     let t = trace_json(&b1, "172.16.20.11");
@@ -417,8 +408,7 @@ fn destination_resolves_in_the_source_lab_first() {
     let (a, b) = (unique("trsa"), unique("trsb"));
     let (_ga, _gb) = (LabGuard(a.clone()), LabGuard(b.clone()));
     for l in [&a, &b] {
-        let o = netlab(&["up", "-q", "--no-check", "--name", l, "labs/overlay.toml"]);
-        assert!(o.status.success(), "{}", text(&o));
+        up_ok(l, "labs/overlay.toml");
     }
     for (src, other) in [(&b, &a), (&a, &b)] {
         let v = trace_json(&format!("{src}.bbox2"), "bbox1");

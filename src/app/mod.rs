@@ -14,6 +14,7 @@ use crate::progress::Progress;
 use crate::spec::{self, format_mac, Lab, SpecError};
 use crate::{check, plan, state};
 
+mod change;
 mod diagnostics;
 
 /// Bad input: exit status 2.
@@ -94,10 +95,48 @@ fn dispatch(cmd: Command) -> Result<()> {
             dry_run,
             no_check,
             quiet,
-        } => up(&file, name.as_deref(), dry_run, no_check, quiet),
+            scenarios,
+        } => up(&file, name.as_deref(), dry_run, no_check, quiet, &scenarios),
         Command::Down { lab } => down(&lab),
         Command::Status { lab, json } => status(lab.as_deref(), json),
         Command::Check { lab, json } => check_cmd(&lab, json),
+        Command::Run {
+            lab,
+            scenarios,
+            json,
+            junit,
+        } => run_scenarios(&lab, &scenarios, json, junit.as_deref()),
+        Command::Connect {
+            network,
+            container,
+            ip,
+            dry_run,
+        } => change::connect(&network, &container, ip, dry_run),
+        Command::Disconnect {
+            network,
+            container,
+            dry_run,
+        } => change::disconnect(&network, &container, dry_run),
+        Command::Link { node, dev, state } => change::link(&node, &dev, &state),
+        Command::Impair {
+            node,
+            dev,
+            delay,
+            jitter,
+            loss,
+            rate,
+            clear,
+        } => change::impair(
+            &node,
+            &dev,
+            change::Impair {
+                delay,
+                jitter,
+                loss,
+                rate,
+                clear,
+            },
+        ),
         Command::Validate { file, json } => validate(&file, json),
         Command::Netns {
             all,
@@ -122,6 +161,12 @@ fn dispatch(cmd: Command) -> Result<()> {
             detailed,
             json,
         } => diagnostics::trace(&from, &to, probe, minimal, detailed, json),
+        Command::Pingall {
+            lab,
+            count,
+            timeout_ms,
+            json,
+        } => pingall_cmd(&lab, count, timeout_ms, json),
     }
 }
 
@@ -188,8 +233,31 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn up(file: &Path, name: Option<&str>, dry_run: bool, no_check: bool, quiet: bool) -> Result<()> {
+fn up(
+    file: &Path,
+    name: Option<&str>,
+    dry_run: bool,
+    no_check: bool,
+    quiet: bool,
+    scenarios: &[String],
+) -> Result<()> {
     let lab = spec::load(file, name)?;
+    if let Some(bad) = scenarios
+        .iter()
+        .find(|s| !lab.scenarios.iter().any(|x| &x.name == *s))
+    {
+        let known: Vec<&str> = lab.scenarios.iter().map(|s| s.name.as_str()).collect();
+        return Err(BadInput(format!(
+            "{} has no scenario {bad:?} (it has: {})",
+            file.display(),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ))
+        .into());
+    }
     let plan = plan::plan(&lab);
     if dry_run {
         for n in &plan.namespaces {
@@ -211,10 +279,107 @@ fn up(file: &Path, name: Option<&str>, dry_run: bool, no_check: bool, quiet: boo
         report.objects,
         report.seconds
     );
-    if no_check || lab.checks.is_empty() {
+    let checked = if no_check || lab.checks.is_empty() {
+        Ok(())
+    } else {
+        run_checks(&lab, false)
+    };
+    if scenarios.is_empty() {
+        return checked;
+    }
+    let ran = run_scenarios(&lab.name, scenarios, false, None);
+    checked.and(ran)
+}
+
+/// `netlab run`: each scenario's steps as they happen, then a summary; JSON and JUnit on demand.
+fn run_scenarios(arg: &str, names: &[String], json: bool, junit: Option<&Path>) -> Result<()> {
+    let lab = lab_arg(arg)?;
+    let record = record_of(&lab)?;
+    need_root_for(
+        "change and probe the lab's namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW)",
+    )?;
+    if !record.complete {
+        bail!("lab {lab} is not completely up; run `netlab down {lab}`");
+    }
+    let chosen = crate::scenario::select(&record, names).map_err(BadInput)?;
+    if chosen.is_empty() {
+        println!("lab {lab} has no scenarios");
         return Ok(());
     }
-    run_checks(&lab, false)
+    let rt = runtime()?;
+    let mut outcomes = Vec::new();
+    for sc in chosen {
+        if !json {
+            println!(
+                "{} {}{}",
+                "scenario".bold(),
+                sc.name.bold(),
+                sc.description
+                    .as_ref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            );
+        }
+        let mut show = |s: &crate::scenario::StepOutcome| {
+            if json {
+                return;
+            }
+            let mark = if s.pass {
+                "ok  ".green().to_string()
+            } else {
+                "FAIL".red().bold().to_string()
+            };
+            println!(
+                "  {mark} {:>2} {:<40} {:>6.2}s  {}",
+                s.index, s.name, s.seconds, s.detail
+            );
+            if let Some(t) = &s.trace {
+                println!("              {t}");
+            }
+        };
+        let o = crate::scenario::run(&rt, &lab, sc, &mut show)?;
+        if !json {
+            let passed = o.steps.iter().filter(|s| s.pass).count();
+            let failed = o.steps.len() - passed;
+            let mut line = format!(
+                "  {}: {}, {} passed, {} failed",
+                if o.pass {
+                    "passed".green().to_string()
+                } else {
+                    "FAILED".red().bold().to_string()
+                },
+                crate::table::count(o.steps.len() + o.skipped, "step", "steps"),
+                passed,
+                failed
+            );
+            if o.skipped > 0 {
+                line.push_str(&format!(", {} not run", o.skipped));
+            }
+            println!("{line}");
+            if let Some(e) = &o.restore_error {
+                println!(
+                    "  {} could not put the lab back: {e}",
+                    "warning:".yellow().bold()
+                );
+            }
+        }
+        outcomes.push(o);
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "lab": lab, "scenarios": outcomes }))?
+        );
+    }
+    if let Some(path) = junit {
+        std::fs::write(path, crate::scenario::junit(&outcomes))
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    }
+    if outcomes.iter().all(|o| o.pass) {
+        Ok(())
+    } else {
+        Err(ChecksFailed.into())
+    }
 }
 
 /// One netlink socket per namespace: a thousand-container lab needs more than 1024 fds. As
@@ -559,5 +724,65 @@ fn validate(file: &Path, json: bool) -> Result<()> {
         }
     }
     println!("{t}");
+    Ok(())
+}
+
+/// `pingall`: every container of a lab that is up pings every other one; exit 1 if a pair the
+/// lab checks differs from what it expects.
+fn pingall_cmd(arg: &str, count: u32, timeout_ms: u64, json: bool) -> Result<()> {
+    let lab = lab_arg(arg)?;
+    let record = record_of(&lab)?;
+    need_root_for(
+        "enter the lab's namespaces (CAP_SYS_ADMIN) and send ICMP from them (CAP_NET_RAW)",
+    )?;
+    if !record.complete {
+        bail!(
+            "lab {lab} is not completely up (an up failed or is running); run `netlab down {lab}`"
+        );
+    }
+    if record.lab.containers.len() < 2 && !json {
+        println!("lab {lab} has fewer than two containers: no pair to ping");
+        return Ok(());
+    }
+    if let Some(LabStatus {
+        problem: Some(p), ..
+    }) = lab_status(&lab).filter(|s| s.state == "degraded")
+    {
+        eprintln!(
+            "{} lab {lab} is degraded ({p}); pairs that involve those namespaces cannot answer",
+            "warning:".yellow().bold()
+        );
+    }
+    // One raw socket per source namespace, all open at once.
+    raise_fd_limit();
+    let m = crate::pingall::run(
+        &record.lab,
+        crate::pingall::Options {
+            count,
+            timeout: std::time::Duration::from_millis(timeout_ms),
+        },
+    )?;
+    let mut failed: Vec<(&str, &str)> = m
+        .pairs
+        .iter()
+        .filter(|p| p.probe_failed)
+        .map(|p| (p.from.as_str(), p.detail.as_deref().unwrap_or_default()))
+        .collect();
+    failed.dedup_by_key(|f| f.0);
+    for (from, why) in failed {
+        eprintln!("{} from {from}: {why}", "warning:".yellow().bold());
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&m)?);
+    } else {
+        println!("{}", crate::pingall::render(&m));
+        println!("{}", crate::pingall::summary(&m));
+    }
+    for w in &m.summary.warnings {
+        eprintln!("{} {w}", "warning:".yellow().bold());
+    }
+    if m.summary.checks_differ > 0 {
+        return Err(ChecksFailed.into());
+    }
     Ok(())
 }

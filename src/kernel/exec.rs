@@ -24,3 +24,19 @@ pub fn run_in(ns_path: &Path, argv: &[String]) -> io::Result<ExitStatus> {
     cmd.status()
         .map_err(|e| io::Error::new(e.kind(), format!("running {prog}: {e}")))
 }
+
+/// Run a program inside a network namespace and capture its output (scenario `exec` steps).
+pub fn output_in(ns_path: &Path, argv: &[String]) -> io::Result<std::process::Output> {
+    let file: File = super::netns::open_path(ns_path)?;
+    let (prog, args) = argv
+        .split_first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no command given"))?;
+    let mut cmd = Command::new(prog);
+    cmd.args(args).stdin(std::process::Stdio::null());
+    // SAFETY: setns is async-signal-safe; only the network namespace of the child changes.
+    unsafe {
+        cmd.pre_exec(move || setns(&file, CloneFlags::CLONE_NEWNET).map_err(io::Error::from));
+    }
+    cmd.output()
+        .map_err(|e| io::Error::new(e.kind(), format!("running {prog}: {e}")))
+}

@@ -6,7 +6,7 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
@@ -94,36 +94,59 @@ enum Reply {
     },
 }
 
-/// Parse an IPv4 packet from a raw ICMP socket; only packets about our `id` are returned.
-fn parse(pkt: &[u8], id: u16, dst: Ipv4Addr) -> Option<Reply> {
+/// What one ICMP packet on a raw socket says about an echo request of ours, whoever sent it.
+#[derive(Debug, PartialEq)]
+enum Heard {
+    /// An echo reply from `src` to the request (`id`, `seq`), arriving with `ttl`.
+    Reply {
+        src: Ipv4Addr,
+        id: u16,
+        seq: u16,
+        ttl: u8,
+    },
+    /// An ICMP error from `src` about the echo request (`id`, `seq`) that was sent to `dst`.
+    Error {
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        id: u16,
+        seq: u16,
+        time_exceeded: bool,
+        what: String,
+    },
+}
+
+/// Parse an IPv4 packet from a raw ICMP socket: echo replies, and errors quoting an echo request.
+fn hear(pkt: &[u8]) -> Option<Heard> {
     let ihl = usize::from(pkt.first()? & 0x0f) * 4;
     let ttl = *pkt.get(8)?;
     let src = Ipv4Addr::new(*pkt.get(12)?, *pkt.get(13)?, *pkt.get(14)?, *pkt.get(15)?);
     let icmp = pkt.get(ihl..)?;
     let (typ, code) = (*icmp.first()?, *icmp.get(1)?);
+    let id_seq = |b: &[u8]| -> Option<(u16, u16)> {
+        Some((
+            u16::from_be_bytes([*b.get(4)?, *b.get(5)?]),
+            u16::from_be_bytes([*b.get(6)?, *b.get(7)?]),
+        ))
+    };
     match typ {
-        0 if src == dst && u16::from_be_bytes([*icmp.get(4)?, *icmp.get(5)?]) == id => {
-            Some(Reply::Echo {
-                seq: u16::from_be_bytes([*icmp.get(6)?, *icmp.get(7)?]),
-                ttl,
-            })
+        0 => {
+            let (id, seq) = id_seq(icmp)?;
+            Some(Heard::Reply { src, id, seq, ttl })
         }
         3 | 11 => {
             let inner = icmp.get(8..)?;
             let inner_ihl = usize::from(inner.first()? & 0x0f) * 4;
-            let inner_dst = Ipv4Addr::new(
+            let dst = Ipv4Addr::new(
                 *inner.get(16)?,
                 *inner.get(17)?,
                 *inner.get(18)?,
                 *inner.get(19)?,
             );
             let orig = inner.get(inner_ihl..)?;
-            if inner_dst != dst
-                || *orig.first()? != 8
-                || u16::from_be_bytes([*orig.get(4)?, *orig.get(5)?]) != id
-            {
+            if *orig.first()? != 8 {
                 return None;
             }
+            let (id, seq) = id_seq(orig)?;
             let what = match (typ, code) {
                 (11, _) => "time to live exceeded",
                 (3, 0) => "network unreachable",
@@ -133,12 +156,40 @@ fn parse(pkt: &[u8], id: u16, dst: Ipv4Addr) -> Option<Reply> {
                 (3, 13) => "communication administratively prohibited",
                 _ => "destination unreachable",
             };
-            Some(Reply::Error {
-                from: src,
+            Some(Heard::Error {
+                src,
+                dst,
+                id,
+                seq,
                 time_exceeded: typ == 11,
                 what: format!("{what} (ICMP from {src})"),
             })
         }
+        _ => None,
+    }
+}
+
+/// Parse an IPv4 packet from a raw ICMP socket; only packets about our `id` are returned.
+fn parse(pkt: &[u8], id: u16, dst: Ipv4Addr) -> Option<Reply> {
+    match hear(pkt)? {
+        Heard::Reply {
+            src,
+            id: i,
+            seq,
+            ttl,
+        } if src == dst && i == id => Some(Reply::Echo { seq, ttl }),
+        Heard::Error {
+            src,
+            dst: d,
+            id: i,
+            time_exceeded,
+            what,
+            ..
+        } if d == dst && i == id => Some(Reply::Error {
+            from: src,
+            time_exceeded,
+            what,
+        }),
         _ => None,
     }
 }
@@ -320,6 +371,461 @@ pub fn probe_ttl(
     }
 }
 
+/// How a sweep sends and waits: in rounds, each to every destination that has not answered yet.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepOptions {
+    /// Echo requests per destination at most (one per round): 2 is one retry.
+    pub rounds: u32,
+    /// How long a round waits for the replies still missing.
+    pub timeout: Duration,
+}
+
+/// One source of a sweep: the namespace the requests leave from, and where they go.
+#[derive(Debug, Clone)]
+pub struct SweepSource {
+    pub ns_path: PathBuf,
+    pub targets: Vec<Ipv4Addr>,
+}
+
+/// Ping every target of every source at once: one raw socket per source namespace, all its
+/// requests sent back to back (each round with its own identifier, the target's index as the
+/// sequence number), the replies collected as they come, until every target has answered or
+/// the round's timeout passes. The sockets are spread over a few threads that each wait on
+/// all of theirs with poll(2), so a lab of unreachable pairs costs `rounds * timeout` in all,
+/// not per pair. One result per source, in order: a [`PingResult`] per target, or why the
+/// source could not send at all (its namespace is gone).
+pub fn sweep(sources: &[SweepSource], opts: SweepOptions) -> Vec<io::Result<Vec<PingResult>>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8)
+        .min(sources.len().max(1));
+    let mut out: Vec<Option<io::Result<Vec<PingResult>>>> =
+        (0..sources.len()).map(|_| None).collect();
+    let done: Vec<Vec<(usize, io::Result<Vec<PingResult>>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                s.spawn(move || {
+                    let mine: Vec<usize> = (w..sources.len()).step_by(workers).collect();
+                    sweep_some(sources, &mine, opts)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("sweep thread panicked"))
+            .collect()
+    });
+    for (i, r) in done.into_iter().flatten() {
+        out[i] = Some(r);
+    }
+    out.into_iter()
+        .map(|r| r.expect("every source swept"))
+        .collect()
+}
+
+/// Where one target of a sweep stands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Answer {
+    Waiting,
+    /// An echo reply, an ICMP error, or a send the kernel refused: no retry.
+    Final,
+}
+
+/// The sweep of one source namespace.
+struct Sweep<'a> {
+    sock: Socket,
+    targets: &'a [Ipv4Addr],
+    results: Vec<PingResult>,
+    answers: Vec<Answer>,
+    waiting: usize,
+    /// Identifier of each round sent so far; a reply names its round by it.
+    ids: Vec<u16>,
+    /// When each round's request to each target left, if it did.
+    sent_at: Vec<Vec<Option<Instant>>>,
+    /// The next target the current round sends to, while it is still sending.
+    cursor: Option<usize>,
+    /// When the current round stops waiting (set once it has sent its last request).
+    deadline: Instant,
+    failed: Option<io::Error>,
+}
+
+/// The raw socket of a sweep, opened inside the namespace.
+fn sweep_socket(ns_path: &Path, targets: usize) -> io::Result<Socket> {
+    let sock = netns::run_in_path(ns_path, || {
+        Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
+    })?;
+    // The socket sees every ICMP packet of the namespace, and in a pingall every other source
+    // pings this one too: let the kernel drop all but echo replies and errors (ICMP_FILTER,
+    // <linux/icmp.h>: a set bit filters that type out).
+    const ICMP_FILTER: libc::c_int = 1;
+    let keep: u32 = (1 << 0) | (1 << 3) | (1 << 11);
+    set_opt(&sock, libc::SOL_RAW, ICMP_FILTER, !keep)?;
+    // Every reply may arrive before the thread reads any: room for all of them. rmem_max caps
+    // SO_RCVBUF; root may go past it (SO_RCVBUFFORCE, CAP_NET_ADMIN), else take what is allowed.
+    const SO_RCVBUFFORCE: libc::c_int = 33;
+    let want = (targets * 4096).clamp(256 * 1024, 16 << 20);
+    if set_opt(&sock, libc::SOL_SOCKET, SO_RCVBUFFORCE, want as u32).is_err() {
+        sock.set_recv_buffer_size(want)?;
+    }
+    // A send only blocks when the send buffer is full: never for long, and never forever.
+    sock.set_write_timeout(Some(Duration::from_millis(500)))?;
+    Ok(sock)
+}
+
+fn set_opt(sock: &Socket, level: libc::c_int, name: libc::c_int, value: u32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `value` is a live u32 for the duration of the call and its size is passed along.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&value as *const u32).cast(),
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+impl<'a> Sweep<'a> {
+    fn new(sock: Socket, targets: &'a [Ipv4Addr]) -> Sweep<'a> {
+        let empty = PingResult {
+            sent: 0,
+            received: 0,
+            ttl: None,
+            rtt_ms: None,
+            error: None,
+        };
+        Sweep {
+            sock,
+            targets,
+            results: vec![empty; targets.len()],
+            answers: vec![Answer::Waiting; targets.len()],
+            waiting: targets.len(),
+            ids: Vec::new(),
+            sent_at: Vec::new(),
+            cursor: None,
+            deadline: Instant::now(),
+            failed: None,
+        }
+    }
+
+    fn finished(&self, rounds: u32) -> bool {
+        self.failed.is_some()
+            || self.waiting == 0
+            || (self.cursor.is_none()
+                && self.ids.len() as u32 >= rounds
+                && Instant::now() >= self.deadline)
+    }
+
+    /// Start a round: one echo request to every target still waiting, under a fresh
+    /// identifier, sent a few at a time by [`Sweep::send_some`].
+    fn start_round(&mut self) {
+        self.ids.push(next_id());
+        self.sent_at.push(vec![None; self.targets.len()]);
+        self.cursor = Some(0);
+    }
+
+    /// Send up to `budget` requests of the current round; how many went out. The round's
+    /// wait starts with its last request.
+    fn send_some(&mut self, budget: usize, timeout: Duration) -> usize {
+        let (Some(mut i), Some(&id)) = (self.cursor, self.ids.last()) else {
+            return 0;
+        };
+        let round = self.ids.len() - 1;
+        let mut used = 0;
+        while i < self.targets.len() && used < budget {
+            if self.answers[i] != Answer::Waiting {
+                i += 1;
+                continue;
+            }
+            let packet = echo_request(id, i as u16);
+            let to = SockAddr::from(SocketAddrV4::new(self.targets[i], 0));
+            let t0 = Instant::now();
+            let sent = loop {
+                match self.sock.send_to(&packet, &to) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => break r,
+                }
+            };
+            used += 1;
+            match sent {
+                Ok(_) => {
+                    self.sent_at[round][i] = Some(t0);
+                    self.results[i].sent += 1;
+                }
+                // A full send buffer or queue: the next round tries again.
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.raw_os_error() == Some(libc::ENOBUFS) => {}
+                // No route, network down: the kernel answers at once, and will again.
+                Err(e) => {
+                    self.results[i].sent += 1;
+                    self.results[i].error.get_or_insert_with(|| e.to_string());
+                    self.settle(i);
+                }
+            }
+            i += 1;
+        }
+        if i >= self.targets.len() {
+            self.cursor = None;
+            self.deadline = Instant::now() + timeout;
+        } else {
+            self.cursor = Some(i);
+        }
+        used
+    }
+
+    fn settle(&mut self, i: usize) {
+        if self.answers[i] == Answer::Waiting {
+            self.answers[i] = Answer::Final;
+            self.waiting -= 1;
+        }
+    }
+
+    /// Which target and round a packet is about: ours by identifier, the target by sequence
+    /// number, and it must concern that target's address.
+    fn whose(&self, id: u16, seq: u16, addr: Ipv4Addr) -> Option<(usize, usize)> {
+        let round = self.ids.iter().position(|&x| x == id)?;
+        let i = usize::from(seq);
+        (self.targets.get(i) == Some(&addr)).then_some((i, round))
+    }
+
+    /// Read every packet queued on the socket, without waiting.
+    fn drain(&mut self, buf: &mut [MaybeUninit<u8>]) {
+        loop {
+            let n = match self.sock.recv_with_flags(buf, libc::MSG_DONTWAIT) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    self.failed = Some(e);
+                    return;
+                }
+            };
+            // SAFETY: recv initialised the first n bytes of buf.
+            let pkt = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
+            match hear(pkt) {
+                Some(Heard::Reply { src, id, seq, ttl }) => {
+                    let Some((i, round)) = self.whose(id, seq, src) else {
+                        continue;
+                    };
+                    let r = &mut self.results[i];
+                    r.received += 1;
+                    r.ttl.get_or_insert(ttl);
+                    r.error = None;
+                    if let Some(t0) = self.sent_at[round][i] {
+                        let rtt = t0.elapsed().as_secs_f64() * 1000.0;
+                        r.rtt_ms = Some(r.rtt_ms.map_or(rtt, |x| x.min(rtt)));
+                    }
+                    self.settle(i);
+                }
+                Some(Heard::Error {
+                    dst, id, seq, what, ..
+                }) => {
+                    let Some((i, _)) = self.whose(id, seq, dst) else {
+                        continue;
+                    };
+                    if self.results[i].received == 0 {
+                        self.results[i].error.get_or_insert(what);
+                    }
+                    self.settle(i);
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// The sweeps of `mine` (indexes into `sources`), all at once on this thread.
+fn sweep_some(
+    sources: &[SweepSource],
+    mine: &[usize],
+    opts: SweepOptions,
+) -> Vec<(usize, io::Result<Vec<PingResult>>)> {
+    let mut out = Vec::new();
+    let mut sweeps: Vec<(usize, Sweep)> = Vec::new();
+    for &i in mine {
+        let src = &sources[i];
+        if src.targets.len() > usize::from(u16::MAX) + 1 {
+            out.push((
+                i,
+                Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "more than 65536 destinations from one namespace",
+                )),
+            ));
+            continue;
+        }
+        match sweep_socket(&src.ns_path, src.targets.len()) {
+            Ok(sock) => sweeps.push((i, Sweep::new(sock, &src.targets))),
+            Err(e) => out.push((i, Err(e))),
+        }
+    }
+    for (_, s) in sweeps.iter_mut() {
+        s.start_round();
+    }
+    let mut buf = [MaybeUninit::<u8>::uninit(); 1500];
+    let mut turn = 0;
+    loop {
+        // Close the sweeps that are done; start the next round of those whose round is over.
+        let mut k = 0;
+        while k < sweeps.len() {
+            let s = &mut sweeps[k].1;
+            if s.finished(opts.rounds) {
+                let (i, s) = sweeps.swap_remove(k);
+                out.push((i, s.failed.map_or(Ok(s.results), Err)));
+                continue;
+            }
+            if s.cursor.is_none() && Instant::now() >= s.deadline {
+                s.start_round();
+            }
+            k += 1;
+        }
+        if sweeps.is_empty() {
+            return out;
+        }
+        // A few requests at a time, taking turns, between reads: a burst of thousands would
+        // overflow the kernel's per-CPU backlog (net.core.netdev_max_backlog, 1000) on the
+        // way, and those requests or their replies would be dropped without a word.
+        let mut budget = SEND_BURST;
+        let count = sweeps.len();
+        for n in 0..count {
+            if budget == 0 {
+                break;
+            }
+            let s = &mut sweeps[(turn + n) % count].1;
+            if s.cursor.is_some() {
+                budget -= s.send_some(budget.min(SEND_TURN), opts.timeout);
+            }
+        }
+        turn = turn.wrapping_add(1);
+        let sending = sweeps.iter().any(|(_, s)| s.cursor.is_some());
+        let wait = if sending {
+            // Replies ready: read them and go on at once. Nothing yet: let the kernel catch up.
+            SEND_PAUSE
+        } else {
+            let next = sweeps.iter().map(|(_, s)| s.deadline).min().unwrap();
+            next.saturating_duration_since(Instant::now())
+        };
+        let ready = match readable(&sweeps, wait) {
+            Ok(r) => r,
+            Err(e) => {
+                for (i, _) in sweeps.drain(..) {
+                    out.push((i, Err(io::Error::new(e.kind(), e.to_string()))));
+                }
+                return out;
+            }
+        };
+        for (k, (_, s)) in sweeps.iter_mut().enumerate() {
+            if ready[k] {
+                s.drain(&mut buf);
+            }
+        }
+    }
+}
+
+/// Requests a sweep thread sends between two reads, and at most from one source at a time.
+const SEND_BURST: usize = 64;
+const SEND_TURN: usize = 16;
+/// How long a sending thread waits for replies before its next burst, when none are ready.
+const SEND_PAUSE: Duration = Duration::from_millis(1);
+
+/// Which sockets have something to read, waiting up to `timeout` for one (poll(2)).
+fn readable(sweeps: &[(usize, Sweep)], timeout: Duration) -> io::Result<Vec<bool>> {
+    use std::os::fd::AsRawFd;
+    let mut fds: Vec<libc::pollfd> = sweeps
+        .iter()
+        .map(|(_, s)| libc::pollfd {
+            fd: s.sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // Rounded up, so a wait never ends just short of a deadline and spins.
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: fds is a live array of fds.len() pollfd structs for the duration of the call.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(vec![false; fds.len()]);
+        }
+        return Err(e);
+    }
+    Ok(fds.iter().map(|f| f.revents != 0).collect())
+}
+
+/// The kernel's IPv4 neighbour (ARP) table, which all namespaces share: its size limit is one
+/// sysctl of the root namespace (`net.ipv4.neigh.default.gc_thresh3`, 1024 by default), and
+/// entries younger than 5 s are never reclaimed, so a burst of pings that needs more entries
+/// than that gets no reply past the limit (the request is dropped before it leaves, and
+/// `sendto` still succeeds). Read only, from this process's own /proc.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct NeighbourTable {
+    /// gc_thresh3, when this process can see it (it exists in the root namespace only).
+    pub limit: Option<u64>,
+    /// Entries in all namespaces together, permanent ones included.
+    pub entries: u64,
+    /// How often the table refused a new entry since boot.
+    pub table_fulls: u64,
+}
+
+pub fn neighbour_table() -> Option<NeighbourTable> {
+    let stat = std::fs::read_to_string("/proc/net/stat/arp_cache").ok()?;
+    let limit = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    parse_neighbour_stat(&stat, limit)
+}
+
+/// The IPv4 neighbour entries (any state) of the namespace at `ns_path`: addresses it has
+/// already resolved, or tried to, which a ping reuses instead of adding one.
+pub fn neighbours_in(ns_path: &Path) -> io::Result<Vec<Ipv4Addr>> {
+    use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute};
+    use netlink_packet_route::AddressFamily;
+    let msgs = netns::run_in_path(ns_path, || {
+        super::dump::Dumper::here()?.neighbours(AddressFamily::Inet)
+    })?;
+    Ok(msgs
+        .iter()
+        .filter_map(|m| {
+            m.attributes.iter().find_map(|a| match a {
+                NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)) => Some(*ip),
+                _ => None,
+            })
+        })
+        .collect())
+}
+
+/// /proc/net/stat/arp_cache: a header, then one line of hex counters per CPU; `entries` is
+/// the table's (the same on every line), the others are per CPU.
+fn parse_neighbour_stat(stat: &str, limit: Option<u64>) -> Option<NeighbourTable> {
+    let mut lines = stat.lines();
+    let header: Vec<&str> = lines.next()?.split_whitespace().collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (entries_at, fulls_at) = (col("entries")?, col("table_fulls")?);
+    let mut t = NeighbourTable {
+        limit,
+        entries: 0,
+        table_fulls: 0,
+    };
+    for line in lines {
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .map(|x| u64::from_str_radix(x, 16))
+            .collect::<Result<_, _>>()
+            .ok()?;
+        t.entries = *v.get(entries_at)?;
+        t.table_fulls += *v.get(fulls_at)?;
+    }
+    Some(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,5 +849,58 @@ mod tests {
         ));
         assert!(parse(&pkt, 0x9999, dst).is_none());
         assert!(parse(&pkt, 0x1234, Ipv4Addr::new(10, 0, 0, 9)).is_none());
+    }
+
+    #[test]
+    fn parses_errors_about_our_echo_requests() {
+        // host unreachable from 10.0.0.1 about an echo request (id 0x1234, seq 5) to 10.0.0.9
+        let mut pkt = vec![
+            0x45, 0, 0, 56, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 3,
+        ];
+        pkt.extend_from_slice(&[3, 1, 0, 0, 0, 0, 0, 0]);
+        pkt.extend_from_slice(&[
+            0x45, 0, 0, 84, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 3, 10, 0, 0, 9,
+        ]);
+        pkt.extend_from_slice(&[8, 0, 0, 0, 0x12, 0x34, 0, 5]);
+        let dst = Ipv4Addr::new(10, 0, 0, 9);
+        assert_eq!(
+            hear(&pkt),
+            Some(Heard::Error {
+                src: Ipv4Addr::new(10, 0, 0, 1),
+                dst,
+                id: 0x1234,
+                seq: 5,
+                time_exceeded: false,
+                what: "host unreachable (ICMP from 10.0.0.1)".into(),
+            })
+        );
+        assert!(matches!(
+            parse(&pkt, 0x1234, dst),
+            Some(Reply::Error {
+                time_exceeded: false,
+                ..
+            })
+        ));
+        assert!(parse(&pkt, 0x1234, Ipv4Addr::new(10, 0, 0, 2)).is_none());
+        // An error about someone's echo *reply* is not about a request of ours.
+        let n = pkt.len();
+        pkt[n - 8] = 0;
+        assert_eq!(hear(&pkt), None);
+    }
+
+    #[test]
+    fn reads_the_neighbour_table_counters() {
+        let stat = "entries  allocs   destroys hash_grows lookups  hits     res_failed rcv_probes_mcast rcv_probes_ucast periodic_gc_runs forced_gc_runs unresolved_discards table_fulls\n\
+00000379 00001012 00000c7e 00000006   00013c0a 00008afc 00000020   00000000         00000000         000000df         0000cb65       00000000            0000cb60\n\
+00000379 00000cc6 00000ce1 00000002   00008923 00002ba1 00000018   00000000         00000000         00000000         00004c9d       00000000            00004c9b\n";
+        assert_eq!(
+            parse_neighbour_stat(stat, Some(1024)),
+            Some(NeighbourTable {
+                limit: Some(1024),
+                entries: 0x379,
+                table_fulls: 0xcb60 + 0x4c9b,
+            })
+        );
+        assert_eq!(parse_neighbour_stat("garbage", None), None);
     }
 }

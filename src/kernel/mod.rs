@@ -7,3 +7,4 @@ pub mod icmp;
 pub mod netlink;
 pub mod netns;
 pub mod sysctl;
+pub mod tc;

@@ -302,6 +302,114 @@ impl NsLink {
         Ok(())
     }
 
+    /// Undo one plan object (a runtime change taking it away, or rolling an addition back):
+    /// delete a link, an address, a route, an FDB or neighbour entry; set a device down, out
+    /// of its bridge, out of isolation or promiscuity. The error says what, where, and why.
+    pub async fn undo(&mut self, o: &Object) -> io::Result<()> {
+        self.undo_inner(o).await.map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("{}: {e}", crate::plan::delta::undo_command(o)),
+            )
+        })
+    }
+
+    async fn undo_inner(&mut self, o: &Object) -> io::Result<()> {
+        let h = self.handle.clone();
+        match o {
+            Object::Bridge { name, .. }
+            | Object::Vlan { name, .. }
+            | Object::Veth { name, .. }
+            | Object::Vxlan { name, .. }
+            | Object::Macvlan { name, .. } => {
+                // Vxlan and macvlan live in their target namespace: this connection must be
+                // that namespace's (the engine undoes them there).
+                let i = self.index(name).await?;
+                h.link().del(i).execute().await.map_err(io_err)?;
+                self.index.remove(name);
+            }
+            Object::Master { dev, .. } => {
+                let i = self.index(dev).await?;
+                h.link()
+                    .set(LinkUnspec::new_with_index(i).nocontroller().build())
+                    .execute()
+                    .await
+                    .map_err(io_err)?;
+            }
+            Object::Promisc { dev, .. } => {
+                let i = self.index(dev).await?;
+                h.link()
+                    .set(LinkUnspec::new_with_index(i).promiscuous(false).build())
+                    .execute()
+                    .await
+                    .map_err(io_err)?;
+            }
+            Object::Isolated { dev, .. } => {
+                let i = self.index(dev).await?;
+                h.link()
+                    .set_port(LinkBridgePort::new(i).isolated(false).build())
+                    .execute()
+                    .await
+                    .map_err(io_err)?;
+            }
+            Object::Up { dev, .. } => {
+                let i = self.index(dev).await?;
+                h.link()
+                    .set(LinkUnspec::new_with_index(i).down().build())
+                    .execute()
+                    .await
+                    .map_err(io_err)?;
+            }
+            Object::Address { dev, address, .. } => {
+                let i = self.index(dev).await?;
+                let mut found = h
+                    .address()
+                    .get()
+                    .set_link_index_filter(i)
+                    .set_address_filter(IpAddr::V4(address.ip()))
+                    .set_prefix_length_filter(address.prefix())
+                    .execute();
+                while let Some(m) = found.try_next().await.map_err(io_err)? {
+                    h.address().del(m).execute().await.map_err(io_err)?;
+                }
+            }
+            Object::Route { dst, via, dev, .. } => {
+                let i = self.index(dev).await?;
+                let mut b = RouteMessageBuilder::<Ipv4Addr>::new()
+                    .gateway(*via)
+                    .output_interface(i)
+                    .protocol(RouteProtocol::Boot);
+                if let Some(d) = dst {
+                    b = b.destination_prefix(d.network(), d.prefix());
+                }
+                h.route().del(b.build()).execute().await.map_err(io_err)?;
+            }
+            // The same message that added the entry names it for deletion (ifindex, MAC,
+            // and for an FDB entry its VTEP; for a neighbour its address).
+            Object::Fdb { dev, mac, dst, .. } => {
+                let i = self.index(dev).await?;
+                let mut add = h
+                    .neighbours()
+                    .add_bridge(i, mac)
+                    .flags(NeighbourFlags::Own)
+                    .destination(IpAddr::V4(*dst));
+                let msg = add.message_mut().clone();
+                h.neighbours().del(msg).execute().await.map_err(io_err)?;
+            }
+            Object::Neigh { dev, ip, mac, .. } => {
+                let i = self.index(dev).await?;
+                let mut add = h
+                    .neighbours()
+                    .add(i, IpAddr::V4(*ip))
+                    .link_layer_address(mac);
+                let msg = add.message_mut().clone();
+                h.neighbours().del(msg).execute().await.map_err(io_err)?;
+            }
+            Object::Sysctl { .. } => {}
+        }
+        Ok(())
+    }
+
     /// All links of this namespace.
     pub async fn links(&self) -> io::Result<Vec<LinkMessage>> {
         self.handle

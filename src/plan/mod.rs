@@ -4,6 +4,7 @@
 //! commands.
 
 mod bridge;
+pub mod delta;
 mod host;
 mod macvlan;
 mod overlay;

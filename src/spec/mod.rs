@@ -2,9 +2,11 @@
 //! addresses the way Docker's IPAM does, producing a checked [`Lab`]. Pure: no syscalls, no
 //! kernel state. Errors point at `file:line:col` and all of them are reported at once.
 
+pub mod change;
 mod diag;
 mod model;
 mod raw;
+pub mod scenario;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -559,13 +561,19 @@ impl Validator<'_, '_> {
             networks,
             containers: placed.containers,
             checks: Vec::new(),
+            scenarios: Vec::new(),
         };
         self.limits(&lab, lab_span);
         let checks = self.checks(raw, &lab, &placed.partial);
+        let scenarios = scenario::validate(self.r, &raw.scenarios, &lab);
         if self.r.has_errors() {
             return None;
         }
-        Some(Lab { checks, ..lab })
+        Some(Lab {
+            checks,
+            scenarios,
+            ..lab
+        })
     }
 
     fn parse_net(&mut self, s: &Spanned<String>, what: &str) -> Option<Ipv4Network> {

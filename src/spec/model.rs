@@ -21,6 +21,9 @@ pub struct Lab {
     pub networks: Vec<Network>,
     pub containers: Vec<Container>,
     pub checks: Vec<Check>,
+    /// The lab's scenarios, in file order.
+    #[serde(default)]
+    pub scenarios: Vec<super::scenario::Scenario>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

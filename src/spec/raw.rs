@@ -54,6 +54,7 @@ const SECTIONS: &[&str] = &[
     "networks",
     "containers",
     "checks",
+    "scenarios",
 ];
 
 /// The lab file, section by section. An entry of the wrong shape (a missing or unknown key, a
@@ -70,6 +71,8 @@ pub struct RawLab {
     pub networks: IndexMap<Name, Spanned<Table<RawNetwork>>>,
     pub containers: IndexMap<Name, Spanned<Table<RawContainer>>>,
     pub checks: Vec<Spanned<Table<RawCheck>>>,
+    pub scenarios: IndexMap<Name, Spanned<Table<super::scenario::RawScenario>>>,
+    pub unread_scenarios: Unread,
     pub unread_hosts: Unread,
     pub unread_networks: Unread,
     pub unread_containers: Unread,
@@ -137,6 +140,9 @@ impl RawLab {
                     raw.containers = read_named(value, &mut raw.unread_containers, &mut errors)
                 }
                 "checks" => raw.checks = read_list(value, &mut errors),
+                "scenarios" => {
+                    raw.scenarios = read_named(value, &mut raw.unread_scenarios, &mut errors)
+                }
                 other => errors.push(ShapeError {
                     span: Some(key_span),
                     message: <toml::de::Error as serde::de::Error>::unknown_field(other, SECTIONS)

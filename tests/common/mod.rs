@@ -492,3 +492,15 @@ pub fn assert_rollback_at_every_step(lab: &str, file: &str, min_ops: usize) -> u
     }
     total
 }
+
+/// `netlab up -q --no-check --name LAB FILE`, which must succeed.
+pub fn up_ok(lab: &str, file: &str) {
+    let o = netlab(&["up", "-q", "--no-check", "--name", lab, file]);
+    assert!(o.status.success(), "up {lab} from {file}: {}", text(&o));
+}
+
+/// `ping` that may take a few tries: for "reachable" after a change, on a loaded machine (the
+/// first echo can be lost while the kernel's linkwatch brings a new port into forwarding).
+pub fn ping_eventually(ns: &str, dst: &str) -> bool {
+    (0..4).any(|_| ping(ns, dst))
+}

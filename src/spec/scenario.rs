@@ -1,0 +1,672 @@
+//! Scenarios: the seeds' experiments as steps, `[scenarios.NAME]` with `[[scenarios.NAME.steps]]`.
+//! A step is an action (`do`: ping, connect, disconnect, link, exec, wait) and an expectation.
+//! Validated here like the rest of the lab file: every key, name, duration and pattern is checked
+//! with its `file:line:col` before anything runs. Pure.
+
+use std::net::Ipv4Addr;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_spanned::Spanned;
+
+use super::diag::Reporter;
+use super::raw::{Name, Table};
+use super::{close_match, Expect, Lab};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub keep: Option<bool>,
+    #[serde(default)]
+    pub steps: Vec<Spanned<Table<RawStep>>>,
+}
+
+/// Every key any step may have; which apply depends on `do`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    #[serde(rename = "do")]
+    pub action: Spanned<String>,
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    #[serde(default)]
+    pub retry: Option<Spanned<String>>,
+    #[serde(default)]
+    pub expect_fail: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub stop_on_error: Option<Spanned<bool>>,
+    // ping
+    #[serde(default)]
+    pub from: Option<Name>,
+    #[serde(default)]
+    pub to: Option<Name>,
+    #[serde(default)]
+    pub expect: Option<Spanned<String>>,
+    #[serde(default)]
+    pub ttl: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub count: Option<Spanned<i64>>,
+    // connect / disconnect
+    #[serde(default)]
+    pub network: Option<Name>,
+    #[serde(default)]
+    pub container: Option<Name>,
+    #[serde(default)]
+    pub ip: Option<Spanned<String>>,
+    // link / exec
+    #[serde(default)]
+    pub node: Option<Name>,
+    #[serde(default)]
+    pub dev: Option<Name>,
+    #[serde(default)]
+    pub state: Option<Spanned<String>>,
+    #[serde(default)]
+    pub cmd: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub expect_exit: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub expect_output: Option<Spanned<String>>,
+    // wait
+    #[serde(default)]
+    pub seconds: Option<Spanned<f64>>,
+    // impair
+    #[serde(default)]
+    pub delay: Option<Spanned<String>>,
+    #[serde(default)]
+    pub jitter: Option<Spanned<String>>,
+    #[serde(default)]
+    pub loss: Option<Spanned<String>>,
+    #[serde(default)]
+    pub rate: Option<Spanned<String>>,
+    #[serde(default)]
+    pub clear: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    /// Leave the lab as the scenario left it (default: put it back as it was).
+    pub keep: bool,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Step {
+    /// The step's name, or a description of its action.
+    pub name: String,
+    /// Line of the step in the lab file.
+    pub line: usize,
+    pub action: Action,
+    /// Retried until it holds or this many seconds have passed.
+    pub retry: Option<f64>,
+    /// The step must fail.
+    pub expect_fail: bool,
+    /// A failing step ends the scenario (default true).
+    pub stop_on_error: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "do", rename_all = "lowercase")]
+pub enum Action {
+    Ping {
+        from: String,
+        /// A container or host name (resolved when the step runs: connections change what a
+        /// name resolves to) or an IPv4 address.
+        to: String,
+        expect: Expect,
+        ttl: Option<u8>,
+        count: u32,
+    },
+    Connect {
+        network: String,
+        container: String,
+        ip: Option<Ipv4Addr>,
+    },
+    Disconnect {
+        network: String,
+        container: String,
+    },
+    Link {
+        node: String,
+        dev: String,
+        up: bool,
+    },
+    Exec {
+        node: String,
+        cmd: Vec<String>,
+        expect_exit: i64,
+        expect_output: Option<String>,
+    },
+    Wait {
+        seconds: f64,
+    },
+    /// netem/tbf on a device, as `netlab impair` (the values as written; checked at load).
+    Impair {
+        node: String,
+        dev: String,
+        delay: Option<String>,
+        jitter: Option<String>,
+        loss: Option<String>,
+        rate: Option<String>,
+        clear: bool,
+    },
+}
+
+impl Action {
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Ping {
+                from, to, expect, ..
+            } => format!(
+                "ping {from} -> {to} {}",
+                match expect {
+                    Expect::Reachable => "reachable",
+                    Expect::Unreachable => "unreachable",
+                }
+            ),
+            Action::Connect {
+                network, container, ..
+            } => format!("connect {network} {container}"),
+            Action::Disconnect { network, container } => {
+                format!("disconnect {network} {container}")
+            }
+            Action::Link { node, dev, up } => {
+                format!("link {node} {dev} {}", if *up { "up" } else { "down" })
+            }
+            Action::Exec { node, cmd, .. } => format!("exec {node} {}", cmd.join(" ")),
+            Action::Wait { seconds } => format!("wait {seconds}s"),
+            Action::Impair {
+                node,
+                dev,
+                delay,
+                jitter,
+                loss,
+                rate,
+                clear,
+            } => {
+                let mut w = vec![format!("impair {node} {dev}")];
+                for (k, v) in [
+                    ("delay", delay),
+                    ("jitter", jitter),
+                    ("loss", loss),
+                    ("rate", rate),
+                ] {
+                    if let Some(v) = v {
+                        w.push(format!("{k} {v}"));
+                    }
+                }
+                if *clear {
+                    w.push("clear".into());
+                }
+                w.join(" ")
+            }
+        }
+    }
+}
+
+const ACTIONS: &[&str] = &[
+    "ping",
+    "connect",
+    "disconnect",
+    "link",
+    "exec",
+    "wait",
+    "impair",
+];
+
+/// `3s`, `500ms`, `1.5s`, `2m`: a duration in seconds.
+pub fn parse_duration(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: f64 = num.parse().ok()?;
+    let factor = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        _ => return None,
+    };
+    let v = n * factor;
+    (v.is_finite() && (0.0..=3600.0).contains(&v)).then_some(v)
+}
+
+/// Check every scenario of the file against the lab.
+pub fn validate(
+    r: &mut Reporter,
+    raw: &IndexMap<Name, Spanned<Table<RawScenario>>>,
+    lab: &Lab,
+) -> Vec<Scenario> {
+    let nodes: Vec<&str> = lab
+        .containers
+        .iter()
+        .map(|c| c.name.as_str())
+        .chain(lab.hosts.iter().map(|h| h.name.as_str()))
+        .collect();
+    let containers: Vec<&str> = lab.containers.iter().map(|c| c.name.as_str()).collect();
+    let networks: Vec<&str> = lab.networks.iter().map(|n| n.name.as_str()).collect();
+    let mut out = Vec::new();
+    for (name, sc) in raw {
+        if let Some(p) = super::name_problem(name.get_ref(), 48) {
+            r.error(
+                name.span(),
+                format!("scenario name {:?} {p}", name.get_ref()),
+            );
+        }
+        let mut steps = Vec::new();
+        if sc.get_ref().steps.is_empty() {
+            r.error_help(
+                name.span(),
+                format!("scenario {} has no steps", name.get_ref()),
+                format!("add steps as [[scenarios.{}.steps]] tables", name.get_ref()),
+            );
+        }
+        for st in &sc.get_ref().steps {
+            if let Some(s) = step(r, st, &nodes, &containers, &networks) {
+                steps.push(s);
+            }
+        }
+        out.push(Scenario {
+            name: name.get_ref().clone(),
+            description: sc.get_ref().description.clone(),
+            keep: sc.get_ref().keep.unwrap_or(false),
+            steps,
+        });
+    }
+    out
+}
+
+fn step(
+    r: &mut Reporter,
+    st: &Spanned<Table<RawStep>>,
+    nodes: &[&str],
+    containers: &[&str],
+    networks: &[&str],
+) -> Option<Step> {
+    let s = st.get_ref();
+    let what = s.action.get_ref().as_str();
+    if !ACTIONS.contains(&what) {
+        let help = close_match(what, ACTIONS.iter().copied())
+            .unwrap_or_else(|| format!("actions: {}", ACTIONS.join(", ")));
+        r.error_help(
+            s.action.span(),
+            format!("unknown step action {what:?}"),
+            help,
+        );
+        return None;
+    }
+    // Keys that do not apply to this action are errors, not silently ignored.
+    let allowed: &[&str] = match what {
+        "ping" => &["from", "to", "expect", "ttl", "count"],
+        "connect" => &["network", "container", "ip"],
+        "disconnect" => &["network", "container"],
+        "link" => &["node", "dev", "state"],
+        "exec" => &["node", "cmd", "expect_exit", "expect_output"],
+        "impair" => &["node", "dev", "delay", "jitter", "loss", "rate", "clear"],
+        _ => &["seconds"],
+    };
+    let present: [(&str, Option<std::ops::Range<usize>>); 14] = [
+        ("from", s.from.as_ref().map(|x| x.span())),
+        ("to", s.to.as_ref().map(|x| x.span())),
+        ("expect", s.expect.as_ref().map(|x| x.span())),
+        ("ttl", s.ttl.as_ref().map(|x| x.span())),
+        ("count", s.count.as_ref().map(|x| x.span())),
+        ("network", s.network.as_ref().map(|x| x.span())),
+        ("container", s.container.as_ref().map(|x| x.span())),
+        ("ip", s.ip.as_ref().map(|x| x.span())),
+        ("node", s.node.as_ref().map(|x| x.span())),
+        ("dev", s.dev.as_ref().map(|x| x.span())),
+        ("state", s.state.as_ref().map(|x| x.span())),
+        ("cmd", s.cmd.as_ref().map(|x| x.span())),
+        ("expect_exit", s.expect_exit.as_ref().map(|x| x.span())),
+        ("expect_output", s.expect_output.as_ref().map(|x| x.span())),
+    ];
+    let mut ok = true;
+    let more = [
+        ("seconds", s.seconds.as_ref().map(|x| x.span())),
+        ("delay", s.delay.as_ref().map(|x| x.span())),
+        ("jitter", s.jitter.as_ref().map(|x| x.span())),
+        ("loss", s.loss.as_ref().map(|x| x.span())),
+        ("rate", s.rate.as_ref().map(|x| x.span())),
+        ("clear", s.clear.as_ref().map(|x| x.span())),
+    ];
+    for (key, sp) in present.iter().chain(more.iter()) {
+        if let Some(sp) = sp {
+            if !allowed.contains(key) {
+                r.error_help(
+                    sp.clone(),
+                    format!("{key} does not apply to a {what} step"),
+                    format!("a {what} step takes: {}", allowed.join(", ")),
+                );
+                ok = false;
+            }
+        }
+    }
+    let need = |r: &mut Reporter, v: Option<&Name>, key: &str, known: &[&str], kind: &str| match v {
+        None => {
+            r.error(st.span(), format!("a {what} step needs {key}"));
+            None
+        }
+        Some(n) if known.contains(&n.get_ref().as_str()) => Some(n.get_ref().clone()),
+        Some(n) => {
+            let help = close_match(n.get_ref(), known.iter().copied())
+                .unwrap_or_else(|| format!("name a {kind} of this lab"));
+            r.error_help(
+                n.span(),
+                format!("{key} {:?} is not a {kind} of this lab", n.get_ref()),
+                help,
+            );
+            None
+        }
+    };
+    let action = match what {
+        "ping" => {
+            let from = need(r, s.from.as_ref(), "from", nodes, "container or host");
+            let to = match &s.to {
+                None => {
+                    r.error(st.span(), "a ping step needs to");
+                    None
+                }
+                Some(t) if t.get_ref().parse::<Ipv4Addr>().is_ok() => Some(t.get_ref().clone()),
+                Some(t) => need(r, Some(t), "to", nodes, "container, host or IPv4 address"),
+            };
+            let expect = match s.expect.as_ref().map(|e| e.get_ref().as_str()) {
+                None | Some("reachable") => Some(Expect::Reachable),
+                Some("unreachable") => Some(Expect::Unreachable),
+                Some(other) => {
+                    r.error(
+                        s.expect.as_ref().unwrap().span(),
+                        format!("expect must be \"reachable\" or \"unreachable\", not {other:?}"),
+                    );
+                    None
+                }
+            };
+            let ttl = match &s.ttl {
+                None => Some(None),
+                Some(t) if (1..=255).contains(t.get_ref()) => Some(Some(*t.get_ref() as u8)),
+                Some(t) => {
+                    r.error(
+                        t.span(),
+                        format!("ttl {} must be between 1 and 255", t.get_ref()),
+                    );
+                    None
+                }
+            };
+            let count = match &s.count {
+                None => Some(1),
+                Some(c) if (1..=100).contains(c.get_ref()) => Some(*c.get_ref() as u32),
+                Some(c) => {
+                    r.error(
+                        c.span(),
+                        format!("count {} must be between 1 and 100", c.get_ref()),
+                    );
+                    None
+                }
+            };
+            match (from, to, expect, ttl, count) {
+                (Some(from), Some(to), Some(expect), Some(ttl), Some(count)) => {
+                    Some(Action::Ping {
+                        from,
+                        to,
+                        expect,
+                        ttl,
+                        count,
+                    })
+                }
+                _ => None,
+            }
+        }
+        "connect" | "disconnect" => {
+            let network = need(r, s.network.as_ref(), "network", networks, "network");
+            let container = need(
+                r,
+                s.container.as_ref(),
+                "container",
+                containers,
+                "container",
+            );
+            let ip = match &s.ip {
+                None => Some(None),
+                Some(a) => match a.get_ref().parse::<Ipv4Addr>() {
+                    Ok(ip) => Some(Some(ip)),
+                    Err(_) => {
+                        r.error(
+                            a.span(),
+                            format!("ip {:?} is not an IPv4 address", a.get_ref()),
+                        );
+                        None
+                    }
+                },
+            };
+            match (network, container, ip) {
+                (Some(network), Some(container), Some(ip)) if what == "connect" => {
+                    Some(Action::Connect {
+                        network,
+                        container,
+                        ip,
+                    })
+                }
+                (Some(network), Some(container), Some(_)) => {
+                    Some(Action::Disconnect { network, container })
+                }
+                _ => None,
+            }
+        }
+        "impair" => {
+            let node = need(r, s.node.as_ref(), "node", nodes, "container or host");
+            let dev = match &s.dev {
+                Some(d) => Some(d.get_ref().clone()),
+                None => {
+                    r.error(st.span(), "an impair step needs dev");
+                    None
+                }
+            };
+            let clear = s.clear.as_ref().map(|x| *x.get_ref()).unwrap_or(false);
+            let v = |x: &Option<Spanned<String>>| x.as_ref().map(|y| y.get_ref().clone());
+            let ok = if clear {
+                if let Some(x) = [&s.delay, &s.jitter, &s.loss, &s.rate]
+                    .into_iter()
+                    .flatten()
+                    .next()
+                {
+                    r.error(
+                        x.span(),
+                        "clear = true removes the impairment: give no values with it",
+                    );
+                    false
+                } else {
+                    true
+                }
+            } else {
+                match crate::kernel::tc::Impairment::parse(
+                    v(&s.delay).as_deref(),
+                    v(&s.jitter).as_deref(),
+                    v(&s.loss).as_deref(),
+                    v(&s.rate).as_deref(),
+                ) {
+                    Ok(_) => true,
+                    Err(e) => {
+                        let at = [&s.delay, &s.jitter, &s.loss, &s.rate]
+                            .into_iter()
+                            .flatten()
+                            .next()
+                            .map(|x| x.span())
+                            .unwrap_or_else(|| st.span());
+                        r.error(at, e.replace("--", ""));
+                        false
+                    }
+                }
+            };
+            match (node, dev, ok) {
+                (Some(node), Some(dev), true) => Some(Action::Impair {
+                    node,
+                    dev,
+                    delay: v(&s.delay),
+                    jitter: v(&s.jitter),
+                    loss: v(&s.loss),
+                    rate: v(&s.rate),
+                    clear,
+                }),
+                _ => None,
+            }
+        }
+        "link" => {
+            let node = need(r, s.node.as_ref(), "node", nodes, "container or host");
+            let dev = match &s.dev {
+                Some(d) if !d.get_ref().is_empty() && d.get_ref().len() <= 15 => {
+                    Some(d.get_ref().clone())
+                }
+                Some(d) => {
+                    r.error(
+                        d.span(),
+                        format!("dev {:?} is not an interface name", d.get_ref()),
+                    );
+                    None
+                }
+                None => {
+                    r.error(st.span(), "a link step needs dev");
+                    None
+                }
+            };
+            let up = match s.state.as_ref().map(|x| x.get_ref().as_str()) {
+                Some("up") => Some(true),
+                Some("down") => Some(false),
+                Some(other) => {
+                    r.error(
+                        s.state.as_ref().unwrap().span(),
+                        format!("state must be \"up\" or \"down\", not {other:?}"),
+                    );
+                    None
+                }
+                None => {
+                    r.error(st.span(), "a link step needs state (\"up\" or \"down\")");
+                    None
+                }
+            };
+            match (node, dev, up) {
+                (Some(node), Some(dev), Some(up)) => Some(Action::Link { node, dev, up }),
+                _ => None,
+            }
+        }
+        "exec" => {
+            let node = need(r, s.node.as_ref(), "node", nodes, "container or host");
+            let cmd = match &s.cmd {
+                Some(c) if !c.get_ref().is_empty() => Some(c.get_ref().clone()),
+                Some(c) => {
+                    r.error(c.span(), "cmd must name a program and its arguments");
+                    None
+                }
+                None => {
+                    r.error_help(
+                        st.span(),
+                        "an exec step needs cmd",
+                        "cmd = [\"ip\", \"-br\", \"addr\"]",
+                    );
+                    None
+                }
+            };
+            let expect_output = match &s.expect_output {
+                None => Some(None),
+                Some(p) => match regex::Regex::new(p.get_ref()) {
+                    Ok(_) => Some(Some(p.get_ref().clone())),
+                    Err(e) => {
+                        r.error(
+                            p.span(),
+                            format!("expect_output is not a regular expression: {e}"),
+                        );
+                        None
+                    }
+                },
+            };
+            match (node, cmd, expect_output) {
+                (Some(node), Some(cmd), Some(expect_output)) => Some(Action::Exec {
+                    node,
+                    cmd,
+                    expect_exit: s.expect_exit.as_ref().map(|x| *x.get_ref()).unwrap_or(0),
+                    expect_output,
+                }),
+                _ => None,
+            }
+        }
+        _ => match &s.seconds {
+            Some(x) if x.get_ref().is_finite() && (0.0..=3600.0).contains(x.get_ref()) => {
+                Some(Action::Wait {
+                    seconds: *x.get_ref(),
+                })
+            }
+            Some(x) => {
+                r.error(
+                    x.span(),
+                    format!("seconds {} must be between 0 and 3600", x.get_ref()),
+                );
+                None
+            }
+            None => {
+                r.error(st.span(), "a wait step needs seconds");
+                None
+            }
+        },
+    };
+    let retry = match &s.retry {
+        None => Some(None),
+        Some(d) => match parse_duration(d.get_ref()) {
+            Some(v) => Some(Some(v)),
+            None => {
+                r.error_help(
+                    d.span(),
+                    format!("retry {:?} is not a duration", d.get_ref()),
+                    "write it like \"3s\" or \"500ms\" (at most an hour)",
+                );
+                None
+            }
+        },
+    };
+    let action = action?;
+    let retry = retry?;
+    if !ok {
+        return None;
+    }
+    let line = r.line_col(st.span().start).0;
+    Some(Step {
+        name: s
+            .name
+            .as_ref()
+            .map(|n| n.get_ref().clone())
+            .unwrap_or_else(|| action.describe()),
+        line,
+        action,
+        retry,
+        expect_fail: s
+            .expect_fail
+            .as_ref()
+            .map(|x| *x.get_ref())
+            .unwrap_or(false),
+        stop_on_error: s
+            .stop_on_error
+            .as_ref()
+            .map(|x| *x.get_ref())
+            .unwrap_or(true),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("3s"), Some(3.0));
+        assert_eq!(parse_duration("500ms"), Some(0.5));
+        assert_eq!(parse_duration("1.5s"), Some(1.5));
+        assert_eq!(parse_duration("2m"), Some(120.0));
+        assert_eq!(parse_duration("3"), Some(3.0));
+        for bad in ["", "s", "3h", "-1s", "1e9s", "3 s", "x"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Root tests of runtime changes (issue "Live labs and scenarios", first part): `connect`,
+//! `disconnect` and `link` on a running lab, checked with iproute2 (`ip -j`, `bridge -j`) and
+//! iputils `ping` as oracles; bad input changes nothing (exit 2); a kernel failure at any step
+//! of a change leaves the lab exactly as it was (exit 1).
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// Addresses of `dev` in `ns`, as `ip -j addr` shows them ("a.b.c.d/len").
+fn addr_of(ns: &str, dev: &str) -> Vec<String> {
+    addrs(ns, dev)
+}
+
+fn has_link(ns: &str, dev: &str) -> bool {
+    ip_json(ns, &["link"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["ifname"] == dev)
+}
+
+/// What a change may touch, as iproute2 shows it: every link (name, kind, master, state, MAC),
+/// IPv4 address, route, permanent neighbour and static FDB entry of every namespace of the lab.
+/// What the kernel changes by itself (learned FDB entries, IPv6 link-local addresses, timers)
+/// is left out.
+fn lab_state(lab: &str) -> String {
+    let mut out = String::new();
+    let list = |v: Value| v.as_array().cloned().unwrap_or_default();
+    for ns in lab_namespaces(lab) {
+        out.push_str(&format!("== {ns}\n"));
+        for l in list(ip_json(&ns, &["link"])) {
+            out.push_str(&format!(
+                "link {} {} master={} flags={} mac={}\n",
+                l["ifname"], l["linkinfo"]["info_kind"], l["master"], l["flags"], l["address"]
+            ));
+        }
+        for a in list(ip_json(&ns, &["-4", "addr"])) {
+            for i in list(a["addr_info"].clone()) {
+                out.push_str(&format!(
+                    "addr {} {}/{}\n",
+                    a["ifname"], i["local"], i["prefixlen"]
+                ));
+            }
+        }
+        for r in list(ip_json(&ns, &["route"])) {
+            out.push_str(&format!(
+                "route {} via {} dev {}\n",
+                r["dst"], r["gateway"], r["dev"]
+            ));
+        }
+        for n in list(ip_json(&ns, &["neigh"])) {
+            if n["state"].to_string().contains("PERMANENT") {
+                out.push_str(&format!(
+                    "neigh {} {} {}\n",
+                    n["dst"], n["dev"], n["lladdr"]
+                ));
+            }
+        }
+        for f in list(bridge_json(&ns, &["fdb", "show"])) {
+            let learned = f["state"] == "";
+            let multicast = f["mac"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("33:33") || m.starts_with("01:00:5e"));
+            if !learned && !multicast {
+                out.push_str(&format!(
+                    "fdb {} {} dst={} {}\n",
+                    f["mac"], f["ifname"], f["dst"], f["state"]
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Seed 002's user-defined bridge: a running container joins a second network (next ethN,
+/// next free address, Docker's MAC), reaches a container there, and leaves it again.
+#[test]
+fn connect_and_disconnect_on_a_bridge() {
+    if !require_root("connect_and_disconnect_on_a_bridge") {
+        return;
+    }
+    let lab = unique("lcb");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/bridge.toml");
+    let cache = format!("{lab}.cache");
+    assert!(
+        !ping(&cache, "172.18.0.2"),
+        "cache reaches web before connect"
+    );
+    let o = netlab(&["connect", &format!("{lab}/my_net2"), &cache]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(addr_of(&cache, "eth1"), vec!["172.18.0.3/16".to_string()]);
+    let l = link(&cache, "eth1");
+    assert_eq!(l["address"], "02:42:ac:12:00:03", "{l}");
+    assert_eq!(l["operstate"], "UP", "{l}");
+    assert!(
+        ping_eventually(&cache, "172.18.0.2"),
+        "cache cannot reach web after connect"
+    );
+    // The live model: status and inspect see the new endpoint.
+    let r = netlab::state::read_record(&lab).unwrap().unwrap();
+    let c = r.lab.containers.iter().find(|c| c.name == "cache").unwrap();
+    assert_eq!(c.endpoints.len(), 2);
+
+    let o = netlab(&["disconnect", "my_net2", &cache]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!has_link(&cache, "eth1"));
+    assert!(!ping(&cache, "172.18.0.2"), "cache still reaches web");
+    assert!(
+        ping_eventually(&format!("{lab}.web"), "172.18.0.10"),
+        "web lost db"
+    );
+    // `--ip` and reconnecting after a disconnect.
+    let o = netlab(&["connect", "--ip", "172.18.0.77", "my_net2", &cache]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(addr_of(&cache, "eth1"), vec!["172.18.0.77/16".to_string()]);
+    let d = netlab(&["down", &lab]);
+    assert!(d.status.success(), "{}", text(&d));
+    assert_clean(&lab);
+}
+
+/// Seed 000: bbox3 (on ov_net2) is connected to ov_net1 at run time: it gets eth2 and reaches
+/// bbox1 on the other host; that host's overlay sandbox learns the new endpoint (FDB entry to
+/// bbox3's VTEP and a permanent neighbour), and forgets it on disconnect.
+#[test]
+fn connect_to_an_overlay_programs_the_other_hosts() {
+    if !require_root("connect_to_an_overlay_programs_the_other_hosts") {
+        return;
+    }
+    let lab = unique("lco");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/overlay.toml");
+    let bbox3 = format!("{lab}.bbox3");
+    assert!(!ping(&bbox3, "10.0.0.2"));
+    let o = netlab(&["connect", "ov_net1", &bbox3]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(addr_of(&bbox3, "eth2"), vec!["10.0.0.4/24".to_string()]);
+    assert!(
+        ping_eventually(&bbox3, "10.0.0.2"),
+        "bbox3 cannot reach bbox1 after connect"
+    );
+    assert!(
+        ping_eventually(&format!("{lab}.bbox1"), "10.0.0.4"),
+        "bbox1 cannot reach bbox3"
+    );
+    let remote = lab_namespaces(&lab)
+        .into_iter()
+        .find(|n| n.starts_with(&format!("{lab}.nas4.1-")))
+        .unwrap();
+    let fdb = |ns: &str| -> Vec<Value> {
+        bridge_json(ns, &["fdb", "show", "dev", "vxlan0"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["mac"] == "02:42:0a:00:00:04")
+            .cloned()
+            .collect()
+    };
+    let entries = fdb(&remote);
+    assert!(
+        entries.iter().any(|e| e["dst"] == "10.1.1.15"),
+        "no FDB entry for bbox3 on nas4: {entries:?}"
+    );
+    let neigh = ip_json(&remote, &["neigh", "show", "dev", "vxlan0"]);
+    assert!(
+        neigh
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["dst"] == "10.0.0.4" && n["lladdr"] == "02:42:0a:00:00:04"),
+        "{neigh}"
+    );
+    let o = netlab(&["disconnect", &format!("{lab}/ov_net1"), &bbox3]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(fdb(&remote).iter().all(|e| e["dst"] != "10.1.1.15"));
+    let neigh = ip_json(&remote, &["neigh", "show", "dev", "vxlan0"]);
+    assert!(
+        neigh
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["dst"] != "10.0.0.4"),
+        "{neigh}"
+    );
+    assert!(!has_link(&bbox3, "eth2"));
+    assert!(!ping(&bbox3, "10.0.0.2"));
+    let o = netlab(&["check", &lab]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// Bad input exits 2 and changes nothing: connecting twice, disconnecting what is not
+/// connected, an address outside the subnet or in use, unknown names (with the close match).
+#[test]
+fn bad_changes_are_refused_and_change_nothing() {
+    if !require_root("bad_changes_are_refused_and_change_nothing") {
+        return;
+    }
+    let lab = unique("lcbad");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/bridge.toml");
+    let before = lab_state(&lab);
+    let web = format!("{lab}.web");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["connect".into(), "my_net2".into(), web.clone()],
+            "already connected",
+        ),
+        (
+            vec!["disconnect".into(), "quiet_net".into(), web.clone()],
+            "not connected",
+        ),
+        (
+            vec![
+                "connect".into(),
+                "--ip".into(),
+                "10.9.9.9".into(),
+                "quiet_net".into(),
+                web.clone(),
+            ],
+            "not a usable address",
+        ),
+        (
+            vec![
+                "connect".into(),
+                "--ip".into(),
+                "172.22.16.2".into(),
+                "quiet_net".into(),
+                web.clone(),
+            ],
+            "already in use",
+        ),
+        (
+            vec![
+                "connect".into(),
+                "--ip".into(),
+                "172.22.16.1".into(),
+                "quiet_net".into(),
+                web.clone(),
+            ],
+            "not a usable address",
+        ),
+        (
+            vec!["connect".into(), "quiet_nte".into(), web.clone()],
+            "did you mean",
+        ),
+        (
+            vec!["connect".into(), "quiet_net".into(), format!("{lab}.wbe")],
+            "did you mean",
+        ),
+        (
+            vec!["link".into(), web.clone(), "eth7".into(), "down".into()],
+            "has no interface eth7",
+        ),
+    ];
+    for (args, want) in cases {
+        let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let o = netlab(&a);
+        assert_eq!(o.status.code(), Some(2), "{a:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(want),
+            "{a:?}: want {want:?}: {}",
+            text(&o)
+        );
+        assert_eq!(lab_state(&lab), before, "{a:?} changed the lab");
+    }
+}
+
+/// A kernel failure at any operation of a change (NETLAB_FAIL_AT=k) leaves the lab exactly as
+/// it was: exit 1, says so, the kernel state and the record unchanged; then the change works.
+#[test]
+fn failed_change_leaves_the_lab_as_it_was_at_every_step() {
+    if !require_root("failed_change_leaves_the_lab_as_it_was_at_every_step") {
+        return;
+    }
+    let lab = unique("lcfail");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/overlay.toml");
+    let bbox3 = format!("{lab}.bbox3");
+    let record =
+        || serde_json::to_string(&netlab::state::read_record(&lab).unwrap().unwrap().lab).unwrap();
+    for (verb, ops) in [("connect", 6), ("disconnect", 3)] {
+        let before = lab_state(&lab);
+        let rec = record();
+        for k in 1..=ops {
+            let o = netlab_env(
+                &[verb, "ov_net1", &bbox3],
+                &[("NETLAB_FAIL_AT", &k.to_string())],
+            );
+            assert_eq!(o.status.code(), Some(1), "{verb} k={k}: {}", text(&o));
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("exactly as it was"),
+                "{verb} k={k}: {}",
+                text(&o)
+            );
+            assert_eq!(lab_state(&lab), before, "{verb} k={k}: the lab changed");
+            assert_eq!(record(), rec, "{verb} k={k}: the record changed");
+        }
+        let o = netlab(&[verb, "ov_net1", &bbox3]);
+        assert!(o.status.success(), "{verb}: {}", text(&o));
+    }
+}
+
+/// `link NODE DEV down|up`: the device's state as iproute2 sees it, and pings stop and start.
+#[test]
+fn link_down_and_up() {
+    if !require_root("link_down_and_up") {
+        return;
+    }
+    let lab = unique("llink");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/bridge.toml");
+    let web = format!("{lab}.web");
+    assert!(ping_eventually(&web, "172.18.0.10"));
+    let o = netlab(&["link", &web, "eth0", "down"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(link(&web, "eth0")["operstate"], "DOWN");
+    assert!(!ping(&web, "172.18.0.10"));
+    let o = netlab(&["link", &web, "eth0", "up"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let start = std::time::Instant::now();
+    while link(&web, "eth0")["operstate"] != "UP" {
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(ping_eventually(&web, "172.18.0.10"));
+}
