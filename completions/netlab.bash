@@ -16,6 +16,9 @@ _netlab() {
             ",$1")
                 cmd="netlab"
                 ;;
+            netlab,apply)
+                cmd="netlab__subcmd__apply"
+                ;;
             netlab,bridge)
                 cmd="netlab__subcmd__bridge"
                 ;;
@@ -72,6 +75,9 @@ _netlab() {
                 ;;
             netlab,vxlan)
                 cmd="netlab__subcmd__vxlan"
+                ;;
+            netlab__subcmd__help,apply)
+                cmd="netlab__subcmd__help__subcmd__apply"
                 ;;
             netlab__subcmd__help,bridge)
                 cmd="netlab__subcmd__help__subcmd__bridge"
@@ -137,12 +143,34 @@ _netlab() {
 
     case "${cmd}" in
         netlab)
-            opts="-h -V --color --help --version up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help"
+            opts="-h -V --color --help --version up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netlab__subcmd__apply)
+            opts="-h --name --dry-run --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -289,8 +317,22 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__help)
-            opts="up down status run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help"
+            opts="up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netlab__subcmd__help__subcmd__apply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -67,6 +67,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Change a running lab to match its edited lab file: only what differs is changed
+    Apply {
+        /// The lab file (TOML)
+        file: PathBuf,
+        /// The lab that is up (default: the file's [lab] name)
+        #[arg(long)]
+        name: Option<String>,
+        /// Print what would change, and the iproute2 commands, and change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Run a lab's scenarios (all, in file order, or those named); exit 1 if a step does not do what it expects
     Run {
         /// Lab name (or the lab file it was started from)

@@ -134,6 +134,7 @@ pub async fn up(lab: &Lab, plan: &Plan, progress: &Progress) -> Result<UpReport>
         namespaces: plan.namespaces.clone(),
         objects: plan.objects.len(),
         owned: Vec::new(),
+        retired: Vec::new(),
     };
     // The journal exists (empty) before the record: a record without a journal then means
     // the journal was lost, not that nothing was journaled yet.
@@ -653,6 +654,7 @@ pub struct ChangeReport {
 /// they are created; on failure, everything done is undone, so the lab is exactly as before),
 /// then record the new model. `dry_run` computes and returns the change only.
 pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeReport> {
+    use crate::plan::delta::creates_links;
     let mut st = LabState::lock(lab)?;
     let mut record = match st.record()? {
         Some(r) if r.complete => r,
@@ -662,30 +664,18 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
     let old = crate::plan::plan(&record.lab);
     let new = crate::plan::plan(&new_lab);
     let d = crate::plan::delta::delta(&old, &new);
-    if !d.add_namespaces.is_empty() || !d.remove_namespaces.is_empty() {
-        let names: Vec<&str> = d
-            .add_namespaces
-            .iter()
-            .chain(&d.remove_namespaces)
-            .map(|n| n.name.as_str())
-            .collect();
-        bail!(NotInPlace(format!(
-            "this change creates or removes namespaces ({}), which netlab does not do at run time yet",
-            names.join(", ")
-        )));
-    }
-    let links_added = d
-        .add
-        .iter()
-        .any(|o| !crate::plan::delta::creates_links(o).is_empty());
-    let links_removed = d
+    // The same device removed and created again is another container's device renamed (an
+    // overlay sandbox names its veths by position): not a change netlab can make in place.
+    let added_links: Vec<(&str, &str)> = d.add.iter().flat_map(creates_links).collect();
+    if let Some((ns, dev)) = d
         .remove
         .iter()
-        .any(|o| !crate::plan::delta::creates_links(o).is_empty());
-    if links_added && links_removed {
-        bail!(NotInPlace(
-            "this change would rename other containers' devices (overlay sandboxes name their veths by position), so it cannot be made in place; take the lab down and up with the new lab file".into()
-        ));
+        .flat_map(creates_links)
+        .find(|l| added_links.contains(l))
+    {
+        bail!(NotInPlace(format!(
+            "this change would remove {dev} in {ns} and create it again for another endpoint (overlay sandboxes name their veths by position), so it cannot be made in place; take the lab down and up with the new lab file"
+        )));
     }
     if d.add
         .iter()
@@ -696,19 +686,40 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
             "this change touches a sysctl, which netlab does not change at run time yet".into()
         ));
     }
-    let script = d.script();
+    let mut script: Vec<String> = d.add_namespaces.iter().map(|n| n.to_string()).collect();
+    script.extend(d.script());
+    script.extend(
+        d.remove_namespaces
+            .iter()
+            .map(|n| format!("ip netns del {}", n.name)),
+    );
     let report = ChangeReport {
-        added: d.add.len(),
-        removed: d.remove.len(),
+        added: d.add.len() + d.add_namespaces.len(),
+        removed: d.remove.len() + d.remove_namespaces.len(),
         script,
     };
-    if dry_run || d.is_empty() {
+    if dry_run {
         return Ok(report);
     }
+    if d.is_empty() {
+        // Only what the kernel does not hold changed (checks, scenarios): record it.
+        record.lab = new_lab;
+        st.write_record(&record)?;
+        return Ok(report);
+    }
+    let gone_ns: Vec<&str> = d
+        .remove_namespaces
+        .iter()
+        .map(|n| n.name.as_str())
+        .collect();
 
-    // Every namespace the change works in must still be the one netlab created.
+    // Every existing namespace the change works in must still be the one netlab created.
     let mut handles: HashMap<String, std::fs::File> = HashMap::new();
+    let new_ns: Vec<&str> = d.add_namespaces.iter().map(|n| n.name.as_str()).collect();
     for ns in d.namespaces() {
+        if new_ns.contains(&ns) {
+            continue;
+        }
         let want = record
             .owned
             .iter()
@@ -720,9 +731,97 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
         }
         handles.insert(ns.to_string(), f);
     }
+    let faults = Faults::from_env();
+
+    // New namespaces first, exactly as `up` makes them: journaled by name, then by identity
+    // before they can be seen. A name that is taken is not adopted. The record plans them
+    // first, so that `down` accepts their journal entries should netlab die halfway.
+    let planned_before = record.namespaces.clone();
+    if !d.add_namespaces.is_empty() {
+        record.namespaces.extend(d.add_namespaces.iter().cloned());
+        st.write_record(&record)?;
+    }
+    let journal = st.journal()?;
+    journal.append(
+        &d.add_namespaces
+            .iter()
+            .cloned()
+            .map(Entry::Namespace)
+            .collect::<Vec<_>>(),
+    )?;
+    let mut made: Vec<OwnedNamespace> = Vec::new();
+    let mut conns: Vec<(String, Conn)> = Vec::new();
+    let mut result: Result<()> = Ok(());
+    for n in &d.add_namespaces {
+        if let Err(e) = faults.tick(&format!("creating namespace {}", n.name)) {
+            result = Err(e);
+            break;
+        }
+        let name = n.name.clone();
+        let j = journal.clone();
+        let rt = tokio::runtime::Handle::current();
+        let files = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let f2 = files.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            let n3 = name.clone();
+            let record = move |step: netns::Step| {
+                if let netns::Step::Placeholder(id) = step {
+                    *f2.lock().unwrap() = Some(id);
+                }
+                j.append(&[match step {
+                    netns::Step::Placeholder(file) => Entry::Placeholder {
+                        name: n3.clone(),
+                        file,
+                    },
+                    netns::Step::Namespace(ns) => Entry::Created {
+                        name: n3.clone(),
+                        ns,
+                    },
+                }])
+            };
+            netns::create(&name, record, move || socket_here(&rt))
+        })
+        .await
+        .map_err(|e| anyhow!("creating namespace {}: {e}", n.name));
+        match r {
+            Ok(Ok(c)) => {
+                made.push(OwnedNamespace {
+                    name: n.name.clone(),
+                    ns: Some(c.identity),
+                    file: *files.lock().unwrap(),
+                });
+                handles.insert(n.name.clone(), c.handle);
+                conns.push((n.name.clone(), c.value));
+            }
+            Ok(Err(netns::CreateError::Exists)) => {
+                st.append(&[Entry::NotCreated {
+                    name: n.name.clone(),
+                }])?;
+                result = Err(anyhow!(NotOurs(n.name.clone())));
+                break;
+            }
+            Ok(Err(e)) => {
+                result = Err(anyhow!("creating namespace {}: {e}", n.name));
+                break;
+            }
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
     let handles: Handles = std::sync::Arc::new(handles);
     let mut links: HashMap<String, NsLink> = HashMap::new();
+    for (ns, conn) in conns {
+        links.insert(
+            ns.clone(),
+            NsLink::start(&ns, conn).with_handles(handles.clone()),
+        );
+    }
     for (ns, f) in handles.iter() {
+        if links.contains_key(ns) {
+            continue;
+        }
         let rt = tokio::runtime::Handle::current();
         let conn = netns::run_in_handle(f, move || socket_here(&rt))?;
         links.insert(
@@ -730,26 +829,32 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
             NsLink::start(ns, conn).with_handles(handles.clone()),
         );
     }
-    st.append(&d.add.iter().cloned().map(Entry::Object).collect::<Vec<_>>())?;
-    let faults = Faults::from_env();
+    if result.is_ok() {
+        st.append(&d.add.iter().cloned().map(Entry::Object).collect::<Vec<_>>())?;
+    }
 
-    // Removals first (a disconnect), then additions (a connect), each in order.
+    // Removals (what goes with a namespace being removed needs no removal of its own), then
+    // additions, each in order.
     let mut removed: Vec<&Object> = Vec::new();
-    let mut result: Result<()> = Ok(());
-    for o in d.removal_roots() {
-        let ns = undo_ns(o);
-        let r = match links.get_mut(ns) {
-            Some(l) => match faults.tick(&crate::plan::delta::undo_command(o)) {
-                Ok(()) => l.undo(o).await.map_err(anyhow::Error::from),
-                Err(e) => Err(e),
-            },
-            None => Err(anyhow!("internal: no connection for namespace {ns}")),
-        };
-        match r {
-            Ok(()) => removed.push(o),
-            Err(e) => {
-                result = Err(e);
-                break;
+    if result.is_ok() {
+        for o in d.removal_roots() {
+            let ns = undo_ns(o);
+            if gone_ns.contains(&ns) {
+                continue;
+            }
+            let r = match links.get_mut(ns) {
+                Some(l) => match faults.tick(&crate::plan::delta::undo_command(o)) {
+                    Ok(()) => l.undo(o).await.map_err(anyhow::Error::from),
+                    Err(e) => Err(e),
+                },
+                None => Err(anyhow!("internal: no connection for namespace {ns}")),
+            };
+            match r {
+                Ok(()) => removed.push(o),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
             }
         }
     }
@@ -774,13 +879,35 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
             }
         }
     }
+    let mut owned = record.owned.clone();
+    owned.extend(made.iter().cloned());
     let result = result.and_then(|()| {
-        record.lab = new_lab;
-        record.objects = new.objects.len();
-        st.write_record(&record)
+        let mut next = record.clone();
+        next.lab = new_lab;
+        next.objects = new.objects.len();
+        // Namespaces being removed stay planned and owned until they are gone.
+        next.namespaces = new.namespaces.clone();
+        next.namespaces.extend(d.remove_namespaces.iter().cloned());
+        next.owned = owned.clone();
+        st.write_record(&next)?;
+        record = next;
+        Ok(())
     });
     if let Err(e) = result {
-        let left = undo_change(&mut links, &d, &added, &removed).await;
+        let mut left = undo_change(&mut links, &d, &added, &removed).await;
+        drop(links);
+        for m in made.iter().rev() {
+            match netns::remove(&m.name, m.ns, m.file) {
+                Ok(_) => {}
+                Err(e) => left.push(format!("{}: {e}", m.name)),
+            }
+        }
+        if left.is_empty() && record.namespaces != planned_before {
+            record.namespaces = planned_before;
+            if let Err(e2) = st.write_record(&record) {
+                left.push(format!("{e2:#}"));
+            }
+        }
         if left.is_empty() {
             return Err(e.context(format!(
                 "changing lab {lab} failed; it is exactly as it was"
@@ -797,6 +924,39 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
         objects: d.add.clone(),
     };
     wait_until_ready(&mini, &links).await;
+    drop(links);
+    // Last, the namespaces the new model no longer has, by identity; what fails to go stays
+    // owned, so `down` still removes it.
+    if !gone_ns.is_empty() {
+        let gone: Vec<OwnedNamespace> = record
+            .owned
+            .iter()
+            .filter(|o| gone_ns.contains(&o.name.as_str()))
+            .cloned()
+            .collect();
+        let r = remove_namespaces(&gone);
+        let failed: Vec<&str> = r
+            .failed
+            .iter()
+            .map(|f| f.split(':').next().unwrap_or_default())
+            .collect();
+        let keep = |n: &str| !gone_ns.contains(&n) || failed.contains(&n);
+        record.owned.retain(|o| keep(&o.name));
+        record.namespaces.retain(|n| keep(&n.name));
+        for n in &gone_ns {
+            if !keep(n) && !record.retired.iter().any(|r| r == n) {
+                record.retired.push(n.to_string());
+            }
+        }
+        st.write_record(&record)?;
+        if !r.failed.is_empty() {
+            bail!(
+                "lab {lab} was changed, but removing {} failed: {}; `netlab down {lab}` removes it",
+                r.failed.len(),
+                r.failed.join("; ")
+            );
+        }
+    }
     Ok(report)
 }
 

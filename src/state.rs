@@ -87,6 +87,9 @@ pub struct Record {
     /// can still prove what is its own if the journal is lost).
     #[serde(default)]
     pub owned: Vec<OwnedNamespace>,
+    /// Namespaces a runtime change removed: their journal entries are the lab's still.
+    #[serde(default)]
+    pub retired: Vec<String>,
 }
 
 /// `/run/netlab`, opened without following a symbolic link; created if `create`.
@@ -357,11 +360,13 @@ impl LabState {
     pub fn owned(&self) -> Result<Owned> {
         let journal = self.read_journal()?;
         let record = self.record();
-        let planned: Option<Vec<String>> = record
-            .as_ref()
-            .ok()
-            .and_then(|r| r.as_ref())
-            .map(|r| r.namespaces.iter().map(|n| n.name.clone()).collect());
+        let planned: Option<Vec<String>> = record.as_ref().ok().and_then(|r| r.as_ref()).map(|r| {
+            r.namespaces
+                .iter()
+                .map(|n| n.name.clone())
+                .chain(r.retired.iter().cloned())
+                .collect()
+        });
         let mut out = Owned {
             problems: journal.skipped.clone(),
             ..Default::default()

@@ -326,3 +326,138 @@ fn link_down_and_up() {
     }
     assert!(ping_eventually(&web, "172.18.0.10"));
 }
+
+/// A copy of a sample lab file with `extra` appended, in a directory of the test's own.
+fn edited_copy(lab: &str, file: &str, extra: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("netlab-{lab}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("lab.toml");
+    let mut text_ = std::fs::read_to_string(file).unwrap();
+    text_.push_str(extra);
+    std::fs::write(&path, text_).unwrap();
+    path
+}
+
+const EXTRA: &str =
+    "\n[containers.extra]\nhost = \"host1\"\nnetworks = [\"my_net2\", \"quiet_net\"]\n";
+
+/// `apply FILE`: a container added to the lab file while the lab runs gets its namespace (made
+/// by identity, like `up`'s) and endpoints, and reaches the others; taken out of the file
+/// again, it goes; `--dry-run` prints the change and changes nothing.
+#[test]
+fn apply_adds_and_removes_a_container() {
+    if !require_root("apply_adds_and_removes_a_container") {
+        return;
+    }
+    let lab = unique("lap");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/bridge.toml");
+    let edited = edited_copy(&lab, "labs/bridge.toml", EXTRA);
+    let edited = edited.to_str().unwrap();
+    let before = lab_state(&lab);
+    let o = netlab(&["apply", "--name", &lab, edited, "--dry-run"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("+ container extra (on host1)"), "{}", text(&o));
+    assert!(
+        out.contains(&format!("ip netns add {lab}.extra")),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(lab_state(&lab), before, "--dry-run changed the lab");
+
+    let o = netlab(&["apply", "--name", &lab, edited]);
+    assert!(o.status.success(), "{}", text(&o));
+    let extra = format!("{lab}.extra");
+    assert!(lab_namespaces(&lab).contains(&extra));
+    assert_eq!(addrs(&extra, "eth0"), vec!["172.18.0.3/16".to_string()]);
+    assert_eq!(addrs(&extra, "eth1"), vec!["172.22.16.4/24".to_string()]);
+    assert!(
+        ping_eventually(&extra, "172.18.0.2"),
+        "extra cannot reach web"
+    );
+    let s = netlab(&["status", &lab]);
+    assert!(
+        String::from_utf8_lossy(&s.stdout).contains(" up "),
+        "{}",
+        text(&s)
+    );
+
+    let o = netlab(&["apply", "--name", &lab, "labs/bridge.toml"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("- container extra"));
+    assert!(!lab_namespaces(&lab).contains(&extra));
+    assert_eq!(lab_state(&lab), before);
+    let d = netlab(&["down", &lab]);
+    assert!(d.status.success(), "{}", text(&d));
+    assert!(
+        !String::from_utf8_lossy(&d.stderr).contains("ignored"),
+        "{}",
+        text(&d)
+    );
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("netlab-{lab}")));
+    assert_clean(&lab);
+}
+
+/// `apply` failing at any step (namespace creation included) leaves the lab exactly as it was,
+/// the new namespace gone; a change that would rename other containers' overlay veths is
+/// refused with the reason (exit 2) and changes nothing.
+#[test]
+fn failed_or_impossible_apply_changes_nothing() {
+    if !require_root("failed_or_impossible_apply_changes_nothing") {
+        return;
+    }
+    let lab = unique("lapf");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/bridge.toml");
+    let edited = edited_copy(&lab, "labs/bridge.toml", EXTRA);
+    let edited = edited.to_str().unwrap();
+    let before = lab_state(&lab);
+    let rec =
+        || serde_json::to_string(&netlab::state::read_record(&lab).unwrap().unwrap().lab).unwrap();
+    let rec_before = rec();
+    // One namespace and eleven objects.
+    for k in 1..=12 {
+        let o = netlab_env(
+            &["apply", "--name", &lab, edited],
+            &[("NETLAB_FAIL_AT", &k.to_string())],
+        );
+        assert_eq!(o.status.code(), Some(1), "k={k}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("exactly as it was"),
+            "k={k}: {}",
+            text(&o)
+        );
+        assert_eq!(lab_state(&lab), before, "k={k}");
+        assert_eq!(rec(), rec_before, "k={k}");
+    }
+    let o = netlab_env(
+        &["apply", "--name", &lab, edited],
+        &[("NETLAB_FAIL_AT", "13")],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    let ov = unique("lapo");
+    let _g2 = LabGuard(ov.clone());
+    up_ok(&ov, "labs/overlay.toml");
+    let before = lab_state(&ov);
+    // bbox0 before bbox2 on nas5's ov_net1: bbox2 would lose veth0 (and its address) to it.
+    let text_ = std::fs::read_to_string("labs/overlay.toml")
+        .unwrap()
+        .replace(
+            "[containers.bbox2]",
+            "[containers.bbox0]\nhost = \"nas5\"\nnetworks = [\"ov_net1\"]\n\n[containers.bbox2]",
+        );
+    let path = std::env::temp_dir().join(format!("netlab-{ov}.toml"));
+    std::fs::write(&path, text_).unwrap();
+    let o = netlab(&["apply", "--name", &ov, path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot be made in place"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(lab_state(&ov), before);
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("netlab-{lab}")));
+}

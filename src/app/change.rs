@@ -270,3 +270,49 @@ pub fn impair(node: &str, dev: &str, args: Impair) -> Result<()> {
     println!("{ns}: {dev} {done}");
     Ok(())
 }
+
+/// `apply FILE`: the lab file was edited while the lab runs; change only what differs (the
+/// engine refuses, with the reason, what it cannot change in place).
+pub fn apply(file: &std::path::Path, name: Option<&str>, dry_run: bool) -> Result<()> {
+    let lab = crate::spec::load(file, name)?;
+    let Some(rec) = state::read_record(&lab.name)?.filter(|r| r.complete) else {
+        return Err(BadInput(format!(
+            "lab {} is not up; `netlab up {}` builds it",
+            lab.name,
+            file.display()
+        ))
+        .into());
+    };
+    need_root()?;
+    let mut new = lab;
+    // The record keeps where the lab came from; the file given now is where it comes from.
+    new.source = std::fs::canonicalize(file)
+        .map(|p| p.display().to_string())
+        .unwrap_or(new.source);
+    let summary = crate::spec::change::summary(&rec.lab, &new);
+    if summary.is_empty() && rec.lab == new {
+        println!("lab {} already matches {}", rec.lab.name, file.display());
+        return Ok(());
+    }
+    for l in &summary {
+        println!("{l}");
+    }
+    let name = rec.lab.name.clone();
+    let r = runtime()?
+        .block_on(engine::change(&name, new, dry_run))
+        .map_err(bad_if_not_in_place)?;
+    if dry_run {
+        for l in &r.script {
+            println!("  {l}");
+        }
+        return Ok(());
+    }
+    println!(
+        "lab {} {} ({} objects added, {} removed)",
+        name.bold(),
+        "changed".green(),
+        r.added,
+        r.removed
+    );
+    Ok(())
+}

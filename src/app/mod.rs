@@ -118,6 +118,11 @@ fn dispatch(cmd: Command) -> Result<()> {
             dry_run,
         } => change::disconnect(&network, &container, dry_run),
         Command::Link { node, dev, state } => change::link(&node, &dev, &state),
+        Command::Apply {
+            file,
+            name,
+            dry_run,
+        } => change::apply(&file, name.as_deref(), dry_run),
         Command::Impair {
             node,
             dev,

@@ -671,6 +671,8 @@ fn sweep_some(
     }
     let mut buf = [MaybeUninit::<u8>::uninit(); 1500];
     let mut turn = 0;
+    let mut pacer = Pacer::new();
+    let mut resume_at = Instant::now();
     loop {
         // Close the sweeps that are done; start the next round of those whose round is over.
         let mut k = 0;
@@ -689,25 +691,29 @@ fn sweep_some(
         if sweeps.is_empty() {
             return out;
         }
-        // A few requests at a time, taking turns, between reads: a burst of thousands would
-        // overflow the kernel's per-CPU backlog (net.core.netdev_max_backlog, 1000) on the
-        // way, and those requests or their replies would be dropped without a word.
-        let mut budget = SEND_BURST;
-        let count = sweeps.len();
-        for n in 0..count {
-            if budget == 0 {
-                break;
+        // A few requests at a time, taking turns, between reads, as fast as the kernel keeps up.
+        let now = Instant::now();
+        if now >= resume_at {
+            let mut budget = pacer.burst;
+            let count = sweeps.len();
+            for n in 0..count {
+                if budget == 0 {
+                    break;
+                }
+                let s = &mut sweeps[(turn + n) % count].1;
+                if s.cursor.is_some() {
+                    budget -= s.send_some(budget.min(SEND_TURN), opts.timeout);
+                }
             }
-            let s = &mut sweeps[(turn + n) % count].1;
-            if s.cursor.is_some() {
-                budget -= s.send_some(budget.min(SEND_TURN), opts.timeout);
+            turn = turn.wrapping_add(1);
+            if budget < pacer.burst {
+                pacer.after_burst();
+                resume_at = Instant::now() + pacer.pause;
             }
         }
-        turn = turn.wrapping_add(1);
         let sending = sweeps.iter().any(|(_, s)| s.cursor.is_some());
         let wait = if sending {
-            // Replies ready: read them and go on at once. Nothing yet: let the kernel catch up.
-            SEND_PAUSE
+            resume_at.saturating_duration_since(Instant::now())
         } else {
             let next = sweeps.iter().map(|(_, s)| s.deadline).min().unwrap();
             next.saturating_duration_since(Instant::now())
@@ -729,11 +735,63 @@ fn sweep_some(
     }
 }
 
-/// Requests a sweep thread sends between two reads, and at most from one source at a time.
-const SEND_BURST: usize = 64;
+/// Requests a sweep sends from one source before the next source's turn.
 const SEND_TURN: usize = 16;
-/// How long a sending thread waits for replies before its next burst, when none are ready.
-const SEND_PAUSE: Duration = Duration::from_millis(1);
+
+/// How fast a sweep thread sends: in bursts between reads, fewer and further apart as soon as
+/// the kernel drops packets because a CPU's input backlog is full (net.core.netdev_max_backlog,
+/// 1000 by default). Unpaced, thousands of requests overflow it: before the neighbours are
+/// resolved, each request is also an ARP broadcast the bridge floods to every port, and a slow
+/// or busy machine handles those later than they arrive. The lost requests, or their replies,
+/// would cost a retry round at best.
+struct Pacer {
+    burst: usize,
+    pause: Duration,
+    drops: Option<u64>,
+}
+
+impl Pacer {
+    const FIRST: usize = 8;
+    const MOST: usize = 64;
+    const LONGEST: Duration = Duration::from_millis(50);
+
+    fn new() -> Pacer {
+        Pacer {
+            burst: Pacer::FIRST,
+            pause: Duration::ZERO,
+            drops: backlog_drops(),
+        }
+    }
+
+    /// Halve the burst and double the pause when the kernel dropped packets since the last
+    /// burst (anyone's: the backlog is the machine's), else grow the burst and shorten the pause.
+    fn after_burst(&mut self) {
+        let now = backlog_drops();
+        if now > self.drops {
+            self.burst = (self.burst / 2).max(1);
+            self.pause = (self.pause * 2).clamp(Duration::from_millis(1), Pacer::LONGEST);
+        } else {
+            self.burst = (self.burst + 2).min(Pacer::MOST);
+            self.pause /= 2;
+            if self.pause < Duration::from_micros(100) {
+                self.pause = Duration::ZERO;
+            }
+        }
+        self.drops = now;
+    }
+}
+
+/// Packets dropped because a CPU's input backlog was full, all CPUs together since boot
+/// (/proc/net/softnet_stat: one line of hex counters per CPU, the second one).
+fn backlog_drops() -> Option<u64> {
+    parse_backlog_drops(&std::fs::read_to_string("/proc/net/softnet_stat").ok()?)
+}
+
+fn parse_backlog_drops(stat: &str) -> Option<u64> {
+    stat.lines()
+        .map(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+        .sum()
+}
 
 /// Which sockets have something to read, waiting up to `timeout` for one (poll(2)).
 fn readable(sweeps: &[(usize, Sweep)], timeout: Duration) -> io::Result<Vec<bool>> {
@@ -902,5 +960,12 @@ mod tests {
             })
         );
         assert_eq!(parse_neighbour_stat("garbage", None), None);
+    }
+
+    #[test]
+    fn sums_backlog_drops_over_cpus() {
+        let stat = "00042511 00000000 00000003 00000000 00000000\n0004a3f0 00001012 00000007 00000000 00000000\n";
+        assert_eq!(parse_backlog_drops(stat), Some(0x1012));
+        assert_eq!(parse_backlog_drops("0004a3f0\n"), None);
     }
 }

@@ -197,3 +197,112 @@ pub fn disconnect(lab: &Lab, ni: usize, ci: usize) -> Result<Lab, Refused> {
     }
     Ok(new)
 }
+
+/// What changes from `old` to `new`, in words, for `netlab apply`: `+ container c9 (on nas4)`,
+/// `~ c3: connect ov_net1 (eth2 10.0.0.4/24)`, `- network n2`.
+pub fn summary(old: &Lab, new: &Lab) -> Vec<String> {
+    let mut out = Vec::new();
+    for h in &new.hosts {
+        if !old.hosts.iter().any(|o| o.name == h.name) {
+            out.push(format!("+ host {} ({})", h.name, h.address));
+        }
+    }
+    for h in &old.hosts {
+        match new.hosts.iter().find(|n| n.name == h.name) {
+            None => out.push(format!("- host {}", h.name)),
+            Some(n) if n != h => out.push(format!("~ host {}", h.name)),
+            _ => {}
+        }
+    }
+    for n in &new.networks {
+        match old.networks.iter().find(|o| o.name == n.name) {
+            None => out.push(format!(
+                "+ network {} ({}, {})",
+                n.name,
+                n.driver_name(),
+                n.subnet
+            )),
+            Some(o) if o.subnet != n.subnet => out.push(format!(
+                "~ network {}: subnet {} -> {}",
+                n.name, o.subnet, n.subnet
+            )),
+            Some(o) if o != n => out.push(format!("~ network {}", n.name)),
+            _ => {}
+        }
+    }
+    for o in &old.networks {
+        if !new.networks.iter().any(|n| n.name == o.name) {
+            out.push(format!("- network {}", o.name));
+        }
+    }
+    let net = |l: &Lab, i: usize| l.networks[i].name.clone();
+    for c in &new.containers {
+        let Some(o) = old.containers.iter().find(|o| o.name == c.name) else {
+            out.push(format!(
+                "+ container {} (on {})",
+                c.name, new.hosts[c.host].name
+            ));
+            continue;
+        };
+        if new.hosts[c.host].name != old.hosts[o.host].name {
+            out.push(format!(
+                "~ {}: host {} -> {}",
+                c.name, old.hosts[o.host].name, new.hosts[c.host].name
+            ));
+        }
+        for e in &c.endpoints {
+            match o
+                .endpoints
+                .iter()
+                .find(|x| net(old, x.network) == net(new, e.network))
+            {
+                None => out.push(format!(
+                    "~ {}: connect {} ({} {})",
+                    c.name,
+                    net(new, e.network),
+                    e.ifname,
+                    e.address
+                )),
+                Some(x) if x.address != e.address || x.ifname != e.ifname => out.push(format!(
+                    "~ {}: on {} {} {} -> {} {}",
+                    c.name,
+                    net(new, e.network),
+                    x.ifname,
+                    x.address,
+                    e.ifname,
+                    e.address
+                )),
+                _ => {}
+            }
+        }
+        for x in &o.endpoints {
+            if !c
+                .endpoints
+                .iter()
+                .any(|e| net(new, e.network) == net(old, x.network))
+            {
+                out.push(format!("~ {}: disconnect {}", c.name, net(old, x.network)));
+            }
+        }
+    }
+    for o in &old.containers {
+        if !new.containers.iter().any(|c| c.name == o.name) {
+            out.push(format!("- container {}", o.name));
+        }
+    }
+    if old.checks != new.checks {
+        out.push(format!(
+            "~ checks: {} -> {}",
+            old.checks.len(),
+            new.checks.len()
+        ));
+    }
+    if old.scenarios != new.scenarios {
+        out.push(format!(
+            "~ scenarios: {} -> {}",
+            old.scenarios.len(),
+            new.scenarios.len()
+        ));
+    }
+    out
+}
