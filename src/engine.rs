@@ -319,18 +319,7 @@ async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress, faults: &Fau
                 let rt = tokio::runtime::Handle::current();
                 let r = tokio::task::spawn_blocking(move || {
                     let n3 = n2.clone();
-                    let record = move |step: netns::Step| {
-                        journal.append(&[match step {
-                            netns::Step::Placeholder(file) => Entry::Placeholder {
-                                name: n3.clone(),
-                                file,
-                            },
-                            netns::Step::Namespace(ns) => Entry::Created {
-                                name: n3.clone(),
-                                ns,
-                            },
-                        }])
-                    };
+                    let record = move |step| journal.append(&[Entry::identity(&n3, step)]);
                     netns::create(&n2, record, move || socket_here(&rt))
                 })
                 .await;
@@ -760,25 +749,9 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
         let name = n.name.clone();
         let j = journal.clone();
         let rt = tokio::runtime::Handle::current();
-        let files = std::sync::Arc::new(std::sync::Mutex::new(None));
-        let f2 = files.clone();
         let r = tokio::task::spawn_blocking(move || {
             let n3 = name.clone();
-            let record = move |step: netns::Step| {
-                if let netns::Step::Placeholder(id) = step {
-                    *f2.lock().unwrap() = Some(id);
-                }
-                j.append(&[match step {
-                    netns::Step::Placeholder(file) => Entry::Placeholder {
-                        name: n3.clone(),
-                        file,
-                    },
-                    netns::Step::Namespace(ns) => Entry::Created {
-                        name: n3.clone(),
-                        ns,
-                    },
-                }])
-            };
+            let record = move |step| j.append(&[Entry::identity(&n3, step)]);
             netns::create(&name, record, move || socket_here(&rt))
         })
         .await
@@ -788,7 +761,7 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
                 made.push(OwnedNamespace {
                     name: n.name.clone(),
                     ns: Some(c.identity),
-                    file: *files.lock().unwrap(),
+                    file: Some(c.placeholder),
                 });
                 handles.insert(n.name.clone(), c.handle);
                 conns.push((n.name.clone(), c.value));

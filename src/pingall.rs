@@ -144,6 +144,8 @@ pub fn run(lab: &Lab, opts: Options) -> Result<Matrix, NeighbourTableTooSmall> {
         .map(|(i, row)| icmp::SweepSource {
             ns_path: netns::path(&lab.container_ns(i)),
             targets: row.iter().map(|&(_, a)| a).collect(),
+            // The first column after its own row's diagonal.
+            first: row.iter().position(|&(j, _)| j > i).unwrap_or(0),
         })
         .collect();
     let before = icmp::neighbour_table();

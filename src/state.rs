@@ -65,6 +65,23 @@ pub enum Entry {
     Object(Object),
 }
 
+impl Entry {
+    /// The journal line for one identity of namespace `name` as it comes into being.
+    pub fn identity(name: &str, step: crate::kernel::netns::Step) -> Entry {
+        use crate::kernel::netns::Step;
+        match step {
+            Step::Placeholder(file) => Entry::Placeholder {
+                name: name.to_string(),
+                file,
+            },
+            Step::Namespace(ns) => Entry::Created {
+                name: name.to_string(),
+                ns,
+            },
+        }
+    }
+}
+
 /// A namespace netlab made, by identity: what `down` may remove.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OwnedNamespace {

@@ -385,6 +385,11 @@ pub struct SweepOptions {
 pub struct SweepSource {
     pub ns_path: PathBuf,
     pub targets: Vec<Ipv4Addr>,
+    /// The target each round starts with, going round from there. A full mesh starts each
+    /// source just after itself, so the two directions of most pairs go at different times and
+    /// the second finds the neighbour entry the first one's ARP request left at its end,
+    /// instead of every source broadcasting for the same destinations at once.
+    pub first: usize,
 }
 
 /// Ping every target of every source at once: one raw socket per source namespace, all its
@@ -442,8 +447,10 @@ struct Sweep<'a> {
     ids: Vec<u16>,
     /// When each round's request to each target left, if it did.
     sent_at: Vec<Vec<Option<Instant>>>,
-    /// The next target the current round sends to, while it is still sending.
+    /// How many targets of the current round have been considered, while it is still sending.
     cursor: Option<usize>,
+    /// Where each round starts in `targets` (it goes round from there).
+    first: usize,
     /// When the current round stops waiting (set once it has sent its last request).
     deadline: Instant,
     failed: Option<io::Error>,
@@ -509,6 +516,7 @@ impl<'a> Sweep<'a> {
             ids: Vec::new(),
             sent_at: Vec::new(),
             cursor: None,
+            first: 0,
             deadline: Instant::now(),
             failed: None,
         }
@@ -533,14 +541,16 @@ impl<'a> Sweep<'a> {
     /// Send up to `budget` requests of the current round; how many went out. The round's
     /// wait starts with its last request.
     fn send_some(&mut self, budget: usize, timeout: Duration) -> usize {
-        let (Some(mut i), Some(&id)) = (self.cursor, self.ids.last()) else {
+        let (Some(mut k), Some(&id)) = (self.cursor, self.ids.last()) else {
             return 0;
         };
         let round = self.ids.len() - 1;
+        let n = self.targets.len();
         let mut used = 0;
-        while i < self.targets.len() && used < budget {
+        while k < n && used < budget {
+            let i = (self.first + k) % n;
+            k += 1;
             if self.answers[i] != Answer::Waiting {
-                i += 1;
                 continue;
             }
             let packet = echo_request(id, i as u16);
@@ -569,13 +579,12 @@ impl<'a> Sweep<'a> {
                     self.settle(i);
                 }
             }
-            i += 1;
         }
-        if i >= self.targets.len() {
+        if k >= n {
             self.cursor = None;
             self.deadline = Instant::now() + timeout;
         } else {
-            self.cursor = Some(i);
+            self.cursor = Some(k);
         }
         used
     }
@@ -662,7 +671,11 @@ fn sweep_some(
             continue;
         }
         match sweep_socket(&src.ns_path, src.targets.len()) {
-            Ok(sock) => sweeps.push((i, Sweep::new(sock, &src.targets))),
+            Ok(sock) => {
+                let mut s = Sweep::new(sock, &src.targets);
+                s.first = src.first % src.targets.len().max(1);
+                sweeps.push((i, s));
+            }
             Err(e) => out.push((i, Err(e))),
         }
     }
@@ -671,7 +684,12 @@ fn sweep_some(
     }
     let mut buf = [MaybeUninit::<u8>::uninit(); 1500];
     let mut turn = 0;
-    let mut pacer = Pacer::new();
+    let fanout = sweeps
+        .iter()
+        .map(|(_, s)| s.targets.len())
+        .max()
+        .unwrap_or(0);
+    let mut pacer = Pacer::new(fanout);
     let mut resume_at = Instant::now();
     loop {
         // Close the sweeps that are done; start the next round of those whose round is over.
@@ -693,7 +711,10 @@ fn sweep_some(
         }
         // A few requests at a time, taking turns, between reads, as fast as the kernel keeps up.
         let now = Instant::now();
-        if now >= resume_at {
+        let may_send = now >= resume_at && sweeps.iter().any(|(_, s)| s.cursor.is_some());
+        if may_send && !pacer.ready() {
+            resume_at = now + Pacer::RECHECK;
+        } else if may_send {
             let mut budget = pacer.burst;
             let count = sweeps.len();
             for n in 0..count {
@@ -707,7 +728,7 @@ fn sweep_some(
             }
             turn = turn.wrapping_add(1);
             if budget < pacer.burst {
-                pacer.after_burst();
+                pacer.after_burst(pacer.burst - budget);
                 resume_at = Instant::now() + pacer.pause;
             }
         }
@@ -738,59 +759,135 @@ fn sweep_some(
 /// Requests a sweep sends from one source before the next source's turn.
 const SEND_TURN: usize = 16;
 
-/// How fast a sweep thread sends: in bursts between reads, fewer and further apart as soon as
-/// the kernel drops packets because a CPU's input backlog is full (net.core.netdev_max_backlog,
-/// 1000 by default). Unpaced, thousands of requests overflow it: before the neighbours are
-/// resolved, each request is also an ARP broadcast the bridge floods to every port, and a slow
-/// or busy machine handles those later than they arrive. The lost requests, or their replies,
-/// would cost a retry round at best.
+/// How fast a sweep thread sends: in bursts between reads, no faster than the kernel takes
+/// them. Each request crosses a CPU's input backlog (net.core.netdev_max_backlog, 1000 by
+/// default) a few times, and before the neighbours are resolved it is also an ARP broadcast the
+/// bridge floods to every port: a burst of cold requests to a 100-port bridge is 100 times its
+/// size in the backlog. A machine that handles those later than they arrive (busy, or slow)
+/// drops the excess without a word, and each lost request, ARP packet or reply costs a retry
+/// round at best. So: wait for the backlog to drain before each burst, size the burst by what
+/// the last one left in it, and halve it and pause when packets were dropped anyway.
 struct Pacer {
     burst: usize,
+    /// The largest burst: a cold request may be flooded to every port of the bridge.
+    most: usize,
     pause: Duration,
-    drops: Option<u64>,
+    last: Option<Softnet>,
+    waiting_since: Option<Instant>,
 }
 
 impl Pacer {
     const FIRST: usize = 8;
     const MOST: usize = 64;
     const LONGEST: Duration = Duration::from_millis(50);
+    /// Backlog (all CPUs) below which a burst may go, and how full one may leave it.
+    const LOW: u64 = 100;
+    const HIGH: u64 = 500;
+    /// How soon to look again while the backlog drains.
+    const RECHECK: Duration = Duration::from_micros(200);
 
-    fn new() -> Pacer {
+    /// For sources that each ping up to `fanout` destinations, which on one bridge means a
+    /// bridge of about that many ports.
+    fn new(fanout: usize) -> Pacer {
+        let most = (Pacer::HIGH as usize / fanout.max(1)).clamp(1, Pacer::MOST);
         Pacer {
-            burst: Pacer::FIRST,
+            burst: Pacer::FIRST.min(most),
+            most,
             pause: Duration::ZERO,
-            drops: backlog_drops(),
+            last: softnet(),
+            waiting_since: None,
         }
     }
 
-    /// Halve the burst and double the pause when the kernel dropped packets since the last
-    /// burst (anyone's: the backlog is the machine's), else grow the burst and shorten the pause.
-    fn after_burst(&mut self) {
-        let now = backlog_drops();
-        if now > self.drops {
+    /// May a burst go now? Not while the kernel is still working through the last ones, unless
+    /// the backlog has stayed full for `LONGEST` (someone else's traffic: go on, more slowly).
+    fn ready(&mut self) -> bool {
+        let drained = softnet()
+            .and_then(|s| s.backlog)
+            .is_none_or(|b| b <= Pacer::LOW);
+        let now = Instant::now();
+        match self.waiting_since {
+            _ if drained => {
+                self.waiting_since = None;
+                true
+            }
+            Some(t) if now - t >= Pacer::LONGEST => {
+                self.waiting_since = None;
+                self.burst = (self.burst / 2).max(1);
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.waiting_since = Some(now);
+                false
+            }
+        }
+    }
+
+    /// After a burst of `sent` requests: the next burst's size, and the pause before it.
+    fn after_burst(&mut self, sent: usize) {
+        let now = softnet();
+        let dropped = match (&self.last, &now) {
+            (Some(a), Some(b)) => b.dropped > a.dropped,
+            _ => false,
+        };
+        if dropped {
             self.burst = (self.burst / 2).max(1);
             self.pause = (self.pause * 2).clamp(Duration::from_millis(1), Pacer::LONGEST);
         } else {
-            self.burst = (self.burst + 2).min(Pacer::MOST);
             self.pause /= 2;
             if self.pause < Duration::from_micros(100) {
                 self.pause = Duration::ZERO;
             }
+            self.burst = match now.as_ref().and_then(|s| s.backlog) {
+                // What each request of this burst left in the backlog (nothing when the
+                // kernel handled it inside sendto, as an idle machine does).
+                Some(left) if left > 0 => {
+                    let each = left.div_ceil(sent.max(1) as u64);
+                    ((Pacer::HIGH / each) as usize).clamp(1, self.burst + 8)
+                }
+                _ => self.burst + 8,
+            }
+            .min(self.most);
         }
-        self.drops = now;
+        self.last = now;
     }
 }
 
-/// Packets dropped because a CPU's input backlog was full, all CPUs together since boot
-/// (/proc/net/softnet_stat: one line of hex counters per CPU, the second one).
-fn backlog_drops() -> Option<u64> {
-    parse_backlog_drops(&std::fs::read_to_string("/proc/net/softnet_stat").ok()?)
+/// /proc/net/softnet_stat, all CPUs together: packets dropped because a CPU's input backlog
+/// was full (since boot), and what the backlogs hold now (kernels from 5.10 say).
+#[derive(Debug, Clone, PartialEq)]
+struct Softnet {
+    dropped: u64,
+    backlog: Option<u64>,
 }
 
-fn parse_backlog_drops(stat: &str) -> Option<u64> {
-    stat.lines()
-        .map(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
-        .sum()
+fn softnet() -> Option<Softnet> {
+    parse_softnet(&std::fs::read_to_string("/proc/net/softnet_stat").ok()?)
+}
+
+/// One line of hex counters per CPU: processed, dropped, time_squeeze, ..., and from 5.10 the
+/// backlog length as the twelfth.
+fn parse_softnet(stat: &str) -> Option<Softnet> {
+    let mut t = Softnet {
+        dropped: 0,
+        backlog: Some(0),
+    };
+    let mut cpus = 0;
+    for line in stat.lines() {
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .map(|x| u64::from_str_radix(x, 16))
+            .collect::<Result<_, _>>()
+            .ok()?;
+        t.dropped += *v.get(1)?;
+        t.backlog = match (t.backlog, v.get(11)) {
+            (Some(b), Some(x)) => Some(b + x),
+            _ => None,
+        };
+        cpus += 1;
+    }
+    (cpus > 0).then_some(t)
 }
 
 /// Which sockets have something to read, waiting up to `timeout` for one (poll(2)).
@@ -963,9 +1060,26 @@ mod tests {
     }
 
     #[test]
-    fn sums_backlog_drops_over_cpus() {
-        let stat = "00042511 00000000 00000003 00000000 00000000\n0004a3f0 00001012 00000007 00000000 00000000\n";
-        assert_eq!(parse_backlog_drops(stat), Some(0x1012));
-        assert_eq!(parse_backlog_drops("0004a3f0\n"), None);
+    fn sums_softnet_counters_over_cpus() {
+        // 6.1: thirteen columns (backlog length, cpu); 6.18: fifteen; 5.4: eleven (no backlog).
+        let new = "00042511 00000010 00000003 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000005 00000000\n\
+0004a3f0 00001002 00000007 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000020 00000001 00000020 00000000\n";
+        assert_eq!(
+            parse_softnet(new),
+            Some(Softnet {
+                dropped: 0x1012,
+                backlog: Some(0x25)
+            })
+        );
+        let old = "00042511 00000010 00000003 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000\n";
+        assert_eq!(
+            parse_softnet(old),
+            Some(Softnet {
+                dropped: 0x10,
+                backlog: None
+            })
+        );
+        assert_eq!(parse_softnet("0004a3f0\n"), None);
+        assert_eq!(parse_softnet(""), None);
     }
 }

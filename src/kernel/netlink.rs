@@ -116,6 +116,32 @@ impl NsLink {
         Ok(idx)
     }
 
+    /// Change link attributes of `dev` (up/down, master, promiscuity) in one RTM_SETLINK.
+    async fn set_link(
+        &mut self,
+        dev: &str,
+        build: impl FnOnce(LinkMessageBuilder<LinkUnspec>) -> LinkMessageBuilder<LinkUnspec>,
+    ) -> io::Result<()> {
+        let i = self.index(dev).await?;
+        self.handle
+            .link()
+            .set(build(LinkUnspec::new_with_index(i)).build())
+            .execute()
+            .await
+            .map_err(io_err)
+    }
+
+    /// Bridge port isolation of `dev` on or off.
+    async fn set_isolated(&mut self, dev: &str, on: bool) -> io::Result<()> {
+        let i = self.index(dev).await?;
+        self.handle
+            .link()
+            .set_port(LinkBridgePort::new(i).isolated(on).build())
+            .execute()
+            .await
+            .map_err(io_err)
+    }
+
     /// Create one plan object. The error says what, where, and the kernel's reason.
     pub async fn apply(&mut self, o: &Object) -> io::Result<()> {
         self.apply_inner(o)
@@ -219,14 +245,7 @@ impl NsLink {
                 h.link().add(msg).execute().await.map_err(io_err)?;
                 drop(fd);
             }
-            Object::Promisc { dev, .. } => {
-                let i = self.index(dev).await?;
-                h.link()
-                    .set(LinkUnspec::new_with_index(i).promiscuous(true).build())
-                    .execute()
-                    .await
-                    .map_err(io_err)?;
-            }
+            Object::Promisc { dev, .. } => self.set_link(dev, |b| b.promiscuous(true)).await?,
             Object::Sysctl { ns, key, value } => {
                 let fd = self.ns_fd(ns)?;
                 let (key, value) = (key.clone(), value.clone());
@@ -235,30 +254,11 @@ impl NsLink {
                     .map_err(io::Error::other)??;
             }
             Object::Master { dev, master, .. } => {
-                let i = self.index(dev).await?;
                 let m = self.index(master).await?;
-                h.link()
-                    .set(LinkUnspec::new_with_index(i).controller(m).build())
-                    .execute()
-                    .await
-                    .map_err(io_err)?;
+                self.set_link(dev, |b| b.controller(m)).await?
             }
-            Object::Isolated { dev, .. } => {
-                let i = self.index(dev).await?;
-                h.link()
-                    .set_port(LinkBridgePort::new(i).isolated(true).build())
-                    .execute()
-                    .await
-                    .map_err(io_err)?;
-            }
-            Object::Up { dev, .. } => {
-                let i = self.index(dev).await?;
-                h.link()
-                    .set(LinkUnspec::new_with_index(i).up().build())
-                    .execute()
-                    .await
-                    .map_err(io_err)?;
-            }
+            Object::Isolated { dev, .. } => self.set_isolated(dev, true).await?,
+            Object::Up { dev, .. } => self.set_link(dev, |b| b.up()).await?,
             Object::Address { dev, address, .. } => {
                 let i = self.index(dev).await?;
                 h.address()
@@ -328,38 +328,10 @@ impl NsLink {
                 h.link().del(i).execute().await.map_err(io_err)?;
                 self.index.remove(name);
             }
-            Object::Master { dev, .. } => {
-                let i = self.index(dev).await?;
-                h.link()
-                    .set(LinkUnspec::new_with_index(i).nocontroller().build())
-                    .execute()
-                    .await
-                    .map_err(io_err)?;
-            }
-            Object::Promisc { dev, .. } => {
-                let i = self.index(dev).await?;
-                h.link()
-                    .set(LinkUnspec::new_with_index(i).promiscuous(false).build())
-                    .execute()
-                    .await
-                    .map_err(io_err)?;
-            }
-            Object::Isolated { dev, .. } => {
-                let i = self.index(dev).await?;
-                h.link()
-                    .set_port(LinkBridgePort::new(i).isolated(false).build())
-                    .execute()
-                    .await
-                    .map_err(io_err)?;
-            }
-            Object::Up { dev, .. } => {
-                let i = self.index(dev).await?;
-                h.link()
-                    .set(LinkUnspec::new_with_index(i).down().build())
-                    .execute()
-                    .await
-                    .map_err(io_err)?;
-            }
+            Object::Master { dev, .. } => self.set_link(dev, |b| b.nocontroller()).await?,
+            Object::Promisc { dev, .. } => self.set_link(dev, |b| b.promiscuous(false)).await?,
+            Object::Isolated { dev, .. } => self.set_isolated(dev, false).await?,
+            Object::Up { dev, .. } => self.set_link(dev, |b| b.down()).await?,
             Object::Address { dev, address, .. } => {
                 let i = self.index(dev).await?;
                 let mut found = h

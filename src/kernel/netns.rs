@@ -295,6 +295,8 @@ pub struct Created<T> {
     pub value: T,
     pub handle: File,
     pub identity: Identity,
+    /// The mount point file's identity.
+    pub placeholder: Identity,
 }
 
 /// Create the namespace `name` and run `inside` on a thread that is in it (to open sockets
@@ -356,6 +358,7 @@ pub fn create<T: Send + 'static>(
             value,
             handle,
             identity,
+            placeholder,
         })
     })
     .join()
