@@ -2,10 +2,11 @@
 //! container pings every other one (at the address a check would use), and where the lab has a
 //! check for a pair, what it expects is set against what came back.
 //!
-//! This module decides who pings which address, matches the lab's checks to pairs and lays the
-//! matrix out; the echo requests themselves are [`icmp::sweep`]'s (one raw socket per source
-//! namespace, every destination at once), so a 100-container lab takes well under a second
-//! when everything answers, and `count * timeout` when something does not.
+//! This module decides who pings which address, matches the lab's checks to pairs, refuses to
+//! overflow the kernel's neighbour table (which every namespace shares) and lays the matrix
+//! out; the echo requests themselves are [`icmp::sweep`]'s (one raw socket per source
+//! namespace, every destination at once, paced), so a lab that answers takes what its kernel
+//! needs, and one with silent pairs `count * timeout` more.
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -97,17 +98,9 @@ pub struct Matrix {
     pub summary: Summary,
 }
 
-/// The address `from` pings to reach container `to`, as a check resolves a container target:
-/// its address on the first network (in `to`'s order) both are on and that connects them (one
-/// spanning hosts, or a host-local one on the host both are on), else its first address.
+/// The address `from` pings to reach container `to` (see [`Lab::container_address`]).
 pub fn destination_address(lab: &Lab, from: usize, to: usize) -> Option<Ipv4Addr> {
-    let (s, t) = (&lab.containers[from], &lab.containers[to]);
-    let shared = t.endpoints.iter().find(|te| {
-        s.endpoints.iter().any(|se| {
-            se.network == te.network && (lab.networks[te.network].spans_hosts() || s.host == t.host)
-        })
-    });
-    shared.or(t.endpoints.first()).map(|e| e.address.ip())
+    lab.container_address(from, to)
 }
 
 /// Ping every pair of the lab's containers, both ways, and compare with the lab's checks;

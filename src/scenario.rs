@@ -195,17 +195,12 @@ fn target(lab: &Lab, from: &str, to: &str) -> Option<Ipv4Addr> {
     if let Some(h) = lab.hosts.iter().find(|h| h.name == to) {
         return Some(h.address.ip());
     }
-    let t = lab.containers.iter().find(|c| c.name == to)?;
-    let src = lab.containers.iter().find(|c| c.name == from);
-    let shared = t.endpoints.iter().find(|te| {
-        src.is_some_and(|s| {
-            s.endpoints.iter().any(|se| {
-                se.network == te.network
-                    && (lab.networks[te.network].spans_hosts() || s.host == t.host)
-            })
-        })
-    });
-    shared.or(t.endpoints.first()).map(|e| e.address.ip())
+    let ti = lab.containers.iter().position(|c| c.name == to)?;
+    match lab.containers.iter().position(|c| c.name == from) {
+        Some(fi) => lab.container_address(fi, ti),
+        // From a host: the container's first address.
+        None => lab.containers[ti].endpoints.first().map(|e| e.address.ip()),
+    }
 }
 
 /// Do the step once. Ok(detail) when it did what the step says (before `expect_fail`).

@@ -105,12 +105,15 @@ enum Heard {
         ttl: u8,
     },
     /// An ICMP error from `src` about the echo request (`id`, `seq`) that was sent to `dst`.
+    /// `local`: the sender's own kernel sent it (from the request's source address), which is
+    /// how it says it could not resolve the next hop's neighbour (after three ARP requests).
     Error {
         src: Ipv4Addr,
         dst: Ipv4Addr,
         id: u16,
         seq: u16,
         time_exceeded: bool,
+        local: bool,
         what: String,
     },
 }
@@ -136,6 +139,12 @@ fn hear(pkt: &[u8]) -> Option<Heard> {
         3 | 11 => {
             let inner = icmp.get(8..)?;
             let inner_ihl = usize::from(inner.first()? & 0x0f) * 4;
+            let inner_src = Ipv4Addr::new(
+                *inner.get(12)?,
+                *inner.get(13)?,
+                *inner.get(14)?,
+                *inner.get(15)?,
+            );
             let dst = Ipv4Addr::new(
                 *inner.get(16)?,
                 *inner.get(17)?,
@@ -162,6 +171,7 @@ fn hear(pkt: &[u8]) -> Option<Heard> {
                 id,
                 seq,
                 time_exceeded: typ == 11,
+                local: src == inner_src,
                 what: format!("{what} (ICMP from {src})"),
             })
         }
@@ -392,10 +402,10 @@ pub struct SweepSource {
     pub first: usize,
 }
 
-/// Ping every target of every source at once: one raw socket per source namespace, all its
-/// requests sent back to back (each round with its own identifier, the target's index as the
-/// sequence number), the replies collected as they come, until every target has answered or
-/// the round's timeout passes. The sockets are spread over a few threads that each wait on
+/// Ping every target of every source at once: one raw socket per source namespace, its
+/// requests sent a few at a time between reads (`send_burst`; each round with its own
+/// identifier, the target's index as the sequence number), the replies collected as they come,
+/// until every target has answered or the round's timeout (from its last request) passes. The sockets are spread over a few threads that each wait on
 /// all of theirs with poll(2), so a lab of unreachable pairs costs `rounds * timeout` in all,
 /// not per pair. One result per source, in order: a [`PingResult`] per target, or why the
 /// source could not send at all (its namespace is gone).
@@ -432,7 +442,7 @@ pub fn sweep(sources: &[SweepSource], opts: SweepOptions) -> Vec<io::Result<Vec<
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Answer {
     Waiting,
-    /// An echo reply, an ICMP error, or a send the kernel refused: no retry.
+    /// An echo reply, an ICMP error from elsewhere, or a send the kernel refused: no retry.
     Final,
 }
 
@@ -634,7 +644,12 @@ impl<'a> Sweep<'a> {
                     self.settle(i);
                 }
                 Some(Heard::Error {
-                    dst, id, seq, what, ..
+                    dst,
+                    id,
+                    seq,
+                    local,
+                    what,
+                    ..
                 }) => {
                     let Some((i, _)) = self.whose(id, seq, dst) else {
                         continue;
@@ -642,7 +657,11 @@ impl<'a> Sweep<'a> {
                     if self.results[i].received == 0 {
                         self.results[i].error.get_or_insert(what);
                     }
-                    self.settle(i);
+                    // The source's own kernel gave up on the neighbour: a new request starts
+                    // a new resolution, so the next round (if any) asks again.
+                    if !local {
+                        self.settle(i);
+                    }
                 }
                 None => {}
             }
@@ -689,8 +708,7 @@ fn sweep_some(
         .map(|(_, s)| s.targets.len())
         .max()
         .unwrap_or(0);
-    let mut pacer = Pacer::new(fanout);
-    let mut resume_at = Instant::now();
+    let burst = send_burst(fanout);
     loop {
         // Close the sweeps that are done; start the next round of those whose round is over.
         let mut k = 0;
@@ -709,32 +727,23 @@ fn sweep_some(
         if sweeps.is_empty() {
             return out;
         }
-        // A few requests at a time, taking turns, between reads, as fast as the kernel keeps up.
-        let now = Instant::now();
-        let may_send = now >= resume_at && sweeps.iter().any(|(_, s)| s.cursor.is_some());
-        if may_send && !pacer.ready() {
-            resume_at = now + Pacer::RECHECK;
-        } else if may_send {
-            let mut budget = pacer.burst;
-            let count = sweeps.len();
-            for n in 0..count {
-                if budget == 0 {
-                    break;
-                }
-                let s = &mut sweeps[(turn + n) % count].1;
-                if s.cursor.is_some() {
-                    budget -= s.send_some(budget.min(SEND_TURN), opts.timeout);
-                }
+        // A few requests at a time, taking turns, between reads.
+        let mut budget = burst;
+        let count = sweeps.len();
+        for n in 0..count {
+            if budget == 0 {
+                break;
             }
-            turn = turn.wrapping_add(1);
-            if budget < pacer.burst {
-                pacer.after_burst(pacer.burst - budget);
-                resume_at = Instant::now() + pacer.pause;
+            let s = &mut sweeps[(turn + n) % count].1;
+            if s.cursor.is_some() {
+                budget -= s.send_some(budget.min(SEND_TURN), opts.timeout);
             }
         }
+        turn = turn.wrapping_add(1);
         let sending = sweeps.iter().any(|(_, s)| s.cursor.is_some());
         let wait = if sending {
-            resume_at.saturating_duration_since(Instant::now())
+            // Replies ready: read them and go on at once. None yet: let the kernel catch up.
+            SEND_PAUSE
         } else {
             let next = sweeps.iter().map(|(_, s)| s.deadline).min().unwrap();
             next.saturating_duration_since(Instant::now())
@@ -758,136 +767,20 @@ fn sweep_some(
 
 /// Requests a sweep sends from one source before the next source's turn.
 const SEND_TURN: usize = 16;
+/// How long a sending thread waits for replies before its next burst, when none are ready.
+const SEND_PAUSE: Duration = Duration::from_millis(1);
 
-/// How fast a sweep thread sends: in bursts between reads, no faster than the kernel takes
-/// them. Each request crosses a CPU's input backlog (net.core.netdev_max_backlog, 1000 by
-/// default) a few times, and before the neighbours are resolved it is also an ARP broadcast the
-/// bridge floods to every port: a burst of cold requests to a 100-port bridge is 100 times its
-/// size in the backlog. A machine that handles those later than they arrive (busy, or slow)
-/// drops the excess without a word, and each lost request, ARP packet or reply costs a retry
-/// round at best. So: wait for the backlog to drain before each burst, size the burst by what
-/// the last one left in it, and halve it and pause when packets were dropped anyway.
-struct Pacer {
-    burst: usize,
-    /// The largest burst: a cold request may be flooded to every port of the bridge.
-    most: usize,
-    pause: Duration,
-    last: Option<Softnet>,
-    waiting_since: Option<Instant>,
-}
-
-impl Pacer {
-    const FIRST: usize = 8;
-    const MOST: usize = 64;
-    const LONGEST: Duration = Duration::from_millis(50);
-    /// Backlog (all CPUs) below which a burst may go, and how full one may leave it.
-    const LOW: u64 = 100;
-    const HIGH: u64 = 500;
-    /// How soon to look again while the backlog drains.
-    const RECHECK: Duration = Duration::from_micros(200);
-
-    /// For sources that each ping up to `fanout` destinations, which on one bridge means a
-    /// bridge of about that many ports.
-    fn new(fanout: usize) -> Pacer {
-        let most = (Pacer::HIGH as usize / fanout.max(1)).clamp(1, Pacer::MOST);
-        Pacer {
-            burst: Pacer::FIRST.min(most),
-            most,
-            pause: Duration::ZERO,
-            last: softnet(),
-            waiting_since: None,
-        }
-    }
-
-    /// May a burst go now? Not while the kernel is still working through the last ones, unless
-    /// the backlog has stayed full for `LONGEST` (someone else's traffic: go on, more slowly).
-    fn ready(&mut self) -> bool {
-        let drained = softnet()
-            .and_then(|s| s.backlog)
-            .is_none_or(|b| b <= Pacer::LOW);
-        let now = Instant::now();
-        match self.waiting_since {
-            _ if drained => {
-                self.waiting_since = None;
-                true
-            }
-            Some(t) if now - t >= Pacer::LONGEST => {
-                self.waiting_since = None;
-                self.burst = (self.burst / 2).max(1);
-                true
-            }
-            Some(_) => false,
-            None => {
-                self.waiting_since = Some(now);
-                false
-            }
-        }
-    }
-
-    /// After a burst of `sent` requests: the next burst's size, and the pause before it.
-    fn after_burst(&mut self, sent: usize) {
-        let now = softnet();
-        let dropped = match (&self.last, &now) {
-            (Some(a), Some(b)) => b.dropped > a.dropped,
-            _ => false,
-        };
-        if dropped {
-            self.burst = (self.burst / 2).max(1);
-            self.pause = (self.pause * 2).clamp(Duration::from_millis(1), Pacer::LONGEST);
-        } else {
-            self.pause /= 2;
-            if self.pause < Duration::from_micros(100) {
-                self.pause = Duration::ZERO;
-            }
-            self.burst = match now.as_ref().and_then(|s| s.backlog) {
-                // What each request of this burst left in the backlog (nothing when the
-                // kernel handled it inside sendto, as an idle machine does).
-                Some(left) if left > 0 => {
-                    let each = left.div_ceil(sent.max(1) as u64);
-                    ((Pacer::HIGH / each) as usize).clamp(1, self.burst + 8)
-                }
-                _ => self.burst + 8,
-            }
-            .min(self.most);
-        }
-        self.last = now;
-    }
-}
-
-/// /proc/net/softnet_stat, all CPUs together: packets dropped because a CPU's input backlog
-/// was full (since boot), and what the backlogs hold now (kernels from 5.10 say).
-#[derive(Debug, Clone, PartialEq)]
-struct Softnet {
-    dropped: u64,
-    backlog: Option<u64>,
-}
-
-fn softnet() -> Option<Softnet> {
-    parse_softnet(&std::fs::read_to_string("/proc/net/softnet_stat").ok()?)
-}
-
-/// One line of hex counters per CPU: processed, dropped, time_squeeze, ..., and from 5.10 the
-/// backlog length as the twelfth.
-fn parse_softnet(stat: &str) -> Option<Softnet> {
-    let mut t = Softnet {
-        dropped: 0,
-        backlog: Some(0),
-    };
-    let mut cpus = 0;
-    for line in stat.lines() {
-        let v: Vec<u64> = line
-            .split_whitespace()
-            .map(|x| u64::from_str_radix(x, 16))
-            .collect::<Result<_, _>>()
-            .ok()?;
-        t.dropped += *v.get(1)?;
-        t.backlog = match (t.backlog, v.get(11)) {
-            (Some(b), Some(x)) => Some(b + x),
-            _ => None,
-        };
-        cpus += 1;
-    }
-    (cpus > 0).then_some(t)
+/// Requests a sweep thread sends between two reads, for sources that each ping up to `fanout`
+/// destinations (on one bridge, a bridge of about that many ports). Each request crosses a
+/// CPU's input backlog (net.core.netdev_max_backlog, 1000 by default) a few times, and before
+/// the neighbours are resolved it is also an ARP broadcast the bridge floods to every port: a
+/// burst of cold requests to a 100-port bridge is 100 times its size in the backlog. A machine
+/// that handles those later than they arrive (busy, or slow) drops the excess without a word,
+/// and each lost request, ARP packet or reply costs a retry round at best, or sets off the
+/// kernel's own ARP retries, which come all at once and overflow it again. So a burst is at
+/// most half a backlog's worth of floods, and the next waits for replies to the last.
+fn send_burst(fanout: usize) -> usize {
+    (500 / fanout.max(1)).clamp(1, 64)
 }
 
 /// Which sockets have something to read, waiting up to `timeout` for one (poll(2)).
@@ -1026,6 +919,7 @@ mod tests {
                 id: 0x1234,
                 seq: 5,
                 time_exceeded: false,
+                local: false,
                 what: "host unreachable (ICMP from 10.0.0.1)".into(),
             })
         );
@@ -1037,6 +931,10 @@ mod tests {
             })
         ));
         assert!(parse(&pkt, 0x1234, Ipv4Addr::new(10, 0, 0, 2)).is_none());
+        // From the sender's own address: its kernel could not resolve the neighbour.
+        let mut own = pkt.clone();
+        own[12..16].copy_from_slice(&[10, 0, 0, 3]);
+        assert!(matches!(hear(&own), Some(Heard::Error { local: true, .. })));
         // An error about someone's echo *reply* is not about a request of ours.
         let n = pkt.len();
         pkt[n - 8] = 0;
@@ -1057,29 +955,5 @@ mod tests {
             })
         );
         assert_eq!(parse_neighbour_stat("garbage", None), None);
-    }
-
-    #[test]
-    fn sums_softnet_counters_over_cpus() {
-        // 6.1: thirteen columns (backlog length, cpu); 6.18: fifteen; 5.4: eleven (no backlog).
-        let new = "00042511 00000010 00000003 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000005 00000000\n\
-0004a3f0 00001002 00000007 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000020 00000001 00000020 00000000\n";
-        assert_eq!(
-            parse_softnet(new),
-            Some(Softnet {
-                dropped: 0x1012,
-                backlog: Some(0x25)
-            })
-        );
-        let old = "00042511 00000010 00000003 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000\n";
-        assert_eq!(
-            parse_softnet(old),
-            Some(Softnet {
-                dropped: 0x10,
-                backlog: None
-            })
-        );
-        assert_eq!(parse_softnet("0004a3f0\n"), None);
-        assert_eq!(parse_softnet(""), None);
     }
 }

@@ -255,6 +255,21 @@ impl Lab {
         )
     }
     /// Namespace of a node (container or host) by name.
+    /// The address container `from` pings to reach container `to`, as a check resolves a
+    /// container target: its address on the first network (in `to`'s order) both are on and
+    /// that connects them (one spanning hosts, or a host-local one on the host both are on),
+    /// else its first address.
+    pub fn container_address(&self, from: usize, to: usize) -> Option<Ipv4Addr> {
+        let (s, t) = (&self.containers[from], &self.containers[to]);
+        let shared = t.endpoints.iter().find(|te| {
+            s.endpoints.iter().any(|se| {
+                se.network == te.network
+                    && (self.networks[te.network].spans_hosts() || s.host == t.host)
+            })
+        });
+        shared.or(t.endpoints.first()).map(|e| e.address.ip())
+    }
+
     pub fn node_ns(&self, name: &str) -> Option<String> {
         let known = self.containers.iter().any(|c| c.name == name)
             || self.hosts.iter().any(|h| h.name == name);
