@@ -486,16 +486,7 @@ fn check_cmd(arg: &str, json: bool) -> Result<()> {
         println!("lab {lab} has no checks");
         return Ok(());
     }
-    // Say up front why checks may fail: the lab is no longer what netlab built.
-    if let Some(LabStatus {
-        problem: Some(p), ..
-    }) = lab_status(&lab).filter(|s| s.state == "degraded")
-    {
-        eprintln!(
-            "{} lab {lab} is degraded ({p}); checks that involve those namespaces cannot pass",
-            "warning:".yellow().bold()
-        );
-    }
+    warn_if_degraded(&lab, "checks that involve those namespaces cannot pass");
     run_checks(&record.lab, json)
 }
 
@@ -505,6 +496,19 @@ struct LabStatus {
     record: Option<state::Record>,
     state: String,
     problem: Option<String>,
+}
+
+/// Say up front why probes may fail: the lab is no longer what netlab built.
+fn warn_if_degraded(lab: &str, consequence: &str) {
+    if let Some(LabStatus {
+        problem: Some(p), ..
+    }) = lab_status(lab).filter(|s| s.state == "degraded")
+    {
+        eprintln!(
+            "{} lab {lab} is degraded ({p}); {consequence}",
+            "warning:".yellow().bold()
+        );
+    }
 }
 
 /// Compare a lab's record with live state: every namespace it owns must still be the one it
@@ -749,15 +753,7 @@ fn pingall_cmd(arg: &str, count: u32, timeout_ms: u64, json: bool) -> Result<()>
         println!("lab {lab} has fewer than two containers: no pair to ping");
         return Ok(());
     }
-    if let Some(LabStatus {
-        problem: Some(p), ..
-    }) = lab_status(&lab).filter(|s| s.state == "degraded")
-    {
-        eprintln!(
-            "{} lab {lab} is degraded ({p}); pairs that involve those namespaces cannot answer",
-            "warning:".yellow().bold()
-        );
-    }
+    warn_if_degraded(&lab, "pairs that involve those namespaces cannot answer");
     // One raw socket per source namespace, all open at once.
     raise_fd_limit();
     let m = crate::pingall::run(
