@@ -179,22 +179,12 @@ mod tests {
         ];
         let s = fill(crate::table::with(&HEADER, true, None), &rows).to_string();
         assert!(s.contains("\x1b["), "colour is on: {s:?}");
-        let strip = |l: &str| {
-            let mut out = String::new();
-            let mut esc = false;
-            for c in l.chars() {
-                match (esc, c) {
-                    (false, '\x1b') => esc = true,
-                    (true, c) if c.is_ascii_alphabetic() => esc = false,
-                    (true, _) => {}
-                    (false, c) => out.push(c),
-                }
-            }
-            out
-        };
-        let widths: Vec<usize> = s.lines().map(|l| strip(l).chars().count()).collect();
+        let widths: Vec<usize> = s
+            .lines()
+            .map(|l| crate::table::strip_ansi(l).chars().count())
+            .collect();
         assert!(widths.windows(2).all(|w| w[0] == w[1]), "{s}\n{widths:?}");
-        assert!(strip(&s).contains("0.081 ms"), "{s}");
+        assert!(crate::table::strip_ansi(&s).contains("0.081 ms"), "{s}");
         let plain = fill(crate::table::with(&HEADER, false, Some(60)), &rows).to_string();
         assert!(!plain.contains('\x1b'), "{plain:?}");
         assert!(plain.lines().all(|l| l.chars().count() <= 60), "{plain}");

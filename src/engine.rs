@@ -876,6 +876,12 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
             }
         }
         if left.is_empty() && record.namespaces != planned_before {
+            // Gone again, but journaled: their entries stay the lab's (see Record::retired).
+            for m in &made {
+                if !record.retired.contains(&m.name) {
+                    record.retired.push(m.name.clone());
+                }
+            }
             record.namespaces = planned_before;
             if let Err(e2) = st.write_record(&record) {
                 left.push(format!("{e2:#}"));

@@ -819,22 +819,9 @@ mod tests {
             let s = render_with(&m, styled, width);
             assert!(!s.contains("from \\ to"), "no matrix: {s}");
             let rows: Vec<&str> = s.lines().filter(|l| l.starts_with("│ c")).collect();
-            let strip = |l: &str| {
-                let mut out = String::new();
-                let mut esc = false;
-                for c in l.chars() {
-                    match (esc, c) {
-                        (false, '\x1b') => esc = true,
-                        (true, c) if c.is_ascii_alphabetic() => esc = false,
-                        (true, _) => {}
-                        (false, c) => out.push(c),
-                    }
-                }
-                out
-            };
             // 20 sources, one line each, plus the one check's row.
             assert_eq!(rows.len(), 21, "{s}");
-            let plain = strip(&s);
+            let plain = crate::table::strip_ansi(&s);
             assert!(plain.contains("│ c0   ┆ 19/19     ┆ -"), "{plain}");
             assert!(plain.contains("all 19"), "{plain}");
             assert!(plain.contains("c0, c1 "), "{plain}");

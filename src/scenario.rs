@@ -378,11 +378,7 @@ fn explain(lab: &str, from: &str, to: &str) -> Option<String> {
     let rec = current(lab).ok()?;
     let src = rec.lab.node_ns(from)?;
     let dst = target(&rec.lab, from, to)?;
-    let prefix = format!("{lab}.");
-    let targets: Vec<_> = crate::observe::discover(false)
-        .into_iter()
-        .filter(|t| t.name.starts_with(&prefix))
-        .collect();
+    let targets = crate::observe::of_lab(&crate::observe::discover(false), lab);
     let snap = crate::observe::snapshot(&targets, crate::observe::Want::ALL);
     snap.namespace(&src)?;
     let t = crate::trace::trace(&snap, &crate::observe::KernelRoutes, &src, dst);

@@ -364,11 +364,6 @@ impl LabState {
         Ok(out)
     }
 
-    /// The entries of the journal (valid ones only).
-    pub fn entries(&self) -> Result<Vec<Entry>> {
-        Ok(self.read_journal()?.entries)
-    }
-
     /// The namespaces this lab created, newest first, by identity. Every entry is checked
     /// against the lab's naming scheme (`<lab>.` and one path component) and, when the record
     /// is readable, against its planned namespaces: an entry naming anything else (another

@@ -46,6 +46,26 @@ pub fn count(n: usize, singular: &str, plural: &str) -> String {
     format!("{n} {}", if n == 1 { singular } else { plural })
 }
 
+/// A line without its ANSI escape sequences (CSI: ESC [ ... final byte), as a terminal shows
+/// it: for tests of styled output.
+#[cfg(test)]
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for d in chars.by_ref() {
+                if ('@'..='~').contains(&d) && d != '[' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,21 +73,7 @@ mod tests {
 
     /// Visible characters of a line, escape sequences removed.
     fn visible(line: &str) -> usize {
-        let mut n = 0;
-        let mut chars = line.chars();
-        while let Some(c) = chars.next() {
-            if c == '\x1b' {
-                // CSI: ESC [ ... final byte in '@'..='~'
-                for d in chars.by_ref() {
-                    if ('@'..='~').contains(&d) && d != '[' {
-                        break;
-                    }
-                }
-            } else {
-                n += 1;
-            }
-        }
-        n
+        strip_ansi(line).chars().count()
     }
 
     #[test]

@@ -431,11 +431,21 @@ fn failed_or_impossible_apply_changes_nothing() {
         assert_eq!(lab_state(&lab), before, "k={k}");
         assert_eq!(rec(), rec_before, "k={k}");
     }
+    // The namespaces the failed applies made and removed are still the lab's in the journal:
+    // nothing in it is reported as naming another lab's namespace.
+    {
+        let st = netlab::state::LabState::lock(&lab).unwrap();
+        let owned = st.owned().unwrap();
+        assert!(owned.problems.is_empty(), "{:?}", owned.problems);
+    }
     let o = netlab_env(
         &["apply", "--name", &lab, edited],
         &[("NETLAB_FAIL_AT", "13")],
     );
     assert!(o.status.success(), "{}", text(&o));
+    let d = netlab(&["down", &lab]);
+    assert!(d.status.success(), "{}", text(&d));
+    assert_clean(&lab);
 
     let ov = unique("lapo");
     let _g2 = LabGuard(ov.clone());

@@ -398,15 +398,7 @@ pub fn trace(
         .iter()
         .find(|r| r.lab.node_ns(from).is_some() || from.starts_with(&format!("{}.", r.lab.name)));
     let mut snap = match lab {
-        Some(r) => {
-            let prefix = format!("{}.", r.lab.name);
-            let mine: Vec<_> = targets
-                .iter()
-                .filter(|t| t.name.starts_with(&prefix))
-                .cloned()
-                .collect();
-            observe::snapshot(&mine, Want::ALL)
-        }
+        Some(r) => observe::snapshot(&observe::of_lab(&targets, &r.lab.name), Want::ALL),
         None => observe::snapshot(&targets, Want::ALL),
     };
     let src_name = diag::resolve(&snap, &recs, from)

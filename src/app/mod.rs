@@ -298,14 +298,10 @@ fn up(
 
 /// `netlab run`: each scenario's steps as they happen, then a summary; JSON and JUnit on demand.
 fn run_scenarios(arg: &str, names: &[String], json: bool, junit: Option<&Path>) -> Result<()> {
-    let lab = lab_arg(arg)?;
-    let record = record_of(&lab)?;
-    need_root_for(
+    let (lab, record) = complete_lab(
+        arg,
         "change and probe the lab's namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW)",
     )?;
-    if !record.complete {
-        bail!("lab {lab} is not completely up; run `netlab down {lab}`");
-    }
     let chosen = crate::scenario::select(&record, names).map_err(BadInput)?;
     if chosen.is_empty() {
         println!("lab {lab} has no scenarios");
@@ -471,17 +467,25 @@ fn record_of(lab: &str) -> Result<state::Record> {
     }
 }
 
-fn check_cmd(arg: &str, json: bool) -> Result<()> {
+/// The lab `arg` names and its record, for a command that works on a lab that is completely
+/// up and needs root to `what`.
+fn complete_lab(arg: &str, what: &str) -> Result<(String, state::Record)> {
     let lab = lab_arg(arg)?;
     let record = record_of(&lab)?;
-    need_root_for(
-        "enter the lab's namespaces (CAP_SYS_ADMIN) and send ICMP from them (CAP_NET_RAW)",
-    )?;
+    need_root_for(what)?;
     if !record.complete {
         bail!(
             "lab {lab} is not completely up (an up failed or is running); run `netlab down {lab}`"
         );
     }
+    Ok((lab, record))
+}
+
+fn check_cmd(arg: &str, json: bool) -> Result<()> {
+    let (lab, record) = complete_lab(
+        arg,
+        "enter the lab's namespaces (CAP_SYS_ADMIN) and send ICMP from them (CAP_NET_RAW)",
+    )?;
     if record.lab.checks.is_empty() {
         println!("lab {lab} has no checks");
         return Ok(());
@@ -739,16 +743,10 @@ fn validate(file: &Path, json: bool) -> Result<()> {
 /// `pingall`: every container of a lab that is up pings every other one; exit 1 if a pair the
 /// lab checks differs from what it expects.
 fn pingall_cmd(arg: &str, count: u32, timeout_ms: u64, json: bool) -> Result<()> {
-    let lab = lab_arg(arg)?;
-    let record = record_of(&lab)?;
-    need_root_for(
+    let (lab, record) = complete_lab(
+        arg,
         "enter the lab's namespaces (CAP_SYS_ADMIN) and send ICMP from them (CAP_NET_RAW)",
     )?;
-    if !record.complete {
-        bail!(
-            "lab {lab} is not completely up (an up failed or is running); run `netlab down {lab}`"
-        );
-    }
     if record.lab.containers.len() < 2 && !json {
         println!("lab {lab} has fewer than two containers: no pair to ping");
         return Ok(());

@@ -85,13 +85,6 @@ impl NsLink {
         }
     }
 
-    /// Connect to an existing named namespace.
-    pub fn connect(ns: &str) -> io::Result<NsLink> {
-        let rt = tokio::runtime::Handle::current();
-        let conn = netns::run_in(ns, move || socket_here(&rt))?;
-        Ok(NsLink::start(ns, conn))
-    }
-
     pub fn handle(&self) -> &Handle {
         &self.handle
     }
@@ -129,6 +122,26 @@ impl NsLink {
             .execute()
             .await
             .map_err(io_err)
+    }
+
+    /// The route through `via` on `dev` (to `dst`, or the default route), proto boot as
+    /// `ip route add` (and Docker) install it: the message that adds it also names it for
+    /// deletion.
+    async fn route_message(
+        &mut self,
+        dst: Option<ipnetwork::Ipv4Network>,
+        via: Ipv4Addr,
+        dev: &str,
+    ) -> io::Result<netlink_packet_route::route::RouteMessage> {
+        let i = self.index(dev).await?;
+        let mut b = RouteMessageBuilder::<Ipv4Addr>::new()
+            .gateway(via)
+            .output_interface(i)
+            .protocol(RouteProtocol::Boot);
+        if let Some(d) = dst {
+            b = b.destination_prefix(d.network(), d.prefix());
+        }
+        Ok(b.build())
     }
 
     /// Bridge port isolation of `dev` on or off.
@@ -268,16 +281,8 @@ impl NsLink {
                     .map_err(io_err)?;
             }
             Object::Route { dst, via, dev, .. } => {
-                let i = self.index(dev).await?;
-                // proto boot, as `ip route add` (and Docker) install it.
-                let mut b = RouteMessageBuilder::<Ipv4Addr>::new()
-                    .gateway(*via)
-                    .output_interface(i)
-                    .protocol(RouteProtocol::Boot);
-                if let Some(d) = dst {
-                    b = b.destination_prefix(d.network(), d.prefix());
-                }
-                h.route().add(b.build()).execute().await.map_err(io_err)?;
+                let m = self.route_message(*dst, *via, dev).await?;
+                h.route().add(m).execute().await.map_err(io_err)?;
             }
             Object::Fdb { dev, mac, dst, .. } => {
                 let i = self.index(dev).await?;
@@ -346,15 +351,8 @@ impl NsLink {
                 }
             }
             Object::Route { dst, via, dev, .. } => {
-                let i = self.index(dev).await?;
-                let mut b = RouteMessageBuilder::<Ipv4Addr>::new()
-                    .gateway(*via)
-                    .output_interface(i)
-                    .protocol(RouteProtocol::Boot);
-                if let Some(d) = dst {
-                    b = b.destination_prefix(d.network(), d.prefix());
-                }
-                h.route().del(b.build()).execute().await.map_err(io_err)?;
+                let m = self.route_message(*dst, *via, dev).await?;
+                h.route().del(m).execute().await.map_err(io_err)?;
             }
             // The same message that added the entry names it for deletion (ifindex, MAC,
             // and for an FDB entry its VTEP; for a neighbour its address).

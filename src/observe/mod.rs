@@ -260,6 +260,16 @@ pub fn discover(all: bool) -> Vec<Target> {
     discover_all(all).targets
 }
 
+/// The named namespaces of lab `lab` (its `<lab>.` prefix), among `targets`.
+pub fn of_lab(targets: &[Target], lab: &str) -> Vec<Target> {
+    let prefix = format!("{lab}.");
+    targets
+        .iter()
+        .filter(|t| t.name.starts_with(&prefix))
+        .cloned()
+        .collect()
+}
+
 /// [`discover`], with what was skipped and why.
 pub fn discover_all(all: bool) -> Discovery {
     let mut seen: HashSet<(u64, u64)> = HashSet::new();
