@@ -293,6 +293,7 @@ impl Drop for Signals {
 
 async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress, faults: &Faults) -> Result<()> {
     progress.start(plan.len() as u64);
+    let timings = Timings::from_env();
 
     // Namespaces first, each journaled before it exists, then by identity as it comes into
     // being (see netns::create).
@@ -356,6 +357,7 @@ async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress, faults: &Fau
     if let Some(e) = first_err {
         return Err(e);
     }
+    timings.mark("namespaces");
     let handles: Handles = std::sync::Arc::new(handles);
     let mut links: HashMap<String, NsLink> = conns
         .into_iter()
@@ -399,28 +401,113 @@ async fn apply(st: &mut LabState, plan: &Plan, progress: &Progress, faults: &Fau
             let link = r?;
             links.insert(link.ns.clone(), link);
         }
+        timings.mark(&format!("{phase:?}"));
     }
-    wait_until_ready(plan, &links).await;
+    wait_until_ready(plan, &links).await?;
+    timings.mark("ready");
     Ok(())
 }
 
-/// How long `up` waits for the kernel to bring every link it set up into operation.
-const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// `NETLAB_TIMINGS=1`: print how long each stage of `up` took, on stderr (for finding out what
+/// the kernel is waiting for; scripts/bench uses it).
+struct Timings(Option<std::cell::Cell<Instant>>);
+
+impl Timings {
+    fn from_env() -> Timings {
+        Timings(
+            std::env::var_os("NETLAB_TIMINGS")
+                .filter(|v| v != "0")
+                .map(|_| std::cell::Cell::new(Instant::now())),
+        )
+    }
+
+    fn mark(&self, stage: &str) {
+        if let Some(t) = &self.0 {
+            let now = Instant::now();
+            eprintln!(
+                "netlab: timing: {stage:<12} {:8.3} s",
+                (now - t.get()).as_secs_f64()
+            );
+            t.set(now);
+        }
+    }
+}
+
+/// How long `up` waits for the kernel to bring the links it set up into operation: a floor,
+/// and one second per 100 devices, the pace of the kernel's linkwatch worker where it cannot
+/// be hurried (before Linux 6.8; see [`NsLink::sync_linkwatch`]).
+fn ready_timeout(devices: usize) -> std::time::Duration {
+    std::time::Duration::from_secs(5 + devices as u64 / 100)
+}
 
 /// Wait until every device the plan set up is operational (operstate UP, or UNKNOWN for devices
 /// without carrier such as lo and vxlan). The kernel applies carrier changes, and attaches the
 /// queueing discipline that lets packets out, in its linkwatch worker, which is rate-limited
-/// machine-wide: with many links changing at once, a lab can look built yet drop its first
-/// packets for up to a second. `up` returns (and runs checks) only once the lab really works.
-async fn wait_until_ready(plan: &Plan, links: &HashMap<String, NsLink>) {
+/// machine-wide (at most 100 devices per run, non-urgent runs once a second): with many links
+/// changing at once, a lab looks built yet drops its first packets for seconds. So each pending
+/// device's linkwatch work is run on the spot, and `up` returns (and runs checks) only once the
+/// lab carries traffic; a lab that still does not after the timeout is an error (rolled back).
+async fn wait_until_ready(plan: &Plan, links: &HashMap<String, NsLink>) -> Result<()> {
+    // A bridge has carrier only once it has a port: one planned without any (a network with no
+    // endpoint on that host yet) stays NO-CARRIER, as Docker's does, and is not waited for.
+    let mut bridges: std::collections::HashSet<(&str, &str)> = Default::default();
+    let mut with_ports: std::collections::HashSet<(&str, &str)> = Default::default();
+    for o in &plan.objects {
+        match o {
+            Object::Bridge { ns, name } => {
+                bridges.insert((ns, name));
+            }
+            Object::Master { ns, master, .. }
+            | Object::Veth {
+                ns,
+                master: Some(master),
+                ..
+            } => {
+                with_ports.insert((ns, master));
+            }
+            _ => {}
+        }
+    }
+    let bridge_without_ports =
+        |ns: &str, dev: &str| bridges.contains(&(ns, dev)) && !with_ports.contains(&(ns, dev));
+    // Devices with carrier must reach operstate UP: UNKNOWN there only means linkwatch has not
+    // run for them yet. Others (lo, vxlan) never leave UNKNOWN.
+    let mut carrier: std::collections::HashSet<(&str, &str)> = with_ports.clone();
+    for o in &plan.objects {
+        if let Object::Veth {
+            ns,
+            name,
+            peer_ns,
+            peer,
+            ..
+        } = o
+        {
+            carrier.insert((ns, name));
+            carrier.insert((peer_ns, peer));
+        }
+    }
+    let carrier = &carrier;
     let mut pending: IndexMap<&str, Vec<&str>> = IndexMap::new();
     for o in &plan.objects {
         if let Object::Up { ns, dev } = o {
-            pending.entry(ns.as_str()).or_default().push(dev.as_str());
+            if !bridge_without_ports(ns, dev) {
+                pending.entry(ns.as_str()).or_default().push(dev.as_str());
+            }
         }
     }
-    let deadline = Instant::now() + READY_TIMEOUT;
+    let devices: usize = pending.values().map(Vec::len).sum();
+    let timeout = ready_timeout(devices);
+    let deadline = Instant::now() + timeout;
     loop {
+        // Ports before the bridges they belong to (plan order): a bridge whose carrier they
+        // turn on is synced in the next round.
+        for (ns, devs) in &pending {
+            if let Some(l) = links.get(*ns) {
+                for d in devs {
+                    let _ = l.sync_linkwatch(d);
+                }
+            }
+        }
         let checks = pending
             .iter()
             .filter_map(|(ns, devs)| links.get(*ns).map(|l| (*ns, devs, l)))
@@ -428,8 +515,15 @@ async fn wait_until_ready(plan: &Plan, links: &HashMap<String, NsLink>) {
                 let ready: Vec<String> = match l.links().await {
                     Ok(ms) => ms
                         .iter()
-                        .filter(|m| crate::kernel::netlink::is_operational(m))
-                        .filter_map(|m| crate::kernel::netlink::link_name(m).map(String::from))
+                        .filter_map(|m| {
+                            let name = crate::kernel::netlink::link_name(m)?;
+                            let ok = if carrier.contains(&(ns, name)) {
+                                crate::kernel::netlink::is_oper_up(m)
+                            } else {
+                                crate::kernel::netlink::is_operational(m)
+                            };
+                            ok.then(|| name.to_string())
+                        })
                         .collect(),
                     Err(_) => return (ns, devs.clone()),
                 };
@@ -447,20 +541,21 @@ async fn wait_until_ready(plan: &Plan, links: &HashMap<String, NsLink>) {
             .await;
         pending = left.into_iter().filter(|(_, d)| !d.is_empty()).collect();
         if pending.is_empty() {
-            return;
+            return Ok(());
         }
         if Instant::now() >= deadline {
+            let n: usize = pending.values().map(Vec::len).sum();
             let names: Vec<String> = pending
                 .iter()
                 .flat_map(|(ns, d)| d.iter().map(move |x| format!("{ns}:{x}")))
                 .take(8)
                 .collect();
-            eprintln!(
-                "warning: after {}s these links are still not operational: {}",
-                READY_TIMEOUT.as_secs(),
-                names.join(", ")
+            bail!(
+                "after {}s, {n} of the {devices} links set up are still not operational ({}{}): the kernel did not bring them into operation (`ip -d link show` in those namespaces tells their state)",
+                timeout.as_secs(),
+                names.join(", "),
+                if n > names.len() { ", ..." } else { "" }
             );
-            return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
@@ -483,13 +578,13 @@ async fn preflight(plan: &Plan) -> Result<()> {
 /// more while it works: refuse up front, with the fix, if the open-file limit cannot hold
 /// them, rather than fail halfway (and then lack descriptors to roll back with).
 fn enough_files(plan: &Plan) -> Result<()> {
-    let need = plan.namespaces.len() as u64 * 2 + 64;
+    let need = plan.namespaces.len() as u64 * 3 + 64;
     let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .map(|(s, _)| s)
         .unwrap_or(u64::MAX);
     if soft < need {
         bail!(
-            "this lab needs about {need} open files (two per namespace) but the limit is {soft} and could not be raised; raise it (`ulimit -n {}`) and try again",
+            "this lab needs about {need} open files (three per namespace) but the limit is {soft} and could not be raised; raise it (`ulimit -n {}`) and try again",
             need.next_power_of_two()
         );
     }
@@ -854,6 +949,15 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
     }
     let mut owned = record.owned.clone();
     owned.extend(made.iter().cloned());
+    let mini = Plan {
+        lab: lab.to_string(),
+        namespaces: Vec::new(),
+        objects: d.add.clone(),
+    };
+    let result = match result {
+        Ok(()) => wait_until_ready(&mini, &links).await,
+        Err(e) => Err(e),
+    };
     let result = result.and_then(|()| {
         let mut next = record.clone();
         next.lab = new_lab;
@@ -897,12 +1001,6 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
             left.join("; ")
         )));
     }
-    let mini = Plan {
-        lab: lab.to_string(),
-        namespaces: Vec::new(),
-        objects: d.add.clone(),
-    };
-    wait_until_ready(&mini, &links).await;
     drop(links);
     // Last, the namespaces the new model no longer has, by identity; what fails to go stays
     // owned, so `down` still removes it.

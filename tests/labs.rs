@@ -893,3 +893,65 @@ fn pingall_of_100_containers_reaches_all_9900_pairs() {
         v["summary"]["seconds"].as_f64().unwrap_or(0.0)
     );
 }
+
+/// `up` returns only once the lab carries traffic: right after it, every link of a 400-container
+/// star is operational as iproute2 reports it (the kernel's linkwatch has run for it: qdisc,
+/// operstate, bridge port), and a single ping with no retry crosses the bridge both ways.
+#[test]
+fn up_returns_only_when_every_link_carries_traffic() {
+    if !require_root("up_returns_only_when_every_link_carries_traffic") {
+        return;
+    }
+    let lab = unique("trdy");
+    let _guard = LabGuard(lab.clone());
+    let dir = std::env::temp_dir().join(format!("netlab-{lab}"));
+    let file = generated_bridge_lab(&dir, &lab, 400);
+    up_ok(&lab, file.to_str().unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    // Immediately: no waiting, no retries, and pings before anything reads link state (an
+    // RTM_GETLINK can itself make the kernel catch up).
+    let addr = |i: usize| {
+        let ns = format!("{lab}.c{i}");
+        let a = ip_json(&ns, &["-4", "addr", "show", "dev", "eth0"]);
+        a[0]["addr_info"][0]["local"].as_str().unwrap().to_string()
+    };
+    let pairs = [
+        (0, 399),
+        (399, 0),
+        (1, 398),
+        (398, 1),
+        (200, 100),
+        (100, 200),
+    ];
+    // Addresses follow IPAM order (c0 .2, c1 .3, ...): computed, not read, before the pings,
+    // and checked after them.
+    let ip_of = |i: usize| {
+        let n = i as u32 + 2;
+        format!("172.20.{}.{}", n / 256, n % 256)
+    };
+    let lost: Vec<String> = pairs
+        .iter()
+        .filter(|(a, b)| !ping(&format!("{lab}.c{a}"), &ip_of(*b)))
+        .map(|(a, b)| format!("c{a} -> c{b}"))
+        .collect();
+    assert!(lost.is_empty(), "lost right after up: {lost:?}");
+    for i in [0, 100, 399] {
+        assert_eq!(addr(i), ip_of(i), "IPAM order");
+    }
+    let host = format!("{lab}.host1");
+    let not_up = |ns: &str| -> Vec<String> {
+        ip_json(ns, &["link", "show"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["ifname"] != "lo")
+            .filter(|l| l["operstate"] != "UP")
+            .map(|l| format!("{ns}:{} {}", l["ifname"], l["operstate"]))
+            .collect()
+    };
+    let mut down = not_up(&host);
+    for i in [0, 1, 199, 398, 399] {
+        down.extend(not_up(&format!("{lab}.c{i}")));
+    }
+    assert!(down.is_empty(), "not operational right after up: {down:?}");
+}

@@ -53,19 +53,73 @@ pub struct NsLink {
     handle: Handle,
     index: HashMap<String, u32>,
     handles: Option<Handles>,
+    /// A second descriptor of the connection's socket, for device ioctls in this namespace
+    /// (see [`NsLink::sync_linkwatch`]).
+    ctl: Option<std::os::fd::OwnedFd>,
 }
 
 impl NsLink {
     /// Start driving a connection opened by [`socket_here`] (must be called within tokio).
     pub fn start(ns: &str, conn: Conn) -> NsLink {
-        let (connection, handle, _) = conn;
+        use netlink_sys::AsyncSocket;
+        use std::os::fd::AsFd;
+        let (mut connection, handle, _) = conn;
+        let ctl = connection
+            .socket_mut()
+            .socket_ref()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok();
         tokio::spawn(connection);
         NsLink {
             ns: ns.to_string(),
             handle,
             index: HashMap::new(),
             handles: None,
+            ctl,
         }
+    }
+
+    /// Ask the kernel for `dev`'s carrier (SIOCETHTOOL ETHTOOL_GLINK). Since Linux 6.8 the
+    /// kernel first runs the device's pending linkwatch work on the spot (the queueing
+    /// discipline that lets packets out, the operational state, a bridge port's state), instead
+    /// of leaving it to the linkwatch worker, which handles at most 100 devices per run and
+    /// non-urgent runs once a second. An ioctl that a socket's family does not know goes to the
+    /// device layer of the socket's namespace, so the netlink socket serves. Older kernels, and
+    /// devices without the ethtool call, just answer (or refuse) and are waited for instead.
+    pub fn sync_linkwatch(&self, dev: &str) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        #[repr(C)]
+        struct EthtoolValue {
+            cmd: u32,
+            data: u32,
+        }
+        const ETHTOOL_GLINK: u32 = 0x0000_000a;
+        let fd = self
+            .ctl
+            .as_ref()
+            .ok_or_else(|| io::Error::other("no control socket"))?;
+        let name = dev.as_bytes();
+        if name.is_empty() || name.len() >= libc::IFNAMSIZ {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        let mut value = EthtoolValue {
+            cmd: ETHTOOL_GLINK,
+            data: 0,
+        };
+        // SAFETY: ifreq is plain old data; all-zero is a valid value.
+        let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (d, s) in ifr.ifr_name.iter_mut().zip(name) {
+            *d = *s as libc::c_char;
+        }
+        ifr.ifr_ifru.ifru_data = (&mut value as *mut EthtoolValue).cast();
+        // SAFETY: SIOCETHTOOL reads the ifreq and the ethtool_value it points to, both live
+        // for the call, and writes only into the ethtool_value.
+        let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCETHTOOL, &mut ifr) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(value.data != 0)
     }
 
     /// Resolve other namespaces through `handles` (see [`Handles`]).
@@ -403,6 +457,14 @@ pub fn is_operational(m: &LinkMessage) -> bool {
     m.attributes
         .iter()
         .any(|a| matches!(a, LinkAttribute::OperState(State::Up | State::Unknown)))
+}
+
+/// RFC 2863 operstate UP: carrier, and the kernel's linkwatch has processed it.
+pub fn is_oper_up(m: &LinkMessage) -> bool {
+    use netlink_packet_route::link::State;
+    m.attributes
+        .iter()
+        .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
 }
 
 pub fn link_name(m: &LinkMessage) -> Option<&str> {
