@@ -2,7 +2,9 @@
 //! lab's model) and an expectation, retried until it holds or its time is up. The runner never
 //! touches the kernel itself: changes go through the engine (plan delta, journal, rollback),
 //! probes through the ICMP and exec probes, and a failing ping is explained by `trace`. Unless
-//! a scenario says `keep = true`, the lab is put back as the scenario found it.
+//! a scenario says `keep = true`, the lab is put back as the scenario found it: impairments and
+//! link states undone, and the model the scenario started from applied again (which undoes
+//! `connect`, `disconnect` and `apply` alike).
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -351,7 +353,46 @@ fn attempt(
             std::thread::sleep(Duration::from_secs_f64(*seconds));
             Ok(format!("waited {seconds}s"))
         }
+        Action::Apply {
+            file,
+            path,
+            dry_run,
+        } => {
+            // As `netlab apply FILE --name LAB`: the file as it is now, validated again.
+            let new = crate::spec::load(std::path::Path::new(path), Some(lab))
+                .map_err(|e| anyhow!("{}", one_line(&e)))?;
+            let summary = crate::spec::change::summary(&rec.lab, &new);
+            let r = rt.block_on(engine::change(lab, new, *dry_run))?;
+            let what = if summary.is_empty() {
+                "no change".to_string()
+            } else {
+                summary.join(", ")
+            };
+            Ok(if *dry_run {
+                format!(
+                    "{file}: {what} (dry run: would add {} objects, remove {})",
+                    r.added, r.removed
+                )
+            } else {
+                format!(
+                    "{file}: {what} ({} objects added, {} removed)",
+                    r.added, r.removed
+                )
+            })
+        }
     }
+}
+
+/// A lab file's problems on one line, each as `file:line:col: message`.
+fn one_line(e: &crate::spec::SpecError) -> String {
+    e.diagnostics
+        .iter()
+        .map(|d| match d.at {
+            Some((l, c)) => format!("{}:{l}:{c}: {}", e.file, d.message),
+            None => format!("{}: {}", e.file, d.message),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn first_line(s: &str) -> String {

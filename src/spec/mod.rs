@@ -136,12 +136,24 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// Parse and validate lab-file text. `file` is used in messages, `source` is recorded.
+/// Parse and validate lab-file text. `file` is used in messages, `source` is recorded (and
+/// the files of scenarios' `apply` steps are found relative to its directory).
 pub fn parse(
     file: &str,
     source: &str,
     text: &str,
     name_override: Option<&str>,
+) -> Result<Lab, SpecError> {
+    parse_nested(file, source, text, name_override, 0)
+}
+
+/// [`parse`] of a file that another file's `apply` step names, `depth` files deep.
+fn parse_nested(
+    file: &str,
+    source: &str,
+    text: &str,
+    name_override: Option<&str>,
+    depth: usize,
 ) -> Result<Lab, SpecError> {
     let err = |diagnostics| SpecError {
         file: file.to_string(),
@@ -184,6 +196,7 @@ pub fn parse(
         source,
         name_override,
         vlans: HashMap::new(),
+        depth,
     }
     .lab(&raw);
     match lab {
@@ -359,6 +372,8 @@ struct Validator<'r, 'a> {
     name_override: Option<&'r str>,
     /// Per host (by index), the 802.1Q sub-interfaces named so far, by NIC and VLAN id.
     vlans: HashMap<usize, HashMap<(String, u16), VlanSpelling>>,
+    /// How many `apply` steps deep this file is (0: the file given).
+    depth: usize,
 }
 
 /// How a sub-interface was written, where and as what: `ens38.10` and `ens38.010` are both
@@ -565,7 +580,7 @@ impl Validator<'_, '_> {
         };
         self.limits(&lab, lab_span);
         let checks = self.checks(raw, &lab, &placed.partial);
-        let scenarios = scenario::validate(self.r, &raw.scenarios, &lab);
+        let scenarios = scenario::validate(self.r, &raw.scenarios, &lab, self.depth);
         if self.r.has_errors() {
             return None;
         }

@@ -1,9 +1,12 @@
 //! Scenarios: the seeds' experiments as steps, `[scenarios.NAME]` with `[[scenarios.NAME.steps]]`.
-//! A step is an action (`do`: ping, connect, disconnect, link, exec, wait) and an expectation.
-//! Validated here like the rest of the lab file: every key, name, duration and pattern is checked
-//! with its `file:line:col` before anything runs. Pure.
+//! A step is an action (`do`: ping, connect, disconnect, link, exec, wait, impair, apply) and an
+//! expectation. Validated here like the rest of the lab file: every key, name, duration and
+//! pattern is checked with its `file:line:col` before anything runs, and every name against the
+//! lab as the steps before it leave it. Pure but for one read: an `apply` step's lab file is read
+//! and validated with the file that names it.
 
 use std::net::Ipv4Addr;
+use std::path::Path;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -83,6 +86,11 @@ pub struct RawStep {
     pub rate: Option<Spanned<String>>,
     #[serde(default)]
     pub clear: Option<Spanned<bool>>,
+    // apply
+    #[serde(default)]
+    pub file: Option<Spanned<String>>,
+    #[serde(default)]
+    pub dry_run: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -154,6 +162,15 @@ pub enum Action {
         rate: Option<String>,
         clear: bool,
     },
+    /// The lab becomes what another lab file describes, as `netlab apply FILE`.
+    Apply {
+        /// As written in the step (relative to the lab file's directory).
+        file: String,
+        /// Where it was found when the lab file was validated; read again when the step runs.
+        path: String,
+        /// Work out the change (and its iproute2 commands) and make none.
+        dry_run: bool,
+    },
 }
 
 impl Action {
@@ -204,6 +221,9 @@ impl Action {
                 }
                 w.join(" ")
             }
+            Action::Apply { file, dry_run, .. } => {
+                format!("apply {file}{}", if *dry_run { " (dry run)" } else { "" })
+            }
         }
     }
 }
@@ -216,7 +236,48 @@ const ACTIONS: &[&str] = &[
     "exec",
     "wait",
     "impair",
+    "apply",
 ];
+
+/// `apply` files name further `apply` files; those this deep are only looked for, not read, so
+/// a file that applies itself is validated once.
+const MAX_APPLY_DEPTH: usize = 1;
+
+/// The names a step may use: the lab's as the steps before it leave it (an `apply` step brings
+/// the applied file's). `known` is false after an `apply` whose file was not read (too deep):
+/// names are then not checked.
+#[derive(Debug, Clone)]
+struct Names {
+    nodes: Vec<String>,
+    containers: Vec<String>,
+    networks: Vec<String>,
+    known: bool,
+}
+
+impl Names {
+    fn of(lab: &Lab) -> Names {
+        let containers: Vec<String> = lab.containers.iter().map(|c| c.name.clone()).collect();
+        Names {
+            nodes: containers
+                .iter()
+                .cloned()
+                .chain(lab.hosts.iter().map(|h| h.name.clone()))
+                .collect(),
+            containers,
+            networks: lab.networks.iter().map(|n| n.name.clone()).collect(),
+            known: true,
+        }
+    }
+
+    fn unknown() -> Names {
+        Names {
+            nodes: Vec::new(),
+            containers: Vec::new(),
+            networks: Vec::new(),
+            known: false,
+        }
+    }
+}
 
 /// `3s`, `500ms`, `1.5s`, `2m`: a duration in seconds.
 pub fn parse_duration(s: &str) -> Option<f64> {
@@ -236,20 +297,14 @@ pub fn parse_duration(s: &str) -> Option<f64> {
     (v.is_finite() && (0.0..=3600.0).contains(&v)).then_some(v)
 }
 
-/// Check every scenario of the file against the lab.
+/// Check every scenario of the file against the lab. `depth`: how many `apply` steps deep the
+/// file is.
 pub fn validate(
     r: &mut Reporter,
     raw: &IndexMap<Name, Spanned<Table<RawScenario>>>,
     lab: &Lab,
+    depth: usize,
 ) -> Vec<Scenario> {
-    let nodes: Vec<&str> = lab
-        .containers
-        .iter()
-        .map(|c| c.name.as_str())
-        .chain(lab.hosts.iter().map(|h| h.name.as_str()))
-        .collect();
-    let containers: Vec<&str> = lab.containers.iter().map(|c| c.name.as_str()).collect();
-    let networks: Vec<&str> = lab.networks.iter().map(|n| n.name.as_str()).collect();
     let mut out = Vec::new();
     for (name, sc) in raw {
         if let Some(p) = super::name_problem(name.get_ref(), 48) {
@@ -266,8 +321,10 @@ pub fn validate(
                 format!("add steps as [[scenarios.{}.steps]] tables", name.get_ref()),
             );
         }
+        // Each scenario starts from the lab as the file describes it.
+        let mut names = Names::of(lab);
         for st in &sc.get_ref().steps {
-            if let Some(s) = step(r, st, &nodes, &containers, &networks) {
+            if let Some(s) = step(r, st, lab, depth, &mut names) {
                 steps.push(s);
             }
         }
@@ -284,11 +341,16 @@ pub fn validate(
 fn step(
     r: &mut Reporter,
     st: &Spanned<Table<RawStep>>,
-    nodes: &[&str],
-    containers: &[&str],
-    networks: &[&str],
+    lab: &Lab,
+    depth: usize,
+    names: &mut Names,
 ) -> Option<Step> {
     let s = st.get_ref();
+    let expect_fail = s
+        .expect_fail
+        .as_ref()
+        .map(|x| *x.get_ref())
+        .unwrap_or(false);
     let what = s.action.get_ref().as_str();
     if !ACTIONS.contains(&what) {
         let help = close_match(what, ACTIONS.iter().copied())
@@ -308,6 +370,7 @@ fn step(
         "link" => &["node", "dev", "state"],
         "exec" => &["node", "cmd", "expect_exit", "expect_output"],
         "impair" => &["node", "dev", "delay", "jitter", "loss", "rate", "clear"],
+        "apply" => &["file", "dry_run"],
         _ => &["seconds"],
     };
     let present: [(&str, Option<std::ops::Range<usize>>); 14] = [
@@ -334,27 +397,31 @@ fn step(
         ("loss", s.loss.as_ref().map(|x| x.span())),
         ("rate", s.rate.as_ref().map(|x| x.span())),
         ("clear", s.clear.as_ref().map(|x| x.span())),
+        ("file", s.file.as_ref().map(|x| x.span())),
+        ("dry_run", s.dry_run.as_ref().map(|x| x.span())),
     ];
     for (key, sp) in present.iter().chain(more.iter()) {
         if let Some(sp) = sp {
             if !allowed.contains(key) {
                 r.error_help(
                     sp.clone(),
-                    format!("{key} does not apply to a {what} step"),
-                    format!("a {what} step takes: {}", allowed.join(", ")),
+                    format!("{key} does not apply to {} step", a_step(what)),
+                    format!("{} step takes: {}", a_step(what), allowed.join(", ")),
                 );
                 ok = false;
             }
         }
     }
-    let need = |r: &mut Reporter, v: Option<&Name>, key: &str, known: &[&str], kind: &str| match v {
+    // A name must be one the lab has at this step (after the `apply` steps before it).
+    let need = |r: &mut Reporter, v: Option<&Name>, key: &str, known: &[String], kind: &str| match v
+    {
         None => {
-            r.error(st.span(), format!("a {what} step needs {key}"));
+            r.error(st.span(), format!("{} step needs {key}", a_step(what)));
             None
         }
-        Some(n) if known.contains(&n.get_ref().as_str()) => Some(n.get_ref().clone()),
+        Some(n) if !names.known || known.contains(n.get_ref()) => Some(n.get_ref().clone()),
         Some(n) => {
-            let help = close_match(n.get_ref(), known.iter().copied())
+            let help = close_match(n.get_ref(), known.iter().map(|k| k.as_str()))
                 .unwrap_or_else(|| format!("name a {kind} of this lab"));
             r.error_help(
                 n.span(),
@@ -364,6 +431,10 @@ fn step(
             None
         }
     };
+    let nodes = &names.nodes;
+    let containers = &names.containers;
+    let networks = &names.networks;
+    let mut after: Option<Names> = None;
     let action = match what {
         "ping" => {
             let from = need(r, s.from.as_ref(), "from", nodes, "container or host");
@@ -593,6 +664,20 @@ fn step(
                 _ => None,
             }
         }
+        "apply" => match apply(r, st, lab, depth, expect_fail) {
+            Some((action, next)) => {
+                after = next;
+                Some(action)
+            }
+            None => {
+                // Whatever the file would have brought is unknown: the steps after it are not
+                // checked against names it may have added (one error, not one per step).
+                if !expect_fail {
+                    after = Some(Names::unknown());
+                }
+                None
+            }
+        },
         _ => match &s.seconds {
             Some(x) if x.get_ref().is_finite() && (0.0..=3600.0).contains(x.get_ref()) => {
                 Some(Action::Wait {
@@ -626,6 +711,9 @@ fn step(
             }
         },
     };
+    if let Some(next) = after {
+        *names = next;
+    }
     let action = action?;
     let retry = retry?;
     if !ok {
@@ -641,17 +729,129 @@ fn step(
         line,
         action,
         retry,
-        expect_fail: s
-            .expect_fail
-            .as_ref()
-            .map(|x| *x.get_ref())
-            .unwrap_or(false),
+        expect_fail,
         stop_on_error: s
             .stop_on_error
             .as_ref()
             .map(|x| *x.get_ref())
             .unwrap_or(true),
     })
+}
+
+/// "a ping", "an exec".
+fn a_step(what: &str) -> String {
+    let an = what.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {what}", if an { "an" } else { "a" })
+}
+
+/// An `apply` step: its file, relative to the lab file's directory, must exist and parse now;
+/// unless the step must fail (a file the validation refuses, to show the refusal), it must be a
+/// valid lab as well. Returns the action and, when it changes the lab, the names after it.
+fn apply(
+    r: &mut Reporter,
+    st: &Spanned<Table<RawStep>>,
+    lab: &Lab,
+    depth: usize,
+    expect_fail: bool,
+) -> Option<(Action, Option<Names>)> {
+    let s = st.get_ref();
+    let dry_run = s.dry_run.as_ref().map(|x| *x.get_ref()).unwrap_or(false);
+    let Some(f) = &s.file else {
+        r.error_help(
+            st.span(),
+            "an apply step needs file",
+            "file = \"other.toml\" (a lab file, relative to this one's directory)",
+        );
+        return None;
+    };
+    let file = f.get_ref();
+    let base = Path::new(&lab.source).parent().unwrap_or(Path::new(""));
+    let where_ = if base.as_os_str().is_empty() {
+        "the current directory".to_string()
+    } else {
+        base.display().to_string()
+    };
+    if file.is_empty() {
+        r.error(f.span(), "file is empty: name a lab file");
+        return None;
+    }
+    let path = base.join(file);
+    let shown = path.display().to_string();
+    let bytes = match super::read_lab_file(&path) {
+        Ok(b) => b,
+        Err(d) => {
+            r.error_help(
+                f.span(),
+                format!("apply file {file:?} ({shown}): {}", d.message),
+                format!("the path is relative to the lab file's directory, {where_}"),
+            );
+            return None;
+        }
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        r.error(
+            f.span(),
+            format!("apply file {file:?} ({shown}) is not UTF-8 text"),
+        );
+        return None;
+    };
+    let action = Action::Apply {
+        file: file.clone(),
+        path: std::fs::canonicalize(&path)
+            .unwrap_or_else(|_| path.clone())
+            .display()
+            .to_string(),
+        dry_run,
+    };
+    if depth >= MAX_APPLY_DEPTH {
+        // Not read: the names after it are not known here (they are when that file is given).
+        return Some((action, Some(Names::unknown())));
+    }
+    let syntax = match super::RawLab::read(&text) {
+        Err(e) => Some(e),
+        Ok((_, mut shape)) if !shape.is_empty() => Some(shape.remove(0)),
+        Ok(_) => None,
+    };
+    if let Some(e) = syntax {
+        let (offset, message, _) = super::toml_problem(&text, &e);
+        let (l, c) = super::line_col(&text, offset);
+        r.error(
+            f.span(),
+            format!("apply file {file:?} does not parse: {shown}:{l}:{c}: {message}"),
+        );
+        return None;
+    }
+    let source = match &action {
+        Action::Apply { path, .. } => path.clone(),
+        _ => unreachable!(),
+    };
+    let name = (!lab.name.is_empty()).then_some(lab.name.as_str());
+    match super::parse_nested(&shown, &source, &text, name, depth + 1) {
+        Ok(new) if !expect_fail && !dry_run => Some((action, Some(Names::of(&new)))),
+        Ok(_) => Some((action, None)),
+        // The refusal is what the step shows; it fails with it when it runs.
+        Err(_) if expect_fail => Some((action, None)),
+        Err(e) => {
+            let first = e
+                .diagnostics
+                .first()
+                .map(|d| match d.at {
+                    Some((l, c)) => format!("{shown}:{l}:{c}: {}", d.message),
+                    None => format!("{shown}: {}", d.message),
+                })
+                .unwrap_or_default();
+            let more = match e.diagnostics.len() {
+                0 | 1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
+            r.error_help(
+                f.span(),
+                format!("apply file {file:?} is not a valid lab: {first}{more}"),
+                "mend that file, or set expect_fail = true if the step is there to show the refusal",
+            );
+            None
+        }
+    }
 }
 
 #[cfg(test)]

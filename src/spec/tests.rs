@@ -6,8 +6,12 @@ use super::*;
 const OVERLAY: &str = include_str!("../../labs/overlay.toml");
 const BRIDGE: &str = include_str!("../../labs/bridge.toml");
 
+/// Where `lab` says its text comes from: the shipped labs' directory, since their scenarios'
+/// `apply` steps name files next to them.
+const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/labs/t.toml");
+
 fn lab(text: &str) -> Lab {
-    parse("t.toml", "/abs/t.toml", text, None).unwrap_or_else(|e| panic!("{e}"))
+    parse("t.toml", SOURCE, text, None).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn errors(text: &str) -> Vec<Diagnostic> {
@@ -63,7 +67,7 @@ fn subnet(s: &str) -> Ipv4Network {
 fn overlay_lab_is_docker_faithful() {
     let l = lab(OVERLAY);
     assert_eq!(l.name, "overlay");
-    assert_eq!(l.source, "/abs/t.toml");
+    assert_eq!(l.source, SOURCE);
     assert_eq!(l.underlay.subnet, subnet("10.1.1.0/24"));
     assert_eq!(l.underlay.mtu, 1500);
 
@@ -1359,4 +1363,161 @@ fn a_reserved_range_is_named_before_smaller_mistakes() {
         "[lab]\nname = \"t\"\n[hosts.r]\nnics = [\"ens33\", \"ens38\"]\naddresses = { ens38 = \"127.0.0.0/8\" }\n",
     );
     assert!(e[0].message.contains("is in the loopback range"), "{e:?}");
+}
+
+/// A directory of its own under the temp dir, with `files` written in it.
+fn lab_dir(tag: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("netlab-spec-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    dir
+}
+
+const TWO: &str = "[lab]\nname = \"t\"\n[hosts.h1]\naddress = \"10.1.1.11\"\n[networks.n1]\ndriver = \"bridge\"\n[containers.c1]\nhost = \"h1\"\nnetworks = [\"n1\"]\n";
+
+/// An `apply` step's file is found next to the lab file and read with it; the steps after it
+/// name the nodes it has (extra), the steps before it those of the lab (c1); `expect_fail` and
+/// `dry_run` leave the names as they were.
+#[test]
+fn apply_steps_bring_the_nodes_of_the_applied_file() {
+    use scenario::Action;
+    let more = format!("{TWO}[containers.extra]\nhost = \"h1\"\nnetworks = [\"n1\"]\n");
+    let dir = lab_dir("apply", &[("more.toml", &more)]);
+    let source = dir.join("base.toml");
+    let source = source.to_str().unwrap();
+    let step = |body: &str| format!("[[scenarios.s.steps]]\n{body}\n");
+    let ping_extra = step("do = \"ping\"\nfrom = \"extra\"\nto = \"c1\"");
+    let apply = step("do = \"apply\"\nfile = \"more.toml\"");
+    // Before and after the apply step: only the one before is an error.
+    let text = format!("{TWO}[scenarios.s]\n{ping_extra}{apply}{ping_extra}");
+    let e = parse("base.toml", source, &text, None).unwrap_err();
+    assert_eq!(e.diagnostics.len(), 1, "{e}");
+    assert_eq!(e.diagnostics[0].at, Some((13, 8)), "{e}");
+    assert!(e.diagnostics[0]
+        .message
+        .contains("from \"extra\" is not a container or host of this lab"));
+    let text = format!("{TWO}[scenarios.s]\n{apply}{ping_extra}");
+    let l = parse("base.toml", source, &text, Some("renamed")).unwrap_or_else(|e| panic!("{e}"));
+    let want = dir.join("more.toml").canonicalize().unwrap();
+    assert_eq!(
+        l.scenarios[0].steps[0].action,
+        Action::Apply {
+            file: "more.toml".into(),
+            path: want.display().to_string(),
+            dry_run: false
+        }
+    );
+    assert_eq!(l.scenarios[0].steps[0].name, "apply more.toml");
+    // A step that must fail, or a dry run, changes nothing: extra is still unknown after it.
+    for how in ["expect_fail = true", "dry_run = true"] {
+        let apply = step(&format!("do = \"apply\"\nfile = \"more.toml\"\n{how}"));
+        let text = format!("{TWO}[scenarios.s]\n{apply}{ping_extra}");
+        let e = parse("base.toml", source, &text, None).unwrap_err();
+        assert!(e.to_string().contains("from \"extra\""), "{how}: {e}");
+    }
+    // Each scenario starts from the lab file's own nodes.
+    let text = format!("{TWO}[scenarios.s]\n{apply}[scenarios.t]\n{ping_extra}").replace(
+        "scenarios.s.steps]]\ndo = \"ping\"",
+        "scenarios.t.steps]]\ndo = \"ping\"",
+    );
+    let e = parse("base.toml", source, &text, None).unwrap_err();
+    assert!(e.to_string().contains("from \"extra\""), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A missing file, a file that is not TOML, and a lab the validation refuses are errors at the
+/// step's `file`; the refused lab is accepted when the step must fail (that is what it shows).
+/// A file that applies itself is read once, not forever.
+#[test]
+fn apply_files_are_checked_when_the_lab_file_is() {
+    let bad = format!("{TWO}[containers.c9]\nhost = \"h9\"\nnetworks = [\"n1\"]\n");
+    let dir = lab_dir(
+        "applybad",
+        &[("bad.toml", &bad), ("broken.toml", "[lab\nname = 1\n")],
+    );
+    let source = dir.join("base.toml");
+    let source = source.to_str().unwrap();
+    let with =
+        |keys: &str| format!("{TWO}[scenarios.s]\n[[scenarios.s.steps]]\ndo = \"apply\"\n{keys}\n");
+    let err = |text: &str| parse("base.toml", source, text, None).unwrap_err();
+    let e = err(&with("file = \"nope.toml\""));
+    assert_eq!(e.diagnostics[0].at, Some((13, 8)), "{e}");
+    assert!(e.to_string().contains("apply file \"nope.toml\""), "{e}");
+    assert!(e.to_string().contains("No such file or directory"), "{e}");
+    let e = err(&with("file = \"broken.toml\"\nexpect_fail = true"));
+    assert!(
+        e.to_string()
+            .contains("apply file \"broken.toml\" does not parse"),
+        "{e}"
+    );
+    let e = err(&with("file = \"bad.toml\""));
+    assert_eq!(e.diagnostics[0].at, Some((13, 8)), "{e}");
+    assert!(
+        e.to_string().contains("is not a valid lab: ")
+            && e.to_string()
+                .contains("bad.toml:11:8: container c9 is on host \"h9\""),
+        "{e}"
+    );
+    parse(
+        "base.toml",
+        source,
+        &with("file = \"bad.toml\"\nexpect_fail = true"),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // The steps after a file that could not be read are not checked against it: one error.
+    let e = err(&format!(
+        "{}[[scenarios.s.steps]]\ndo = \"ping\"\nfrom = \"extra\"\nto = \"c1\"\n",
+        with("file = \"nope.toml\"")
+    ));
+    assert_eq!(e.diagnostics.len(), 1, "{e}");
+    let e = err(&with(""));
+    assert!(e.to_string().contains("an apply step needs file"), "{e}");
+    let e = err(&with("file = \"bad.toml\"\nnode = \"c1\""));
+    assert!(
+        e.to_string()
+            .contains("node does not apply to an apply step"),
+        "{e}"
+    );
+    // A file whose scenario applies the file itself.
+    let selfish = with("file = \"self.toml\"");
+    std::fs::write(dir.join("self.toml"), &selfish).unwrap();
+    load(&dir.join("self.toml"), None).unwrap_or_else(|e| panic!("{e}"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The shipped labs' `apply` steps name files that are there: routed-gateway's scenario
+/// detaches vm-vpn and attaches it again, macvlan's applies a file the validation refuses.
+#[test]
+fn shipped_apply_steps_name_shipped_files() {
+    use scenario::Action;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rg = load(&root.join("labs/routed-gateway.toml"), None).unwrap();
+    let files: Vec<String> = rg.scenarios[0]
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Apply { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(files.len(), 2);
+    let detached = load(Path::new(&files[0]), None).unwrap();
+    let vpn = |l: &Lab| l.hosts.iter().find(|h| h.name == "vm-vpn").unwrap().clone();
+    assert!(vpn(&detached).forwarding && vpn(&detached).addresses.is_empty());
+    assert_eq!(load(Path::new(&files[1]), None).unwrap(), rg);
+    let mv = load(&root.join("labs/macvlan.toml"), None).unwrap();
+    let step = &mv.scenarios[0].steps[0];
+    assert!(step.expect_fail);
+    let Action::Apply { path, .. } = &step.action else {
+        panic!("{step:?}")
+    };
+    let e = load(Path::new(path), None).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("network mac_net1 is already using parent interface ens33 on host nas4"),
+        "{e}"
+    );
 }
