@@ -761,15 +761,6 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
             "this change would remove {dev} in {ns} and create it again for another endpoint (overlay sandboxes name their veths by position), so it cannot be made in place; take the lab down and up with the new lab file"
         )));
     }
-    if d.add
-        .iter()
-        .chain(&d.remove)
-        .any(|o| matches!(o, Object::Sysctl { .. }))
-    {
-        bail!(NotInPlace(
-            "this change touches a sysctl, which netlab does not change at run time yet".into()
-        ));
-    }
     let mut script: Vec<String> = d.add_namespaces.iter().map(|n| n.to_string()).collect();
     script.extend(d.script());
     script.extend(

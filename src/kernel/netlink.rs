@@ -429,7 +429,16 @@ impl NsLink {
                 let msg = add.message_mut().clone();
                 h.neighbours().del(msg).execute().await.map_err(io_err)?;
             }
-            Object::Sysctl { .. } => {}
+            Object::Sysctl { ns, key, .. } => {
+                let fd = self.ns_fd(ns)?;
+                let key = key.clone();
+                tokio::task::spawn_blocking(move || {
+                    let value = sysctl::fresh_value(&key)?;
+                    sysctl::write(&fd, &key, &value)
+                })
+                .await
+                .map_err(io::Error::other)??;
+            }
         }
         Ok(())
     }

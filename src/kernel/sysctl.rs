@@ -33,12 +33,12 @@ pub fn write(ns: &std::fs::File, key: &str, value: &str) -> io::Result<()> {
     netns::run_in_handle(ns, move || std::fs::write(&p, value.as_bytes()))
 }
 
-/// Read sysctl `key` inside the named namespace (trimmed).
-pub fn read(ns: &str, key: &str) -> io::Result<String> {
+/// The value sysctl `key` has in a network namespace that nobody changed: read in a fresh,
+/// unnamed namespace that goes with the reading thread. Undoing a write puts this back (the
+/// namespaces netlab writes to are its own, created with these values).
+pub fn fresh_value(key: &str) -> io::Result<String> {
     let p = path(key)?;
-    netns::run_in(ns, move || {
-        std::fs::read_to_string(&p).map(|s| s.trim().to_string())
-    })
+    netns::run_in_temporary(move || std::fs::read_to_string(&p).map(|s| s.trim().to_string()))
 }
 
 #[cfg(test)]

@@ -170,7 +170,13 @@ pub fn undo_command(o: &Object) -> String {
             crate::spec::format_mac(mac)
         ),
         Object::Neigh { ns, dev, ip, .. } => format!("ip -n {ns} neigh del {ip} dev {dev}"),
-        Object::Sysctl { ns, key, .. } => format!("# {ns}: {key} stays as it is"),
+        // Back to the value of a namespace nobody changed (0 for forwarding).
+        Object::Sysctl { ns, key, .. } if key == super::host::IP_FORWARD => {
+            format!("ip netns exec {ns} sysctl -w {key}=0")
+        }
+        Object::Sysctl { ns, key, .. } => {
+            format!("# {ns}: {key} back to a fresh namespace's value")
+        }
     }
 }
 
