@@ -745,6 +745,9 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
         Some(_) => bail!("lab {lab} is not completely up; run `netlab down {lab}`"),
         None => bail!(NotInPlace(format!("lab {lab} is not up"))),
     };
+    // Overlay sandboxes keep their veth names across the change, as libnetwork's do.
+    let mut new_lab = new_lab;
+    crate::spec::change::carry_over(&record.lab, &mut new_lab);
     let old = crate::plan::plan(&record.lab);
     let new = crate::plan::plan(&new_lab);
     let d = crate::plan::delta::delta(&old, &new);
@@ -758,7 +761,7 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
         .find(|l| added_links.contains(l))
     {
         bail!(NotInPlace(format!(
-            "this change would remove {dev} in {ns} and create it again for another endpoint (overlay sandboxes name their veths by position), so it cannot be made in place; take the lab down and up with the new lab file"
+            "this change would remove {dev} in {ns} and create it again for another endpoint (a lab file's addresses and interface names are given in its order, so a container or network put before others shifts theirs), so it cannot be made in place; add containers and networks after the existing ones, or take the lab down and up with the new lab file"
         )));
     }
     let mut script: Vec<String> = d.add_namespaces.iter().map(|n| n.to_string()).collect();
@@ -892,18 +895,30 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
         st.append(&d.add.iter().cloned().map(Entry::Object).collect::<Vec<_>>())?;
     }
 
-    // Removals (what goes with a namespace being removed needs no removal of its own), then
-    // additions, each in order.
+    // Removals, then additions, each in order. What lives in a namespace being removed goes
+    // with it, but its links are deleted first: the kernel frees a namespace asynchronously,
+    // and until then a veth's far end in a namespace that stays (a container's eth0) would
+    // still be there, and a vxlan's UDP socket in its host still bound.
     let mut removed: Vec<&Object> = Vec::new();
+    let mut macs: HashMap<(String, String), [u8; 6]> = HashMap::new();
     if result.is_ok() {
         for o in d.removal_roots() {
             let ns = undo_ns(o);
-            if gone_ns.contains(&ns) {
+            if gone_ns.contains(&ns) && creates_links(o).is_empty() {
                 continue;
             }
             let r = match links.get_mut(ns) {
                 Some(l) => match faults.tick(&crate::plan::delta::undo_command(o)) {
-                    Ok(()) => l.undo(o).await.map_err(anyhow::Error::from),
+                    Ok(()) => {
+                        // A veth or vxlan made again on undo gets its MAC back (the kernel
+                        // would pick a new one, and a bridge takes its ports' lowest MAC).
+                        if let Some(name) = random_mac_link(o) {
+                            if let Ok(Some(mac)) = l.mac(name).await {
+                                macs.insert((ns.to_string(), name.to_string()), mac);
+                            }
+                        }
+                        l.undo(o).await.map_err(anyhow::Error::from)
+                    }
                     Err(e) => Err(e),
                 },
                 None => Err(anyhow!("internal: no connection for namespace {ns}")),
@@ -962,7 +977,7 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
         Ok(())
     });
     if let Err(e) = result {
-        let mut left = undo_change(&mut links, &d, &added, &removed).await;
+        let mut left = undo_change(&mut links, &d, &added, &removed, &macs).await;
         drop(links);
         for m in made.iter().rev() {
             match netns::remove(&m.name, m.ns, m.file) {
@@ -1037,6 +1052,15 @@ fn undo_ns(o: &Object) -> &str {
     }
 }
 
+/// The link an object creates whose MAC the kernel picks at random (a veth's own end, a
+/// vxlan), living in [`undo_ns`]: a bridge follows its ports, the rest have theirs set.
+fn random_mac_link(o: &Object) -> Option<&str> {
+    match o {
+        Object::Veth { name, .. } | Object::Vxlan { name, .. } => Some(name),
+        _ => None,
+    }
+}
+
 /// Put a failed change back: undo what was added (newest first; what lives on an added link
 /// goes with it), then create again what was removed (with everything that lived on it).
 async fn undo_change(
@@ -1044,6 +1068,7 @@ async fn undo_change(
     d: &crate::plan::delta::Delta,
     added: &[&Object],
     removed: &[&Object],
+    macs: &HashMap<(String, String), [u8; 6]>,
 ) -> Vec<String> {
     use crate::plan::delta::{configures, creates_links};
     let mut failed = Vec::new();
@@ -1069,6 +1094,19 @@ async fn undo_change(
         for o in again.iter().filter(|o| o.phase() == phase) {
             if let Some(l) = links.get_mut(o.ns()) {
                 if let Err(e) = l.apply(o).await {
+                    failed.push(e.to_string());
+                    continue;
+                }
+            }
+            let Some(name) = random_mac_link(o) else {
+                continue;
+            };
+            let ns = undo_ns(o);
+            if let (Some(mac), Some(l)) = (
+                macs.get(&(ns.to_string(), name.to_string())),
+                links.get_mut(ns),
+            ) {
+                if let Err(e) = l.set_mac(name, *mac).await {
                     failed.push(e.to_string());
                 }
             }

@@ -716,12 +716,14 @@ mod tests {
                         ifname: "eth0".into(),
                         address: net(&format!("172.20.{}.{}/16", (i + 2) / 256, (i + 2) % 256)),
                         mac: [0; 6],
+                        sandbox_if: None,
                     }],
                     default_gateway: None,
                 })
                 .collect(),
             checks,
             scenarios: Vec::new(),
+            sandbox_next: Default::default(),
         }
     }
 
@@ -870,6 +872,7 @@ mod tests {
                 ifname: "eth0".into(),
                 address: net("172.21.0.2/16"),
                 mac: [0; 6],
+                sandbox_if: None,
             },
         );
         l.containers[1].endpoints.push(Endpoint {
@@ -877,6 +880,7 @@ mod tests {
             ifname: "eth1".into(),
             address: net("172.21.0.3/16"),
             mac: [0; 6],
+            sandbox_if: None,
         });
         l.containers[0].endpoints.clear();
         l.containers[0].endpoints.push(Endpoint {
@@ -884,6 +888,7 @@ mod tests {
             ifname: "eth0".into(),
             address: net("172.21.0.4/16"),
             mac: [0; 6],
+            sandbox_if: None,
         });
         assert_eq!(
             destination_address(&l, 1, 2),
@@ -910,6 +915,7 @@ mod tests {
             ifname: "eth1".into(),
             address: net("172.21.0.3/16"),
             mac: [0; 6],
+            sandbox_if: None,
         });
         assert_eq!(
             destination_address(&l, 1, 2),

@@ -300,6 +300,35 @@ fn failed_change_leaves_the_lab_as_it_was_at_every_step() {
         let o = netlab(&[verb, "ov_net1", &bbox3]);
         assert!(o.status.success(), "{verb}: {}", text(&o));
     }
+    // Leaving its last overlay (with its docker_gwbridge leg and ov_net2's sandbox on nas5),
+    // then joining a first overlay again (a new sandbox, a new leg): every step fails cleanly
+    // until k is past the last operation.
+    for (verb, net, min_ops) in [("disconnect", "ov_net2", 4), ("connect", "ov_net1", 8)] {
+        let before = lab_state(&lab);
+        let rec = record();
+        let mut k = 1;
+        loop {
+            let o = netlab_env(&[verb, net, &bbox3], &[("NETLAB_FAIL_AT", &k.to_string())]);
+            if o.status.success() {
+                break;
+            }
+            assert_eq!(o.status.code(), Some(1), "{verb} k={k}: {}", text(&o));
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("exactly as it was"),
+                "{verb} k={k}: {}",
+                text(&o)
+            );
+            assert_eq!(lab_state(&lab), before, "{verb} k={k}: the lab changed");
+            assert_eq!(record(), rec, "{verb} k={k}: the record changed");
+            k += 1;
+            assert!(k < 60, "{verb}: never succeeded");
+        }
+        assert!(
+            k > min_ops,
+            "{verb} {net}: only {} operations failed",
+            k - 1
+        );
+    }
 }
 
 /// `link NODE DEV down|up`: the device's state as iproute2 sees it, and pings stop and start.
@@ -451,7 +480,8 @@ fn failed_or_impossible_apply_changes_nothing() {
     let _g2 = LabGuard(ov.clone());
     up_ok(&ov, "labs/overlay.toml");
     let before = lab_state(&ov);
-    // bbox0 before bbox2 on nas5's ov_net1: bbox2 would lose veth0 (and its address) to it.
+    // bbox0 before bbox2 on nas5: the file's order gives bbox0 the docker_gwbridge address
+    // bbox2 holds (and its MAC), so bbox2's leg would be made again: not in place.
     let text_ = std::fs::read_to_string("labs/overlay.toml")
         .unwrap()
         .replace(
@@ -470,4 +500,192 @@ fn failed_or_impossible_apply_changes_nothing() {
     assert_eq!(lab_state(&ov), before);
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("netlab-{lab}")));
+}
+
+/// Names of the links in `ns`, sorted.
+fn link_names(ns: &str) -> Vec<String> {
+    let mut v: Vec<String> = ip_json(ns, &["link"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["ifname"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The overlay sandboxes (`<lab>.<host>.1-<id>`) of `host`.
+fn sandboxes(lab: &str, host: &str) -> Vec<String> {
+    lab_namespaces(lab)
+        .into_iter()
+        .filter(|n| n.starts_with(&format!("{lab}.{host}.1-")))
+        .collect()
+}
+
+/// Docker's docker_gwbridge at run time (seed 000): a container leaving its last overlay loses
+/// its docker_gwbridge leg and default route with it, and its host's sandbox of that overlay
+/// goes when empty; joining an overlay again, it gets the leg back (next ethN, next free
+/// address on that host, default route through 172.18.0.1) and reaches across hosts. In the
+/// sandbox, veths keep their names as others leave and join (libnetwork's counter: veth1
+/// stays, the next is veth2).
+#[test]
+fn first_overlay_brings_the_gwbridge_leg_and_the_last_takes_it() {
+    if !require_root("first_overlay_brings_the_gwbridge_leg_and_the_last_takes_it") {
+        return;
+    }
+    let lab = unique("lgw");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/overlay.toml");
+    let bbox3 = format!("{lab}.bbox3");
+    let nas5 = format!("{lab}.nas5");
+    let gw_ports = || -> usize {
+        bridge_json(&nas5, &["link", "show"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["master"] == "docker_gwbridge")
+            .count()
+    };
+    assert_eq!(gw_ports(), 2, "bbox2 and bbox3 on nas5's docker_gwbridge");
+    assert_eq!(sandboxes(&lab, "nas5").len(), 2);
+
+    let o = netlab(&["disconnect", "ov_net2", &bbox3]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!has_link(&bbox3, "eth0") && !has_link(&bbox3, "eth1"));
+    assert_eq!(ip_json(&bbox3, &["route"]), serde_json::json!([]));
+    assert_eq!(gw_ports(), 1, "bbox3's leg is gone");
+    assert_eq!(
+        sandboxes(&lab, "nas5").len(),
+        1,
+        "ov_net2's sandbox on nas5 is gone"
+    );
+
+    let o = netlab(&["connect", "ov_net1", &bbox3]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(addr_of(&bbox3, "eth0"), vec!["10.0.0.4/24".to_string()]);
+    assert_eq!(addr_of(&bbox3, "eth1"), vec!["172.18.0.3/16".to_string()]);
+    let routes = ip_json(&bbox3, &["route", "show", "default"]);
+    assert_eq!(routes[0]["gateway"], "172.18.0.1", "{routes}");
+    assert_eq!(routes[0]["dev"], "eth1", "{routes}");
+    assert_eq!(gw_ports(), 2);
+    assert!(
+        ping_eventually(&bbox3, "10.0.0.2"),
+        "bbox3 -> bbox1 across hosts"
+    );
+    assert!(
+        ping_eventually(&bbox3, "172.18.0.1"),
+        "bbox3 -> its gwbridge gateway"
+    );
+    let sandbox = sandboxes(&lab, "nas5").pop().unwrap();
+    let names = link_names(&sandbox);
+    assert!(
+        names.contains(&"veth0".into()) && names.contains(&"veth1".into()),
+        "{names:?}"
+    );
+
+    // bbox2 leaves: bbox3's veth1 is not renamed.
+    let o = netlab(&["disconnect", "ov_net1", &format!("{lab}.bbox2")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let names = link_names(&sandbox);
+    assert!(
+        names.contains(&"veth1".into()) && !names.contains(&"veth0".into()),
+        "{names:?}"
+    );
+    assert!(
+        ping_eventually(&bbox3, "10.0.0.2"),
+        "bbox3 -> bbox1 after bbox2 left"
+    );
+    // And comes back: the sandbox's next number.
+    let o = netlab(&["connect", "ov_net1", &format!("{lab}.bbox2")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let names = link_names(&sandbox);
+    assert!(
+        names.contains(&"veth1".into()) && names.contains(&"veth2".into()),
+        "{names:?}"
+    );
+    assert!(ping_eventually(&format!("{lab}.bbox2"), "10.0.0.2"));
+    assert!(ping_eventually(&bbox3, "10.0.0.2"));
+}
+
+const MACVLAN_LAB: &str = r#"
+[hosts.h1]
+address = "10.1.1.11"
+nics = ["ens33", "ens38"]
+
+[hosts.h2]
+address = "10.1.1.12"
+nics = ["ens33", "ens38"]
+
+[networks.mac1]
+driver = "macvlan"
+parent = "ens38"
+subnet = "192.168.50.0/24"
+
+[networks.mac2]
+driver = "macvlan"
+parent = "ens38"
+subnet = "192.168.60.0/24"
+
+[networks.br]
+driver = "bridge"
+
+[containers.a]
+host = "h1"
+networks = ["mac1"]
+
+[containers.b]
+host = "h2"
+networks = ["br"]
+
+[containers.c]
+host = "h2"
+networks = ["mac2"]
+"#;
+
+/// `connect` to a macvlan network (seed 003): refused while another macvlan network uses the
+/// same parent on that host (Docker's one network per parent); once that one's last container
+/// leaves, the container gets its next ethN as a macvlan of the host's parent (`ip -d`:
+/// eth1@ifN, N the parent's index) and reaches a container on another host across the switch.
+#[test]
+fn connect_to_macvlan_follows_the_parent_rule() {
+    if !require_root("connect_to_macvlan_follows_the_parent_rule") {
+        return;
+    }
+    let lab = unique("lmv");
+    let _guard = LabGuard(lab.clone());
+    let dir = std::env::temp_dir().join(format!("netlab-{lab}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("mv.toml");
+    std::fs::write(&file, format!("[lab]\nname = \"{lab}\"\n{MACVLAN_LAB}")).unwrap();
+    up_ok(&lab, file.to_str().unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    let b = format!("{lab}.b");
+    let before = lab_state(&lab);
+    let o = netlab(&["connect", "mac1", &b]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("network mac2 is already using parent interface ens38 on host h2, so network mac1 cannot"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(lab_state(&lab), before);
+    let o = netlab(&["disconnect", "mac2", &format!("{lab}.c")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = netlab(&["connect", "mac1", &b]);
+    assert!(o.status.success(), "{}", text(&o));
+    let h2 = format!("{lab}.h2");
+    let parent = ip_json(&h2, &["link", "show", "ens38"])[0]["ifindex"].clone();
+    let l = ip_json(&b, &["-d", "link", "show", "eth1"]);
+    assert_eq!(l[0]["linkinfo"]["info_kind"], "macvlan", "{l}");
+    assert_eq!(l[0]["link_index"], parent, "{l}");
+    assert_eq!(addr_of(&b, "eth1"), vec!["192.168.50.3/24".to_string()]);
+    assert!(
+        ping_eventually(&b, "192.168.50.2"),
+        "b -> a across the switch"
+    );
+    let o = netlab(&["disconnect", "mac1", &b]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!has_link(&b, "eth1"));
+    assert!(!ping(&b, "192.168.50.2"));
 }

@@ -178,6 +178,28 @@ impl NsLink {
             .map_err(io_err)
     }
 
+    /// The MAC address of `dev` in this namespace.
+    pub async fn mac(&mut self, dev: &str) -> io::Result<Option<[u8; 6]>> {
+        let i = self.index(dev).await?;
+        let mut links = self.handle.link().get().match_index(i).execute();
+        let msg = links.try_next().await.map_err(io_err)?;
+        Ok(msg.and_then(|m| {
+            m.attributes.iter().find_map(|a| match a {
+                LinkAttribute::Address(b) if b.len() == 6 => {
+                    let mut mac = [0u8; 6];
+                    mac.copy_from_slice(b);
+                    Some(mac)
+                }
+                _ => None,
+            })
+        }))
+    }
+
+    /// Give `dev` the MAC address `mac` (one RTM_SETLINK).
+    pub async fn set_mac(&mut self, dev: &str, mac: [u8; 6]) -> io::Result<()> {
+        self.set_link(dev, |b| b.address(mac.to_vec())).await
+    }
+
     /// The route through `via` on `dev` (to `dst`, or the default route), proto boot as
     /// `ip route add` (and Docker) install it: the message that adds it also names it for
     /// deletion.

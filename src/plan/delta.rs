@@ -296,10 +296,85 @@ mod tests {
             .unwrap_err()
             .0
             .contains("managed by netlab"));
-        let (oi, _) = idx(&o, "ov_net1", "bbox1");
-        assert!(disconnect(&o, oi, bi)
-            .unwrap_err()
-            .0
-            .contains("last overlay network"));
+    }
+
+    /// A container leaving its last overlay loses its docker_gwbridge leg and default route;
+    /// in a lab that never had a docker_gwbridge, joining a first overlay creates it in the
+    /// next free bridge pool, as `up` would have.
+    #[test]
+    fn gwbridge_leg_comes_and_goes_with_the_overlays() {
+        let o = lab("labs/overlay.toml");
+        let (oi, bi) = idx(&o, "ov_net1", "bbox1");
+        let gone = disconnect(&o, oi, bi).unwrap();
+        assert!(gone.containers[bi].endpoints.is_empty());
+        assert_eq!(gone.containers[bi].default_gateway, None);
+        let back = connect(&gone, oi, bi, None).unwrap();
+        assert_eq!(back.containers[bi].endpoints, o.containers[bi].endpoints);
+        assert_eq!(
+            back.containers[bi].default_gateway,
+            o.containers[bi].default_gateway
+        );
+
+        let text = "[lab]\nname = \"g\"\n[hosts.h1]\naddress = \"10.1.1.11\"\n[networks.ov]\ndriver = \"overlay\"\n[networks.b]\ndriver = \"bridge\"\n[containers.c1]\nhost = \"h1\"\nnetworks = [\"b\"]\n";
+        let old = crate::spec::parse("g.toml", "g.toml", text, None).unwrap();
+        assert!(!old.networks.iter().any(|n| n.implicit));
+        let (b, ci) = idx(&old, "b", "c1");
+        let mid = disconnect(&old, b, ci).unwrap();
+        let (ov, _) = idx(&mid, "ov", "c1");
+        let new = connect(&mid, ov, ci, None).unwrap();
+        let gw = new.networks.last().unwrap();
+        assert!(gw.implicit && gw.name == "docker_gwbridge");
+        assert_eq!(old.networks[b].subnet.to_string(), "172.18.0.0/16");
+        assert_eq!(gw.subnet.to_string(), "172.19.0.0/16");
+        let c = &new.containers[ci];
+        let names: Vec<&str> = c.endpoints.iter().map(|e| e.ifname.as_str()).collect();
+        assert_eq!(names, ["eth0", "eth1"]);
+        assert_eq!(c.default_gateway, Some("172.19.0.1".parse().unwrap()));
+        let p = crate::plan::plan(&new);
+        assert!(p.objects.contains(&Object::Bridge {
+            ns: new.host_ns(0),
+            name: "docker_gwbridge".into()
+        }));
+    }
+
+    /// Overlay sandbox veths keep their names across changes (libnetwork's counter): after
+    /// bbox3 joins nas5's ov_net1 (veth1) and bbox2 leaves, bbox3 still has veth1, and bbox2
+    /// back gets veth2.
+    #[test]
+    fn sandbox_veths_keep_their_names() {
+        let o = lab("labs/overlay.toml");
+        let (oi, b3) = idx(&o, "ov_net1", "bbox3");
+        let (_, b2) = idx(&o, "ov_net1", "bbox2");
+        let step = |from: &crate::spec::Lab, to: crate::spec::Lab| {
+            let mut to = to;
+            crate::spec::change::carry_over(from, &mut to);
+            to
+        };
+        let l1 = step(&o, connect(&o, oi, b3, None).unwrap());
+        let l2 = step(&l1, disconnect(&l1, oi, b2).unwrap());
+        let l3 = step(&l2, connect(&l2, oi, b2, None).unwrap());
+        let veths = |l: &crate::spec::Lab| -> Vec<String> {
+            let ns = l.overlay_ns(1, oi);
+            let mut v: Vec<String> = crate::plan::plan(l)
+                .objects
+                .iter()
+                .filter_map(|x| match x {
+                    Object::Veth { ns: n, name, .. } if *n == ns => Some(name.clone()),
+                    _ => None,
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(veths(&o), ["veth0"]);
+        assert_eq!(veths(&l1), ["veth0", "veth1"]);
+        assert_eq!(veths(&l2), ["veth1"]);
+        assert_eq!(veths(&l3), ["veth1", "veth2"]);
+        // Nothing of the first delta is renamed: bbox2's veth0 is untouched.
+        let d = delta(&crate::plan::plan(&l1), &crate::plan::plan(&l2));
+        assert!(
+            !d.add.iter().any(|x| matches!(x, Object::Veth { .. })),
+            "{d:?}"
+        );
     }
 }

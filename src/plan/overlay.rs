@@ -39,11 +39,14 @@ pub fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
             .iter()
             .filter(|(ci, _)| lab.containers[*ci].host == hi)
             .collect();
+        let veth = |k: usize, e: &crate::spec::Endpoint| {
+            format!("veth{}", e.sandbox_if.map_or(k as u64, u64::from))
+        };
         for (k, (ci, ei)) in local.iter().enumerate() {
             let e = &lab.containers[*ci].endpoints[*ei];
             p.add(Object::Veth {
                 ns: ons.clone(),
-                name: format!("veth{k}"),
+                name: veth(k, e),
                 master: Some("br0".into()),
                 mtu,
                 peer_ns: lab.container_ns(*ci),
@@ -78,7 +81,7 @@ pub fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
             let e = &lab.containers[*ci].endpoints[*ei];
             p.add(Object::Up {
                 ns: ons.clone(),
-                dev: format!("veth{k}"),
+                dev: veth(k, e),
             });
             endpoint_in_container(lab, *ci, e, p);
         }

@@ -41,39 +41,68 @@ pub fn connect(lab: &Lab, ni: usize, ci: usize, ip: Option<Ipv4Addr>) -> Result<
             "{GWBRIDGE} is managed by netlab: containers join it with their first overlay network"
         ));
     }
-    match net.driver {
-        Driver::Bridge { .. } => {}
-        Driver::Overlay { .. } => {
-            // Docker gives a container joining its first overlay a docker_gwbridge leg and its
-            // default route; netlab does that at `up` only so far.
-            let has_gw = c
-                .endpoints
-                .iter()
-                .any(|e| lab.networks[e.network].name == GWBRIDGE);
-            let has_bridge = c
-                .endpoints
-                .iter()
-                .any(|e| matches!(lab.networks[e.network].driver, Driver::Bridge { .. }));
-            if !has_gw && !has_bridge {
-                return refuse(format!(
-                    "container {} would join its first overlay network at run time, which needs a {GWBRIDGE} leg; not supported yet: put it on {} in the lab file",
-                    c.name, net.name
-                ));
-            }
-        }
-        Driver::Macvlan { .. } => {
-            return refuse(format!(
-                "connecting a running container to macvlan network {} is not supported yet",
-                net.name
-            ))
-        }
+    let mut new = lab.clone();
+    if let Driver::Macvlan { parent, mode } = &net.driver {
+        macvlan_parent(&mut new, ni, ci, parent, *mode)?;
     }
-    // Addresses in use on this network: everywhere for networks that span hosts, on the
-    // container's host for host-local bridges (each host has its own bridge and subnet).
+    // Docker gives a container joining its first overlay, with no other way out, a
+    // docker_gwbridge leg (the next ethN) and its default route, as at `up`.
+    let needs_gw = net.is_overlay()
+        && !c
+            .endpoints
+            .iter()
+            .any(|e| !lab.networks[e.network].is_overlay());
+    let address = free_address(lab, ni, c.host, ip)?;
+    port_room(lab, ni, c.host)?;
+    add_endpoint(&mut new, ni, ci, address);
+    if needs_gw {
+        let gi = match new.networks.iter().position(|n| n.implicit) {
+            Some(g) => g,
+            None => add_gwbridge(&mut new)?,
+        };
+        let address = free_address(&new, gi, c.host, None)?;
+        port_room(&new, gi, c.host)?;
+        add_endpoint(&mut new, gi, ci, address);
+    }
+    let cn = &mut new.containers[ci];
+    if cn.default_gateway.is_none() {
+        cn.default_gateway = super::default_gateway_of(&new.networks, &cn.endpoints);
+    }
+    Ok(new)
+}
+
+/// Container `ci`'s next endpoint on network `ni`: the next `ethN` it does not have (Docker
+/// counts up from its interfaces), and the MAC Docker derives from the address.
+fn add_endpoint(lab: &mut Lab, ni: usize, ci: usize, address: Ipv4Addr) {
+    let prefix = lab.networks[ni].subnet.prefix();
+    let c = &mut lab.containers[ci];
+    let ifname = (0..)
+        .map(|i| format!("eth{i}"))
+        .find(|n| !c.endpoints.iter().any(|e| &e.ifname == n))
+        .unwrap();
+    c.endpoints.push(Endpoint {
+        network: ni,
+        ifname,
+        address: Ipv4Network::new(address, prefix).unwrap(),
+        mac: docker_mac(address),
+        sandbox_if: None,
+    });
+}
+
+/// `ip` if it is usable and free on network `ni`, else the network's next free address. In use
+/// means anywhere for networks that span hosts, on host `host` for host-local bridges (each
+/// host has its own bridge and subnet).
+fn free_address(
+    lab: &Lab,
+    ni: usize,
+    host: usize,
+    ip: Option<Ipv4Addr>,
+) -> Result<Ipv4Addr, Refused> {
+    let net = &lab.networks[ni];
     let in_use: Vec<Ipv4Addr> = lab
         .containers
         .iter()
-        .filter(|o| net.spans_hosts() || o.host == c.host)
+        .filter(|o| net.spans_hosts() || o.host == host)
         .flat_map(|o| o.endpoints.iter())
         .filter(|e| e.network == ni)
         .map(|e| e.address.ip())
@@ -82,80 +111,229 @@ pub fn connect(lab: &Lab, ni: usize, ci: usize, ip: Option<Ipv4Addr>) -> Result<
     let usable = |a: Ipv4Addr| {
         subnet.contains(a) && a != subnet.network() && a != subnet.broadcast() && a != net.gateway
     };
-    let address = match ip {
-        Some(a) => {
-            if !usable(a) {
-                return refuse(format!(
-                    "{a} is not a usable address of network {} ({subnet}, gateway {})",
-                    net.name, net.gateway
-                ));
-            }
-            if in_use.contains(&a) {
-                return refuse(format!("{a} is already in use on network {}", net.name));
-            }
-            a
+    match ip {
+        Some(a) if !usable(a) => refuse(format!(
+            "{a} is not a usable address of network {} ({subnet}, gateway {})",
+            net.name, net.gateway
+        )),
+        Some(a) if in_use.contains(&a) => {
+            refuse(format!("{a} is already in use on network {}", net.name))
         }
+        Some(a) => Ok(a),
         None => {
             let base = u32::from(subnet.network());
             let size = 1u64 << (32 - subnet.prefix());
-            match (1..size.saturating_sub(1))
+            (1..size.saturating_sub(1))
                 .map(|k| Ipv4Addr::from(base + k as u32))
                 .find(|a| usable(*a) && !in_use.contains(a))
-            {
-                Some(a) => a,
-                None => {
-                    return refuse(format!(
+                .ok_or_else(|| {
+                    Refused(format!(
                         "network {} ({subnet}) has no free address left",
                         net.name
                     ))
-                }
-            }
+                })
         }
-    };
+    }
+}
+
+/// A Linux bridge has at most [`BRIDGE_MAX_PORTS`] ports (an overlay's br0 also holds vxlan0).
+fn port_room(lab: &Lab, ni: usize, host: usize) -> Result<(), Refused> {
+    let net = &lab.networks[ni];
     let limit = match net.driver {
         Driver::Overlay { .. } => BRIDGE_MAX_PORTS - 1,
-        _ => BRIDGE_MAX_PORTS,
+        Driver::Bridge { .. } => BRIDGE_MAX_PORTS,
+        Driver::Macvlan { .. } => return Ok(()),
     };
     let ports = lab
         .containers
         .iter()
-        .filter(|o| o.host == c.host)
+        .filter(|o| o.host == host)
         .flat_map(|o| o.endpoints.iter())
         .filter(|e| e.network == ni)
         .count();
     if ports >= limit {
         return refuse(format!(
             "network {} already has {ports} containers on host {}: a Linux bridge has at most {BRIDGE_MAX_PORTS} ports",
-            net.name, lab.hosts[c.host].name
+            net.name, lab.hosts[host].name
         ));
     }
-    // The next ethN the container does not have (Docker counts up from its interfaces).
-    let ifname = (0..)
-        .map(|i| format!("eth{i}"))
-        .find(|n| !c.endpoints.iter().any(|e| &e.ifname == n))
-        .unwrap();
-    let mut new = lab.clone();
-    new.containers[ci].endpoints.push(Endpoint {
-        network: ni,
-        ifname,
-        address: Ipv4Network::new(address, subnet.prefix()).unwrap(),
-        mac: docker_mac(address),
-    });
-    if new.containers[ci].default_gateway.is_none() {
-        new.containers[ci].default_gateway = default_gateway(&new, ci);
-    }
-    Ok(new)
+    Ok(())
 }
 
-/// Docker's rule, as at `up`: the first bridge-driver network (docker_gwbridge included) of
-/// the container gives its default route.
-fn default_gateway(lab: &Lab, ci: usize) -> Option<Ipv4Addr> {
-    lab.containers[ci]
-        .endpoints
-        .iter()
-        .map(|e| &lab.networks[e.network])
-        .find(|n| matches!(n.driver, Driver::Bridge { .. }))
-        .map(|n| n.gateway)
+/// The docker_gwbridge network, for a lab that had no container needing it at `up`: the first
+/// range of Docker's bridge pools that nothing uses (what `up` would give it), appended so no
+/// other network's index moves.
+fn add_gwbridge(lab: &mut Lab) -> Result<usize, Refused> {
+    let taken: Vec<Ipv4Network> = std::iter::once(lab.underlay.subnet)
+        .chain(lab.networks.iter().map(|n| n.subnet))
+        .collect();
+    let overlaps =
+        |a: &Ipv4Network, b: &Ipv4Network| a.contains(b.network()) || b.contains(a.network());
+    let Some(subnet) = super::bridge_pool()
+        .into_iter()
+        .find(|p| !taken.iter().any(|t| overlaps(p, t)))
+    else {
+        return refuse(format!(
+            "no address range is left for {GWBRIDGE} in Docker's default pools"
+        ));
+    };
+    lab.networks.push(super::Network {
+        name: GWBRIDGE.into(),
+        id: super::network_id(&lab.name, GWBRIDGE),
+        driver: Driver::Bridge {
+            bridge: GWBRIDGE.into(),
+            icc: false,
+        },
+        subnet,
+        gateway: subnet.nth(1).unwrap(),
+        implicit: true,
+    });
+    Ok(lab.networks.len() - 1)
+}
+
+/// A macvlan network's parent on the container's host, checked as `up` checks it: the NIC
+/// exists, no other macvlan network in use on that host has the same NIC and VLAN, passthru
+/// gives the parent to one container. A VLAN sub-interface the host lacks is added to it
+/// (Docker's macvlan driver creates it; it stays while the network does).
+fn macvlan_parent(
+    lab: &mut Lab,
+    ni: usize,
+    ci: usize,
+    parent: &str,
+    mode: super::MacvlanMode,
+) -> Result<(), Refused> {
+    let hi = lab.containers[ci].host;
+    let host = &lab.hosts[hi];
+    let net = &lab.networks[ni];
+    let (nic, vlan) = match super::split_vlan(parent) {
+        Some((nic, id)) => (nic, Some(id)),
+        None => (parent, None),
+    };
+    if !host.all_nics().iter().any(|n| n == nic) {
+        return refuse(format!(
+            "parent interface {parent} of network {} does not exist on host {} (its NICs: {})",
+            net.name,
+            host.name,
+            host.all_nics().join(", ")
+        ));
+    }
+    let on_host = |n: usize| {
+        lab.containers
+            .iter()
+            .filter(|o| o.host == hi)
+            .flat_map(|o| o.endpoints.iter())
+            .filter(|e| e.network == n)
+            .count()
+    };
+    for (oi, other) in lab.networks.iter().enumerate() {
+        let Driver::Macvlan { parent: p, .. } = &other.driver else {
+            continue;
+        };
+        let same = match super::split_vlan(p) {
+            Some((n, id)) => n == nic && Some(id) == vlan,
+            None => p == nic && vlan.is_none(),
+        };
+        if oi != ni && same && on_host(oi) > 0 {
+            return refuse(format!(
+                "network {} is already using parent interface {p} on host {}, so network {} cannot",
+                other.name, host.name, net.name
+            ));
+        }
+    }
+    if mode == super::MacvlanMode::Passthru && on_host(ni) > 0 {
+        return refuse(format!(
+            "network {} is in passthru mode, which gives the parent to one container, and host {} already has one on it",
+            net.name, host.name
+        ));
+    }
+    if let Some(id) = vlan {
+        let id = u16::try_from(id).map_err(|_| Refused(format!("VLAN {id} is out of range")))?;
+        let h = &mut lab.hosts[hi];
+        if !h.vlans.iter().any(|v| v.nic == nic && v.id == id) {
+            h.vlans.push(super::Vlan {
+                name: parent.to_string(),
+                nic: nic.to_string(),
+                id,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Overlay sandboxes' veth numbers across a change from `old` to `new`, as libnetwork keeps
+/// them: an endpoint that stays keeps its `vethN`, a new one takes the sandbox's next number
+/// (a counter that only goes up). A sandbox whose endpoints did not change is left as it was.
+/// Endpoints are matched by container, network and host name, so `apply` is served too.
+pub fn carry_over(old: &Lab, new: &mut Lab) {
+    use std::collections::HashMap;
+    // (container index, endpoint index) of network `ni` on host `hi`, in plan order.
+    let local = |lab: &Lab, ni: usize, hi: usize| -> Vec<(usize, usize)> {
+        lab.containers
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.host == hi)
+            .flat_map(|(ci, c)| {
+                c.endpoints
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.network == ni)
+                    .map(move |(ei, _)| (ci, ei))
+            })
+            .collect()
+    };
+    for ni in 0..new.networks.len() {
+        if !new.networks[ni].is_overlay() {
+            continue;
+        }
+        let old_ni = old
+            .networks
+            .iter()
+            .position(|n| n.name == new.networks[ni].name && n.is_overlay());
+        for hi in 0..new.hosts.len() {
+            let key = new.overlay_ns(hi, ni);
+            let old_hi = old.hosts.iter().position(|h| h.name == new.hosts[hi].name);
+            // Before: container name -> (N, as it was recorded).
+            let mut before: HashMap<&str, (u32, Option<u32>)> = HashMap::new();
+            if let (Some(oni), Some(ohi)) = (old_ni, old_hi) {
+                for (k, (ci, ei)) in local(old, oni, ohi).into_iter().enumerate() {
+                    let set = old.containers[ci].endpoints[ei].sandbox_if;
+                    before.insert(
+                        old.containers[ci].name.as_str(),
+                        (set.unwrap_or(k as u32), set),
+                    );
+                }
+            }
+            let now = local(new, ni, hi);
+            let unchanged = now.len() == before.len()
+                && now
+                    .iter()
+                    .all(|(ci, _)| before.contains_key(new.containers[*ci].name.as_str()));
+            let counter = old.sandbox_next.get(&key).copied();
+            if unchanged {
+                for (ci, ei) in now {
+                    let set = before[new.containers[ci].name.as_str()].1;
+                    new.containers[ci].endpoints[ei].sandbox_if = set;
+                }
+                if let Some(n) = counter {
+                    new.sandbox_next.insert(key, n);
+                }
+                continue;
+            }
+            let mut next =
+                counter.unwrap_or_else(|| before.values().map(|(n, _)| n + 1).max().unwrap_or(0));
+            for (ci, ei) in now {
+                let n = match before.get(new.containers[ci].name.as_str()) {
+                    Some((n, _)) => *n,
+                    None => {
+                        next += 1;
+                        next - 1
+                    }
+                };
+                new.containers[ci].endpoints[ei].sandbox_if = Some(n);
+            }
+            new.sandbox_next.insert(key, next);
+        }
+    }
 }
 
 /// `docker network disconnect NETWORK CONTAINER` on lab `lab`.
@@ -173,27 +351,34 @@ pub fn disconnect(lab: &Lab, ni: usize, ci: usize) -> Result<Lab, Refused> {
             "{GWBRIDGE} is managed by netlab: it goes with the container's last overlay network"
         ));
     }
-    if net.is_overlay()
-        && c.endpoints
-            .iter()
-            .filter(|e| lab.networks[e.network].is_overlay())
-            .count()
-            == 1
-        && c.endpoints
-            .iter()
-            .any(|e| lab.networks[e.network].name == GWBRIDGE)
-    {
-        return refuse(format!(
-            "network {} is container {}'s last overlay network: leaving it also takes its {GWBRIDGE} leg, which netlab does not do at run time yet",
-            net.name, c.name
-        ));
-    }
     let mut new = lab.clone();
-    let gone = new.containers[ci].endpoints.remove(ei);
+    new.containers[ci].endpoints.remove(ei);
+    // Leaving its last overlay, a container that got a docker_gwbridge leg with its first one
+    // loses that too (libnetwork's sandbox no longer needs a default gateway service).
+    let cn = &new.containers[ci];
+    let overlays_left = cn
+        .endpoints
+        .iter()
+        .any(|e| new.networks[e.network].is_overlay());
+    if net.is_overlay() && !overlays_left {
+        if let Some(gi) = cn
+            .endpoints
+            .iter()
+            .position(|e| new.networks[e.network].implicit)
+        {
+            new.containers[ci].endpoints.remove(gi);
+        }
+    }
     // The default route goes with the network that gave it; like libnetwork's
     // updateGateway, another of the container's networks gives the next one, if any.
-    if new.containers[ci].default_gateway == Some(lab.networks[gone.network].gateway) {
-        new.containers[ci].default_gateway = default_gateway(&new, ci);
+    let cn = &mut new.containers[ci];
+    let still = cn.default_gateway.is_some_and(|g| {
+        cn.endpoints
+            .iter()
+            .any(|e| new.networks[e.network].gateway == g)
+    });
+    if !still {
+        cn.default_gateway = super::default_gateway_of(&new.networks, &cn.endpoints);
     }
     Ok(new)
 }

@@ -276,6 +276,27 @@ fn deepest_key(text: &str) -> Option<usize> {
 }
 
 /// Stable 64-hex-digit id for a network, like Docker's network ids.
+/// Docker's default address pools for bridge networks: 172.18+.0.0/16, then 192.168.x.0/20.
+pub(crate) fn bridge_pool() -> Vec<Ipv4Network> {
+    (18..=31u8)
+        .map(|x| Ipv4Network::new(Ipv4Addr::new(172, x, 0, 0), 16).unwrap())
+        .chain(
+            (0..=255u8)
+                .step_by(16)
+                .map(|x| Ipv4Network::new(Ipv4Addr::new(192, 168, x, 0), 20).unwrap()),
+        )
+        .collect()
+}
+
+/// Docker's rule for a container's default route: the gateway of its first network that is
+/// not an overlay (a bridge, docker_gwbridge, a macvlan's router), at `up` and at run time.
+pub(crate) fn default_gateway_of(nets: &[Network], endpoints: &[Endpoint]) -> Option<Ipv4Addr> {
+    endpoints
+        .iter()
+        .find(|e| !nets[e.network].is_overlay())
+        .map(|e| nets[e.network].gateway)
+}
+
 pub fn network_id(lab: &str, network: &str) -> String {
     let digest = Sha256::digest(format!("netlab/{lab}/{network}").as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -577,6 +598,7 @@ impl Validator<'_, '_> {
             containers: placed.containers,
             checks: Vec::new(),
             scenarios: Vec::new(),
+            sandbox_next: Default::default(),
         };
         self.limits(&lab, lab_span);
         let checks = self.checks(raw, &lab, &placed.partial);
@@ -1450,14 +1472,7 @@ impl Validator<'_, '_> {
         let overlay_pool: Vec<Ipv4Network> = (0..=255u8)
             .map(|x| Ipv4Network::new(Ipv4Addr::new(10, 0, x, 0), 24).unwrap())
             .collect();
-        let bridge_pool: Vec<Ipv4Network> = (18..=31u8)
-            .map(|x| Ipv4Network::new(Ipv4Addr::new(172, x, 0, 0), 16).unwrap())
-            .chain(
-                (0..=255u8)
-                    .step_by(16)
-                    .map(|x| Ipv4Network::new(Ipv4Addr::new(192, 168, x, 0), 20).unwrap()),
-            )
-            .collect();
+        let bridge_pool = bridge_pool();
         let mut next = [0usize; 2];
         for d in drafts
             .iter_mut()
@@ -1695,6 +1710,7 @@ impl Validator<'_, '_> {
                     ifname: format!("eth{i}"),
                     address: Ipv4Network::new(ip, net.subnet.prefix()).unwrap(),
                     mac: docker_mac(ip),
+                    sandbox_if: None,
                 });
             }
             // A Linux bridge has at most 1023 ports (BR_MAX_PORTS - 1); the kernel would refuse the
@@ -1719,10 +1735,7 @@ impl Validator<'_, '_> {
                 }
             }
             // Docker: the first bridge-driver network (docker_gwbridge included) gives the default route.
-            let default_gateway = endpoints
-                .iter()
-                .find(|e| !nets[e.network].is_overlay())
-                .map(|e| nets[e.network].gateway);
+            let default_gateway = default_gateway_of(nets, &endpoints);
             out.push(Container {
                 name: cname.get_ref().clone(),
                 host,

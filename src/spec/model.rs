@@ -24,6 +24,10 @@ pub struct Lab {
     /// The lab's scenarios, in file order.
     #[serde(default)]
     pub scenarios: Vec<super::scenario::Scenario>,
+    /// Per overlay sandbox (its namespace's name), the N its next `vethN` gets: libnetwork's
+    /// per-sandbox counter, kept once run-time changes have touched that sandbox.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sandbox_next: std::collections::BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -181,6 +185,12 @@ pub struct Endpoint {
     pub ifname: String,
     pub address: Ipv4Network,
     pub mac: [u8; 6],
+    /// On an overlay: the N of `vethN`, this endpoint's interface in the host's overlay sandbox.
+    /// Unset at `up`, where a sandbox's veths are numbered in order; set by run-time changes,
+    /// which number as libnetwork does (a sandbox's counter only goes up, so an endpoint keeps
+    /// its name while others come and go).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_if: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
