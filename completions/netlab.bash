@@ -40,6 +40,9 @@ _netlab() {
             netlab,find-link)
                 cmd="netlab__subcmd__find__subcmd__link"
                 ;;
+            netlab,graph)
+                cmd="netlab__subcmd__graph"
+                ;;
             netlab,help)
                 cmd="netlab__subcmd__help"
                 ;;
@@ -100,6 +103,9 @@ _netlab() {
             netlab__subcmd__help,find-link)
                 cmd="netlab__subcmd__help__subcmd__find__subcmd__link"
                 ;;
+            netlab__subcmd__help,graph)
+                cmd="netlab__subcmd__help__subcmd__graph"
+                ;;
             netlab__subcmd__help,help)
                 cmd="netlab__subcmd__help__subcmd__help"
                 ;;
@@ -143,7 +149,7 @@ _netlab() {
 
     case "${cmd}" in
         netlab)
-            opts="-h -V --color --help --version up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help"
+            opts="-h -V --color --help --version up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate graph pingall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -316,8 +322,42 @@ _netlab() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netlab__subcmd__graph)
+            opts="-o -h --format --json --output --name --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "dot mermaid svg" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netlab__subcmd__help)
-            opts="up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help"
+            opts="up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate graph pingall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -429,6 +469,20 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__help__subcmd__find__subcmd__link)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netlab__subcmd__help__subcmd__graph)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -32,6 +32,17 @@ pub enum ColorChoice {
     Never,
 }
 
+/// What `netlab graph` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT (`dot -Tpng` lays it out)
+    Dot,
+    /// A Mermaid flowchart (GitHub and GitLab draw it in Markdown)
+    Mermaid,
+    /// A standalone SVG picture, laid out by netlab (no Graphviz needed)
+    Svg,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build a lab from its file, then run its checks
@@ -265,6 +276,29 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         /// Print the checked lab as JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Draw a lab's topology: hosts, namespaces, bridges, veth pairs, VXLAN tunnels, VLANs, macvlans
+    #[command(
+        after_help = "A lab that is up is drawn from its record, so connect and disconnect show; a lab file is drawn as `up` would build it. \
+Hosts and overlay sandboxes are boxes; containers, bridges, NICs, sub-interfaces and VXLAN devices are nodes; edges carry interface names, VNIs and VLAN ids.\n\n\
+Examples:\n  netlab graph labs/overlay.toml | dot -Tpng -o overlay.png\n  netlab graph overlay --format svg -o overlay.svg\n  \
+netlab graph labs/routed-gateway.toml --format mermaid\n  netlab graph overlay --json"
+    )]
+    Graph {
+        /// A lab that is up, or a lab file
+        lab: String,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// Print the graph's clusters, nodes and edges as JSON instead
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
+        /// Write to FILE instead of standard output
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// For a lab file: draw it under this name, as `up --name NAME` builds it
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Ping every container of a lab from every other one and show the reachability matrix;
     /// exit 1 if a pair the lab checks differs from what it expects

@@ -3,13 +3,15 @@
 //! Write side: `spec` (lab file -> checked [`spec::Lab`]) -> `plan` (pure, ordered kernel
 //! objects) -> `engine` (journal, apply, roll back, tear down). Read side: `observe` (live
 //! kernel state of every namespace -> snapshot) -> `diag` (netns, find-link, inspect, vxlan,
-//! bridge) and `trace`. Kernel access lives in `kernel`.
+//! bridge) and `trace`. `graph` draws a lab's topology from its model (pure, like `plan`).
+//! Kernel access lives in `kernel`.
 
 pub mod app;
 pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod engine;
+pub mod graph;
 pub mod kernel;
 pub mod observe;
 pub mod pingall;

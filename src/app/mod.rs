@@ -16,6 +16,7 @@ use crate::{check, plan, state};
 
 mod change;
 mod diagnostics;
+mod graph;
 
 /// Bad input: exit status 2.
 #[derive(Debug)]
@@ -172,6 +173,13 @@ fn dispatch(cmd: Command) -> Result<()> {
             timeout_ms,
             json,
         } => pingall_cmd(&lab, count, timeout_ms, json),
+        Command::Graph {
+            lab,
+            format,
+            json,
+            output,
+            name,
+        } => graph::graph(&lab, name.as_deref(), format, json, output.as_deref()),
     }
 }
 
