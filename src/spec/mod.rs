@@ -2086,4 +2086,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
+mod man_page;
+#[cfg(test)]
 mod tests;

@@ -228,7 +228,7 @@ impl Action {
     }
 }
 
-const ACTIONS: &[&str] = &[
+pub(crate) const ACTIONS: &[&str] = &[
     "ping",
     "connect",
     "disconnect",
@@ -238,6 +238,20 @@ const ACTIONS: &[&str] = &[
     "impair",
     "apply",
 ];
+
+/// The keys a step of action `what` (one of [`ACTIONS`]) takes besides the common ones.
+pub(crate) fn action_keys(what: &str) -> &'static [&'static str] {
+    match what {
+        "ping" => &["from", "to", "expect", "ttl", "count"],
+        "connect" => &["network", "container", "ip"],
+        "disconnect" => &["network", "container"],
+        "link" => &["node", "dev", "state"],
+        "exec" => &["node", "cmd", "expect_exit", "expect_output"],
+        "impair" => &["node", "dev", "delay", "jitter", "loss", "rate", "clear"],
+        "apply" => &["file", "dry_run"],
+        _ => &["seconds"],
+    }
+}
 
 /// `apply` files name further `apply` files; those this deep are only looked for, not read, so
 /// a file that applies itself is validated once.
@@ -363,16 +377,7 @@ fn step(
         return None;
     }
     // Keys that do not apply to this action are errors, not silently ignored.
-    let allowed: &[&str] = match what {
-        "ping" => &["from", "to", "expect", "ttl", "count"],
-        "connect" => &["network", "container", "ip"],
-        "disconnect" => &["network", "container"],
-        "link" => &["node", "dev", "state"],
-        "exec" => &["node", "cmd", "expect_exit", "expect_output"],
-        "impair" => &["node", "dev", "delay", "jitter", "loss", "rate", "clear"],
-        "apply" => &["file", "dry_run"],
-        _ => &["seconds"],
-    };
+    let allowed = action_keys(what);
     let present: [(&str, Option<std::ops::Range<usize>>); 14] = [
         ("from", s.from.as_ref().map(|x| x.span())),
         ("to", s.to.as_ref().map(|x| x.span())),
