@@ -61,6 +61,9 @@ _netlab() {
             netlab,run)
                 cmd="netlab__subcmd__run"
                 ;;
+            netlab,schema)
+                cmd="netlab__subcmd__schema"
+                ;;
             netlab,status)
                 cmd="netlab__subcmd__status"
                 ;;
@@ -121,6 +124,9 @@ _netlab() {
             netlab__subcmd__help,run)
                 cmd="netlab__subcmd__help__subcmd__run"
                 ;;
+            netlab__subcmd__help,schema)
+                cmd="netlab__subcmd__help__subcmd__schema"
+                ;;
             netlab__subcmd__help,status)
                 cmd="netlab__subcmd__help__subcmd__status"
                 ;;
@@ -143,7 +149,7 @@ _netlab() {
 
     case "${cmd}" in
         netlab)
-            opts="-h -V --color --help --version up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help"
+            opts="-h -V --color --help --version up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate schema pingall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -317,7 +323,7 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__help)
-            opts="up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help"
+            opts="up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate schema pingall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -540,6 +546,20 @@ _netlab() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netlab__subcmd__help__subcmd__schema)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netlab__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -735,6 +755,24 @@ _netlab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netlab__subcmd__schema)
+            opts="-h --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

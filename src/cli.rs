@@ -266,6 +266,11 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         #[arg(long)]
         json: bool,
     },
+    /// Print the JSON Schema of the lab file, for editors and CI (a lab file is TOML: the schema applies to its JSON form)
+    #[command(
+        after_help = "The schema describes tables, keys, types, ranges and values; `netlab validate FILE` also checks what needs the whole lab (addresses, names, overlaps). The same schema is in schema/netlab-lab.schema.json of the source tree.\n\nExamples:\n  netlab schema > netlab-lab.schema.json"
+    )]
+    Schema,
     /// Ping every container of a lab from every other one and show the reachability matrix;
     /// exit 1 if a pair the lab checks differs from what it expects
     #[command(

@@ -1,6 +1,7 @@
 //! Shell completions (`completions/`) and man pages (`man/`) are generated from the clap
-//! definitions in `netlab::cli::Cli`. This test renders them all in memory and fails if a file
-//! on disk differs, is missing, or is a leftover the generator would no longer produce.
+//! definitions in `netlab::cli::Cli`, the lab file's JSON Schema (`schema/`) from the spec
+//! types. This test renders them all in memory and fails if a file on disk differs, is
+//! missing, or is a leftover the generator would no longer produce.
 //!
 //! To regenerate: `NETLAB_BLESS=1 cargo test --test generated`.
 
@@ -15,7 +16,7 @@ use clap_mangen::Man;
 const BIN: &str = "netlab";
 const BLESS_ENV: &str = "NETLAB_BLESS";
 /// Directories (relative to the crate root) owned by the generator, but for [`HAND_WRITTEN`].
-const GENERATED_DIRS: &[&str] = &["completions", "man"];
+const GENERATED_DIRS: &[&str] = &["completions", "man", "schema"];
 /// Pages written by hand in the generated directories: the lab-file format has no clap
 /// definition to generate from (src/spec/man_page.rs checks that it documents every key).
 const HAND_WRITTEN: &[&str] = &["man/netlab-lab.5"];
@@ -28,6 +29,7 @@ const LAB_FILE_PAGES: &[&str] = &[
     "netlab-validate",
     "netlab-check",
     "netlab-run",
+    "netlab-schema",
 ];
 
 /// Every generated artifact: path relative to the crate root -> contents.
@@ -56,6 +58,12 @@ fn render_all() -> BTreeMap<PathBuf, Vec<u8>> {
     cmd.build();
     let source = format!("{BIN} {}", env!("CARGO_PKG_VERSION"));
     render_man(cmd, BIN, &source, &mut out);
+
+    // The lab file's JSON Schema, derived from the spec types (what `netlab schema` prints).
+    out.insert(
+        Path::new("schema").join("netlab-lab.schema.json"),
+        netlab::spec::schema::json().into_bytes(),
+    );
 
     out
 }

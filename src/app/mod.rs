@@ -143,6 +143,10 @@ fn dispatch(cmd: Command) -> Result<()> {
             },
         ),
         Command::Validate { file, json } => validate(&file, json),
+        Command::Schema => {
+            print!("{}", spec::schema::json());
+            Ok(())
+        }
         Command::Netns {
             all,
             json,

@@ -282,6 +282,52 @@ fn problems(page: &str) -> Vec<String> {
         }
     }
 
+    let driver = section("[networks.NAME]")
+        .and_then(|l| item(l, "\\fBdriver\\fR"))
+        .unwrap_or_default();
+    for d in super::DRIVERS {
+        if !driver.contains(&format!("\\fB\"{d}\"\\fR")) {
+            out.push(format!("driver {d} is not documented"));
+        }
+    }
+
+    // The JSON Schema's constant defaults are the page's.
+    let schema: serde_json::Value = serde_json::from_str(&super::schema::json()).unwrap();
+    for (def, props) in schema["$defs"].as_object().unwrap() {
+        let titles: Vec<String> = match def.as_str() {
+            "RawStep" => std::iter::once("[[scenarios.NAME.steps]]".to_string())
+                .chain(ACTIONS.iter().map(|a| format!("do = \\(dq{a}\\(dq")))
+                .collect(),
+            _ => tables
+                .iter()
+                .filter(|(_, _, fields)| {
+                    let names: Vec<&str> = props["properties"]
+                        .as_object()
+                        .map(|p| p.keys().map(String::as_str).collect())
+                        .unwrap_or_default();
+                    *fields == names.as_slice()
+                })
+                .map(|(_, t, _)| t.to_string())
+                .collect(),
+        };
+        for (key, p) in props["properties"].as_object().into_iter().flatten() {
+            let Some(default) = p.get("default").filter(|d| !d.is_object()) else {
+                continue;
+            };
+            let want = format!("(default: \\fB{default}\\fR)");
+            let said = titles.iter().any(|t| {
+                section(t)
+                    .and_then(|l| item(l, &format!("\\fB{key}\\fR = ")))
+                    .is_some_and(|i| i.lines().next().is_some_and(|tag| tag.contains(&want)))
+            });
+            if !said {
+                out.push(format!(
+                    "the schema's default of {key} ({def}) is {default}, the page does not say {want}"
+                ));
+            }
+        }
+    }
+
     let files = section("FILES").map(|l| tags(l)).unwrap_or_default();
     for dir in [crate::state::STATE_DIR, crate::kernel::netns::NETNS_DIR] {
         if !files.iter().any(|t| t.starts_with(&format!("\\fI{dir}/"))) {
@@ -358,6 +404,18 @@ fn a_page_missing_something_is_refused() {
             "without {drop}: {p:?}"
         );
     }
+    let other_default = full.replace(
+        "\\fBmtu\\fR = \\fIinteger\\fR (default: \\fB1500\\fR)",
+        "\\fBmtu\\fR = \\fIinteger\\fR (default: \\fB1450\\fR)",
+    );
+    assert_ne!(other_default, full);
+    assert!(
+        problems(&other_default)
+            .iter()
+            .any(|x| x.starts_with("the schema's default of mtu")),
+        "{:?}",
+        problems(&other_default)
+    );
     let extra = full.replace(
         "\\fBttl\\fR = \\fIinteger\\fR (default: none)\nFrom 1 to 255: the TTL the replies must arrive with.\n",
         "\\fBttl\\fR = \\fIinteger\\fR (default: none)\nFrom 1 to 255: the TTL the replies must arrive with.\n.TP\n\\fBdev\\fR = \\fIstring\\fR (required)\nx\n",
