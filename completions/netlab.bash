@@ -207,12 +207,16 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__check)
-            opts="-h --json --color --help"
+            opts="-h --json --junit --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --junit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -821,7 +825,7 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__up)
-            opts="-q -h --name --dry-run --no-check --quiet --scenario --color --help"
+            opts="-q -h --name --dry-run --no-check --quiet --scenario --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

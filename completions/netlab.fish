@@ -58,6 +58,7 @@ never\t''"
 complete -c netlab -n "__fish_netlab_using_subcommand up" -l dry-run -d 'Print the plan as iproute2 commands and change nothing'
 complete -c netlab -n "__fish_netlab_using_subcommand up" -l no-check -d 'Do not run the lab\'s checks after building it'
 complete -c netlab -n "__fish_netlab_using_subcommand up" -s q -l quiet -d 'No progress bar'
+complete -c netlab -n "__fish_netlab_using_subcommand up" -l json -d 'Print a JSON summary instead: lab, namespaces, objects, seconds, the checks\' results (and the scenarios\')'
 complete -c netlab -n "__fish_netlab_using_subcommand up" -s h -l help -d 'Print help'
 complete -c netlab -n "__fish_netlab_using_subcommand down" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
 always\t''
@@ -104,6 +105,7 @@ always\t''
 never\t''"
 complete -c netlab -n "__fish_netlab_using_subcommand impair" -l clear -d 'Remove DEV\'s impairments: its root qdisc goes back to the default'
 complete -c netlab -n "__fish_netlab_using_subcommand impair" -s h -l help -d 'Print help'
+complete -c netlab -n "__fish_netlab_using_subcommand check" -l junit -d 'Also write the results as JUnit XML to FILE (one testcase per check)' -r -F
 complete -c netlab -n "__fish_netlab_using_subcommand check" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"

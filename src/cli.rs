@@ -53,6 +53,9 @@ pub enum Command {
         /// Once the lab is up, run this scenario (repeatable)
         #[arg(long = "scenario", value_name = "NAME")]
         scenarios: Vec<String>,
+        /// Print a JSON summary instead: lab, namespaces, objects, seconds, the checks' results (and the scenarios')
+        #[arg(long, conflicts_with = "dry_run")]
+        json: bool,
     },
     /// Remove everything a lab created, from its recorded state (the lab file is not needed)
     Down {
@@ -165,6 +168,9 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         /// Machine-readable output
         #[arg(long)]
         json: bool,
+        /// Also write the results as JUnit XML to FILE (one testcase per check)
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// List every network namespace: netlab's (with lab and role), /run/netns, Docker's
     Netns {

@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod engine;
+pub mod junit;
 pub mod kernel;
 pub mod observe;
 pub mod pingall;
