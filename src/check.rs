@@ -24,6 +24,8 @@ pub struct Outcome {
     /// Why nothing came back, when known (no route, ICMP unreachable), or why the probe failed.
     pub detail: Option<String>,
     pub pass: bool,
+    /// How long the probe took.
+    pub seconds: f64,
 }
 
 pub fn run(lab: &Lab) -> Vec<Outcome> {
@@ -41,6 +43,7 @@ pub fn run(lab: &Lab) -> Vec<Outcome> {
 }
 
 fn run_one(lab: &Lab, c: &Check) -> Outcome {
+    let start = std::time::Instant::now();
     let ns = lab.node_ns(&c.from).unwrap_or_default();
     let opts = icmp::PingOptions {
         count: c.count,
@@ -78,6 +81,7 @@ fn run_one(lab: &Lab, c: &Check) -> Outcome {
         ttl,
         detail,
         pass: probe_ok && got == c.expect && ttl_ok,
+        seconds: start.elapsed().as_secs_f64(),
     }
 }
 
@@ -86,6 +90,69 @@ fn word(e: Expect) -> &'static str {
         Expect::Reachable => "reachable",
         Expect::Unreachable => "unreachable",
     }
+}
+
+/// What the lab expects of a check: "reachable ttl=64".
+fn expected(o: &Outcome) -> String {
+    match o.expect_ttl {
+        Some(t) => format!("{} ttl={t}", word(o.expect)),
+        None => word(o.expect).to_string(),
+    }
+}
+
+/// What the probe got: "reachable (2/2)", "unreachable: Network is unreachable".
+fn got(o: &Outcome) -> String {
+    match (&o.detail, o.got) {
+        (Some(d), Expect::Unreachable) => format!("unreachable: {d}"),
+        _ => format!("{} ({}/{})", word(o.got), o.received, o.sent),
+    }
+}
+
+/// "bbox1" or "bbox1 (10.0.0.2)": the target as written, and the address pinged.
+fn target(o: &Outcome) -> String {
+    if o.to == o.address {
+        o.to.clone()
+    } else {
+        format!("{} ({})", o.to, o.address)
+    }
+}
+
+/// JUnit XML for the checks of lab `lab`: one testsuite, one testcase per check, in the lab's
+/// order; a failing one says what was expected and what came back.
+pub fn junit(lab: &str, outcomes: &[Outcome]) -> String {
+    use crate::junit::{Case, Failure, Suite};
+    let cases = outcomes
+        .iter()
+        .enumerate()
+        .map(|(i, o)| Case {
+            classname: format!("{lab}.checks"),
+            name: format!("{} {} -> {}", i + 1, o.from, target(o)),
+            seconds: Some(o.seconds),
+            failure: (!o.pass).then(|| {
+                let ttl = match (o.expect_ttl, o.ttl) {
+                    (Some(_), Some(t)) => format!(", ttl {t}"),
+                    _ => String::new(),
+                };
+                let message = format!("expected {}, got {}{ttl}", expected(o), got(o));
+                let rtt = o
+                    .rtt_ms
+                    .map(|r| format!("\nrtt {r:.3} ms"))
+                    .unwrap_or_default();
+                Failure {
+                    text: format!(
+                        "{message}\nping from {} to {}: {} sent, {} received{rtt}",
+                        o.from, o.address, o.sent, o.received
+                    ),
+                    message,
+                }
+            }),
+        })
+        .collect();
+    crate::junit::render(&[Suite {
+        name: format!("{lab}/checks"),
+        cases,
+        skipped: 0,
+    }])
 }
 
 const HEADER: [&str; 7] = ["from", "to", "expected", "got", "rtt", "ttl", "result"];
@@ -97,19 +164,7 @@ pub fn render_table(outcomes: &[Outcome]) -> String {
 
 fn fill(mut t: Table, outcomes: &[Outcome]) -> Table {
     for o in outcomes {
-        let to = if o.to == o.address {
-            o.to.clone()
-        } else {
-            format!("{} ({})", o.to, o.address)
-        };
-        let expected = match o.expect_ttl {
-            Some(t) => format!("{} ttl={t}", word(o.expect)),
-            None => word(o.expect).to_string(),
-        };
-        let got = match (&o.detail, o.got) {
-            (Some(d), Expect::Unreachable) => format!("unreachable: {d}"),
-            _ => format!("{} ({}/{})", word(o.got), o.received, o.sent),
-        };
+        let (to, expected, got) = (target(o), expected(o), got(o));
         // Three decimals, as iputils prints it: a veth round trip is tens of microseconds.
         let rtt = o
             .rtt_ms
@@ -166,6 +221,7 @@ mod tests {
             ttl: pass.then_some(64),
             detail: detail.map(String::from),
             pass,
+            seconds: 0.25,
         }
     }
 
@@ -188,6 +244,33 @@ mod tests {
         let plain = fill(crate::table::with(&HEADER, false, Some(60)), &rows).to_string();
         assert!(!plain.contains('\x1b'), "{plain:?}");
         assert!(plain.lines().all(|l| l.chars().count() <= 60), "{plain}");
+    }
+
+    #[test]
+    fn junit_says_what_was_expected_and_what_came_back() {
+        let x = junit(
+            "lab1",
+            &[
+                outcome(true, None),
+                outcome(false, Some("host unreachable (ICMP from 10.0.0.1)")),
+            ],
+        );
+        assert!(
+            x.contains("<testsuite name=\"lab1/checks\" tests=\"2\" failures=\"1\" skipped=\"0\" time=\"0.500\">"),
+            "{x}"
+        );
+        assert!(
+            x.contains("<testcase classname=\"lab1.checks\" name=\"1 bbox2 -&gt; bbox1 (10.0.0.2)\" time=\"0.250\"/>"),
+            "{x}"
+        );
+        assert!(
+            x.contains("<failure message=\"expected reachable ttl=64, got unreachable: host unreachable (ICMP from 10.0.0.1)\">"),
+            "{x}"
+        );
+        assert!(
+            x.contains("ping from bbox2 to 10.0.0.2: 2 sent, 0 received</failure>"),
+            "{x}"
+        );
     }
 
     #[test]

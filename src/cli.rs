@@ -64,6 +64,9 @@ pub enum Command {
         /// Once the lab is up, run this scenario (repeatable)
         #[arg(long = "scenario", value_name = "NAME")]
         scenarios: Vec<String>,
+        /// Print a JSON summary instead: lab, namespaces, objects, seconds, the checks' results (and the scenarios')
+        #[arg(long, conflicts_with = "dry_run")]
+        json: bool,
     },
     /// Remove everything a lab created, from its recorded state (the lab file is not needed)
     Down {
@@ -176,6 +179,9 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         /// Machine-readable output
         #[arg(long)]
         json: bool,
+        /// Also write the results as JUnit XML to FILE (one testcase per check)
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// List every network namespace: netlab's (with lab and role), /run/netns, Docker's
     Netns {
@@ -300,6 +306,11 @@ netlab graph labs/routed-gateway.toml --format mermaid\n  netlab graph overlay -
         #[arg(long)]
         name: Option<String>,
     },
+    /// Print the JSON Schema of the lab file, for editors and CI (a lab file is TOML: the schema applies to its JSON form)
+    #[command(
+        after_help = "The schema describes tables, keys, types, ranges and values; `netlab validate FILE` also checks what needs the whole lab (addresses, names, overlaps). The same schema is in schema/netlab-lab.schema.json of the source tree.\n\nExamples:\n  netlab schema > netlab-lab.schema.json"
+    )]
+    Schema,
     /// Ping every container of a lab from every other one and show the reachability matrix;
     /// exit 1 if a pair the lab checks differs from what it expects
     #[command(

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod diag;
 pub mod engine;
 pub mod graph;
+pub mod junit;
 pub mod kernel;
 pub mod observe;
 pub mod pingall;

@@ -443,59 +443,44 @@ fn explain(lab: &str, from: &str, to: &str) -> Option<String> {
 
 /// JUnit XML, one testsuite per scenario and one testcase per step, for CI systems.
 pub fn junit(outcomes: &[ScenarioOutcome]) -> String {
-    fn esc(s: &str) -> String {
-        s.chars()
-            .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-            .map(|c| match c {
-                '&' => "&amp;".to_string(),
-                '<' => "&lt;".to_string(),
-                '>' => "&gt;".to_string(),
-                '"' => "&quot;".to_string(),
-                '\'' => "&apos;".to_string(),
-                c => c.to_string(),
-            })
-            .collect()
-    }
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
-    for o in outcomes {
-        let failures = o.steps.iter().filter(|s| !s.pass).count();
-        let time: f64 = o.steps.iter().map(|s| s.seconds).sum();
-        x.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{}\" time=\"{time:.3}\">\n",
-            esc(&format!("{}/{}", o.lab, o.name)),
-            o.steps.len() + o.skipped,
-            o.skipped
-        ));
-        for s in &o.steps {
-            x.push_str(&format!(
-                "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-                esc(&format!("{}.{}", o.lab, o.name)),
-                esc(&format!("{} {}", s.index, s.name)),
-                s.seconds
-            ));
-            if s.pass {
-                x.push_str("/>\n");
-            } else {
-                let body = match &s.trace {
-                    Some(t) => format!("{}\n{t}", s.detail),
-                    None => s.detail.clone(),
-                };
-                x.push_str(&format!(
-                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
-                    esc(&s.detail),
-                    esc(&body)
-                ));
+    use crate::junit::{Case, Failure, Suite};
+    let suites: Vec<Suite> = outcomes
+        .iter()
+        .map(|o| {
+            let classname = format!("{}.{}", o.lab, o.name);
+            let mut cases: Vec<Case> = o
+                .steps
+                .iter()
+                .map(|s| Case {
+                    classname: classname.clone(),
+                    name: format!("{} {}", s.index, s.name),
+                    seconds: Some(s.seconds),
+                    failure: (!s.pass).then(|| Failure {
+                        message: s.detail.clone(),
+                        text: match &s.trace {
+                            Some(t) => format!("{}\n{t}", s.detail),
+                            None => s.detail.clone(),
+                        },
+                    }),
+                })
+                .collect();
+            if let Some(e) = &o.restore_error {
+                cases.push(Case {
+                    classname,
+                    name: "restore".into(),
+                    seconds: None,
+                    failure: Some(Failure {
+                        message: e.clone(),
+                        text: String::new(),
+                    }),
+                });
             }
-        }
-        if let Some(e) = &o.restore_error {
-            x.push_str(&format!(
-                "    <testcase classname=\"{}\" name=\"restore\"><failure message=\"{}\"/></testcase>\n",
-                esc(&format!("{}.{}", o.lab, o.name)),
-                esc(e)
-            ));
-        }
-        x.push_str("  </testsuite>\n");
-    }
-    x.push_str("</testsuites>\n");
-    x
+            Suite {
+                name: format!("{}/{}", o.lab, o.name),
+                cases,
+                skipped: o.skipped,
+            }
+        })
+        .collect();
+    crate::junit::render(&suites)
 }

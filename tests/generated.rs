@@ -1,6 +1,7 @@
 //! Shell completions (`completions/`) and man pages (`man/`) are generated from the clap
-//! definitions in `netlab::cli::Cli`. This test renders them all in memory and fails if a file
-//! on disk differs, is missing, or is a leftover the generator would no longer produce.
+//! definitions in `netlab::cli::Cli`, the lab file's JSON Schema (`schema/`) from the spec
+//! types. This test renders them all in memory and fails if a file on disk differs, is
+//! missing, or is a leftover the generator would no longer produce.
 //!
 //! To regenerate: `NETLAB_BLESS=1 cargo test --test generated`.
 
@@ -14,8 +15,22 @@ use clap_mangen::Man;
 
 const BIN: &str = "netlab";
 const BLESS_ENV: &str = "NETLAB_BLESS";
-/// Directories (relative to the crate root) wholly owned by the generator.
-const GENERATED_DIRS: &[&str] = &["completions", "man"];
+/// Directories (relative to the crate root) owned by the generator, but for [`HAND_WRITTEN`].
+const GENERATED_DIRS: &[&str] = &["completions", "man", "schema"];
+/// Pages written by hand in the generated directories: the lab-file format has no clap
+/// definition to generate from (src/spec/man_page.rs checks that it documents every key).
+const HAND_WRITTEN: &[&str] = &["man/netlab-lab.5"];
+/// Pages about commands that read a lab file, or its checks and scenarios: their SEE ALSO
+/// names the lab-file page.
+const LAB_FILE_PAGES: &[&str] = &[
+    "netlab",
+    "netlab-up",
+    "netlab-apply",
+    "netlab-validate",
+    "netlab-check",
+    "netlab-run",
+    "netlab-schema",
+];
 
 /// Every generated artifact: path relative to the crate root -> contents.
 fn render_all() -> BTreeMap<PathBuf, Vec<u8>> {
@@ -44,6 +59,12 @@ fn render_all() -> BTreeMap<PathBuf, Vec<u8>> {
     let source = format!("{BIN} {}", env!("CARGO_PKG_VERSION"));
     render_man(cmd, BIN, &source, &mut out);
 
+    // The lab file's JSON Schema, derived from the spec types (what `netlab schema` prints).
+    out.insert(
+        Path::new("schema").join("netlab-lab.schema.json"),
+        netlab::spec::schema::json().into_bytes(),
+    );
+
     out
 }
 
@@ -60,7 +81,36 @@ fn render_man(cmd: Command, page: &str, source: &str, out: &mut BTreeMap<PathBuf
     assert_eq!(file, format!("{page}.1"), "unexpected man page file name");
     let mut buf = Vec::new();
     man.render(&mut buf).expect("render man page");
+    if let Some(see_also) = see_also(page) {
+        buf = insert_before_version(buf, &see_also);
+    }
     out.insert(Path::new("man").join(file), buf);
+}
+
+/// The SEE ALSO section of `page`, if it has one: the top-level page for every subcommand,
+/// the lab-file page for those in [`LAB_FILE_PAGES`].
+fn see_also(page: &str) -> Option<String> {
+    let mut refs = Vec::new();
+    if page != BIN {
+        refs.push(format!("\\fB{BIN}\\fR(1)"));
+    }
+    if LAB_FILE_PAGES.contains(&page) {
+        refs.push("\\fBnetlab\\-lab\\fR(5)".to_string());
+    }
+    (!refs.is_empty()).then(|| format!(".SH \"SEE ALSO\"\n{}\n", refs.join(", ")))
+}
+
+/// clap_mangen ends a page with VERSION (and AUTHORS): SEE ALSO goes before them.
+fn insert_before_version(page: Vec<u8>, section: &str) -> Vec<u8> {
+    let text = String::from_utf8(page).expect("man page is UTF-8");
+    let at = text
+        .find("\n.SH VERSION\n")
+        .map(|i| i + 1)
+        .unwrap_or(text.len());
+    let mut out = text[..at].to_string();
+    out.push_str(section);
+    out.push_str(&text[at..]);
+    out.into_bytes()
 }
 
 /// Files currently in the generated directories (relative to `root`), including subdirectories.
@@ -95,7 +145,7 @@ fn completions_and_man_pages_are_up_to_date() {
 
     let extra: Vec<PathBuf> = files_on_disk(root)
         .into_iter()
-        .filter(|p| !expected.contains_key(p))
+        .filter(|p| !expected.contains_key(p) && !HAND_WRITTEN.contains(&p.to_str().unwrap()))
         .collect();
 
     if bless {
@@ -137,4 +187,61 @@ fn completions_and_man_pages_are_up_to_date() {
          run `{BLESS_ENV}=1 cargo test --test generated` to regenerate",
         problems.join("\n")
     );
+}
+
+/// The hand-written pages are there, and groff formats them without a warning (`-ww`: every
+/// warning class), as `man` would show them.
+#[test]
+fn hand_written_man_pages_format_cleanly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for rel in HAND_WRITTEN {
+        let path = root.join(rel);
+        assert!(path.is_file(), "{rel} is missing");
+        let o = std::process::Command::new("groff")
+            .args(["-man", "-Tutf8", "-ww", "-z"])
+            .arg(&path)
+            .output()
+            .expect("running groff: install groff-base (.ci/run does)");
+        assert!(
+            o.status.success() && o.stderr.is_empty(),
+            "groff warns about {rel}:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+/// Every page the lab-file page refers to exists, and the lab-file commands' pages refer to it.
+#[test]
+fn lab_file_page_is_cross_referenced() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let expected = render_all();
+    for page in LAB_FILE_PAGES {
+        let rel = Path::new("man").join(format!("{page}.1"));
+        let text = String::from_utf8(expected[&rel].clone()).unwrap();
+        assert!(
+            text.contains(".SH \"SEE ALSO\"\n") && text.contains("\\fBnetlab\\-lab\\fR(5)"),
+            "{} does not refer to netlab-lab(5)",
+            rel.display()
+        );
+    }
+    let lab = fs::read_to_string(root.join("man/netlab-lab.5")).unwrap();
+    let see_also = lab
+        .split(".SH SEE ALSO\n")
+        .nth(1)
+        .expect("SEE ALSO in netlab-lab.5");
+    for r in see_also.split(',') {
+        let r = r
+            .trim()
+            .replace("\\fB", "")
+            .replace("\\fR", "")
+            .replace("\\-", "-");
+        let Some(name) = r.strip_suffix("(1)") else {
+            continue; // other sections: ip-netns(8), tc-netem(8)
+        };
+        let rel = Path::new("man").join(format!("{name}.1"));
+        assert!(
+            expected.contains_key(&rel),
+            "netlab-lab.5 refers to {name}(1), which has no page"
+        );
+    }
 }

@@ -7,6 +7,7 @@ mod diag;
 mod model;
 mod raw;
 pub mod scenario;
+pub mod schema;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -36,6 +37,8 @@ const BRIDGE_MAX_PORTS: usize = 1023;
 const MAX_VNI: i64 = (1 << 24) - 1;
 /// 802.1Q VLAN ids: 0 and 4095 are reserved.
 const MAX_VLAN: u32 = 4094;
+/// The values of a network's `driver`.
+pub(crate) const DRIVERS: [&str; 3] = ["overlay", "bridge", "macvlan"];
 
 /// Read and validate a lab file. `name_override` replaces `[lab] name` (to run two copies).
 pub fn load(path: &Path, name_override: Option<&str>) -> Result<Lab, SpecError> {
@@ -1076,7 +1079,8 @@ impl Validator<'_, '_> {
                     let help = if ["ipvlan", "host", "none"].contains(&other) {
                         format!("driver {other:?} is not supported yet; this version has \"overlay\", \"bridge\" and \"macvlan\"")
                     } else {
-                        "known drivers: \"overlay\", \"bridge\", \"macvlan\"".to_string()
+                        let known: Vec<String> = DRIVERS.iter().map(|d| format!("{d:?}")).collect();
+                        format!("known drivers: {}", known.join(", "))
                     };
                     self.r.error_help(
                         span(&n.driver),
@@ -2098,5 +2102,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+#[cfg(test)]
+mod man_page;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 use std::ops::{Deref, Range};
 
 use indexmap::IndexMap;
+use schemars::{JsonSchema, Schema};
 use serde::de::{value::MapAccessDeserializer, DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_spanned::Spanned;
@@ -47,7 +48,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
 }
 
 /// The top-level tables of a lab file.
-const SECTIONS: &[&str] = &[
+pub(crate) const SECTIONS: &[&str] = &[
     "lab",
     "underlay",
     "hosts",
@@ -219,83 +220,191 @@ fn read_list<T: DeserializeOwned>(
     }
 }
 
-#[derive(Debug, Deserialize)]
+// The JSON Schema of the lab file (`netlab schema`) is derived from these types: each field
+// says which plain type it is read as (`Spanned` is only where it was written) and the ranges
+// and values validation accepts, and its doc comment is its description. Validation (mod.rs)
+// stays the authority; the schema only describes it, for editors and CI.
+
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLabMeta {
+    /// The lab's name: the prefix of its namespaces and its /run/netlab directory.
+    #[schemars(with = "String", length(max = 32), regex(pattern = NAME_PATTERN))]
     pub name: Name,
     #[serde(default)]
+    #[schemars(with = "String")]
     pub description: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The hosts' shared layer-2 segment, a switch in the lab's own namespace.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUnderlay {
+    /// IPv4 subnet of the hosts' addresses, /8 to /30 (default 10.1.1.0/24).
     #[serde(default)]
+    #[schemars(with = "String", extend("default" = "10.1.1.0/24"))]
     pub subnet: Option<Spanned<String>>,
+    /// MTU of the underlay; overlay devices get mtu - 50 (default 1500).
     #[serde(default)]
+    #[schemars(with = "i64", range(min = 1280, max = 9000), extend("default" = 1500))]
     pub mtu: Option<Spanned<i64>>,
+    /// NIC name inside every host that names none (default "ens33").
     #[serde(default)]
+    #[schemars(with = "String", extend("default" = "ens33"))]
     pub nic: Option<Name>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A simulated machine: its own namespace, its NICs on the underlay switch.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("not" = { "required": ["nic", "nics"] }))]
 pub struct RawHost {
+    /// The host's only NIC (default: [underlay] nic).
     #[serde(default)]
+    #[schemars(with = "String")]
     pub nic: Option<Name>,
     /// Every NIC of the host, each plugged into the underlay switch; the first holds `address`.
     #[serde(default)]
+    #[schemars(with = "Vec<String>", length(min = 1), extend("uniqueItems" = true))]
     pub nics: Option<Spanned<Vec<Name>>>,
+    /// Underlay address (default: the next free one of the underlay subnet).
     #[serde(default)]
+    #[schemars(with = "String")]
     pub address: Option<Spanned<String>>,
     /// More addresses, by device: `addresses = { "ens38.10" = "172.16.10.254/24" }`.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, String>")]
     pub addresses: IndexMap<Name, Spanned<String>>,
-    /// IPv4 forwarding in this host's namespace (a router).
+    /// IPv4 forwarding in this host's namespace (a router); default false.
     #[serde(default)]
+    #[schemars(with = "bool", extend("default" = false))]
     pub forwarding: Option<Spanned<bool>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A Docker network.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    extend("dependentRequired" = { "gateway": ["subnet"] }),
+    transform = keys_by_driver
+)]
 pub struct RawNetwork {
+    /// overlay (multi-host, VXLAN), bridge or macvlan (host-local).
+    #[schemars(with = "String", transform = driver_values)]
     pub driver: Spanned<String>,
+    /// IPv4 subnet, /8 to /30 (default: Docker's pools).
     #[serde(default)]
+    #[schemars(with = "String")]
     pub subnet: Option<Spanned<String>>,
+    /// Gateway address; needs subnet (default: the subnet's first address).
     #[serde(default)]
+    #[schemars(with = "String")]
     pub gateway: Option<Spanned<String>>,
+    /// Overlay only: the VXLAN id (default 256, 257, ...).
     #[serde(default)]
+    #[schemars(with = "i64", range(min = 1, max = 16777215))]
     pub vni: Option<Spanned<i64>>,
-    /// Bridge driver: Docker's `com.docker.network.bridge.enable_icc`.
+    /// Bridge driver: Docker's `com.docker.network.bridge.enable_icc` (default true).
     #[serde(default)]
+    #[schemars(with = "bool", extend("default" = true))]
     pub icc: Option<Spanned<bool>>,
     /// Macvlan driver: the host interface (`ens33`, or `ens38.10` for VLAN 10 on ens38).
     #[serde(default)]
+    #[schemars(with = "String")]
     pub parent: Option<Name>,
     /// Macvlan driver: bridge (default), vepa, private or passthru.
     #[serde(default)]
+    #[schemars(with = "String", transform = macvlan_modes, extend("default" = "bridge"))]
     pub mode: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A container: its own namespace on one host.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawContainer {
+    /// One of the hosts.
+    #[schemars(with = "String")]
     pub host: Name,
+    /// The networks it joins: eth0, eth1, ... in this order.
+    #[schemars(with = "Vec<String>", length(min = 1), extend("uniqueItems" = true))]
     pub networks: Spanned<Vec<Name>>,
     /// Static addresses: `ip = { ov_net1 = "10.0.0.10" }`.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, String>")]
     pub ip: IndexMap<Name, Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A ping `up` and `check` send, and the result the lab expects.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend(
+    // A TTL is only seen on replies.
+    "if" = { "properties": { "expect": { "const": "unreachable" } }, "required": ["expect"] },
+    "then" = { "not": { "required": ["ttl"] } }
+))]
 pub struct RawCheck {
+    /// The container or host the ping is sent from.
+    #[schemars(with = "String")]
     pub from: Name,
+    /// A container, a host or an IPv4 address.
+    #[schemars(with = "String")]
     pub to: Name,
+    /// reachable (default) or unreachable.
     #[serde(default)]
+    #[schemars(with = "String", transform = expect_values, extend("default" = "reachable"))]
     pub expect: Option<Spanned<String>>,
+    /// Echo requests (default 2).
     #[serde(default)]
+    #[schemars(with = "i64", range(min = 1, max = 100), extend("default" = 2))]
     pub count: Option<Spanned<i64>>,
+    /// The TTL the replies must arrive with (reachable only).
     #[serde(default)]
+    #[schemars(with = "i64", range(min = 1, max = 255))]
     pub ttl: Option<Spanned<i64>>,
+}
+
+/// Lab, node, network and scenario names (at most 32 bytes for a lab, 48 for the others).
+pub(crate) const NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_-]*$";
+
+/// `"enum": values` on a string schema.
+pub(crate) fn one_of(schema: &mut Schema, values: &[&str]) {
+    schema.insert("enum".into(), values.into());
+}
+
+/// The keys only one driver takes, and those it needs (as `Validator::networks` checks them).
+const DRIVER_KEYS: [(&str, &[&str], &[&str]); 3] = [
+    ("overlay", &["vni"], &[]),
+    ("bridge", &["icc"], &[]),
+    ("macvlan", &["parent", "mode"], &["parent"]),
+];
+
+/// Per driver, `if` `driver` is it `then` no other driver's keys, and its own required ones.
+fn keys_by_driver(schema: &mut Schema) {
+    let rules: Vec<serde_json::Value> = DRIVER_KEYS
+        .iter()
+        .map(|(driver, _, required)| {
+            let others: Vec<&str> = DRIVER_KEYS
+                .iter()
+                .filter(|(d, _, _)| d != driver)
+                .flat_map(|(_, keys, _)| keys.iter().copied())
+                .collect();
+            serde_json::json!({
+                "if": { "properties": { "driver": { "const": driver } }, "required": ["driver"] },
+                "then": { "required": required, "not": { "anyOf": others.iter().map(|k| serde_json::json!({ "required": [k] })).collect::<Vec<_>>() } },
+            })
+        })
+        .collect();
+    schema.insert("allOf".into(), rules.into());
+}
+
+fn driver_values(schema: &mut Schema) {
+    one_of(schema, &super::DRIVERS);
+}
+
+fn macvlan_modes(schema: &mut Schema) {
+    one_of(schema, &super::MacvlanMode::ALL.map(|m| m.as_str()));
+}
+
+pub(crate) fn expect_values(schema: &mut Schema) {
+    one_of(schema, &["reachable", "unreachable"]);
 }

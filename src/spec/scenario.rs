@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use indexmap::IndexMap;
+use schemars::{JsonSchema, Schema};
 use serde::{Deserialize, Serialize};
 use serde_spanned::Spanned;
 
@@ -16,81 +17,186 @@ use super::diag::Reporter;
 use super::raw::{Name, Table};
 use super::{close_match, Expect, Lab};
 
-#[derive(Debug, Deserialize)]
+/// A scenario: steps `netlab run` runs in order on a lab that is up.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// Read with a default (so that a scenario without steps gets its own message), but required.
+#[schemars(extend("required" = ["steps"]))]
 pub struct RawScenario {
     #[serde(default)]
+    #[schemars(with = "String")]
     pub description: Option<String>,
+    /// Leave the lab as the scenario left it (default false: put it back).
     #[serde(default)]
+    #[schemars(with = "bool", extend("default" = false))]
     pub keep: Option<bool>,
+    /// The steps, as [[scenarios.NAME.steps]] tables.
     #[serde(default)]
+    #[schemars(with = "Vec<RawStep>", length(min = 1))]
     pub steps: Vec<Spanned<Table<RawStep>>>,
 }
 
-/// Every key any step may have; which apply depends on `do`.
-#[derive(Debug, Deserialize)]
+/// Every key any step may have; which apply depends on `do` (in the schema: `allOf`, one
+/// `if`/`then` per action, from [`action_keys`]).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    description = "One step: `do` names the action, which decides the other keys the step takes.",
+    transform = keys_by_action
+)]
 pub struct RawStep {
+    /// The action: ping, connect, disconnect, link, exec, wait, impair or apply.
     #[serde(rename = "do")]
+    #[schemars(with = "String", transform = action_values)]
     pub action: Spanned<String>,
+    /// How the step is shown (default: a description of the action).
     #[serde(default)]
+    #[schemars(with = "String")]
     pub name: Option<Spanned<String>>,
+    /// Retry until it holds or this long has passed: "500ms", "3s", "2m".
     #[serde(default)]
+    #[schemars(with = "String")]
     pub retry: Option<Spanned<String>>,
+    /// The step must fail (default false).
     #[serde(default)]
+    #[schemars(with = "bool", extend("default" = false))]
     pub expect_fail: Option<Spanned<bool>>,
+    /// A failing step ends the scenario (default true).
     #[serde(default)]
+    #[schemars(with = "bool", extend("default" = true))]
     pub stop_on_error: Option<Spanned<bool>>,
     // ping
+    /// ping: the container or host it is sent from.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub from: Option<Name>,
+    /// ping: a container, a host or an IPv4 address.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub to: Option<Name>,
+    /// ping: reachable (default) or unreachable.
     #[serde(default)]
+    #[schemars(
+        with = "String",
+        transform = super::raw::expect_values,
+        extend("default" = "reachable")
+    )]
     pub expect: Option<Spanned<String>>,
+    /// ping: the TTL the replies must arrive with.
     #[serde(default)]
+    #[schemars(with = "i64", range(min = 1, max = 255))]
     pub ttl: Option<Spanned<i64>>,
+    /// ping: echo requests (default 1).
     #[serde(default)]
+    #[schemars(with = "i64", range(min = 1, max = 100), extend("default" = 1))]
     pub count: Option<Spanned<i64>>,
     // connect / disconnect
+    /// connect, disconnect: the network.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub network: Option<Name>,
+    /// connect, disconnect: the container.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub container: Option<Name>,
+    /// connect: the address to give it (default: the next free one).
     #[serde(default)]
+    #[schemars(with = "String")]
     pub ip: Option<Spanned<String>>,
     // link / exec
+    /// link, exec, impair: the container or host.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub node: Option<Name>,
+    /// link, impair: the interface.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub dev: Option<Name>,
+    /// link: up or down.
     #[serde(default)]
+    #[schemars(with = "String", transform = link_states)]
     pub state: Option<Spanned<String>>,
+    /// exec: the program and its arguments.
     #[serde(default)]
+    #[schemars(with = "Vec<String>", length(min = 1))]
     pub cmd: Option<Spanned<Vec<String>>>,
+    /// exec: the exit status it must have (default 0).
     #[serde(default)]
+    #[schemars(with = "i64", extend("default" = 0))]
     pub expect_exit: Option<Spanned<i64>>,
+    /// exec: a regular expression its output must match.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub expect_output: Option<Spanned<String>>,
     // wait
+    /// wait: how long.
     #[serde(default)]
+    #[schemars(with = "f64", range(min = 0, max = 3600))]
     pub seconds: Option<Spanned<f64>>,
     // impair
+    /// impair: delay every packet ("100ms").
     #[serde(default)]
+    #[schemars(with = "String")]
     pub delay: Option<Spanned<String>>,
+    /// impair: vary the delay by up to this much ("10ms"); needs delay.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub jitter: Option<Spanned<String>>,
+    /// impair: drop this share of the packets ("0.5%").
     #[serde(default)]
+    #[schemars(with = "String")]
     pub loss: Option<Spanned<String>>,
+    /// impair: send at most this fast ("10mbit").
     #[serde(default)]
+    #[schemars(with = "String")]
     pub rate: Option<Spanned<String>>,
+    /// impair: remove the impairment (default false).
     #[serde(default)]
+    #[schemars(with = "bool", extend("default" = false))]
     pub clear: Option<Spanned<bool>>,
     // apply
+    /// apply: a lab file, relative to this one's directory.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub file: Option<Spanned<String>>,
+    /// apply: work out the change and make none (default false).
     #[serde(default)]
+    #[schemars(with = "bool", extend("default" = false))]
     pub dry_run: Option<Spanned<bool>>,
+}
+
+fn action_values(schema: &mut Schema) {
+    super::raw::one_of(schema, ACTIONS);
+}
+
+fn link_states(schema: &mut Schema) {
+    super::raw::one_of(schema, &["up", "down"]);
+}
+
+/// A step takes the common keys and those of its action: per action, `if` `do` is it `then`
+/// the keys are those. The common keys are the step's properties no action claims.
+fn keys_by_action(schema: &mut Schema) {
+    let all: Vec<String> = schema
+        .get("properties")
+        .and_then(|p| p.as_object())
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    let common: Vec<&str> = all
+        .iter()
+        .map(String::as_str)
+        .filter(|k| !ACTIONS.iter().any(|a| action_keys(a).contains(k)))
+        .collect();
+    let rules: Vec<serde_json::Value> = ACTIONS
+        .iter()
+        .map(|a| {
+            let keys: Vec<&str> = common.iter().chain(action_keys(a)).copied().collect();
+            serde_json::json!({
+                "if": { "properties": { "do": { "const": a } }, "required": ["do"] },
+                "then": { "propertyNames": { "enum": keys } },
+            })
+        })
+        .collect();
+    schema.insert("allOf".into(), rules.into());
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -228,7 +334,7 @@ impl Action {
     }
 }
 
-const ACTIONS: &[&str] = &[
+pub(crate) const ACTIONS: &[&str] = &[
     "ping",
     "connect",
     "disconnect",
@@ -238,6 +344,20 @@ const ACTIONS: &[&str] = &[
     "impair",
     "apply",
 ];
+
+/// The keys a step of action `what` (one of [`ACTIONS`]) takes besides the common ones.
+pub(crate) fn action_keys(what: &str) -> &'static [&'static str] {
+    match what {
+        "ping" => &["from", "to", "expect", "ttl", "count"],
+        "connect" => &["network", "container", "ip"],
+        "disconnect" => &["network", "container"],
+        "link" => &["node", "dev", "state"],
+        "exec" => &["node", "cmd", "expect_exit", "expect_output"],
+        "impair" => &["node", "dev", "delay", "jitter", "loss", "rate", "clear"],
+        "apply" => &["file", "dry_run"],
+        _ => &["seconds"],
+    }
+}
 
 /// `apply` files name further `apply` files; those this deep are only looked for, not read, so
 /// a file that applies itself is validated once.
@@ -363,16 +483,7 @@ fn step(
         return None;
     }
     // Keys that do not apply to this action are errors, not silently ignored.
-    let allowed: &[&str] = match what {
-        "ping" => &["from", "to", "expect", "ttl", "count"],
-        "connect" => &["network", "container", "ip"],
-        "disconnect" => &["network", "container"],
-        "link" => &["node", "dev", "state"],
-        "exec" => &["node", "cmd", "expect_exit", "expect_output"],
-        "impair" => &["node", "dev", "delay", "jitter", "loss", "rate", "clear"],
-        "apply" => &["file", "dry_run"],
-        _ => &["seconds"],
-    };
+    let allowed = action_keys(what);
     let present: [(&str, Option<std::ops::Range<usize>>); 14] = [
         ("from", s.from.as_ref().map(|x| x.span())),
         ("to", s.to.as_ref().map(|x| x.span())),
