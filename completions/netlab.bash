@@ -28,6 +28,9 @@ _netlab() {
             netlab,connect)
                 cmd="netlab__subcmd__connect"
                 ;;
+            netlab,console)
+                cmd="netlab__subcmd__console"
+                ;;
             netlab,disconnect)
                 cmd="netlab__subcmd__disconnect"
                 ;;
@@ -88,6 +91,9 @@ _netlab() {
             netlab__subcmd__help,connect)
                 cmd="netlab__subcmd__help__subcmd__connect"
                 ;;
+            netlab__subcmd__help,console)
+                cmd="netlab__subcmd__help__subcmd__console"
+                ;;
             netlab__subcmd__help,disconnect)
                 cmd="netlab__subcmd__help__subcmd__disconnect"
                 ;;
@@ -143,7 +149,7 @@ _netlab() {
 
     case "${cmd}" in
         netlab)
-            opts="-h -V --color --help --version up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help"
+            opts="-h -V --color --help --version up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall console help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -240,6 +246,24 @@ _netlab() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netlab__subcmd__console)
+            opts="-h --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netlab__subcmd__disconnect)
             opts="-h --dry-run --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -317,7 +341,7 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__help)
-            opts="up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall help"
+            opts="up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate pingall console help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -373,6 +397,20 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__help__subcmd__connect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netlab__subcmd__help__subcmd__console)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

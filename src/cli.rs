@@ -304,4 +304,19 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         #[arg(long)]
         json: bool,
     },
+    /// An interactive shell over a lab that is up: run commands in its nodes, ping, trace,
+    /// change links and networks, with completion of live names
+    #[command(
+        after_help = "At the prompt: `NODE CMD...` runs CMD in that node's namespace (as `netlab exec`, no shell), and \
+`ping A B`, `pingall`, `trace A B`, `link NODE DEV up|down`, `connect NET CONTAINER`, `disconnect NET CONTAINER`, \
+`status`, `help`, `exit` run the netlab commands of those names on the lab. TAB completes command words, node and \
+network names, and a node's devices (read live). History: $XDG_STATE_HOME/netlab/history (~/.local/state/netlab/history).\n\n\
+When stdin is not a terminal, commands are read from it one a line, without a prompt; the exit status is 1 if any failed.\n\n\
+Examples:\n  netlab console bridge\n  echo 'web ip -br addr' | netlab console bridge"
+    )]
+    Console {
+        /// Lab name (or the lab file, to take its [lab] name)
+        #[arg(add = crate::completion::lab_completer())]
+        lab: String,
+    },
 }

@@ -51,6 +51,8 @@ fn shells_complete_live_lab_node_network_and_device_names() {
     let prefix = &lab[..lab.len() - 1];
     let got = complete_bash(&["netlab", "pingall", prefix]);
     assert!(got.contains(&lab), "pingall {prefix}<TAB>: {got:?}");
+    let got = complete_bash(&["netlab", "console", prefix]);
+    assert!(got.contains(&lab), "console {prefix}<TAB>: {got:?}");
     let got = complete_bash(&["netlab", "down", ""]);
     assert!(got.contains(&lab), "down <TAB>: {got:?}");
 
