@@ -28,6 +28,9 @@ _netlab() {
             netlab,connect)
                 cmd="netlab__subcmd__connect"
                 ;;
+            netlab,console)
+                cmd="netlab__subcmd__console"
+                ;;
             netlab,disconnect)
                 cmd="netlab__subcmd__disconnect"
                 ;;
@@ -94,6 +97,9 @@ _netlab() {
             netlab__subcmd__help,connect)
                 cmd="netlab__subcmd__help__subcmd__connect"
                 ;;
+            netlab__subcmd__help,console)
+                cmd="netlab__subcmd__help__subcmd__console"
+                ;;
             netlab__subcmd__help,disconnect)
                 cmd="netlab__subcmd__help__subcmd__disconnect"
                 ;;
@@ -155,7 +161,7 @@ _netlab() {
 
     case "${cmd}" in
         netlab)
-            opts="-h -V --color --help --version up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate graph schema pingall help"
+            opts="-h -V --color --help --version up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate graph schema pingall console help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -245,6 +251,24 @@ _netlab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netlab__subcmd__console)
+            opts="-h --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -367,7 +391,7 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__help)
-            opts="up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate graph schema pingall help"
+            opts="up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate graph schema pingall console help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -423,6 +447,20 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__help__subcmd__connect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netlab__subcmd__help__subcmd__console)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

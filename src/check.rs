@@ -33,7 +33,7 @@ pub fn run(lab: &Lab) -> Vec<Outcome> {
         let handles: Vec<_> = lab
             .checks
             .iter()
-            .map(|c| s.spawn(move || run_one(lab, c)))
+            .map(|c| s.spawn(move || ping(lab, c)))
             .collect();
         handles
             .into_iter()
@@ -42,7 +42,8 @@ pub fn run(lab: &Lab) -> Vec<Outcome> {
     })
 }
 
-fn run_one(lab: &Lab, c: &Check) -> Outcome {
+/// Run one check (also `netlab console`'s `ping`, with a check made up on the spot).
+pub fn ping(lab: &Lab, c: &Check) -> Outcome {
     let start = std::time::Instant::now();
     let ns = lab.node_ns(&c.from).unwrap_or_default();
     let opts = icmp::PingOptions {

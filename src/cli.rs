@@ -71,11 +71,13 @@ pub enum Command {
     /// Remove everything a lab created, from its recorded state (the lab file is not needed)
     Down {
         /// Lab name (or the lab file, to take its [lab] name)
+        #[arg(add = crate::completion::lab_completer())]
         lab: String,
     },
     /// Show labs that are up and what each holds
     Status {
         /// Only this lab
+        #[arg(add = crate::completion::lab_completer())]
         lab: Option<String>,
         /// Machine-readable output
         #[arg(long)]
@@ -86,7 +88,7 @@ pub enum Command {
         /// The lab file (TOML)
         file: PathBuf,
         /// The lab that is up (default: the file's [lab] name)
-        #[arg(long)]
+        #[arg(long, add = crate::completion::lab_completer())]
         name: Option<String>,
         /// Print what would change, and the iproute2 commands, and change nothing
         #[arg(long)]
@@ -95,8 +97,10 @@ pub enum Command {
     /// Run a lab's scenarios (all, in file order, or those named); exit 1 if a step does not do what it expects
     Run {
         /// Lab name (or the lab file it was started from)
+        #[arg(add = crate::completion::lab_completer())]
         lab: String,
         /// Scenarios to run (default: all)
+        #[arg(add = crate::completion::scenario_completer())]
         scenarios: Vec<String>,
         /// Machine-readable output
         #[arg(long)]
@@ -108,8 +112,10 @@ pub enum Command {
     /// Connect a running container to a network, as `docker network connect` (next ethN, next free address)
     Connect {
         /// The network (`NET`, or `LAB/NET` when several labs have it)
+        #[arg(add = crate::completion::network_completer(false))]
         network: String,
         /// The container (`NAME`, or `LAB.NAME`)
+        #[arg(add = crate::completion::container_completer(false))]
         container: String,
         /// The address to give it (default: the network's next free one)
         #[arg(long)]
@@ -121,8 +127,10 @@ pub enum Command {
     /// Disconnect a running container from a network, as `docker network disconnect`
     Disconnect {
         /// The network (`NET`, or `LAB/NET`)
+        #[arg(add = crate::completion::network_completer(false))]
         network: String,
         /// The container (`NAME`, or `LAB.NAME`)
+        #[arg(add = crate::completion::container_completer(true))]
         container: String,
         /// Print the change as iproute2 commands and change nothing
         #[arg(long)]
@@ -131,8 +139,10 @@ pub enum Command {
     /// Set a container's or host's interface up or down (`ip link set DEV up|down`)
     Link {
         /// The container or host (`NAME`, or `LAB.NAME`)
+        #[arg(add = crate::completion::node_completer())]
         node: String,
         /// The interface, e.g. eth0
+        #[arg(add = crate::completion::device_completer())]
         dev: String,
         /// up or down
         #[arg(value_parser = ["up", "down"])]
@@ -148,8 +158,10 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
     )]
     Impair {
         /// The container or host (`NAME`, or `LAB.NAME`)
+        #[arg(add = crate::completion::node_completer())]
         node: String,
         /// The interface, e.g. eth0
+        #[arg(add = crate::completion::device_completer())]
         dev: String,
         /// Delay every packet DEV sends: 100ms, 1.5s, 500us
         #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
@@ -175,6 +187,7 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
     /// Run a lab's ping checks again; exit 1 if any result differs from what the lab expects
     Check {
         /// Lab name
+        #[arg(add = crate::completion::lab_completer())]
         lab: String,
         /// Machine-readable output
         #[arg(long)]
@@ -201,6 +214,7 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
     )]
     Exec {
         /// A namespace name, or a container or host of a lab that is up (LAB.NODE when several labs have it)
+        #[arg(add = crate::completion::namespace_completer())]
         target: String,
         /// The command and its arguments (everything after TARGET; `--` before it is allowed)
         #[arg(
@@ -219,7 +233,7 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         /// Interface index (only unique within one namespace, so several may match)
         ifindex: Option<u32>,
         /// Follow NODE's interface DEV to the one namespace and link on its other side
-        #[arg(long, num_args = 2, value_names = ["NODE", "DEV"], conflicts_with = "ifindex")]
+        #[arg(long, num_args = 2, value_names = ["NODE", "DEV"], conflicts_with = "ifindex", add = crate::completion::peer_of_completer())]
         peer_of: Option<Vec<String>>,
         /// Also search namespaces held only by processes
         #[arg(long)]
@@ -231,6 +245,7 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
     /// Show a network (as `docker network inspect`), or a container's or host's interfaces, routes and peers
     Inspect {
         /// A network (or LAB/NETWORK), a container, a host or a namespace
+        #[arg(add = crate::completion::network_or_node_completer())]
         name: String,
         /// Machine-readable output (the default for a network when stdout is not a terminal)
         #[arg(long)]
@@ -239,6 +254,7 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
     /// Show the VXLAN devices of an overlay network on every host, with their FDB and neighbours
     Vxlan {
         /// An overlay network (or LAB/NETWORK), or NAMESPACE:DEVICE
+        #[arg(add = crate::completion::network_completer(true))]
         target: String,
         /// Machine-readable output
         #[arg(long)]
@@ -247,6 +263,7 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
     /// Show the bridges of a namespace, their ports and FDB (as `brctl show`)
     Bridge {
         /// A namespace, container or host
+        #[arg(add = crate::completion::namespace_completer())]
         target: String,
         /// Machine-readable output
         #[arg(long)]
@@ -259,8 +276,10 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
     )]
     Trace {
         /// Source: a container, host or namespace
+        #[arg(add = crate::completion::namespace_completer())]
         from: String,
         /// Destination: a container or host (LAB.NODE when several labs have it; its address on a network shared with the source), or an IPv4 address
+        #[arg(add = crate::completion::node_completer())]
         to: String,
         /// Also send real pings and say whether the prediction and reality agree
         #[arg(long)]
@@ -318,6 +337,7 @@ netlab graph labs/routed-gateway.toml --format mermaid\n  netlab graph overlay -
     )]
     Pingall {
         /// Lab name (or the lab file, to take its [lab] name)
+        #[arg(add = crate::completion::lab_completer())]
         lab: String,
         /// Echo requests per pair at most: each round sends one to every destination that has not answered yet (2: one retry)
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=10))]
@@ -328,5 +348,20 @@ netlab graph labs/routed-gateway.toml --format mermaid\n  netlab graph overlay -
         /// Machine-readable output
         #[arg(long)]
         json: bool,
+    },
+    /// An interactive shell over a lab that is up: run commands in its nodes, ping, trace,
+    /// change links and networks, with completion of live names
+    #[command(
+        after_help = "At the prompt: `NODE CMD...` runs CMD in that node's namespace (as `netlab exec`, no shell), and \
+`ping A B`, `pingall`, `trace A B`, `link NODE DEV up|down`, `connect NET CONTAINER`, `disconnect NET CONTAINER`, \
+`status`, `help`, `exit` run the netlab commands of those names on the lab. TAB completes command words, node and \
+network names, and a node's devices (read live). History: $XDG_STATE_HOME/netlab/history (~/.local/state/netlab/history).\n\n\
+When stdin is not a terminal, commands are read from it one a line, without a prompt; the exit status is 1 if any failed.\n\n\
+Examples:\n  netlab console bridge\n  echo 'web ip -br addr' | netlab console bridge"
+    )]
+    Console {
+        /// Lab name (or the lab file, to take its [lab] name)
+        #[arg(add = crate::completion::lab_completer())]
+        lab: String,
     },
 }

@@ -9,6 +9,7 @@
 pub mod app;
 pub mod check;
 pub mod cli;
+pub mod completion;
 pub mod diag;
 pub mod engine;
 pub mod graph;

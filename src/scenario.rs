@@ -189,8 +189,9 @@ fn run_step(
 
 /// The address a ping to `to` from `from` goes to, in the lab's current model: an address as
 /// given, a host's underlay address, or a container's address on a network they share (else
-/// its first: a ping that cannot work, which is what the step may expect).
-fn target(lab: &Lab, from: &str, to: &str) -> Option<Ipv4Addr> {
+/// its first: a ping that cannot work, which is what the step may expect). Also the console's
+/// `ping`.
+pub(crate) fn target(lab: &Lab, from: &str, to: &str) -> Option<Ipv4Addr> {
     if let Ok(ip) = to.parse() {
         return Some(ip);
     }

@@ -156,9 +156,14 @@ fn target_path(target: &str) -> Result<PathBuf> {
 }
 
 pub fn exec(target: &str, command: &[String]) -> Result<()> {
+    exec_with(target, command, std::process::Stdio::inherit())
+}
+
+/// [`exec`], with the command's stdin given (`netlab console` reading a script: /dev/null).
+pub fn exec_with(target: &str, command: &[String], stdin: std::process::Stdio) -> Result<()> {
     let path = target_path(target)?;
     need_root_to("run a command in another network namespace")?;
-    let status = kexec::run_in(&path, command)?;
+    let status = kexec::run_in_with(&path, command, stdin)?;
     match status.code() {
         Some(0) => Ok(()),
         Some(c) => Err(ExitWith(c).into()),

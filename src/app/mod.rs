@@ -15,6 +15,7 @@ use crate::spec::{self, format_mac, Lab, SpecError};
 use crate::{check, plan, state};
 
 mod change;
+mod console;
 mod diagnostics;
 mod graph;
 
@@ -54,38 +55,44 @@ pub fn run(cli: Cli) -> i32 {
     }
     match dispatch(cli.command) {
         Ok(()) => 0,
-        Err(e) if e.downcast_ref::<ChecksFailed>().is_some() => 1,
-        Err(e) if e.downcast_ref::<diagnostics::ExitWith>().is_some() => {
-            e.downcast_ref::<diagnostics::ExitWith>().unwrap().0
-        }
-        Err(e) => {
-            if let Some(s) = e.downcast_ref::<SpecError>() {
-                eprintln!("{} {s}", "error:".red().bold());
-                return 2;
-            }
-            let code = if e.downcast_ref::<BadInput>().is_some() {
-                2
-            } else {
-                1
-            };
-            eprintln!("{} {}", "error:".red().bold(), e);
-            for cause in e.chain().skip(1) {
-                eprintln!("  {} {cause}", "caused by:".dimmed());
-            }
-            if format!("{e:#}").contains("Too many open files")
-                || e.chain().any(|c| {
-                    c.downcast_ref::<std::io::Error>()
-                        .is_some_and(|io| io.raw_os_error() == Some(libc::EMFILE))
-                })
-            {
-                eprintln!(
-                    "  {} netlab keeps one file descriptor per namespace; raise the limit (`ulimit -n 65536`) and try again",
-                    "hint:".cyan().bold()
-                );
-            }
-            code
-        }
+        Err(e) => report(e),
     }
+}
+
+/// Say on stderr what went wrong (nothing for a failed check or a command's own exit status,
+/// which speak for themselves), and give the exit status it calls for.
+pub(crate) fn report(e: anyhow::Error) -> i32 {
+    if e.downcast_ref::<ChecksFailed>().is_some() {
+        return 1;
+    }
+    if let Some(x) = e.downcast_ref::<diagnostics::ExitWith>() {
+        return x.0;
+    }
+    if let Some(s) = e.downcast_ref::<SpecError>() {
+        eprintln!("{} {s}", "error:".red().bold());
+        return 2;
+    }
+    let code = if e.downcast_ref::<BadInput>().is_some() {
+        2
+    } else {
+        1
+    };
+    eprintln!("{} {}", "error:".red().bold(), e);
+    for cause in e.chain().skip(1) {
+        eprintln!("  {} {cause}", "caused by:".dimmed());
+    }
+    if format!("{e:#}").contains("Too many open files")
+        || e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.raw_os_error() == Some(libc::EMFILE))
+        })
+    {
+        eprintln!(
+            "  {} netlab keeps one file descriptor per namespace; raise the limit (`ulimit -n 65536`) and try again",
+            "hint:".cyan().bold()
+        );
+    }
+    code
 }
 
 fn dispatch(cmd: Command) -> Result<()> {
@@ -195,6 +202,7 @@ fn dispatch(cmd: Command) -> Result<()> {
             output,
             name,
         } => graph::graph(&lab, name.as_deref(), format, json, output.as_deref()),
+        Command::Console { lab } => console::console(&lab),
     }
 }
 
