@@ -512,7 +512,13 @@ async fn wait_until_ready(plan: &Plan, links: &HashMap<String, NsLink>) -> Resul
             .iter()
             .filter_map(|(ns, devs)| links.get(*ns).map(|l| (*ns, devs, l)))
             .map(|(ns, devs, l)| async move {
-                let ready: Vec<String> = match l.links().await {
+                // A few devices (a change) are asked for by name; many (`up`), in one dump.
+                let msgs = if devs.len() <= 8 {
+                    l.links_named(devs).await
+                } else {
+                    l.links().await
+                };
+                let ready: Vec<String> = match msgs {
                     Ok(ms) => ms
                         .iter()
                         .filter_map(|m| {
@@ -739,18 +745,21 @@ pub struct ChangeReport {
 /// then record the new model. `dry_run` computes and returns the change only.
 pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeReport> {
     use crate::plan::delta::creates_links;
+    let timings = Timings::from_env();
     let mut st = LabState::lock(lab)?;
     let mut record = match st.record()? {
         Some(r) if r.complete => r,
         Some(_) => bail!("lab {lab} is not completely up; run `netlab down {lab}`"),
         None => bail!(NotInPlace(format!("lab {lab} is not up"))),
     };
+    timings.mark("record");
     // Overlay sandboxes keep their veth names across the change, as libnetwork's do.
     let mut new_lab = new_lab;
     crate::spec::change::carry_over(&record.lab, &mut new_lab);
     let old = crate::plan::plan(&record.lab);
     let new = crate::plan::plan(&new_lab);
     let d = crate::plan::delta::delta(&old, &new);
+    timings.mark("plan");
     // The same device removed and created again is another container's device renamed (an
     // overlay sandbox names its veths by position): not a change netlab can make in place.
     let added_links: Vec<(&str, &str)> = d.add.iter().flat_map(creates_links).collect();
@@ -872,6 +881,7 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
             }
         }
     }
+    timings.mark("namespaces");
     let handles: Handles = std::sync::Arc::new(handles);
     let mut links: HashMap<String, NsLink> = HashMap::new();
     for (ns, conn) in conns {
@@ -960,10 +970,12 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
         namespaces: Vec::new(),
         objects: d.add.clone(),
     };
+    timings.mark("apply");
     let result = match result {
         Ok(()) => wait_until_ready(&mini, &links).await,
         Err(e) => Err(e),
     };
+    timings.mark("ready");
     let result = result.and_then(|()| {
         let mut next = record.clone();
         next.lab = new_lab;

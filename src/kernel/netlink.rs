@@ -465,6 +465,22 @@ impl NsLink {
         Ok(())
     }
 
+    /// The links named `names` in this namespace (one RTM_GETLINK each; a name that is not
+    /// there is left out).
+    pub async fn links_named(&self, names: &[&str]) -> io::Result<Vec<LinkMessage>> {
+        let mut out = Vec::new();
+        for n in names {
+            let mut found = self.handle.link().get().match_name(n.to_string()).execute();
+            match found.try_next().await {
+                Ok(Some(m)) => out.push(m),
+                Ok(None) => {}
+                Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => {}
+                Err(e) => return Err(io_err(e)),
+            }
+        }
+        Ok(out)
+    }
+
     /// All links of this namespace.
     pub async fn links(&self) -> io::Result<Vec<LinkMessage>> {
         self.handle

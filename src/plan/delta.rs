@@ -17,18 +17,14 @@ pub struct Delta {
     pub remove: Vec<Object>,
 }
 
-fn key(o: &Object) -> String {
-    serde_json::to_string(o).expect("plan objects serialise")
-}
-
 /// Objects of `a` not in `b`, as a multiset, in `a`'s order.
 fn minus(a: &[Object], b: &[Object]) -> Vec<Object> {
-    let mut count: HashMap<String, usize> = HashMap::new();
+    let mut count: HashMap<&Object, usize> = HashMap::with_capacity(b.len());
     for o in b {
-        *count.entry(key(o)).or_default() += 1;
+        *count.entry(o).or_default() += 1;
     }
     a.iter()
-        .filter(|o| match count.get_mut(&key(o)) {
+        .filter(|o| match count.get_mut(o) {
             Some(n) if *n > 0 => {
                 *n -= 1;
                 false

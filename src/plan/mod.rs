@@ -46,7 +46,7 @@ pub struct Namespace {
 }
 
 /// One kernel object to create, inside namespace `ns`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Object {
     Bridge {

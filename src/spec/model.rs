@@ -94,7 +94,7 @@ pub fn split_vlan(name: &str) -> Option<(&str, u32)> {
 }
 
 /// The macvlan modes of `ip link add ... type macvlan mode MODE`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum MacvlanMode {
     /// Children on one parent reach each other directly (Docker's default).
