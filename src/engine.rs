@@ -501,12 +501,17 @@ async fn wait_until_ready(plan: &Plan, links: &HashMap<String, NsLink>) -> Resul
     loop {
         // Ports before the bridges they belong to (plan order): a bridge whose carrier they
         // turn on is synced in the next round.
-        for (ns, devs) in &pending {
+        // Where the kernel ran a device's linkwatch work on the spot, its answer (carrier) is
+        // the device's state: operational, with nothing to dump. The rest are read back.
+        let synced = crate::kernel::netlink::linkwatch_syncs();
+        for (ns, devs) in pending.iter_mut() {
             if let Some(l) = links.get(*ns) {
-                for d in devs {
-                    let _ = l.sync_linkwatch(d);
-                }
+                devs.retain(|d| !matches!(l.sync_linkwatch(d), Ok(true) if synced));
             }
+        }
+        pending.retain(|_, d| !d.is_empty());
+        if pending.is_empty() {
+            return Ok(());
         }
         let checks = pending
             .iter()

@@ -493,6 +493,25 @@ impl NsLink {
     }
 }
 
+/// Whether [`NsLink::sync_linkwatch`] runs the device's pending linkwatch work (Linux 6.8 and
+/// later: "net: core: synchronize link-watch when carrier is queried"), so that its answer is
+/// the device's settled state. Older kernels only answer; their devices are read back.
+pub fn linkwatch_syncs() -> bool {
+    static SYNCS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SYNCS.get_or_init(|| {
+        nix::sys::utsname::uname()
+            .ok()
+            .and_then(|u| {
+                let r = u.release().to_string_lossy().into_owned();
+                let mut it = r.split(|c: char| !c.is_ascii_digit());
+                let major: u32 = it.next()?.parse().ok()?;
+                let minor: u32 = it.next()?.parse().ok()?;
+                Some((major, minor) >= (6, 8))
+            })
+            .unwrap_or(false)
+    })
+}
+
 /// Is this link administratively up?
 pub fn is_up(m: &LinkMessage) -> bool {
     m.header.flags.contains(LinkFlags::Up)
