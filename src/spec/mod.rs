@@ -2083,23 +2083,10 @@ impl Taken {
 
 /// "did you mean X?" for a misspelt name.
 pub fn close_match<'a>(wanted: &str, known: impl Iterator<Item = &'a str>) -> Option<String> {
-    let best = known.map(|k| (edit_distance(wanted, k), k)).min()?;
+    // Optimal string alignment: a swapped pair of letters ("wbe" for "web") is one edit, as
+    // people mistype, where plain Levenshtein counts two and ties it with unrelated names.
+    let best = known.map(|k| (strsim::osa_distance(wanted, k), k)).min()?;
     (best.0 <= 2.max(wanted.len() / 3)).then(|| format!("did you mean {:?}?", best.1))
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]

@@ -1521,3 +1521,19 @@ fn shipped_apply_steps_name_shipped_files() {
         "{e}"
     );
 }
+
+/// "did you mean": a swapped pair of letters is one edit, so "wbe" is "web" and not "db" (both
+/// two edits away by Levenshtein); far-off names get no suggestion.
+#[test]
+fn close_match_counts_a_transposition_as_one_edit() {
+    let names = ["db", "web", "cache"];
+    assert_eq!(
+        close_match("wbe", names.iter().copied()).as_deref(),
+        Some("did you mean \"web\"?")
+    );
+    assert_eq!(
+        close_match("cahce", names.iter().copied()).as_deref(),
+        Some("did you mean \"cache\"?")
+    );
+    assert_eq!(close_match("router", names.iter().copied()), None);
+}
