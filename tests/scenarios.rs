@@ -408,38 +408,64 @@ fn apply_step_changes_forwarding_and_the_restore_puts_it_back() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Run scenario `name` of labs/routed-gateway.toml on a fresh lab (802.1Q needed): it must
+/// pass with `steps` steps, step i's detail containing each `want` (i, text). The lab stays up
+/// (its guard is returned) for the caller's checks of how it was put back.
+fn run_routed_scenario(
+    test: &str,
+    prefix: &str,
+    name: &str,
+    steps: usize,
+    want: &[(usize, &str)],
+) -> Option<(LabGuard, String)> {
+    if !require_root(test) {
+        return None;
+    }
+    assert!(
+        kernel_has_vlan(),
+        "{test} needs 802.1Q (CONFIG_VLAN_8021Q): tests/vm/run runs it"
+    );
+    let lab = unique(prefix);
+    let guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/routed-gateway.toml");
+    let o = netlab(&["run", &lab, name, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let s = &v["scenarios"][0];
+    let got = s["steps"].as_array().unwrap();
+    assert_eq!(got.len(), steps, "{s}");
+    assert!(got.iter().all(|x| x["pass"] == true), "{s}");
+    for (i, text) in want {
+        let d = got[*i]["detail"].as_str().unwrap();
+        assert!(d.contains(text), "step {}: want {text:?}: {s}", i + 1);
+    }
+    assert_eq!(s["pass"], true, "{s}");
+    Some((guard, lab))
+}
+
 /// Seed 000 (routed-gateway.toml) in its order: vm-vpn on the trunk without the gateways (same
 /// VLAN reachable, different VLANs not), then holding both: VLAN 10 reaches VLAN 20 with ttl 63.
 /// Put back afterwards: vm-vpn holds the gateways and iputils ping sees ttl 63.
 #[test]
 #[ignore = "needs 802.1Q (CONFIG_VLAN_8021Q): tests/vm/run runs it"]
 fn routed_gateway_router_attached_replays_the_seed() {
-    if !require_root("routed_gateway_router_attached_replays_the_seed") {
+    let Some((_guard, lab)) = run_routed_scenario(
+        "routed_gateway_router_attached_replays_the_seed",
+        "srg",
+        "router-attached",
+        8,
+        &[
+            (0, "~ host vm-vpn"),
+            (1, "ttl 64"),
+            (2, "unreachable"),
+            (6, "ttl 63"),
+            (7, "ttl 63"),
+        ],
+    ) else {
         return;
-    }
-    assert!(
-        kernel_has_vlan(),
-        "routed_gateway_router_attached_replays_the_seed needs 802.1Q (CONFIG_VLAN_8021Q): tests/vm/run runs it"
-    );
-    let lab = unique("srg");
-    let _guard = LabGuard(lab.clone());
-    up_ok(&lab, "labs/routed-gateway.toml");
-    let vpn = format!("{lab}.vm-vpn");
-    let o = netlab(&["run", &lab, "router-attached", "--json"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let s = &v["scenarios"][0];
-    let steps = s["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 8, "{s}");
-    assert!(steps.iter().all(|x| x["pass"] == true), "{s}");
-    let detail = |i: usize| steps[i]["detail"].as_str().unwrap().to_string();
-    assert!(detail(0).contains("~ host vm-vpn"), "{s}");
-    assert!(detail(1).contains("ttl 64"), "{s}");
-    assert!(detail(2).contains("unreachable"), "{s}");
-    assert!(detail(6).contains("ttl 63"), "{s}");
-    assert!(detail(7).contains("ttl 63"), "{s}");
-    assert_eq!(s["pass"], true, "{s}");
+    };
     // Put back, as iproute2 and iputils see it.
+    let vpn = format!("{lab}.vm-vpn");
     assert_eq!(addrs(&vpn, "ens38.10"), vec!["172.16.10.254/24"]);
     assert_eq!(addrs(&vpn, "ens38.20"), vec!["172.16.20.254/24"]);
     assert_eq!(ping_ttl(&format!("{lab}.bbox1"), "172.16.20.10"), Some(63));
@@ -453,29 +479,21 @@ fn routed_gateway_router_attached_replays_the_seed() {
 #[test]
 #[ignore = "needs 802.1Q (CONFIG_VLAN_8021Q): tests/vm/run runs it"]
 fn routed_gateway_routing_turned_on_replays_the_seed() {
-    if !require_root("routed_gateway_routing_turned_on_replays_the_seed") {
+    let Some((_guard, lab)) = run_routed_scenario(
+        "routed_gateway_routing_turned_on_replays_the_seed",
+        "srf",
+        "routing-turned-on",
+        6,
+        &[
+            (0, "~ host vm-vpn"),
+            (1, "ttl 64"),
+            (2, "unreachable"),
+            (5, "ttl 63"),
+        ],
+    ) else {
         return;
-    }
-    assert!(
-        kernel_has_vlan(),
-        "routed_gateway_routing_turned_on_replays_the_seed needs 802.1Q (CONFIG_VLAN_8021Q): tests/vm/run runs it"
-    );
-    let lab = unique("srf");
-    let _guard = LabGuard(lab.clone());
-    up_ok(&lab, "labs/routed-gateway.toml");
+    };
     let vpn = format!("{lab}.vm-vpn");
-    let o = netlab(&["run", &lab, "routing-turned-on", "--json"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let s = &v["scenarios"][0];
-    let steps = s["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 6, "{s}");
-    assert!(steps.iter().all(|x| x["pass"] == true), "{s}");
-    let detail = |i: usize| steps[i]["detail"].as_str().unwrap().to_string();
-    assert!(detail(0).contains("~ host vm-vpn"), "{s}");
-    assert!(detail(1).contains("ttl 64"), "{s}");
-    assert!(detail(2).contains("unreachable"), "{s}");
-    assert!(detail(5).contains("ttl 63"), "{s}");
     assert_eq!(sysctl_in(&vpn, "net.ipv4.ip_forward"), "1");
     assert_eq!(ping_ttl(&format!("{lab}.bbox1"), "172.16.20.11"), Some(63));
 }
