@@ -499,10 +499,9 @@ async fn wait_until_ready(plan: &Plan, links: &HashMap<String, NsLink>) -> Resul
     let timeout = ready_timeout(devices);
     let deadline = Instant::now() + timeout;
     loop {
-        // Ports before the bridges they belong to (plan order): a bridge whose carrier they
-        // turn on is synced in the next round.
-        // Where the kernel ran a device's linkwatch work on the spot, its answer (carrier) is
-        // the device's state: operational, with nothing to dump. The rest are read back.
+        // In plan order, a bridge comes before its ports: one whose carrier they turn on is
+        // settled in the next round. Where the kernel ran a device's linkwatch work on the
+        // spot, its answer (carrier) is the device's state, with nothing to read back.
         let synced = crate::kernel::netlink::linkwatch_syncs();
         for (ns, devs) in pending.iter_mut() {
             if let Some(l) = links.get(*ns) {

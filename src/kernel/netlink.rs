@@ -143,16 +143,27 @@ impl NsLink {
         &self.handle
     }
 
+    /// The link called `name` in this namespace (one RTM_GETLINK), if there is one.
+    async fn link_named(&self, name: &str) -> io::Result<Option<LinkMessage>> {
+        let mut found = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
+        match found.try_next().await {
+            Ok(m) => Ok(m),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => Ok(None),
+            Err(e) => Err(nl_err(e, &format!("looking up {name} in {}", self.ns))),
+        }
+    }
+
     /// Interface index of `name` in this namespace (cached; one RTM_GETLINK on a miss).
     pub async fn index(&mut self, name: &str) -> io::Result<u32> {
         if let Some(i) = self.index.get(name) {
             return Ok(*i);
         }
-        let mut links = self.handle.link().get().match_name(name).execute();
-        let msg = links
-            .try_next()
-            .await
-            .map_err(|e| nl_err(e, &format!("looking up {name} in {}", self.ns)))?;
+        let msg = self.link_named(name).await?;
         let idx = msg.map(|m| m.header.index).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
@@ -470,13 +481,7 @@ impl NsLink {
     pub async fn links_named(&self, names: &[&str]) -> io::Result<Vec<LinkMessage>> {
         let mut out = Vec::new();
         for n in names {
-            let mut found = self.handle.link().get().match_name(n.to_string()).execute();
-            match found.try_next().await {
-                Ok(Some(m)) => out.push(m),
-                Ok(None) => {}
-                Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => {}
-                Err(e) => return Err(io_err(e)),
-            }
+            out.extend(self.link_named(n).await?);
         }
         Ok(out)
     }
@@ -517,20 +522,22 @@ pub fn is_up(m: &LinkMessage) -> bool {
     m.header.flags.contains(LinkFlags::Up)
 }
 
+fn oper_state(m: &LinkMessage) -> Option<netlink_packet_route::link::State> {
+    m.attributes.iter().find_map(|a| match a {
+        LinkAttribute::OperState(s) => Some(*s),
+        _ => None,
+    })
+}
+
 /// Operational (RFC 2863 operstate UP, or UNKNOWN for devices that do not report carrier).
 pub fn is_operational(m: &LinkMessage) -> bool {
     use netlink_packet_route::link::State;
-    m.attributes
-        .iter()
-        .any(|a| matches!(a, LinkAttribute::OperState(State::Up | State::Unknown)))
+    matches!(oper_state(m), Some(State::Up | State::Unknown))
 }
 
 /// RFC 2863 operstate UP: carrier, and the kernel's linkwatch has processed it.
 pub fn is_oper_up(m: &LinkMessage) -> bool {
-    use netlink_packet_route::link::State;
-    m.attributes
-        .iter()
-        .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
+    matches!(oper_state(m), Some(netlink_packet_route::link::State::Up))
 }
 
 pub fn link_name(m: &LinkMessage) -> Option<&str> {

@@ -5,7 +5,7 @@
 
 use ipnetwork::Ipv4Network;
 
-use super::{endpoint_in_container, endpoints_on, host_veth_name, hosts_on, Object, Plan};
+use super::{endpoint_in_container, host_veth_name, hosts_on, Object, Plan};
 use crate::spec::{Driver, Lab};
 
 pub fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
@@ -13,17 +13,13 @@ pub fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
     let Driver::Bridge { bridge, icc } = &net.driver else {
         return;
     };
-    let endpoints = endpoints_on(lab, ni);
     for hi in hosts_on(lab, ni) {
         let hns = lab.host_ns(hi);
         p.add(Object::Bridge {
             ns: hns.clone(),
             name: bridge.clone(),
         });
-        let local: Vec<_> = endpoints
-            .iter()
-            .filter(|(ci, _)| lab.containers[*ci].host == hi)
-            .collect();
+        let local = lab.endpoints_on_host(ni, hi);
         for (ci, ei) in &local {
             let c = &lab.containers[*ci];
             let e = &c.endpoints[*ei];

@@ -7,7 +7,7 @@
 //! namespace (IFLA_NET_NS_FD), so its lower device stays the host's parent and `ip link` in the
 //! container shows `eth0@ifN` with N the parent's ifindex on the host, as in the articles.
 
-use super::{endpoint_in_container, endpoints_on, hosts_on, Object, Plan};
+use super::{endpoint_in_container, hosts_on, Object, Plan};
 use crate::spec::{split_vlan, Driver, Lab};
 
 pub fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
@@ -17,13 +17,9 @@ pub fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
     };
     // Promiscuous mode goes on the NIC; a VLAN sub-interface passes its frames through it.
     let nic = split_vlan(parent).map_or(parent.as_str(), |(nic, _)| nic);
-    let endpoints = endpoints_on(lab, ni);
     for hi in hosts_on(lab, ni) {
         let hns = lab.host_ns(hi);
-        let local: Vec<_> = endpoints
-            .iter()
-            .filter(|(ci, _)| lab.containers[*ci].host == hi)
-            .collect();
+        let local = lab.endpoints_on_host(ni, hi);
         for (ci, ei) in &local {
             let e = &lab.containers[*ci].endpoints[*ei];
             p.add(Object::Macvlan {

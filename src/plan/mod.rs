@@ -241,21 +241,6 @@ fn hosts_on(lab: &Lab, ni: usize) -> Vec<usize> {
         .collect()
 }
 
-/// `(container index, endpoint index)` of every endpoint on network `ni`, in file order.
-fn endpoints_on(lab: &Lab, ni: usize) -> Vec<(usize, usize)> {
-    lab.containers
-        .iter()
-        .enumerate()
-        .flat_map(|(ci, c)| {
-            c.endpoints
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.network == ni)
-                .map(move |(ei, _)| (ci, ei))
-        })
-        .collect()
-}
-
 /// The container end of an endpoint: set up, with its address (every driver does the same).
 fn endpoint_in_container(lab: &Lab, ci: usize, e: &crate::spec::Endpoint, p: &mut Plan) {
     let cns = lab.container_ns(ci);

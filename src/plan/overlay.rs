@@ -5,7 +5,7 @@
 
 use ipnetwork::Ipv4Network;
 
-use super::{endpoint_in_container, endpoints_on, hosts_on, Object, Plan, Role};
+use super::{endpoint_in_container, hosts_on, Object, Plan, Role};
 use crate::spec::{Driver, Lab};
 
 pub const VXLAN_PORT: u16 = 4789;
@@ -18,7 +18,7 @@ pub fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
         return;
     };
     let mtu = lab.underlay.mtu - VXLAN_OVERHEAD;
-    let endpoints = endpoints_on(lab, ni);
+    let endpoints = lab.endpoints_on(ni);
     for hi in hosts_on(lab, ni) {
         let ons = lab.overlay_ns(hi, ni);
         p.ns(ons.clone(), Role::OverlayNetwork);
@@ -35,10 +35,7 @@ pub fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
             port: VXLAN_PORT,
             mtu,
         });
-        let local: Vec<_> = endpoints
-            .iter()
-            .filter(|(ci, _)| lab.containers[*ci].host == hi)
-            .collect();
+        let local = lab.endpoints_on_host(ni, hi);
         let veth = |k: usize, e: &crate::spec::Endpoint| {
             format!("veth{}", e.sandbox_if.map_or(k as u64, u64::from))
         };

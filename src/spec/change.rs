@@ -139,10 +139,8 @@ fn free_address(
 /// A Linux bridge has at most [`BRIDGE_MAX_PORTS`] ports (an overlay's br0 also holds vxlan0).
 fn port_room(lab: &Lab, ni: usize, host: usize) -> Result<(), Refused> {
     let net = &lab.networks[ni];
-    let limit = match net.driver {
-        Driver::Overlay { .. } => BRIDGE_MAX_PORTS - 1,
-        Driver::Bridge { .. } => BRIDGE_MAX_PORTS,
-        Driver::Macvlan { .. } => return Ok(()),
+    let Some(limit) = net.container_limit() else {
+        return Ok(());
     };
     let ports = lab
         .containers
@@ -266,21 +264,6 @@ fn macvlan_parent(
 /// Endpoints are matched by container, network and host name, so `apply` is served too.
 pub fn carry_over(old: &Lab, new: &mut Lab) {
     use std::collections::HashMap;
-    // (container index, endpoint index) of network `ni` on host `hi`, in plan order.
-    let local = |lab: &Lab, ni: usize, hi: usize| -> Vec<(usize, usize)> {
-        lab.containers
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.host == hi)
-            .flat_map(|(ci, c)| {
-                c.endpoints
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, e)| e.network == ni)
-                    .map(move |(ei, _)| (ci, ei))
-            })
-            .collect()
-    };
     for ni in 0..new.networks.len() {
         if !new.networks[ni].is_overlay() {
             continue;
@@ -295,7 +278,7 @@ pub fn carry_over(old: &Lab, new: &mut Lab) {
             // Before: container name -> (N, as it was recorded).
             let mut before: HashMap<&str, (u32, Option<u32>)> = HashMap::new();
             if let (Some(oni), Some(ohi)) = (old_ni, old_hi) {
-                for (k, (ci, ei)) in local(old, oni, ohi).into_iter().enumerate() {
+                for (k, (ci, ei)) in old.endpoints_on_host(oni, ohi).into_iter().enumerate() {
                     let set = old.containers[ci].endpoints[ei].sandbox_if;
                     before.insert(
                         old.containers[ci].name.as_str(),
@@ -303,7 +286,7 @@ pub fn carry_over(old: &Lab, new: &mut Lab) {
                     );
                 }
             }
-            let now = local(new, ni, hi);
+            let now = new.endpoints_on_host(ni, hi);
             let unchanged = now.len() == before.len()
                 && now
                     .iter()

@@ -1720,10 +1720,8 @@ impl Validator<'_, '_> {
             // A Linux bridge has at most 1023 ports (BR_MAX_PORTS - 1); the kernel would refuse the
             // next veth with EXFULL halfway through `up`. An overlay's br0 also holds vxlan0.
             for e in &endpoints {
-                let limit = match nets[e.network].driver {
-                    Driver::Bridge { .. } => BRIDGE_MAX_PORTS,
-                    Driver::Overlay { .. } => BRIDGE_MAX_PORTS - 1,
-                    _ => continue,
+                let Some(limit) = nets[e.network].container_limit() else {
+                    continue;
                 };
                 let n = ports.entry((e.network, host)).or_insert(0);
                 *n += 1;

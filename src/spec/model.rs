@@ -156,6 +156,16 @@ impl Network {
     pub fn is_overlay(&self) -> bool {
         matches!(self.driver, Driver::Overlay { .. })
     }
+    /// How many containers of one host this network takes: a Linux bridge has at most
+    /// [`super::BRIDGE_MAX_PORTS`] ports (BR_MAX_PORTS - 1; the kernel refuses the next with
+    /// EXFULL), and an overlay's br0 also holds vxlan0. macvlan has no bridge.
+    pub fn container_limit(&self) -> Option<usize> {
+        match self.driver {
+            Driver::Bridge { .. } => Some(super::BRIDGE_MAX_PORTS),
+            Driver::Overlay { .. } => Some(super::BRIDGE_MAX_PORTS - 1),
+            Driver::Macvlan { .. } => None,
+        }
+    }
     pub fn is_macvlan(&self) -> bool {
         matches!(self.driver, Driver::Macvlan { .. })
     }
@@ -257,6 +267,29 @@ impl Lab {
     pub fn underlay_ns(&self) -> String {
         ns_name::underlay(&self.name)
     }
+    /// `(container index, endpoint index)` of every endpoint on network `ni`, in file order
+    /// (the order the plan numbers an overlay sandbox's veths in).
+    pub fn endpoints_on(&self, ni: usize) -> Vec<(usize, usize)> {
+        self.containers
+            .iter()
+            .enumerate()
+            .flat_map(|(ci, c)| {
+                c.endpoints
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.network == ni)
+                    .map(move |(ei, _)| (ci, ei))
+            })
+            .collect()
+    }
+
+    /// [`Lab::endpoints_on`] of containers on host `hi`.
+    pub fn endpoints_on_host(&self, ni: usize, hi: usize) -> Vec<(usize, usize)> {
+        let mut v = self.endpoints_on(ni);
+        v.retain(|(ci, _)| self.containers[*ci].host == hi);
+        v
+    }
+
     pub fn overlay_ns(&self, host: usize, net: usize) -> String {
         ns_name::overlay(
             &self.name,
