@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod completion;
 pub mod diag;
+mod driver;
 pub mod engine;
 pub mod graph;
 pub mod junit;

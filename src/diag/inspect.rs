@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::{table, Unknown};
 use crate::observe::{Fdb, Link, Namespace, Neighbour, Route, Snapshot};
-use crate::spec::{network_id, Driver, Lab};
+use crate::spec::{network_id, Lab};
 use crate::state::Record;
 
 /// Find a network by name in the labs that are up (`lab/network` when it is in several).
@@ -88,50 +88,12 @@ pub fn network(snap: &Snapshot, record: &Record, ni: usize) -> Value {
             }),
         );
     }
-    let mut options = Map::new();
-    let mut peers = Vec::new();
-    match &net.driver {
-        Driver::Overlay { vni } => {
-            // The VNI as the kernel has it, on the first host where the network exists.
-            let live_vni = hosts
-                .iter()
-                .filter_map(|h| snap.namespace(&lab.overlay_ns(*h, ni)))
-                .find_map(|n| {
-                    n.link("vxlan0")
-                        .and_then(|l| l.vxlan.as_ref())
-                        .and_then(|v| v.id)
-                })
-                .unwrap_or(*vni);
-            options.insert(
-                "com.docker.network.driver.overlay.vxlanid_list".into(),
-                json!(live_vni.to_string()),
-            );
-            for h in &hosts {
-                peers.push(json!({ "Name": lab.hosts[*h].name, "IP": lab.hosts[*h].address.ip().to_string() }));
-            }
-        }
-        Driver::Bridge { bridge, icc } => {
-            options.insert("com.docker.network.bridge.name".into(), json!(bridge));
-            options.insert(
-                "com.docker.network.bridge.enable_icc".into(),
-                json!(icc.to_string()),
-            );
-            options.insert(
-                "com.docker.network.bridge.enable_ip_masquerade".into(),
-                json!("false"),
-            );
-        }
-        // `docker network inspect` of a macvlan network: the -o options it was created with.
-        Driver::Macvlan { parent, mode } => {
-            options.insert("parent".into(), json!(parent));
-            options.insert("macvlan_mode".into(), json!(mode.as_str()));
-        }
-    }
+    let (options, peers) = net.driver().docker_options(snap, lab, ni, &hosts);
     let mut v = json!({
         "Name": net.name,
         "Id": net.id,
         "Created": rfc3339(record.created),
-        "Scope": if net.is_overlay() { "global" } else { "local" },
+        "Scope": net.driver().docker_scope(),
         "Driver": net.driver_name(),
         "EnableIPv6": false,
         "IPAM": { "Driver": "default", "Options": {}, "Config": [ { "Subnet": net.subnet.to_string(), "Gateway": net.gateway.to_string() } ] },
@@ -144,7 +106,7 @@ pub fn network(snap: &Snapshot, record: &Record, ni: usize) -> Value {
         "Options": options,
         "Labels": { "netlab.lab": lab.name },
     });
-    if net.is_overlay() {
+    if let Some(peers) = peers {
         v["Peers"] = json!(peers);
     }
     json!([v])

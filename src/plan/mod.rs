@@ -1,13 +1,10 @@
 //! The plan: a checked [`Lab`] becomes an ordered list of kernel objects (namespaces, links,
-//! addresses, routes, FDB and neighbour entries, sysctls). Pure: no syscalls. Drivers only add
-//! objects here; the engine applies them. `--dry-run` prints a plan as the equivalent iproute2
+//! addresses, routes, FDB and neighbour entries, sysctls). Pure: no syscalls. Each network's
+//! driver (`crate::driver`) adds its objects; the engine applies them. `--dry-run` prints a plan as the equivalent iproute2
 //! commands.
 
-mod bridge;
 pub mod delta;
 mod host;
-mod macvlan;
-mod overlay;
 mod sandbox;
 mod underlay;
 
@@ -17,7 +14,7 @@ use std::net::Ipv4Addr;
 use ipnetwork::Ipv4Network;
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{format_mac, Driver, Lab, MacvlanMode};
+use crate::spec::{format_mac, Lab, MacvlanMode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -196,10 +193,10 @@ pub struct Plan {
 }
 
 impl Plan {
-    fn ns(&mut self, name: String, role: Role) {
+    pub(crate) fn ns(&mut self, name: String, role: Role) {
         self.namespaces.push(Namespace { name, role });
     }
-    fn add(&mut self, o: Object) {
+    pub(crate) fn add(&mut self, o: Object) {
         self.objects.push(o);
     }
     pub fn len(&self) -> usize {
@@ -220,18 +217,14 @@ pub fn plan(lab: &Lab) -> Plan {
     underlay::plan(lab, &mut p);
     host::plan(lab, &mut p);
     for (ni, net) in lab.networks.iter().enumerate() {
-        match net.driver {
-            Driver::Overlay { .. } => overlay::plan(lab, ni, &mut p),
-            Driver::Bridge { .. } => bridge::plan(lab, ni, &mut p),
-            Driver::Macvlan { .. } => macvlan::plan(lab, ni, &mut p),
-        }
+        net.driver().plan(lab, ni, &mut p);
     }
     sandbox::plan(lab, &mut p);
     p
 }
 
 /// Hosts that have at least one container on network `ni`, in host order.
-fn hosts_on(lab: &Lab, ni: usize) -> Vec<usize> {
+pub(crate) fn hosts_on(lab: &Lab, ni: usize) -> Vec<usize> {
     (0..lab.hosts.len())
         .filter(|h| {
             lab.containers
@@ -242,7 +235,7 @@ fn hosts_on(lab: &Lab, ni: usize) -> Vec<usize> {
 }
 
 /// The container end of an endpoint: set up, with its address (every driver does the same).
-fn endpoint_in_container(lab: &Lab, ci: usize, e: &crate::spec::Endpoint, p: &mut Plan) {
+pub(crate) fn endpoint_in_container(lab: &Lab, ci: usize, e: &crate::spec::Endpoint, p: &mut Plan) {
     let cns = lab.container_ns(ci);
     p.add(Object::Up {
         ns: cns.clone(),
@@ -256,7 +249,7 @@ fn endpoint_in_container(lab: &Lab, ci: usize, e: &crate::spec::Endpoint, p: &mu
 }
 
 /// Short, stable host-side veth name like Docker's `veth1a2b3c4`, but longer.
-fn host_veth_name(lab: &str, container: &str, ifname: &str) -> String {
+pub(crate) fn host_veth_name(lab: &str, container: &str, ifname: &str) -> String {
     let id = crate::spec::network_id(lab, &format!("{container}/{ifname}"));
     // 11 hex digits fill IFNAMSIZ: 7 (Docker's) collide in a few percent of 4000-container labs.
     format!("veth{}", &id[..11])

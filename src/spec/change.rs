@@ -42,16 +42,14 @@ pub fn connect(lab: &Lab, ni: usize, ci: usize, ip: Option<Ipv4Addr>) -> Result<
         ));
     }
     let mut new = lab.clone();
-    if let Driver::Macvlan { parent, mode } = &net.driver {
-        macvlan_parent(&mut new, ni, ci, parent, *mode)?;
-    }
+    net.driver().connect(&mut new, ni, ci)?;
     // Docker gives a container joining its first overlay, with no other way out, a
     // docker_gwbridge leg (the next ethN) and its default route, as at `up`.
-    let needs_gw = net.is_overlay()
+    let needs_gw = !net.driver().gives_default_route()
         && !c
             .endpoints
             .iter()
-            .any(|e| !lab.networks[e.network].is_overlay());
+            .any(|e| lab.networks[e.network].driver().gives_default_route());
     let address = free_address(lab, ni, c.host, ip)?;
     port_room(lab, ni, c.host)?;
     add_endpoint(&mut new, ni, ci, address);
@@ -187,75 +185,6 @@ fn add_gwbridge(lab: &mut Lab) -> Result<usize, Refused> {
         implicit: true,
     });
     Ok(lab.networks.len() - 1)
-}
-
-/// A macvlan network's parent on the container's host, checked as `up` checks it: the NIC
-/// exists, no other macvlan network in use on that host has the same NIC and VLAN, passthru
-/// gives the parent to one container. A VLAN sub-interface the host lacks is added to it
-/// (Docker's macvlan driver creates it; it stays while the network does).
-fn macvlan_parent(
-    lab: &mut Lab,
-    ni: usize,
-    ci: usize,
-    parent: &str,
-    mode: super::MacvlanMode,
-) -> Result<(), Refused> {
-    let hi = lab.containers[ci].host;
-    let host = &lab.hosts[hi];
-    let net = &lab.networks[ni];
-    let (nic, vlan) = match super::split_vlan(parent) {
-        Some((nic, id)) => (nic, Some(id)),
-        None => (parent, None),
-    };
-    if !host.all_nics().iter().any(|n| n == nic) {
-        return refuse(format!(
-            "parent interface {parent} of network {} does not exist on host {} (its NICs: {})",
-            net.name,
-            host.name,
-            host.all_nics().join(", ")
-        ));
-    }
-    let on_host = |n: usize| {
-        lab.containers
-            .iter()
-            .filter(|o| o.host == hi)
-            .flat_map(|o| o.endpoints.iter())
-            .filter(|e| e.network == n)
-            .count()
-    };
-    for (oi, other) in lab.networks.iter().enumerate() {
-        let Driver::Macvlan { parent: p, .. } = &other.driver else {
-            continue;
-        };
-        let same = match super::split_vlan(p) {
-            Some((n, id)) => n == nic && Some(id) == vlan,
-            None => p == nic && vlan.is_none(),
-        };
-        if oi != ni && same && on_host(oi) > 0 {
-            return refuse(format!(
-                "network {} is already using parent interface {p} on host {}, so network {} cannot",
-                other.name, host.name, net.name
-            ));
-        }
-    }
-    if mode == super::MacvlanMode::Passthru && on_host(ni) > 0 {
-        return refuse(format!(
-            "network {} is in passthru mode, which gives the parent to one container, and host {} already has one on it",
-            net.name, host.name
-        ));
-    }
-    if let Some(id) = vlan {
-        let id = u16::try_from(id).map_err(|_| Refused(format!("VLAN {id} is out of range")))?;
-        let h = &mut lab.hosts[hi];
-        if !h.vlans.iter().any(|v| v.nic == nic && v.id == id) {
-            h.vlans.push(super::Vlan {
-                name: parent.to_string(),
-                nic: nic.to_string(),
-                id,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Overlay sandboxes' veth numbers across a change from `old` to `new`, as libnetwork keeps

@@ -285,7 +285,7 @@ fn problems(page: &str) -> Vec<String> {
     let driver = section("[networks.NAME]")
         .and_then(|l| item(l, "\\fBdriver\\fR"))
         .unwrap_or_default();
-    for d in super::DRIVERS {
+    for d in crate::driver::names() {
         if !driver.contains(&format!("\\fB\"{d}\"\\fR")) {
             out.push(format!("driver {d} is not documented"));
         }

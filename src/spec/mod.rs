@@ -21,8 +21,11 @@ use sha2::{Digest, Sha256};
 pub use diag::{line_col, Diagnostic, SpecError};
 pub use model::*;
 
-use diag::Reporter;
+pub(crate) use diag::Reporter;
 use raw::*;
+pub(crate) use raw::{Name, RawNetwork};
+
+use crate::driver::{self, AddressPool, NetworkDriver};
 
 /// Lab files larger than this are refused before parsing.
 pub const MAX_FILE_BYTES: usize = 1 << 20;
@@ -31,14 +34,12 @@ pub const DEFAULT_MAX_NAMESPACES: usize = 4096;
 const NODE_NAME_MAX: usize = 48;
 const LAB_NAME_MAX: usize = 32;
 const GWBRIDGE: &str = "docker_gwbridge";
-const FIRST_VNI: u32 = 256;
 /// Ports a Linux bridge can have (BR_MAX_PORTS is 1024, port numbers 1..1023).
-const BRIDGE_MAX_PORTS: usize = 1023;
-const MAX_VNI: i64 = (1 << 24) - 1;
+pub(crate) const BRIDGE_MAX_PORTS: usize = 1023;
 /// 802.1Q VLAN ids: 0 and 4095 are reserved.
-const MAX_VLAN: u32 = 4094;
-/// The values of a network's `driver`.
-pub(crate) const DRIVERS: [&str; 3] = ["overlay", "bridge", "macvlan"];
+pub(crate) const MAX_VLAN: u32 = 4094;
+/// Docker's network drivers (seed 002's overview), some not built by this version.
+const DOCKER_DRIVERS: [&str; 6] = ["bridge", "overlay", "macvlan", "ipvlan", "host", "none"];
 
 /// Read and validate a lab file. `name_override` replaces `[lab] name` (to run two copies).
 pub fn load(path: &Path, name_override: Option<&str>) -> Result<Lab, SpecError> {
@@ -296,7 +297,7 @@ pub(crate) fn bridge_pool() -> Vec<Ipv4Network> {
 pub(crate) fn default_gateway_of(nets: &[Network], endpoints: &[Endpoint]) -> Option<Ipv4Addr> {
     endpoints
         .iter()
-        .find(|e| !nets[e.network].is_overlay())
+        .find(|e| nets[e.network].driver().gives_default_route())
         .map(|e| nets[e.network].gateway)
 }
 
@@ -305,7 +306,7 @@ pub fn network_id(lab: &str, network: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn span<T>(s: &Spanned<T>) -> Range<usize> {
+pub(crate) fn span<T>(s: &Spanned<T>) -> Range<usize> {
     s.span()
 }
 
@@ -336,7 +337,7 @@ fn name_problem(name: &str, max: usize) -> Option<String> {
 }
 
 /// A Linux interface name: 1..=15 bytes, no '/', ':', whitespace, not "." or "..".
-fn ifname_problem(name: &str) -> Option<String> {
+pub(crate) fn ifname_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("interface name is empty".into());
     }
@@ -390,8 +391,8 @@ fn host_nics(h: &RawHost, default_nic: &str) -> Vec<String> {
     }
 }
 
-struct Validator<'r, 'a> {
-    r: &'r mut Reporter<'a>,
+pub(crate) struct Validator<'r, 'a> {
+    pub(crate) r: &'r mut Reporter<'a>,
     source: &'r str,
     name_override: Option<&'r str>,
     /// Per host (by index), the 802.1Q sub-interfaces named so far, by NIC and VLAN id.
@@ -402,50 +403,27 @@ struct Validator<'r, 'a> {
 
 /// How a sub-interface was written, where and as what: `ens38.10` and `ens38.010` are both
 /// VLAN 10 on ens38, and a NIC can have only one sub-interface per VLAN id.
-struct VlanSpelling {
-    name: String,
-    at: Range<usize>,
+pub(crate) struct VlanSpelling {
+    pub name: String,
+    pub at: Range<usize>,
     /// "in addresses", "parent of network n1".
-    role: String,
+    pub role: String,
 }
 
-/// A network's subnet while validating: `explicit` ones come from the file.
-struct NetDraft {
-    name: String,
-    span: Range<usize>,
-    overlay: bool,
+/// A network while validating: its subnet and its driver's settings.
+pub(crate) struct NetDraft {
+    pub name: String,
+    pub span: Range<usize>,
+    pub driver: &'static dyn NetworkDriver,
+    pub options: driver::Options,
     /// `None` after allocation: the subnet written was refused, or no default one was free;
     /// addresses on this network are not checked then (they would all look wrong).
     subnet: Option<Ipv4Network>,
-    /// Where `subnet` / `vni` are written, for errors about them.
+    /// Where `subnet` is written, for errors about it.
     subnet_span: Option<Range<usize>>,
     /// A subnet was written but refused: none is allocated in its place.
     subnet_refused: bool,
     gateway: Option<(Ipv4Addr, Range<usize>)>,
-    vni: Option<u32>,
-    vni_span: Option<Range<usize>>,
-    icc: bool,
-    macvlan: Option<MacvlanDraft>,
-}
-
-/// A macvlan network's parent while validating.
-struct MacvlanDraft {
-    parent: String,
-    parent_span: Range<usize>,
-    mode: MacvlanMode,
-    /// Parent and mode were accepted. A refused one still makes a macvlan network (so that
-    /// nothing treats it as a bridge), but its parent is not looked for on the hosts.
-    ok: bool,
-}
-
-impl MacvlanDraft {
-    /// The NIC under the parent (`ens38` for `ens38.10`) and the VLAN id, if any.
-    fn nic(&self) -> (&str, Option<u16>) {
-        match split_vlan(&self.parent) {
-            Some((nic, id)) => (nic, Some(id as u16)),
-            None => (&self.parent, None),
-        }
-    }
 }
 
 /// A stand-in subnet for a network whose own was refused, so that the rest of the lab can
@@ -531,19 +509,25 @@ impl Validator<'_, '_> {
             drafts.push(NetDraft {
                 name: GWBRIDGE.into(),
                 span: 0..0,
-                overlay: false,
+                driver: &driver::bridge::Bridge,
+                options: driver::Options {
+                    settings: Driver::Bridge {
+                        bridge: GWBRIDGE.into(),
+                        icc: false,
+                    },
+                    spans: Vec::new(),
+                    ok: true,
+                },
                 subnet: None,
                 subnet_span: None,
                 subnet_refused: false,
                 gateway: None,
-                vni: None,
-                vni_span: None,
-                icc: false,
-                macvlan: None,
             });
         }
         self.allocate_subnets(&mut drafts, underlay_known.then_some(&underlay));
-        self.allocate_vnis(&mut drafts);
+        for d in driver::ALL {
+            d.allocate(self.r, &mut drafts);
+        }
         let unsettled: HashSet<usize> = drafts
             .iter()
             .enumerate()
@@ -555,26 +539,8 @@ impl Validator<'_, '_> {
             .map(|d| {
                 let id = network_id(&name, &d.name);
                 let subnet = d.subnet.unwrap_or(UNKNOWN_SUBNET);
-                let driver = if d.overlay {
-                    Driver::Overlay {
-                        vni: d.vni.unwrap_or(FIRST_VNI),
-                    }
-                } else if let Some(m) = &d.macvlan {
-                    Driver::Macvlan {
-                        parent: m.parent.clone(),
-                        mode: m.mode,
-                    }
-                } else if d.name == GWBRIDGE {
-                    Driver::Bridge {
-                        bridge: GWBRIDGE.into(),
-                        icc: false,
-                    }
-                } else {
-                    Driver::Bridge {
-                        bridge: format!("br-{}", &id[..12]),
-                        icc: d.icc,
-                    }
-                };
+                let mut driver = d.options.settings.clone();
+                d.driver.finish(&mut driver, &id);
                 Network {
                     name: d.name.clone(),
                     driver,
@@ -590,7 +556,9 @@ impl Validator<'_, '_> {
             })
             .collect();
         let placed = self.containers(raw, &hosts, &networks, &overlay_users, &unsettled);
-        self.macvlan_parents(&drafts, &mut hosts, &placed.containers);
+        for d in driver::ALL {
+            d.place(self, &drafts, &mut hosts, &placed.containers);
+        }
         let lab = Lab {
             name,
             description: meta.and_then(|m| m.description.clone()),
@@ -1025,7 +993,7 @@ impl Validator<'_, '_> {
     /// of it (`ens38.010` beside `ens38.10`): the kernel would refuse the second sub-interface
     /// with EEXIST halfway through `up`. The error is at the later of the two in the file, and
     /// names the other. True when `spelt` may be created.
-    fn vlan_spelling(
+    pub(crate) fn vlan_spelling(
         &mut self,
         hi: usize,
         host: &str,
@@ -1071,25 +1039,25 @@ impl Validator<'_, '_> {
                 self.r.error(span(name), format!("{GWBRIDGE} is created by netlab for overlay containers; choose another name"));
             }
             let n = net.get_ref();
-            let kind = match n.driver.get_ref().as_str() {
-                "overlay" => Some((true, false)),
-                "bridge" => Some((false, false)),
-                "macvlan" => Some((false, true)),
-                other => {
-                    let help = if ["ipvlan", "host", "none"].contains(&other) {
-                        format!("driver {other:?} is not supported yet; this version has \"overlay\", \"bridge\" and \"macvlan\"")
-                    } else {
-                        let known: Vec<String> = DRIVERS.iter().map(|d| format!("{d:?}")).collect();
-                        format!("known drivers: {}", known.join(", "))
-                    };
-                    self.r.error_help(
-                        span(&n.driver),
-                        format!("unknown network driver {other:?}"),
-                        help,
-                    );
-                    None
-                }
-            };
+            let kind = driver::named(n.driver.get_ref());
+            if kind.is_none() {
+                let other = n.driver.get_ref().as_str();
+                let known: Vec<String> = driver::names().iter().map(|d| format!("{d:?}")).collect();
+                let help = if DOCKER_DRIVERS.contains(&other) {
+                    let (last, rest) = known.split_last().unwrap();
+                    format!(
+                        "driver {other:?} is not supported yet; this version has {} and {last}",
+                        rest.join(", ")
+                    )
+                } else {
+                    format!("known drivers: {}", known.join(", "))
+                };
+                self.r.error_help(
+                    span(&n.driver),
+                    format!("unknown network driver {other:?}"),
+                    help,
+                );
+            }
             let subnet = n.subnet.as_ref().and_then(|s| self.parse_net(s, "subnet"));
             let mut gateway = None;
             if let Some(g) = &n.gateway {
@@ -1114,231 +1082,34 @@ impl Validator<'_, '_> {
             }
             // Without a driver, which options apply is unknown: the network is left out, and
             // containers on it are not reported again (containers_pre knows it is declared).
-            let Some((overlay, macvlan)) = kind else {
+            let Some(kind) = kind else {
                 continue;
             };
-            let mut vni = None;
-            if let Some(v) = &n.vni {
-                if !overlay {
-                    self.r.error_help(
-                        span(v),
-                        "vni only applies to overlay networks",
-                        "remove vni, or set driver = \"overlay\"",
-                    );
-                } else if !(1..=MAX_VNI).contains(v.get_ref()) {
-                    self.r.error(
-                        span(v),
-                        format!(
-                            "vni {} is out of range: VXLAN ids are 1 to {MAX_VNI}",
-                            v.get_ref()
-                        ),
-                    );
-                } else {
-                    vni = Some(*v.get_ref() as u32);
-                }
-            }
-            if let Some(icc) = &n.icc {
-                if overlay || macvlan {
-                    self.r.error_help(
-                        span(icc),
-                        "icc only applies to bridge networks",
-                        "remove icc, or set driver = \"bridge\"",
-                    );
-                }
-            }
-            let macvlan = if macvlan {
-                Some(self.macvlan_options(name, n))
-            } else {
-                for (key, at) in [
-                    ("parent", n.parent.as_ref().map(span)),
-                    ("mode", n.mode.as_ref().map(span)),
-                ] {
-                    if let Some(at) = at {
+            // Another driver's options on this network.
+            for other in driver::ALL.iter().filter(|d| d.name() != kind.name()) {
+                for key in other.keys() {
+                    if let Some(at) = n.span_of(key) {
                         self.r.error_help(
                             at,
-                            format!("{key} only applies to macvlan networks"),
-                            format!("remove {key}, or set driver = \"macvlan\""),
+                            format!("{key} only applies to {} networks", other.name()),
+                            format!("remove {key}, or set driver = \"{}\"", other.name()),
                         );
                     }
                 }
-                None
-            };
+            }
+            let options = kind.options(self.r, name, n);
             out.push(NetDraft {
                 name: name.get_ref().clone(),
                 span: span(name),
-                overlay,
+                driver: kind,
+                options,
                 subnet_refused: n.subnet.is_some() && subnet.is_none(),
                 subnet,
                 subnet_span: n.subnet.as_ref().map(span),
                 gateway,
-                vni,
-                vni_span: n.vni.as_ref().map(span),
-                icc: n.icc.as_ref().map(|b| *b.get_ref()).unwrap_or(true),
-                macvlan,
             });
         }
         out
-    }
-
-    /// A macvlan network's `parent` and `mode`. The parent is checked for its form here, and
-    /// against each host's NICs once containers are placed (`macvlan_parents`).
-    fn macvlan_options(&mut self, name: &Name, n: &RawNetwork) -> MacvlanDraft {
-        let mode = match &n.mode {
-            None => Some(MacvlanMode::Bridge),
-            Some(m) => {
-                let mode = MacvlanMode::parse(m.get_ref());
-                if mode.is_none() {
-                    self.r.error_help(
-                        span(m),
-                        format!("unknown macvlan mode {:?}", m.get_ref()),
-                        "use \"bridge\" (the default), \"vepa\", \"private\" or \"passthru\"",
-                    );
-                }
-                mode
-            }
-        };
-        let refused = |parent: Option<&Name>| MacvlanDraft {
-            parent: parent.map(|p| p.get_ref().clone()).unwrap_or_default(),
-            parent_span: parent.map(span).unwrap_or_else(|| span(name)),
-            mode: mode.unwrap_or(MacvlanMode::Bridge),
-            ok: false,
-        };
-        let Some(parent) = &n.parent else {
-            self.r.error_help(
-                span(name),
-                format!("macvlan network {} needs a parent interface", name.get_ref()),
-                "add parent = \"ens33\" (a NIC of the hosts), or parent = \"ens38.10\" for VLAN 10 on ens38",
-            );
-            return refused(None);
-        };
-        let p = parent.get_ref();
-        if let Some(problem) = ifname_problem(p) {
-            self.r.error(span(parent), format!("parent: {problem}"));
-            return refused(Some(parent));
-        }
-        if let Some((nic, id)) = split_vlan(p) {
-            if !(1..=MAX_VLAN).contains(&id) {
-                self.r.error_help(
-                    span(parent),
-                    format!("VLAN id {id} in parent {p:?} is out of range: 802.1Q VLAN ids are 1 to {MAX_VLAN}"),
-                    format!("write the parent as NIC.VLAN with a VLAN id from 1 to {MAX_VLAN}, like \"{nic}.10\""),
-                );
-                return refused(Some(parent));
-            }
-        } else if p.contains('.') {
-            self.r.error_help(
-                span(parent),
-                format!("parent {p:?} is neither a NIC name nor NIC.VLAN"),
-                "write a NIC name like \"ens33\", or NIC.VLAN like \"ens38.10\"",
-            );
-            return refused(Some(parent));
-        }
-        MacvlanDraft {
-            ok: mode.is_some(),
-            ..refused(Some(parent))
-        }
-    }
-
-    /// Per host, the macvlan networks that exist there (those with a container on that host):
-    /// each parent must be one of the host's NICs or a VLAN of one, and one parent serves one
-    /// macvlan network, as Docker enforces. VLAN parents become the host's sub-interfaces.
-    fn macvlan_parents(
-        &mut self,
-        drafts: &[NetDraft],
-        hosts: &mut [Host],
-        containers: &[Container],
-    ) {
-        for (hi, host) in hosts.iter_mut().enumerate() {
-            let mut on_host: Vec<usize> = Vec::new();
-            let mut per_net: HashMap<usize, usize> = HashMap::new();
-            for c in containers.iter().filter(|c| c.host == hi) {
-                for e in &c.endpoints {
-                    // A refused parent or mode was reported; its network is not looked at here.
-                    if drafts[e.network].macvlan.as_ref().is_some_and(|m| m.ok) {
-                        *per_net.entry(e.network).or_default() += 1;
-                        if !on_host.contains(&e.network) {
-                            on_host.push(e.network);
-                        }
-                    }
-                }
-            }
-            on_host.sort();
-            let mut users: HashMap<(&str, Option<u16>), usize> = HashMap::new();
-            for ni in on_host {
-                let d = &drafts[ni];
-                let m = d.macvlan.as_ref().unwrap();
-                let (nic, vlan) = m.nic();
-                if !host.all_nics().iter().any(|n| n == nic) {
-                    let nics = host.all_nics().join(", ");
-                    let mut with = host.all_nics();
-                    with.push(nic.to_string());
-                    self.r.error_help(
-                        m.parent_span.clone(),
-                        format!(
-                            "parent interface {} of network {} does not exist on host {} (its NICs: {nics})",
-                            m.parent, d.name, host.name
-                        ),
-                        format!(
-                            "add the NIC to the host: [hosts.{}] nics = {:?}",
-                            host.name, with
-                        ),
-                    );
-                    continue;
-                }
-                // Keyed by NIC and VLAN id, not by name: "ens38.010" is "ens38.10".
-                if let Some(&other) = users.get(&(nic, vlan)) {
-                    let o = drafts[other].macvlan.as_ref().unwrap();
-                    let (message, spelling) = if o.parent == m.parent {
-                        (
-                            format!(
-                                "network {} is already using parent interface {} on host {}, so network {} cannot",
-                                drafts[other].name, m.parent, host.name, d.name
-                            ),
-                            String::new(),
-                        )
-                    } else {
-                        let (l, c) = self.r.line_col(o.parent_span.start);
-                        (
-                            format!(
-                                "parent \"{}\" of network {} is VLAN {} on {nic}, which network {} already uses on host {} as \"{}\" (line {l}, column {c})",
-                                m.parent, d.name, vlan.unwrap_or(0), drafts[other].name, host.name, o.parent
-                            ),
-                            format!("\"{}\" and \"{}\" are one sub-interface, and ", m.parent, o.parent),
-                        )
-                    };
-                    self.r.error_help(
-                        m.parent_span.clone(),
-                        message,
-                        format!(
-                            "{spelling}a parent serves one macvlan network per host (as in Docker): give {} another NIC, or a VLAN sub-interface like \"{nic}.20\"",
-                            d.name
-                        ),
-                    );
-                    continue;
-                }
-                users.insert((nic, vlan), ni);
-                if m.mode == MacvlanMode::Passthru && per_net.get(&ni).copied().unwrap_or(0) > 1 {
-                    self.r.error_help(
-                        m.parent_span.clone(),
-                        format!(
-                            "network {} is in passthru mode, which gives the parent to one container, but host {} has {} containers on it",
-                            d.name, host.name, per_net[&ni]
-                        ),
-                        "use mode = \"bridge\", or one container per host",
-                    );
-                }
-                if let Some(id) = vlan {
-                    let spelt = VlanSpelling {
-                        name: m.parent.clone(),
-                        at: m.parent_span.clone(),
-                        role: format!("parent of network {}", d.name),
-                    };
-                    if self.vlan_spelling(hi, &host.name, nic, id, spelt) {
-                        add_vlan(host, &m.parent, nic, id);
-                    }
-                }
-            }
-        }
     }
 
     /// Checks container references; returns, per container, whether it needs docker_gwbridge.
@@ -1393,7 +1164,7 @@ impl Validator<'_, '_> {
                     );
                 }
                 match net_at.get(n.get_ref().as_str()).map(|&i| &nets[i]) {
-                    Some(d) if d.overlay => overlay = true,
+                    Some(d) if !d.driver.gives_default_route() => overlay = true,
                     Some(_) => bridge = true,
                     None => {
                         let help = (!self.r.is_full())
@@ -1448,11 +1219,7 @@ impl Validator<'_, '_> {
         let mut networks_only = Taken::default();
         for d in drafts.iter() {
             if let Some(s) = d.subnet {
-                // A refused parent may have been a plain NIC: give it the benefit of the doubt.
-                let on_nic = d
-                    .macvlan
-                    .as_ref()
-                    .is_some_and(|m| !m.ok || split_vlan(&m.parent).is_none());
+                let on_nic = d.driver.may_share_underlay(d);
                 let clash = if on_nic {
                     networks_only.find(s)
                 } else {
@@ -1482,7 +1249,7 @@ impl Validator<'_, '_> {
             .iter_mut()
             .filter(|d| d.subnet.is_none() && !d.subnet_refused)
         {
-            let (pool, at) = if d.overlay {
+            let (pool, at) = if d.driver.pool() == AddressPool::Global {
                 (&overlay_pool, &mut next[0])
             } else {
                 (&bridge_pool, &mut next[1])
@@ -1510,32 +1277,6 @@ impl Validator<'_, '_> {
                     )
                 }
             }
-        }
-    }
-
-    fn allocate_vnis(&mut self, drafts: &mut [NetDraft]) {
-        let mut used: HashMap<u32, String> = HashMap::new();
-        for d in drafts.iter().filter(|d| d.vni.is_some()) {
-            let v = d.vni.unwrap();
-            if let Some(other) = used.get(&v) {
-                self.r.error_help(
-                    d.vni_span.clone().unwrap_or(d.span.clone()),
-                    format!(
-                        "network {} uses vni {v}, already used by network {other}",
-                        d.name
-                    ),
-                    "give each overlay network its own vni, or leave vni out to get a free one",
-                );
-            }
-            used.insert(v, d.name.clone());
-        }
-        let mut next = FIRST_VNI;
-        for d in drafts.iter_mut().filter(|d| d.overlay && d.vni.is_none()) {
-            while used.contains_key(&next) {
-                next += 1;
-            }
-            used.insert(next, d.name.clone());
-            d.vni = Some(next);
         }
     }
 
@@ -1569,9 +1310,14 @@ impl Validator<'_, '_> {
         let mut exhausted: HashSet<(usize, Option<usize>)> = HashSet::new();
         // Macvlan pools are lab-wide too: Docker's are per host, but the hosts share one segment,
         // so two containers with one address would clash on the wire.
-        let scope = |net: usize, host: usize| (net, (!nets[net].spans_hosts()).then_some(host));
+        let scope =
+            |net: usize, host: usize| (net, (!nets[net].driver().spans_hosts()).then_some(host));
         // A macvlan network shares its segment with the hosts: their addresses are taken.
-        for (ni, net) in nets.iter().enumerate().filter(|(_, n)| n.is_macvlan()) {
+        for (ni, net) in nets
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.driver().on_hosts_segment())
+        {
             if unsettled.contains(&ni) {
                 continue;
             }
@@ -1620,7 +1366,7 @@ impl Validator<'_, '_> {
                     );
                 } else if let Some(other) = host
                     .map(|h| scope(ni, h))
-                    .or(nets[ni].spans_hosts().then_some((ni, None)))
+                    .or(nets[ni].driver().spans_hosts().then_some((ni, None)))
                     .and_then(|key| {
                         taken
                             .entry(key)
@@ -1720,7 +1466,7 @@ impl Validator<'_, '_> {
             // A Linux bridge has at most 1023 ports (BR_MAX_PORTS - 1); the kernel would refuse the
             // next veth with EXFULL halfway through `up`. An overlay's br0 also holds vxlan0.
             for e in &endpoints {
-                let Some(limit) = nets[e.network].container_limit() else {
+                let Some(limit) = nets[e.network].driver().container_limit() else {
                     continue;
                 };
                 let n = ports.entry((e.network, host)).or_insert(0);
@@ -1760,7 +1506,7 @@ impl Validator<'_, '_> {
             .networks
             .iter()
             .enumerate()
-            .filter(|(_, n)| n.is_overlay())
+            .filter(|(_, n)| n.driver().sandbox_per_host())
             .map(|(ni, _)| {
                 let hosts: HashSet<usize> = lab
                     .containers
@@ -1950,7 +1696,7 @@ impl Validator<'_, '_> {
 }
 
 /// Record the sub-interface `name` (VLAN `id` on `nic`) on a host, once.
-fn add_vlan(host: &mut Host, name: &str, nic: &str, id: u16) {
+pub(crate) fn add_vlan(host: &mut Host, name: &str, nic: &str, id: u16) {
     if !host.vlans.iter().any(|v| v.name == name) {
         host.vlans.push(Vlan {
             name: name.to_string(),

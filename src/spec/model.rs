@@ -153,33 +153,29 @@ pub struct Network {
 }
 
 impl Network {
+    /// What its driver does (`driver::overlay`, ...).
+    pub(crate) fn driver(&self) -> &'static dyn crate::driver::NetworkDriver {
+        crate::driver::of(&self.driver)
+    }
     pub fn is_overlay(&self) -> bool {
         matches!(self.driver, Driver::Overlay { .. })
+    }
+    pub fn is_macvlan(&self) -> bool {
+        matches!(self.driver, Driver::Macvlan { .. })
     }
     /// How many containers of one host this network takes: a Linux bridge has at most
     /// [`super::BRIDGE_MAX_PORTS`] ports (BR_MAX_PORTS - 1; the kernel refuses the next with
     /// EXFULL), and an overlay's br0 also holds vxlan0. macvlan has no bridge.
     pub fn container_limit(&self) -> Option<usize> {
-        match self.driver {
-            Driver::Bridge { .. } => Some(super::BRIDGE_MAX_PORTS),
-            Driver::Overlay { .. } => Some(super::BRIDGE_MAX_PORTS - 1),
-            Driver::Macvlan { .. } => None,
-        }
-    }
-    pub fn is_macvlan(&self) -> bool {
-        matches!(self.driver, Driver::Macvlan { .. })
+        self.driver().container_limit()
     }
     /// Containers on different hosts reach each other on this network: overlays over VXLAN,
     /// macvlan over the hosts' shared segment.
     pub fn spans_hosts(&self) -> bool {
-        !matches!(self.driver, Driver::Bridge { .. })
+        self.driver().spans_hosts()
     }
     pub fn driver_name(&self) -> &'static str {
-        match self.driver {
-            Driver::Overlay { .. } => "overlay",
-            Driver::Bridge { .. } => "bridge",
-            Driver::Macvlan { .. } => "macvlan",
-        }
+        self.driver().name()
     }
     /// Docker's namespace name for an overlay network's sandbox on a host.
     pub fn overlay_sandbox(&self) -> String {

@@ -318,6 +318,19 @@ pub struct RawNetwork {
     pub mode: Option<Spanned<String>>,
 }
 
+impl RawNetwork {
+    /// Where option `key` is written, if it is: what a driver checks before reading a key.
+    pub fn span_of(&self, key: &str) -> Option<std::ops::Range<usize>> {
+        match key {
+            "vni" => self.vni.as_ref().map(|v| v.span()),
+            "icc" => self.icc.as_ref().map(|v| v.span()),
+            "parent" => self.parent.as_ref().map(|v| v.span()),
+            "mode" => self.mode.as_ref().map(|v| v.span()),
+            _ => None,
+        }
+    }
+}
+
 /// A container: its own namespace on one host.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -371,26 +384,21 @@ pub(crate) fn one_of(schema: &mut Schema, values: &[&str]) {
     schema.insert("enum".into(), values.into());
 }
 
-/// The keys only one driver takes, and those it needs (as `Validator::networks` checks them).
-const DRIVER_KEYS: [(&str, &[&str], &[&str]); 3] = [
-    ("overlay", &["vni"], &[]),
-    ("bridge", &["icc"], &[]),
-    ("macvlan", &["parent", "mode"], &["parent"]),
-];
-
-/// Per driver, `if` `driver` is it `then` no other driver's keys, and its own required ones.
+/// Per driver, `if` `driver` is it `then` no other driver's keys, and its own required ones
+/// (as `Validator::networks` checks them).
 fn keys_by_driver(schema: &mut Schema) {
-    let rules: Vec<serde_json::Value> = DRIVER_KEYS
+    use crate::driver::ALL;
+    let rules: Vec<serde_json::Value> = ALL
         .iter()
-        .map(|(driver, _, required)| {
-            let others: Vec<&str> = DRIVER_KEYS
+        .map(|driver| {
+            let others: Vec<&str> = ALL
                 .iter()
-                .filter(|(d, _, _)| d != driver)
-                .flat_map(|(_, keys, _)| keys.iter().copied())
+                .filter(|d| d.name() != driver.name())
+                .flat_map(|d| d.keys().iter().copied())
                 .collect();
             serde_json::json!({
-                "if": { "properties": { "driver": { "const": driver } }, "required": ["driver"] },
-                "then": { "required": required, "not": { "anyOf": others.iter().map(|k| serde_json::json!({ "required": [k] })).collect::<Vec<_>>() } },
+                "if": { "properties": { "driver": { "const": driver.name() } }, "required": ["driver"] },
+                "then": { "required": driver.required_keys(), "not": { "anyOf": others.iter().map(|k| serde_json::json!({ "required": [k] })).collect::<Vec<_>>() } },
             })
         })
         .collect();
@@ -398,7 +406,7 @@ fn keys_by_driver(schema: &mut Schema) {
 }
 
 fn driver_values(schema: &mut Schema) {
-    one_of(schema, &super::DRIVERS);
+    one_of(schema, &crate::driver::names());
 }
 
 fn macvlan_modes(schema: &mut Schema) {
