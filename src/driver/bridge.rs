@@ -7,9 +7,11 @@ use ipnetwork::Ipv4Network;
 use serde_json::{json, Map, Value};
 
 use super::{NetworkDriver, Options};
-use crate::observe::Snapshot;
+use crate::observe::{Link, Snapshot};
 use crate::plan::{endpoint_in_container, host_veth_name, hosts_on, Object, Plan};
 use crate::spec::{span, Driver, Lab, Name, RawNetwork, Reporter, BRIDGE_MAX_PORTS};
+use crate::trace::l2::{hop, Fail, Found, Walk, Want};
+use crate::trace::Disposition;
 
 pub(crate) struct Bridge;
 
@@ -47,6 +49,31 @@ impl NetworkDriver for Bridge {
     fn plan(&self, lab: &Lab, ni: usize, p: &mut Plan) {
         plan(lab, ni, p)
     }
+    fn link_kinds(&self) -> &'static [&'static str] {
+        &["bridge"]
+    }
+    /// Sent by the host's stack on the bridge device.
+    fn transmit(
+        &self,
+        w: &mut Walk<'_>,
+        ns: &str,
+        l: &Link,
+        want: &Want,
+        vlan: Option<u16>,
+    ) -> Result<Found, Fail> {
+        switch_frame(w, ns, &l.name, None, want, vlan)
+    }
+    fn switch(
+        &self,
+        w: &mut Walk<'_>,
+        ns: &str,
+        master: &Link,
+        port: &str,
+        want: &Want,
+        vlan: Option<u16>,
+    ) -> Result<Found, Fail> {
+        switch_frame(w, ns, &master.name, Some(port), want, vlan)
+    }
     fn docker_options(
         &self,
         _snap: &Snapshot,
@@ -68,6 +95,116 @@ impl NetworkDriver for Bridge {
         }
         (options, None)
     }
+}
+
+/// Bridge `br` of `ns` switches a frame that came in on `from` (None: sent by the host).
+fn switch_frame(
+    w: &mut Walk<'_>,
+    ns: &str,
+    br: &str,
+    from: Option<&str>,
+    want: &Want,
+    vlan: Option<u16>,
+) -> Result<Found, Fail> {
+    let n = w.ns(ns)?;
+    let b = n.link(br).ok_or((
+        Disposition::NeighborUnreachable,
+        format!("{ns} has no bridge {br}"),
+    ))?;
+    let ttl = w.ttl;
+    let isolated = |p: &str| {
+        n.link(p)
+            .and_then(|l| l.bridge_port.as_ref())
+            .and_then(|bp| bp.isolated)
+            .unwrap_or(false)
+    };
+    let from_isolated = from.is_some_and(isolated);
+    let mut first_err: Option<Fail> = None;
+    // The bridge device itself (the host's stack) takes frames for its MAC, or ARP for its addresses.
+    if from.is_some() {
+        if let Ok((a, d, _)) = w.accept(ns, b, want) {
+            return Ok((
+                a,
+                d.clone(),
+                vec![hop(
+                    ns,
+                    from,
+                    None,
+                    format!("bridge {br}: for the bridge itself, up to {ns}'s stack"),
+                    ttl,
+                    "l2",
+                )],
+            ));
+        }
+    }
+    let ports: Vec<String> = n
+        .links
+        .iter()
+        .filter(|p| p.master.as_deref() == Some(br) && Some(p.name.as_str()) != from)
+        .map(|p| p.name.clone())
+        .collect();
+    let known = match want {
+        Want::Mac(m) => n
+            .fdb
+            .iter()
+            .find(|f| f.mac == *m && f.master.as_deref() == Some(br) && !f.is_self && f.dev != br)
+            .map(|f| f.dev.clone()),
+        Want::Ip(_) => None,
+    };
+    let (targets, how) = match &known {
+        Some(p) => (
+            vec![p.clone()],
+            format!(
+                "fdb hit {} -> {p}",
+                if let Want::Mac(m) = want {
+                    m.as_str()
+                } else {
+                    ""
+                }
+            ),
+        ),
+        None => (
+            ports.clone(),
+            if matches!(want, Want::Ip(_)) {
+                "ARP broadcast, flooded".to_string()
+            } else {
+                "unknown MAC, flooded".to_string()
+            },
+        ),
+    };
+    for p in targets {
+        if Some(p.as_str()) == from {
+            continue;
+        }
+        if from_isolated && isolated(&p) {
+            first_err.get_or_insert((
+                Disposition::Isolated,
+                format!("bridge {br} in {ns}: ports {} and {p} are both isolated (no traffic between them)", from.unwrap_or("")),
+            ));
+            continue;
+        }
+        match w.transmit(ns, &p, want, vlan) {
+            Ok(mut r) => {
+                r.2.insert(
+                    0,
+                    hop(ns, from, Some(&p), format!("bridge {br}: {how}"), ttl, "l2"),
+                );
+                return Ok(r);
+            }
+            Err(e) => {
+                if first_err.as_ref().is_none_or(|f| {
+                    f.0 == Disposition::NeighborUnreachable
+                        && e.0 != Disposition::NeighborUnreachable
+                }) {
+                    first_err = Some(e);
+                }
+            }
+        }
+    }
+    Err(first_err.unwrap_or((
+        Disposition::NeighborUnreachable,
+        format!("bridge {br} in {ns}: no port leads to the destination"),
+    )))
 }
 
 fn plan(lab: &Lab, ni: usize, p: &mut Plan) {

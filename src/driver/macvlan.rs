@@ -16,13 +16,15 @@ use std::ops::Range;
 use serde_json::{json, Map, Value};
 
 use super::{NetworkDriver, Options};
-use crate::observe::Snapshot;
+use crate::observe::{Link, Snapshot};
 use crate::plan::{endpoint_in_container, hosts_on, Object, Plan};
 use crate::spec::change::Refused;
 use crate::spec::{
     add_vlan, ifname_problem, span, split_vlan, Container, Driver, Host, Lab, MacvlanMode, Name,
     NetDraft, RawNetwork, Reporter, Validator, Vlan, VlanSpelling, MAX_VLAN,
 };
+use crate::trace::l2::{hop, Fail, Found, Walk, Want};
+use crate::trace::{ips, is_up, Disposition};
 
 pub(crate) struct Macvlan;
 
@@ -315,6 +317,57 @@ impl NetworkDriver for Macvlan {
     fn plan(&self, lab: &Lab, ni: usize, p: &mut Plan) {
         plan(lab, ni, p)
     }
+    fn link_kinds(&self) -> &'static [&'static str] {
+        &["macvlan", "macvtap"]
+    }
+    fn transmit(
+        &self,
+        w: &mut Walk<'_>,
+        ns: &str,
+        l: &Link,
+        want: &Want,
+        vlan: Option<u16>,
+    ) -> Result<Found, Fail> {
+        let dev = l.name.as_str();
+        let p = l.peer.clone().ok_or((
+            Disposition::NeighborUnreachable,
+            format!("{ns}: {dev} has no lower device"),
+        ))?;
+        let lower = p.name.clone().unwrap_or_default();
+        let mode = l.macvlan_mode.clone().unwrap_or_else(|| "bridge".into());
+        // Bridge mode switches between macvlans of the same lower device locally.
+        if mode == "bridge" {
+            if let Ok(r) = siblings_take(w, &p.namespace, &lower, Some((ns, dev)), want) {
+                return Ok(r);
+            }
+        }
+        let mut r = w.transmit(&p.namespace, &lower, want, vlan)?;
+        r.2.insert(
+            0,
+            hop(
+                ns,
+                None,
+                Some(dev),
+                format!(
+                    "macvlan ({mode}) {dev} sends through its lower device {}:{lower}",
+                    p.namespace
+                ),
+                w.ttl,
+                "l2",
+            ),
+        );
+        Ok(r)
+    }
+    fn uppers_take(
+        &self,
+        w: &mut Walk<'_>,
+        ns: &str,
+        lower: &str,
+        except: Option<(&str, &str)>,
+        want: &Want,
+    ) -> Result<Found, Fail> {
+        siblings_take(w, ns, lower, except, want)
+    }
     /// `docker network inspect` of a macvlan network: the -o options it was created with.
     fn docker_options(
         &self,
@@ -330,6 +383,50 @@ impl NetworkDriver for Macvlan {
         }
         (options, None)
     }
+}
+
+/// Frames for a macvlan of lower device `ns:lower` (other than `except`).
+fn siblings_take(
+    w: &mut Walk<'_>,
+    ns: &str,
+    lower: &str,
+    except: Option<(&str, &str)>,
+    want: &Want,
+) -> Result<Found, Fail> {
+    let Some(lower_link) = w.ns(ns)?.link(lower) else {
+        return Err((Disposition::NeighborUnreachable, String::new()));
+    };
+    let lower_index = lower_link.index;
+    for n in &w.snap.namespaces {
+        for c in &n.links {
+            let is_child = matches!(c.kind.as_deref(), Some("macvlan") | Some("macvtap"))
+                && c.peer
+                    .as_ref()
+                    .is_some_and(|p| p.namespace == ns && p.index == Some(lower_index));
+            if !is_child || except == Some((n.name.as_str(), c.name.as_str())) || !is_up(c) {
+                continue;
+            }
+            let takes = match want {
+                Want::Mac(m) => c.mac.as_deref() == Some(m.as_str()),
+                Want::Ip(ip) => ips(n).any(|x| x == *ip),
+            };
+            if takes {
+                let h = hop(
+                    &n.name,
+                    Some(&c.name),
+                    None,
+                    format!("macvlan {} on {ns}:{lower} takes the frame", c.name),
+                    w.ttl,
+                    "l2",
+                );
+                return Ok((n.name.clone(), c.name.clone(), vec![h]));
+            }
+        }
+    }
+    Err((
+        Disposition::NeighborUnreachable,
+        format!("no macvlan on {ns}:{lower} takes the frame"),
+    ))
 }
 
 fn plan(lab: &Lab, ni: usize, p: &mut Plan) {

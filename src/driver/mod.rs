@@ -17,10 +17,12 @@ use std::ops::Range;
 
 use serde_json::{Map, Value};
 
-use crate::observe::Snapshot;
+use crate::observe::{Link, Snapshot};
 use crate::plan::Plan;
 use crate::spec::change::Refused;
 use crate::spec::{Container, Driver, Host, Lab, Name, NetDraft, RawNetwork, Reporter, Validator};
+use crate::trace::l2::{Fail, Found, Walk, Want};
+use crate::trace::Disposition;
 
 /// Which of Docker's default address pools a network without a `subnet` takes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +114,56 @@ pub(crate) trait NetworkDriver: Sync {
     }
     /// The kernel objects of network `ni` on every host where it has containers.
     fn plan(&self, lab: &Lab, ni: usize, p: &mut Plan);
+    /// The kernel link kinds (`ip -d link`'s) of the devices trace follows by this driver's
+    /// rules, wherever they are (a Docker host's namespaces too, not only a lab's).
+    fn link_kinds(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// A frame leaves device `l` of `ns`, one of [`link_kinds`](Self::link_kinds).
+    fn transmit(
+        &self,
+        _w: &mut Walk<'_>,
+        ns: &str,
+        l: &Link,
+        _want: &Want,
+        _vlan: Option<u16>,
+    ) -> Result<Found, Fail> {
+        Err(self.not_mine(ns, &l.name))
+    }
+    /// A frame arrives on `port` of `ns`, a port of `master` (one of the link kinds).
+    fn switch(
+        &self,
+        _w: &mut Walk<'_>,
+        ns: &str,
+        master: &Link,
+        _port: &str,
+        _want: &Want,
+        _vlan: Option<u16>,
+    ) -> Result<Found, Fail> {
+        Err(self.not_mine(ns, &master.name))
+    }
+    /// A frame arrives on `ns:lower`: the driver's upper devices of it (other than `except`)
+    /// that take it (a macvlan child, for its MAC).
+    fn uppers_take(
+        &self,
+        _w: &mut Walk<'_>,
+        _ns: &str,
+        _lower: &str,
+        _except: Option<(&str, &str)>,
+        _want: &Want,
+    ) -> Result<Found, Fail> {
+        Err((Disposition::NeighborUnreachable, String::new()))
+    }
+    #[doc(hidden)]
+    fn not_mine(&self, ns: &str, dev: &str) -> Fail {
+        (
+            Disposition::NeighborUnreachable,
+            format!(
+                "{ns}: {dev} is not a device the {} driver follows",
+                self.name()
+            ),
+        )
+    }
     /// `docker network inspect`'s "Scope".
     fn docker_scope(&self) -> &'static str {
         "local"
@@ -143,6 +195,11 @@ pub(crate) fn of(settings: &Driver) -> &'static dyn NetworkDriver {
         Driver::Bridge { .. } => &bridge::Bridge,
         Driver::Macvlan { .. } => &macvlan::Macvlan,
     }
+}
+
+/// The driver whose rules trace follows for devices of link kind `kind`.
+pub(crate) fn of_link_kind(kind: &str) -> Option<&'static dyn NetworkDriver> {
+    ALL.into_iter().find(|d| d.link_kinds().contains(&kind))
 }
 
 /// The driver names, for the schema, the man page and help.

@@ -9,10 +9,14 @@ use std::collections::HashMap;
 use ipnetwork::Ipv4Network;
 use serde_json::{json, Map, Value};
 
+use std::net::Ipv4Addr;
+
 use super::{AddressPool, NetworkDriver, Options};
-use crate::observe::Snapshot;
+use crate::observe::{Link, Snapshot};
 use crate::plan::{endpoint_in_container, hosts_on, Object, Plan, Role};
 use crate::spec::{span, Driver, Lab, Name, NetDraft, RawNetwork, Reporter, BRIDGE_MAX_PORTS};
+use crate::trace::l2::{hop, Fail, Found, Walk, Want};
+use crate::trace::{one_way, Disposition};
 
 /// The first VNI given to an overlay without `vni`, as libnetwork's VXLAN id allocator starts.
 pub(crate) const FIRST_VNI: u32 = 256;
@@ -109,6 +113,19 @@ impl NetworkDriver for Overlay {
     fn docker_scope(&self) -> &'static str {
         "global"
     }
+    fn link_kinds(&self) -> &'static [&'static str] {
+        &["vxlan"]
+    }
+    fn transmit(
+        &self,
+        w: &mut Walk<'_>,
+        ns: &str,
+        l: &Link,
+        want: &Want,
+        _vlan: Option<u16>,
+    ) -> Result<Found, Fail> {
+        vxlan_tx(w, ns, l, want)
+    }
     fn docker_options(
         &self,
         snap: &Snapshot,
@@ -140,6 +157,139 @@ impl NetworkDriver for Overlay {
             .collect();
         (options, Some(peers))
     }
+}
+
+/// A frame sent out of a VXLAN device: FDB -> VTEP, underlay, decapsulation.
+fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, Fail> {
+    let n = w.ns(ns)?;
+    let v = l.vxlan.clone().unwrap_or_default();
+    let vni = v.id.unwrap_or(0);
+    let mut pre = Vec::new();
+    let mac = match want {
+        Want::Mac(m) => m.clone(),
+        Want::Ip(ip) => {
+            let entry = n
+                .neighbours
+                .iter()
+                .find(|x| x.dev == l.name && x.ip == ip.to_string() && x.mac.is_some());
+            match (v.proxy, entry) {
+                (Some(true), Some(e)) => {
+                    let m = e.mac.clone().unwrap();
+                    pre.push(hop(
+                        ns,
+                        None,
+                        Some(&l.name),
+                        format!("{}: proxy answers ARP for {ip}: {m}", l.name),
+                        w.ttl,
+                        "l2",
+                    ));
+                    m
+                }
+                _ => {
+                    return Err((
+                        Disposition::NeighborUnreachable,
+                        format!(
+                            "{ns}:{} has no neighbour entry for {ip}{}",
+                            l.name,
+                            if v.l3miss == Some(true) {
+                                " (l3miss)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    ))
+                }
+            }
+        }
+    };
+    let entry = n
+        .fdb
+        .iter()
+        .find(|f| f.dev == l.name && f.is_self && f.mac == mac && f.dst.is_some());
+    let entry = entry.or_else(|| {
+        n.fdb.iter().find(|f| {
+            f.dev == l.name && f.is_self && f.mac == "00:00:00:00:00:00" && f.dst.is_some()
+        })
+    });
+    let Some(entry) = entry else {
+        return Err((
+            Disposition::Isolated,
+            format!(
+                "{ns}:{} has no FDB entry for {mac}: no VTEP to send it to (l2miss)",
+                l.name
+            ),
+        ));
+    };
+    let vtep: Ipv4Addr = entry.dst.as_deref().unwrap_or("").parse().map_err(|_| {
+        (
+            Disposition::NeighborUnreachable,
+            "bad VTEP address".to_string(),
+        )
+    })?;
+    let port = v.port.unwrap_or(4789);
+    let sock_ns = l
+        .peer
+        .as_ref()
+        .map(|p| p.namespace.clone())
+        .unwrap_or_else(|| ns.to_string());
+    pre.push(hop(
+        ns,
+        None,
+        Some(&l.name),
+        format!(
+            "{}: fdb {mac} -> VTEP {vtep}; encap VNI {vni}, UDP {}:{port} from {}",
+            l.name,
+            vtep,
+            v.local.as_deref().unwrap_or("?")
+        ),
+        w.ttl,
+        "l2",
+    ));
+    // The outer packet crosses the underlay like any packet from the socket's namespace.
+    let under = one_way(w.snap, w.routes, &sock_ns, vtep);
+    if under.disposition != Disposition::Delivered {
+        return Err((
+            under.disposition,
+            format!(
+                "underlay to VTEP {vtep}: {}",
+                under.reason.unwrap_or_default()
+            ),
+        ));
+    }
+    for mut h in under.hops {
+        h.layer = "underlay";
+        pre.push(h);
+    }
+    let remote = under.delivered_to.unwrap_or_default();
+    // Decapsulation: the VXLAN device with this VNI whose socket lives in the remote namespace.
+    for rn in &w.snap.namespaces {
+        for rl in &rn.links {
+            let Some(rv) = &rl.vxlan else { continue };
+            let rsock = rl
+                .peer
+                .as_ref()
+                .map(|p| p.namespace.as_str())
+                .unwrap_or(rn.name.as_str());
+            if rsock == remote && rv.id == Some(vni) && rv.port.unwrap_or(4789) == port {
+                pre.push(hop(
+                    &rn.name,
+                    Some(&rl.name),
+                    None,
+                    format!("{}: decap VNI {vni} (socket in {remote})", rl.name),
+                    w.ttl,
+                    "l2",
+                ));
+                let (rname, lname) = (rn.name.clone(), rl.name.clone());
+                let mut r = w.receive(&rname, &lname, &Want::Mac(mac.clone()), None)?;
+                pre.append(&mut r.2);
+                return Ok((r.0, r.1, pre));
+            }
+        }
+    }
+    Err((
+        Disposition::Isolated,
+        format!("no VXLAN with VNI {vni} listens on UDP {port} in {remote}"),
+    ))
 }
 
 pub const VXLAN_PORT: u16 = 4789;

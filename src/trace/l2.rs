@@ -1,12 +1,15 @@
-//! Layer 2: where a frame sent out of a device ends up. Follows veth peers, bridges (FDB, flood,
-//! port isolation), VXLAN (FDB -> VTEP, the underlay path, decapsulation where the VNI
-//! listens), macvlan and 802.1Q children of a lower device. A frame is addressed either to a
+//! Layer 2: where a frame sent out of a device ends up. Follows veth peers and 802.1Q children
+//! of a lower device here, and asks the driver whose link kind a device is for the rest
+//! (`driver::bridge`: FDB, flood, port isolation; `driver::overlay`: VXLAN FDB -> VTEP, the
+//! underlay path, decapsulation where the VNI listens; `driver::macvlan`: children of a lower
+//! device). A frame is addressed either to a
 //! MAC (the neighbour entry is known) or, like an ARP request, to whoever holds an IP.
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
-use super::{ips, is_up, one_way, Disposition, Hop, RouteOracle};
+use super::{ips, is_up, Disposition, Hop, RouteOracle};
+use crate::driver;
 use crate::observe::{Link, Namespace, Snapshot};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -15,13 +18,17 @@ pub enum Want {
     Ip(Ipv4Addr),
 }
 
-type Fail = (Disposition, String);
-type Found = (String, String, Vec<Hop>);
+/// Why a frame gets nowhere.
+pub(crate) type Fail = (Disposition, String);
+/// The namespace and device that accept a frame, and the hops on its way there.
+pub(crate) type Found = (String, String, Vec<Hop>);
 
-struct Walk<'a> {
-    snap: &'a Snapshot,
-    routes: &'a dyn RouteOracle,
-    ttl: u8,
+/// A frame's walk through the snapshot. Devices generic to every lab (veth, 802.1Q) are
+/// followed here; a device of a driver's link kinds (bridge, vxlan, macvlan) by its driver.
+pub(crate) struct Walk<'a> {
+    pub snap: &'a Snapshot,
+    pub routes: &'a dyn RouteOracle,
+    pub ttl: u8,
     visited: HashSet<(String, String)>,
 }
 
@@ -46,7 +53,7 @@ pub fn deliver(
     Ok((n, d))
 }
 
-fn hop(
+pub(crate) fn hop(
     ns: &str,
     in_dev: Option<&str>,
     out_dev: Option<&str>,
@@ -65,7 +72,7 @@ fn hop(
 }
 
 impl<'a> Walk<'a> {
-    fn ns(&self, name: &str) -> Result<&'a Namespace, Fail> {
+    pub(crate) fn ns(&self, name: &str) -> Result<&'a Namespace, Fail> {
         self.snap.namespace(name).ok_or((
             Disposition::NeighborUnreachable,
             format!("namespace {name} is not in the snapshot"),
@@ -73,7 +80,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Device `dev` of `ns`, which must exist and be up for a frame to pass.
-    fn up_device(&self, ns: &str, dev: &str) -> Result<(&'a Namespace, &'a Link), Fail> {
+    pub(crate) fn up_device(&self, ns: &str, dev: &str) -> Result<(&'a Namespace, &'a Link), Fail> {
         let n = self.ns(ns)?;
         let l = n.link(dev).ok_or((
             Disposition::NeighborUnreachable,
@@ -86,7 +93,7 @@ impl<'a> Walk<'a> {
     }
 
     /// The frame leaves `dev` of `ns`. `vlan` is the 802.1Q tag it carries on the wire.
-    fn transmit(
+    pub(crate) fn transmit(
         &mut self,
         ns: &str,
         dev: &str,
@@ -101,8 +108,9 @@ impl<'a> Walk<'a> {
         }
         let (_, l) = self.up_device(ns, dev)?;
         match l.kind.as_deref() {
-            Some("bridge") => self.bridge(ns, dev, None, want, vlan),
-            Some("vxlan") => self.vxlan_tx(ns, l, want),
+            Some(kind) if driver::of_link_kind(kind).is_some() => driver::of_link_kind(kind)
+                .unwrap()
+                .transmit(self, ns, l, want, vlan),
             Some("vlan") => {
                 // Push the tag and send on the lower device.
                 let lower = l.peer.as_ref().and_then(|p| p.name.clone()).ok_or((
@@ -118,38 +126,6 @@ impl<'a> Walk<'a> {
                         None,
                         Some(&lower),
                         format!("802.1Q: {dev} pushes tag {id}, out {lower}"),
-                        self.ttl,
-                        "l2",
-                    ),
-                );
-                Ok(r)
-            }
-            Some("macvlan") | Some("macvtap") => {
-                let p = l.peer.clone().ok_or((
-                    Disposition::NeighborUnreachable,
-                    format!("{ns}: {dev} has no lower device"),
-                ))?;
-                let lower = p.name.clone().unwrap_or_default();
-                let mode = l.macvlan_mode.clone().unwrap_or_else(|| "bridge".into());
-                // Bridge mode switches between macvlans of the same lower device locally.
-                if mode == "bridge" {
-                    if let Ok(r) =
-                        self.macvlan_siblings(&p.namespace, &lower, Some((ns, dev)), want)
-                    {
-                        return Ok(r);
-                    }
-                }
-                let mut r = self.transmit(&p.namespace, &lower, want, vlan)?;
-                r.2.insert(
-                    0,
-                    hop(
-                        ns,
-                        None,
-                        Some(dev),
-                        format!(
-                            "macvlan ({mode}) {dev} sends through its lower device {}:{lower}",
-                            p.namespace
-                        ),
                         self.ttl,
                         "l2",
                     ),
@@ -186,7 +162,7 @@ impl<'a> Walk<'a> {
     }
 
     /// The frame arrives on `dev` of `ns`.
-    fn receive(
+    pub(crate) fn receive(
         &mut self,
         ns: &str,
         dev: &str,
@@ -194,11 +170,9 @@ impl<'a> Walk<'a> {
         vlan: Option<u16>,
     ) -> Result<Found, Fail> {
         let (n, l) = self.up_device(ns, dev)?;
-        if let Some(br) = l.master.clone() {
-            if n.link(&br)
-                .is_some_and(|b| b.kind.as_deref() == Some("bridge"))
-            {
-                return self.bridge(ns, &br, Some(dev), want, vlan);
+        if let Some(master) = l.master.as_deref().and_then(|m| n.link(m)) {
+            if let Some(d) = master.kind.as_deref().and_then(driver::of_link_kind) {
+                return d.switch(self, ns, master, dev, want, vlan);
             }
         }
         // 802.1Q: a tagged frame goes to the sub-interface with that id, or nowhere.
@@ -233,60 +207,18 @@ impl<'a> Walk<'a> {
                 )),
             };
         }
-        // macvlan children take frames for their MAC (or, for ARP, their namespace's IPs).
-        if let Ok(r) = self.macvlan_siblings(ns, dev, None, want) {
-            return Ok(r);
+        // An upper device of this one may take the frame (a macvlan child, for its MAC).
+        for d in driver::ALL {
+            if let Ok(r) = d.uppers_take(self, ns, dev, None, want) {
+                return Ok(r);
+            }
         }
         self.accept(ns, l, want)
     }
 
-    /// Frames for a macvlan of lower device `ns:lower` (other than `except`).
-    fn macvlan_siblings(
-        &mut self,
-        ns: &str,
-        lower: &str,
-        except: Option<(&str, &str)>,
-        want: &Want,
-    ) -> Result<Found, Fail> {
-        let Some(lower_link) = self.ns(ns)?.link(lower) else {
-            return Err((Disposition::NeighborUnreachable, String::new()));
-        };
-        let lower_index = lower_link.index;
-        for n in &self.snap.namespaces {
-            for c in &n.links {
-                let is_child = matches!(c.kind.as_deref(), Some("macvlan") | Some("macvtap"))
-                    && c.peer
-                        .as_ref()
-                        .is_some_and(|p| p.namespace == ns && p.index == Some(lower_index));
-                if !is_child || except == Some((n.name.as_str(), c.name.as_str())) || !is_up(c) {
-                    continue;
-                }
-                let takes = match want {
-                    Want::Mac(m) => c.mac.as_deref() == Some(m.as_str()),
-                    Want::Ip(ip) => ips(n).any(|x| x == *ip),
-                };
-                if takes {
-                    let h = hop(
-                        &n.name,
-                        Some(&c.name),
-                        None,
-                        format!("macvlan {} on {ns}:{lower} takes the frame", c.name),
-                        self.ttl,
-                        "l2",
-                    );
-                    return Ok((n.name.clone(), c.name.clone(), vec![h]));
-                }
-            }
-        }
-        Err((
-            Disposition::NeighborUnreachable,
-            format!("no macvlan on {ns}:{lower} takes the frame"),
-        ))
-    }
-
     /// The namespace's stack takes the frame if it is for this device's MAC, or (ARP) for one
     /// of its addresses (Linux answers ARP for any local address, arp_ignore = 0).
-    fn accept(&mut self, ns: &str, l: &Link, want: &Want) -> Result<Found, Fail> {
+    pub(crate) fn accept(&mut self, ns: &str, l: &Link, want: &Want) -> Result<Found, Fail> {
         let n = self.ns(ns)?;
         let ok = match want {
             Want::Mac(m) => l.mac.as_deref() == Some(m.as_str()),
@@ -300,250 +232,5 @@ impl<'a> Walk<'a> {
                 format!("{ns}:{} is not the destination", l.name),
             ))
         }
-    }
-
-    /// Bridge `br` of `ns` switches a frame that came in on `from` (None: sent by the host).
-    fn bridge(
-        &mut self,
-        ns: &str,
-        br: &str,
-        from: Option<&str>,
-        want: &Want,
-        vlan: Option<u16>,
-    ) -> Result<Found, Fail> {
-        let n = self.ns(ns)?;
-        let b = n.link(br).ok_or((
-            Disposition::NeighborUnreachable,
-            format!("{ns} has no bridge {br}"),
-        ))?;
-        let ttl = self.ttl;
-        let isolated = |p: &str| {
-            n.link(p)
-                .and_then(|l| l.bridge_port.as_ref())
-                .and_then(|bp| bp.isolated)
-                .unwrap_or(false)
-        };
-        let from_isolated = from.is_some_and(isolated);
-        let mut first_err: Option<Fail> = None;
-        // The bridge device itself (the host's stack) takes frames for its MAC, or ARP for its addresses.
-        if from.is_some() {
-            if let Ok((a, d, _)) = self.accept(ns, b, want) {
-                return Ok((
-                    a,
-                    d.clone(),
-                    vec![hop(
-                        ns,
-                        from,
-                        None,
-                        format!("bridge {br}: for the bridge itself, up to {ns}'s stack"),
-                        ttl,
-                        "l2",
-                    )],
-                ));
-            }
-        }
-        let ports: Vec<String> = n
-            .links
-            .iter()
-            .filter(|p| p.master.as_deref() == Some(br) && Some(p.name.as_str()) != from)
-            .map(|p| p.name.clone())
-            .collect();
-        let known = match want {
-            Want::Mac(m) => n
-                .fdb
-                .iter()
-                .find(|f| {
-                    f.mac == *m && f.master.as_deref() == Some(br) && !f.is_self && f.dev != br
-                })
-                .map(|f| f.dev.clone()),
-            Want::Ip(_) => None,
-        };
-        let (targets, how) = match &known {
-            Some(p) => (
-                vec![p.clone()],
-                format!(
-                    "fdb hit {} -> {p}",
-                    if let Want::Mac(m) = want {
-                        m.as_str()
-                    } else {
-                        ""
-                    }
-                ),
-            ),
-            None => (
-                ports.clone(),
-                if matches!(want, Want::Ip(_)) {
-                    "ARP broadcast, flooded".to_string()
-                } else {
-                    "unknown MAC, flooded".to_string()
-                },
-            ),
-        };
-        for p in targets {
-            if Some(p.as_str()) == from {
-                continue;
-            }
-            if from_isolated && isolated(&p) {
-                first_err.get_or_insert((
-                    Disposition::Isolated,
-                    format!("bridge {br} in {ns}: ports {} and {p} are both isolated (no traffic between them)", from.unwrap_or("")),
-                ));
-                continue;
-            }
-            match self.transmit(ns, &p, want, vlan) {
-                Ok(mut r) => {
-                    r.2.insert(
-                        0,
-                        hop(ns, from, Some(&p), format!("bridge {br}: {how}"), ttl, "l2"),
-                    );
-                    return Ok(r);
-                }
-                Err(e) => {
-                    if first_err.as_ref().is_none_or(|f| {
-                        f.0 == Disposition::NeighborUnreachable
-                            && e.0 != Disposition::NeighborUnreachable
-                    }) {
-                        first_err = Some(e);
-                    }
-                }
-            }
-        }
-        Err(first_err.unwrap_or((
-            Disposition::NeighborUnreachable,
-            format!("bridge {br} in {ns}: no port leads to the destination"),
-        )))
-    }
-
-    /// A frame sent out of a VXLAN device: FDB -> VTEP, underlay, decapsulation.
-    fn vxlan_tx(&mut self, ns: &str, l: &Link, want: &Want) -> Result<Found, Fail> {
-        let n = self.ns(ns)?;
-        let v = l.vxlan.clone().unwrap_or_default();
-        let vni = v.id.unwrap_or(0);
-        let mut pre = Vec::new();
-        let mac = match want {
-            Want::Mac(m) => m.clone(),
-            Want::Ip(ip) => {
-                let entry = n
-                    .neighbours
-                    .iter()
-                    .find(|x| x.dev == l.name && x.ip == ip.to_string() && x.mac.is_some());
-                match (v.proxy, entry) {
-                    (Some(true), Some(e)) => {
-                        let m = e.mac.clone().unwrap();
-                        pre.push(hop(
-                            ns,
-                            None,
-                            Some(&l.name),
-                            format!("{}: proxy answers ARP for {ip}: {m}", l.name),
-                            self.ttl,
-                            "l2",
-                        ));
-                        m
-                    }
-                    _ => {
-                        return Err((
-                            Disposition::NeighborUnreachable,
-                            format!(
-                                "{ns}:{} has no neighbour entry for {ip}{}",
-                                l.name,
-                                if v.l3miss == Some(true) {
-                                    " (l3miss)"
-                                } else {
-                                    ""
-                                }
-                            ),
-                        ))
-                    }
-                }
-            }
-        };
-        let entry = n
-            .fdb
-            .iter()
-            .find(|f| f.dev == l.name && f.is_self && f.mac == mac && f.dst.is_some());
-        let entry = entry.or_else(|| {
-            n.fdb.iter().find(|f| {
-                f.dev == l.name && f.is_self && f.mac == "00:00:00:00:00:00" && f.dst.is_some()
-            })
-        });
-        let Some(entry) = entry else {
-            return Err((
-                Disposition::Isolated,
-                format!(
-                    "{ns}:{} has no FDB entry for {mac}: no VTEP to send it to (l2miss)",
-                    l.name
-                ),
-            ));
-        };
-        let vtep: Ipv4Addr = entry.dst.as_deref().unwrap_or("").parse().map_err(|_| {
-            (
-                Disposition::NeighborUnreachable,
-                "bad VTEP address".to_string(),
-            )
-        })?;
-        let port = v.port.unwrap_or(4789);
-        let sock_ns = l
-            .peer
-            .as_ref()
-            .map(|p| p.namespace.clone())
-            .unwrap_or_else(|| ns.to_string());
-        pre.push(hop(
-            ns,
-            None,
-            Some(&l.name),
-            format!(
-                "{}: fdb {mac} -> VTEP {vtep}; encap VNI {vni}, UDP {}:{port} from {}",
-                l.name,
-                vtep,
-                v.local.as_deref().unwrap_or("?")
-            ),
-            self.ttl,
-            "l2",
-        ));
-        // The outer packet crosses the underlay like any packet from the socket's namespace.
-        let under = one_way(self.snap, self.routes, &sock_ns, vtep);
-        if under.disposition != Disposition::Delivered {
-            return Err((
-                under.disposition,
-                format!(
-                    "underlay to VTEP {vtep}: {}",
-                    under.reason.unwrap_or_default()
-                ),
-            ));
-        }
-        for mut h in under.hops {
-            h.layer = "underlay";
-            pre.push(h);
-        }
-        let remote = under.delivered_to.unwrap_or_default();
-        // Decapsulation: the VXLAN device with this VNI whose socket lives in the remote namespace.
-        for rn in &self.snap.namespaces {
-            for rl in &rn.links {
-                let Some(rv) = &rl.vxlan else { continue };
-                let rsock = rl
-                    .peer
-                    .as_ref()
-                    .map(|p| p.namespace.as_str())
-                    .unwrap_or(rn.name.as_str());
-                if rsock == remote && rv.id == Some(vni) && rv.port.unwrap_or(4789) == port {
-                    pre.push(hop(
-                        &rn.name,
-                        Some(&rl.name),
-                        None,
-                        format!("{}: decap VNI {vni} (socket in {remote})", rl.name),
-                        self.ttl,
-                        "l2",
-                    ));
-                    let (rname, lname) = (rn.name.clone(), rl.name.clone());
-                    let mut r = self.receive(&rname, &lname, &Want::Mac(mac.clone()), None)?;
-                    pre.append(&mut r.2);
-                    return Ok((r.0, r.1, pre));
-                }
-            }
-        }
-        Err((
-            Disposition::Isolated,
-            format!("no VXLAN with VNI {vni} listens on UDP {port} in {remote}"),
-        ))
     }
 }

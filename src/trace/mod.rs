@@ -5,7 +5,7 @@
 //! vxlan -> FDB -> remote VTEP over the underlay, decapsulated where that VNI lives; a router
 //! -> forwarding, TTL - 1. The end is a disposition in the spirit of Batfish's.
 
-mod l2;
+pub(crate) mod l2;
 pub mod probe;
 
 use std::collections::HashSet;
