@@ -706,6 +706,7 @@ mod tests {
                 subnet: net("172.20.0.0/16"),
                 gateway: "172.20.0.1".parse().unwrap(),
                 implicit: false,
+                internal: false,
             }],
             containers: (0..n)
                 .map(|i| Container {
@@ -719,6 +720,7 @@ mod tests {
                         sandbox_if: None,
                     }],
                     default_gateway: None,
+                    mode: Default::default(),
                 })
                 .collect(),
             checks,

@@ -245,6 +245,83 @@ fn bridge_lab_isolation_and_static_addresses() {
     assert_eq!(root_snapshot(), before, "the root namespace changed");
 }
 
+/// Seed 002's isolation options, built: internal networks give no way out, none mode leaves
+/// only lo, host mode is the host's own namespace. Oracles: `ip -j`, `ip netns`, iputils ping.
+#[test]
+fn internal_networks_and_none_and_host_modes() {
+    if !require_root("internal_networks_and_none_and_host_modes") {
+        return;
+    }
+    let lab = unique("tmode");
+    let before = root_snapshot();
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/network-modes.toml");
+    let names = |n: &str| -> Vec<String> {
+        ip_json(&ns(&lab, n), &["link", "show"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["ifname"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let default_routes = |n: &str| ip_json(&ns(&lab, n), &["route", "show", "default"]);
+    // An internal overlay: no docker_gwbridge leg, no default route, still across hosts.
+    assert_eq!(names("db1"), vec!["lo", "eth0"]);
+    assert_eq!(default_routes("db1"), serde_json::json!([]));
+    assert!(ping(&ns(&lab, "db1"), "10.0.1.3"), "db1 -> db2 over VXLAN");
+    // An ordinary overlay container beside it has both.
+    assert_eq!(names("app1"), vec!["lo", "eth0", "eth1"]);
+    assert_eq!(default_routes("app1")[0]["dev"], "eth1");
+    // An internal bridge: reaches its gateway, no default route; a container also on an
+    // overlay gets docker_gwbridge for its way out (eth2), as libnetwork's needDefaultGW.
+    assert_eq!(default_routes("cache"), serde_json::json!([]));
+    assert!(ping(&ns(&lab, "cache"), "172.30.0.1"));
+    assert!(!ping(&ns(&lab, "cache"), "10.1.1.21"));
+    assert_eq!(default_routes("worker")[0]["dev"], "eth2");
+    assert_eq!(addrs(&ns(&lab, "worker"), "eth2"), vec!["172.18.0.3/16"]);
+    // None mode: only lo, no routes.
+    assert_eq!(names("sealed"), vec!["lo"]);
+    assert_eq!(
+        ip_json(&ns(&lab, "sealed"), &["route", "show"]),
+        serde_json::json!([])
+    );
+    // Host mode: no namespace of its own; exec runs in node1's.
+    assert!(
+        !lab_namespaces(&lab).contains(&ns(&lab, "agent")),
+        "a host-mode container has no namespace: {:?}",
+        lab_namespaces(&lab)
+    );
+    let o = netlab(&[
+        "exec",
+        &format!("{lab}.agent"),
+        "--",
+        "ip",
+        "netns",
+        "identify",
+    ]);
+    assert!(o.status.success(), "exec agent: {}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), ns(&lab, "node1"));
+    // inspect says so in Docker's field.
+    let o = netlab(&["inspect", &format!("{lab}/ov_db"), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("inspect json");
+    assert_eq!(v[0]["Internal"], true, "{v}");
+    let o = netlab(&["inspect", &format!("{lab}/ov_app"), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("inspect json");
+    assert_eq!(v[0]["Internal"], false, "{v}");
+    // Docker refuses to connect a none- or host-mode container; nothing changes.
+    for c in ["sealed", "agent"] {
+        let o = netlab(&["connect", &format!("{lab}/ov_app"), &format!("{lab}.{c}")]);
+        assert_eq!(o.status.code(), Some(2), "connect {c}: {}", text(&o));
+        assert!(text(&o).contains("mode"), "{}", text(&o));
+    }
+    assert_eq!(names("sealed"), vec!["lo"]);
+
+    let o = netlab(&["down", &lab]);
+    assert!(o.status.success(), "down: {}", text(&o));
+    assert_clean(&lab);
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}
+
 /// Every kernel operation of `up` can fail; each failure leaves nothing behind.
 #[test]
 fn failed_up_leaves_nothing_behind_at_every_step() {
@@ -664,6 +741,13 @@ fn dry_run_script_builds_what_up_builds_bridge_and_macvlan() {
     if require_root("dry_run_script_builds_what_up_builds_bridge_and_macvlan") {
         dry_run_script_builds_what_up_builds("labs/bridge.toml", "tdrybr");
         dry_run_script_builds_what_up_builds("labs/macvlan.toml", "tdrymv");
+    }
+}
+
+#[test]
+fn dry_run_script_builds_what_up_builds_network_modes() {
+    if require_root("dry_run_script_builds_what_up_builds_network_modes") {
+        dry_run_script_builds_what_up_builds("labs/network-modes.toml", "tdrynm");
     }
 }
 

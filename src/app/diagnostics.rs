@@ -120,6 +120,9 @@ fn target_path(target: &str) -> Result<PathBuf> {
             return Ok(docker);
         }
         let recs = records();
+        if let Some(ns) = diag::qualified_node_ns(&recs, target) {
+            return Ok(netns::path(&ns));
+        }
         let hits: Vec<String> = recs.iter().filter_map(|r| r.lab.node_ns(target)).collect();
         match hits.as_slice() {
             [one] => return Ok(netns::path(one)),

@@ -32,6 +32,9 @@ pub fn resolve<'s>(
     if let Some(ns) = snap.namespace(name) {
         return Ok(ns);
     }
+    if let Some(n) = qualified_node_ns(records, name).and_then(|ns| snap.namespace(&ns)) {
+        return Ok(n);
+    }
     let hits: Vec<String> = records.iter().filter_map(|r| r.lab.node_ns(name)).collect();
     match hits.as_slice() {
         [one] => snap.namespace(one).ok_or_else(|| {
@@ -58,6 +61,14 @@ pub fn resolve<'s>(
             many.join(", ")
         ))),
     }
+}
+
+/// The namespace of `lab.node` when that node has none of its own (a host-mode container
+/// lives in its host's), so that the qualified name works for every node.
+pub fn qualified_node_ns(records: &[Record], name: &str) -> Option<String> {
+    let (lab, node) = name.split_once('.')?;
+    let r = records.iter().find(|r| r.lab.name == lab)?;
+    r.lab.node_ns(node)
 }
 
 /// A node written the way networks are (`lab/node`) when `lab.node` names one: the hint.

@@ -18,7 +18,7 @@ use ipnetwork::Ipv4Network;
 use serde::Serialize;
 
 use crate::plan::{self, Object};
-use crate::spec::{Driver, Lab};
+use crate::spec::{Driver, Lab, NetworkMode};
 
 /// A box: a namespace that holds nodes (a host, the underlay, an overlay network's sandbox).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -252,8 +252,11 @@ pub fn build(lab: &Lab) -> Graph {
             }
         }
     }
-    for ci in 0..lab.containers.len() {
-        spaces.insert(lab.container_ns(ci), Space::Container);
+    // A host-mode container has no namespace of its own (its host's is the host's space).
+    for (ci, c) in lab.containers.iter().enumerate() {
+        if c.mode != NetworkMode::Host {
+            spaces.insert(lab.container_ns(ci), Space::Container);
+        }
     }
     let mut addresses: HashMap<(String, String), Vec<Ipv4Network>> = HashMap::new();
     for o in &plan.objects {
@@ -473,13 +476,22 @@ impl Builder<'_> {
     /// Every container, in its host's box, with its interfaces' addresses.
     fn containers(&mut self) {
         let lab = self.lab;
-        for (ci, c) in lab.containers.iter().enumerate() {
-            let ns = lab.container_ns(ci);
+        for c in &lab.containers {
+            // A host-mode container shares its host's namespace, not the host's node.
+            let ns = crate::spec::ns_name::node(&lab.name, &c.name);
             let mut details: Vec<String> = c
                 .endpoints
                 .iter()
                 .map(|e| format!("{} {}", e.ifname, e.address))
                 .collect();
+            match c.mode {
+                NetworkMode::None => details.push("network none: lo only".into()),
+                NetworkMode::Host => details.push(format!(
+                    "network host: {}'s namespace",
+                    lab.hosts[c.host].name
+                )),
+                NetworkMode::Sandbox => {}
+            }
             if let Some(gw) = c.default_gateway {
                 details.push(format!("default via {gw}"));
             }
@@ -688,11 +700,11 @@ impl Builder<'_> {
     /// rather than a bridge the container is plugged into.
     fn routes(&mut self) {
         let lab = self.lab;
-        for (ci, c) in lab.containers.iter().enumerate() {
+        for c in &lab.containers {
             let Some(gw) = c.default_gateway else {
                 continue;
             };
-            let cid = lab.container_ns(ci);
+            let cid = crate::spec::ns_name::node(&lab.name, &c.name);
             let linked: Vec<String> = self
                 .g
                 .edges

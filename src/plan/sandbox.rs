@@ -1,12 +1,17 @@
 //! Container sandboxes (CNM's sandbox): one namespace per container, loopback up, and the
 //! default route through the gateway of its first bridge-driver network (docker_gwbridge for
-//! overlay-only containers), as Docker sets it.
+//! overlay-only containers), as Docker sets it. A container in none mode has only `lo`; one in
+//! host mode has no namespace of its own.
 
 use super::{Object, Plan, Role};
-use crate::spec::Lab;
+use crate::spec::{Lab, NetworkMode};
 
 pub fn plan(lab: &Lab, p: &mut Plan) {
     for (ci, c) in lab.containers.iter().enumerate() {
+        // Host mode: the container is its host's namespace, which the host plan makes.
+        if c.mode == NetworkMode::Host {
+            continue;
+        }
         let cns = lab.container_ns(ci);
         p.ns(cns.clone(), Role::Container);
         p.add(Object::Up {

@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
 
-use super::{docker_mac, Driver, Endpoint, Lab, BRIDGE_MAX_PORTS, GWBRIDGE};
+use super::{docker_mac, Driver, Endpoint, Lab, NetworkMode, BRIDGE_MAX_PORTS, GWBRIDGE};
 
 /// Why a change is refused (bad input: exit 2, nothing changed).
 #[derive(Debug, Clone, PartialEq)]
@@ -41,19 +41,33 @@ pub fn connect(lab: &Lab, ni: usize, ci: usize, ip: Option<Ipv4Addr>) -> Result<
             "{GWBRIDGE} is managed by netlab: containers join it with their first overlay network"
         ));
     }
+    match c.mode {
+        NetworkMode::Sandbox => {}
+        NetworkMode::Host => {
+            return refuse(format!(
+                "container {} shares its host's network namespace (host mode), so it cannot be connected to any other network (as Docker refuses)",
+                c.name
+            ))
+        }
+        NetworkMode::None => {
+            return refuse(format!(
+                "container {} is in none mode: a container cannot be connected to other networks with one of them in private (none) mode (as Docker refuses)",
+                c.name
+            ))
+        }
+    }
     let mut new = lab.clone();
     net.driver().connect(&mut new, ni, ci)?;
-    // Docker gives a container joining its first overlay, with no other way out, a
-    // docker_gwbridge leg (the next ethN) and its default route, as at `up`.
-    let needs_gw = !net.driver().gives_default_route()
-        && !c
-            .endpoints
-            .iter()
-            .any(|e| lab.networks[e.network].driver().gives_default_route());
     let address = free_address(lab, ni, c.host, ip)?;
     port_room(lab, ni, c.host)?;
     add_endpoint(&mut new, ni, ci, address);
-    if needs_gw {
+    // Docker gives a container joining its first overlay, with no other way out, a
+    // docker_gwbridge leg (the next ethN) and its default route, as at `up`.
+    let has_gw = new.containers[ci]
+        .endpoints
+        .iter()
+        .any(|e| new.networks[e.network].implicit);
+    if !has_gw && super::needs_gwbridge(&new.networks, &new.containers[ci].endpoints) {
         let gi = match new.networks.iter().position(|n| n.implicit) {
             Some(g) => g,
             None => add_gwbridge(&mut new)?,
@@ -183,6 +197,7 @@ fn add_gwbridge(lab: &mut Lab) -> Result<usize, Refused> {
         subnet,
         gateway: subnet.nth(1).unwrap(),
         implicit: true,
+        internal: false,
     });
     Ok(lab.networks.len() - 1)
 }
@@ -268,11 +283,7 @@ pub fn disconnect(lab: &Lab, ni: usize, ci: usize) -> Result<Lab, Refused> {
     // Leaving its last overlay, a container that got a docker_gwbridge leg with its first one
     // loses that too (libnetwork's sandbox no longer needs a default gateway service).
     let cn = &new.containers[ci];
-    let overlays_left = cn
-        .endpoints
-        .iter()
-        .any(|e| new.networks[e.network].is_overlay());
-    if net.is_overlay() && !overlays_left {
+    if !net.gives_default_route() && !super::needs_gwbridge(&new.networks, &cn.endpoints) {
         if let Some(gi) = cn
             .endpoints
             .iter()

@@ -297,8 +297,20 @@ pub(crate) fn bridge_pool() -> Vec<Ipv4Network> {
 pub(crate) fn default_gateway_of(nets: &[Network], endpoints: &[Endpoint]) -> Option<Ipv4Addr> {
     endpoints
         .iter()
-        .find(|e| nets[e.network].driver().gives_default_route())
+        .find(|e| nets[e.network].gives_default_route())
         .map(|e| nets[e.network].gateway)
+}
+
+/// libnetwork's needDefaultGW, at run time: a container needs a docker_gwbridge leg when one of
+/// its networks (not internal) gives no default route (an overlay) and none gives one.
+pub(crate) fn needs_gwbridge(nets: &[Network], endpoints: &[Endpoint]) -> bool {
+    let joined: Vec<&Network> = endpoints
+        .iter()
+        .map(|e| &nets[e.network])
+        .filter(|n| !n.internal && !n.implicit)
+        .collect();
+    joined.iter().any(|n| !n.gives_default_route())
+        && !joined.iter().any(|n| n.gives_default_route())
 }
 
 pub fn network_id(lab: &str, network: &str) -> String {
@@ -424,6 +436,7 @@ pub(crate) struct NetDraft {
     /// A subnet was written but refused: none is allocated in its place.
     subnet_refused: bool,
     gateway: Option<(Ipv4Addr, Range<usize>)>,
+    internal: bool,
 }
 
 /// A stand-in subnet for a network whose own was refused, so that the rest of the lab can
@@ -522,6 +535,7 @@ impl Validator<'_, '_> {
                 subnet_span: None,
                 subnet_refused: false,
                 gateway: None,
+                internal: false,
             });
         }
         self.allocate_subnets(&mut drafts, underlay_known.then_some(&underlay));
@@ -552,6 +566,7 @@ impl Validator<'_, '_> {
                     subnet,
                     id,
                     implicit: d.name == GWBRIDGE,
+                    internal: d.internal,
                 }
             })
             .collect();
@@ -1038,6 +1053,19 @@ impl Validator<'_, '_> {
             if name.get_ref() == GWBRIDGE {
                 self.r.error(span(name), format!("{GWBRIDGE} is created by netlab for overlay containers; choose another name"));
             }
+            if NetworkMode::predefined(name.get_ref()).is_some() {
+                self.r.error_help(
+                    span(name),
+                    format!(
+                        "{:?} is one of Docker's predefined networks; choose another name",
+                        name.get_ref()
+                    ),
+                    format!(
+                        "a container joins it with networks = [{:?}]",
+                        name.get_ref()
+                    ),
+                );
+            }
             let n = net.get_ref();
             let kind = driver::named(n.driver.get_ref());
             if kind.is_none() {
@@ -1097,6 +1125,15 @@ impl Validator<'_, '_> {
                     }
                 }
             }
+            if let Some(i) = n.internal.as_ref().filter(|i| *i.get_ref()) {
+                if kind.name() == "macvlan" {
+                    self.r.error_help(
+                        span(i),
+                        "internal macvlan networks are not supported yet (Docker builds them on a dummy parent of one host)",
+                        "remove internal, or use an internal bridge or overlay network",
+                    );
+                }
+            }
             let options = kind.options(self.r, name, n);
             out.push(NetDraft {
                 name: name.get_ref().clone(),
@@ -1107,6 +1144,7 @@ impl Validator<'_, '_> {
                 subnet,
                 subnet_span: n.subnet.as_ref().map(span),
                 gateway,
+                internal: n.internal.as_ref().is_some_and(|b| *b.get_ref()),
             });
         }
         out
@@ -1149,10 +1187,14 @@ impl Validator<'_, '_> {
                     "name at least one network, like networks = [\"NAME\"]",
                 );
             }
+            let mode = self.network_mode(cname, c);
             let mut seen = HashSet::new();
             let mut overlay = false;
             let mut bridge = false;
             for n in c.networks.get_ref() {
+                if NetworkMode::predefined(n.get_ref()).is_some() {
+                    continue;
+                }
                 if !seen.insert(n.get_ref().clone()) {
                     self.r.error(
                         span(n),
@@ -1163,7 +1205,9 @@ impl Validator<'_, '_> {
                         ),
                     );
                 }
+                // libnetwork's needDefaultGW: an internal network counts for neither.
                 match net_at.get(n.get_ref().as_str()).map(|&i| &nets[i]) {
+                    Some(d) if d.internal => {}
                     Some(d) if !d.driver.gives_default_route() => overlay = true,
                     Some(_) => bridge = true,
                     None => {
@@ -1202,9 +1246,46 @@ impl Validator<'_, '_> {
                 }
                 let _ = ip;
             }
-            out.push(overlay && !bridge);
+            out.push(mode.is_default() && overlay && !bridge);
         }
         out
+    }
+
+    /// Docker's `--network none` / `host`: `networks = ["none"]` or `["host"]`, alone.
+    /// Reports what Docker refuses with it; [`mode_of`] reads it.
+    fn network_mode(&mut self, cname: &Name, c: &RawContainer) -> NetworkMode {
+        let nets = c.networks.get_ref();
+        let Some((at, mode)) = nets
+            .iter()
+            .find_map(|n| NetworkMode::predefined(n.get_ref()).map(|m| (n, m)))
+        else {
+            return NetworkMode::Sandbox;
+        };
+        if nets.len() > 1 {
+            self.r.error_help(
+                span(at),
+                format!(
+                    "container {} is in {} mode, so it joins no other network",
+                    cname.get_ref(),
+                    at.get_ref()
+                ),
+                format!(
+                    "as in Docker, networks = [{:?}] stands alone: remove the other networks, or this one",
+                    at.get_ref()
+                ),
+            );
+        }
+        if let Some((n, _)) = c.ip.first() {
+            self.r.error(
+                span(n),
+                format!(
+                    "container {} is in {} mode: it has no address of its own",
+                    cname.get_ref(),
+                    at.get_ref()
+                ),
+            );
+        }
+        mode
     }
 
     /// Checks written subnets for overlaps and gives the others Docker's defaults. `underlay`:
@@ -1390,10 +1471,14 @@ impl Validator<'_, '_> {
                 partial.insert(cname.get_ref().clone());
                 continue;
             };
-            let mut attach: Vec<(usize, Option<Ipv4Addr>)> = c
+            let mode = mode_of(c);
+            let joined = c
                 .networks
                 .get_ref()
                 .iter()
+                .filter(|n| NetworkMode::predefined(n.get_ref()).is_none());
+            let mut attach: Vec<(usize, Option<Ipv4Addr>)> = joined
+                .clone()
                 .filter_map(|n| net_at.get(n.get_ref().as_str()).copied())
                 .map(|ni| {
                     let ip =
@@ -1403,7 +1488,7 @@ impl Validator<'_, '_> {
                     (ni, ip)
                 })
                 .collect();
-            if attach.len() < c.networks.get_ref().len() {
+            if attach.len() < joined.count() {
                 partial.insert(cname.get_ref().clone());
             }
             if needs_gw[ci] {
@@ -1489,6 +1574,7 @@ impl Validator<'_, '_> {
                 host,
                 endpoints,
                 default_gateway,
+                mode,
             });
         }
         Placed {
@@ -1517,7 +1603,12 @@ impl Validator<'_, '_> {
                 hosts.len()
             })
             .sum();
-        let total = 1 + lab.hosts.len() + lab.containers.len() + overlay_ns;
+        let own = lab
+            .containers
+            .iter()
+            .filter(|c| c.mode != NetworkMode::Host)
+            .count();
+        let total = 1 + lab.hosts.len() + own + overlay_ns;
         if total > max {
             self.r.error_help(
                 at,
@@ -1593,6 +1684,23 @@ impl Validator<'_, '_> {
                 } else {
                     Some(ip)
                 }
+            } else if let Some(t) = container_at
+                .get(to.as_str())
+                .map(|&i| &lab.containers[i])
+                .filter(|t| t.mode == NetworkMode::Host)
+            {
+                Some(lab.hosts[t.host].address.ip())
+            } else if let Some(t) = container_at
+                .get(to.as_str())
+                .map(|&i| &lab.containers[i])
+                .filter(|t| t.mode == NetworkMode::None)
+            {
+                self.r.error_help(
+                    span(&ch.to),
+                    format!("container {} is in none mode: it has only lo, so nothing can ping it", t.name),
+                    "a container with networks = [\"none\"] is unreachable by design (as in Docker); give it a network to check it",
+                );
+                None
             } else if let Some(t) = container_at.get(to.as_str()).map(|&i| &lab.containers[i]) {
                 let shared = t.endpoints.iter().find(|te| match src_container {
                     Some(s) => {
@@ -1693,6 +1801,15 @@ impl Validator<'_, '_> {
         }
         out
     }
+}
+
+/// A container's network mode as written (the first predefined network it names).
+fn mode_of(c: &RawContainer) -> NetworkMode {
+    c.networks
+        .get_ref()
+        .iter()
+        .find_map(|n| NetworkMode::predefined(n.get_ref()))
+        .unwrap_or_default()
 }
 
 /// Record the sub-interface `name` (VLAN `id` on `nic`) on a host, once.

@@ -150,6 +150,10 @@ pub struct Network {
     pub gateway: Ipv4Addr,
     /// Created by netlab rather than declared (docker_gwbridge).
     pub implicit: bool,
+    /// Docker's `--internal`: no way out. Its endpoints give no default route, and a container
+    /// on it (and on no other network) gets no docker_gwbridge leg.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
 }
 
 impl Network {
@@ -176,6 +180,11 @@ impl Network {
     }
     pub fn driver_name(&self) -> &'static str {
         self.driver().name()
+    }
+    /// An endpoint here can carry its container's default route (Docker: the network gives
+    /// external connectivity): not an overlay (whose way out is docker_gwbridge), not internal.
+    pub fn gives_default_route(&self) -> bool {
+        !self.internal && self.driver().gives_default_route()
     }
     /// Docker's namespace name for an overlay network's sandbox on a host.
     pub fn overlay_sandbox(&self) -> String {
@@ -205,6 +214,37 @@ pub struct Container {
     pub host: usize,
     pub endpoints: Vec<Endpoint>,
     pub default_gateway: Option<Ipv4Addr>,
+    /// Docker's `--network none` or `--network host` (no endpoints then).
+    #[serde(default, skip_serializing_if = "NetworkMode::is_default")]
+    pub mode: NetworkMode,
+}
+
+/// How a container's network stack is made (Docker's `--network` of `docker run`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// A namespace of its own (a sandbox) with an endpoint per network.
+    #[default]
+    Sandbox,
+    /// A namespace of its own with only `lo`.
+    None,
+    /// No namespace of its own: the host's.
+    Host,
+}
+
+impl NetworkMode {
+    /// The predefined networks `networks = ["none"]` and `["host"]` select.
+    pub const PREDEFINED: [(&'static str, NetworkMode); 2] =
+        [("none", NetworkMode::None), ("host", NetworkMode::Host)];
+    pub fn is_default(&self) -> bool {
+        *self == NetworkMode::Sandbox
+    }
+    pub fn predefined(network: &str) -> Option<NetworkMode> {
+        Self::PREDEFINED
+            .iter()
+            .find(|(n, _)| *n == network)
+            .map(|(_, m)| *m)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -257,8 +297,13 @@ impl Lab {
     pub fn host_ns(&self, host: usize) -> String {
         ns_name::node(&self.name, &self.hosts[host].name)
     }
+    /// The namespace container `c` lives in: its own, or its host's in host mode.
     pub fn container_ns(&self, c: usize) -> String {
-        ns_name::node(&self.name, &self.containers[c].name)
+        let c = &self.containers[c];
+        match c.mode {
+            NetworkMode::Host => self.host_ns(c.host),
+            _ => ns_name::node(&self.name, &c.name),
+        }
     }
     pub fn underlay_ns(&self) -> String {
         ns_name::underlay(&self.name)
@@ -293,13 +338,16 @@ impl Lab {
             &self.networks[net].overlay_sandbox(),
         )
     }
-    /// Namespace of a node (container or host) by name.
     /// The address container `from` pings to reach container `to`, as a check resolves a
     /// container target: its address on the first network (in `to`'s order) both are on and
     /// that connects them (one spanning hosts, or a host-local one on the host both are on),
     /// else its first address.
+    /// A container in host mode has its host's address.
     pub fn container_address(&self, from: usize, to: usize) -> Option<Ipv4Addr> {
         let (s, t) = (&self.containers[from], &self.containers[to]);
+        if t.mode == NetworkMode::Host {
+            return Some(self.hosts[t.host].address.ip());
+        }
         let shared = t.endpoints.iter().find(|te| {
             s.endpoints.iter().any(|se| {
                 se.network == te.network
@@ -309,9 +357,12 @@ impl Lab {
         shared.or(t.endpoints.first()).map(|e| e.address.ip())
     }
 
+    /// Namespace of a node (container or host) by name.
     pub fn node_ns(&self, name: &str) -> Option<String> {
-        let known = self.containers.iter().any(|c| c.name == name)
-            || self.hosts.iter().any(|h| h.name == name);
+        if let Some(ci) = self.containers.iter().position(|c| c.name == name) {
+            return Some(self.container_ns(ci));
+        }
+        let known = self.hosts.iter().any(|h| h.name == name);
         known.then(|| ns_name::node(&self.name, name))
     }
 }

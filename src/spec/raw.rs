@@ -316,6 +316,10 @@ pub struct RawNetwork {
     #[serde(default)]
     #[schemars(with = "String", transform = macvlan_modes, extend("default" = "bridge"))]
     pub mode: Option<Spanned<String>>,
+    /// Docker's `--internal`: no way out (no default route, no docker_gwbridge leg).
+    #[serde(default)]
+    #[schemars(with = "bool", extend("default" = false))]
+    pub internal: Option<Spanned<bool>>,
 }
 
 impl RawNetwork {

@@ -1537,3 +1537,86 @@ fn close_match_counts_a_transposition_as_one_edit() {
     );
     assert_eq!(close_match("router", names.iter().copied()), None);
 }
+
+const MODES: &str = include_str!("../../labs/network-modes.toml");
+
+/// libnetwork's needDefaultGW: internal networks count neither as a way out nor as a network
+/// needing docker_gwbridge; none and host mode have no endpoints.
+#[test]
+fn internal_networks_and_network_modes_follow_libnetwork() {
+    let l = lab(MODES);
+    let gw = |c: &str| container(&l, c).default_gateway;
+    let nets = |c: &str| -> Vec<String> { endpoints(&l, c).into_iter().map(|e| e.1).collect() };
+    assert!(net(&l, "ov_db").internal && net(&l, "backend").internal);
+    assert!(!net(&l, "ov_app").internal && !net(&l, "docker_gwbridge").internal);
+    assert_eq!(
+        nets("db1"),
+        ["ov_db"],
+        "an internal overlay brings no gwbridge leg"
+    );
+    assert_eq!(gw("db1"), None);
+    assert_eq!(nets("app1"), ["ov_app", "docker_gwbridge"]);
+    assert_eq!(gw("app1"), Some(ip("172.18.0.1")));
+    assert_eq!(nets("cache"), ["backend"]);
+    assert_eq!(
+        gw("cache"),
+        None,
+        "an internal bridge gives no default route"
+    );
+    assert_eq!(
+        nets("worker"),
+        ["backend", "ov_app", "docker_gwbridge"],
+        "an internal bridge is no way out, so the overlay's gwbridge leg comes"
+    );
+    assert_eq!(gw("worker"), Some(ip("172.18.0.1")));
+    for (c, mode) in [("sealed", NetworkMode::None), ("agent", NetworkMode::Host)] {
+        assert_eq!(container(&l, c).mode, mode);
+        assert!(container(&l, c).endpoints.is_empty());
+    }
+    let ai = l.containers.iter().position(|c| c.name == "agent").unwrap();
+    assert_eq!(l.container_ns(ai), l.host_ns(container(&l, "agent").host));
+    assert_eq!(l.node_ns("agent"), Some(format!("{}.node1", l.name)));
+    // Check targets: a host-mode container is its host's address.
+    let to_agent = l.checks.iter().find(|c| c.to == "agent").unwrap();
+    assert_eq!(to_agent.address, ip("10.1.1.21"));
+    // The plan: no namespace for the host-mode container, only lo up for the none one.
+    let p = crate::plan::plan(&l);
+    assert!(!p.namespaces.iter().any(|n| n.name.ends_with(".agent")));
+    let sealed: Vec<String> = p
+        .objects
+        .iter()
+        .filter(|o| o.ns().ends_with(".sealed"))
+        .map(|o| o.to_string())
+        .collect();
+    assert_eq!(sealed, [format!("ip -n {}.sealed link set lo up", l.name)]);
+}
+
+/// At run time the same rule: connecting to an internal overlay brings no gwbridge leg, and
+/// none- or host-mode containers cannot be connected at all.
+#[test]
+fn run_time_changes_follow_the_same_rules() {
+    let l = lab(MODES);
+    let ni = |n: &str| l.networks.iter().position(|x| x.name == n).unwrap();
+    let ci = |c: &str| l.containers.iter().position(|x| x.name == c).unwrap();
+    let new = change::connect(&l, ni("ov_db"), ci("cache"), None).unwrap();
+    let names: Vec<&str> = new.containers[ci("cache")]
+        .endpoints
+        .iter()
+        .map(|e| new.networks[e.network].name.as_str())
+        .collect();
+    assert_eq!(names, ["backend", "ov_db"]);
+    let new = change::connect(&l, ni("ov_app"), ci("db1"), None).unwrap();
+    let names: Vec<&str> = new.containers[ci("db1")]
+        .endpoints
+        .iter()
+        .map(|e| new.networks[e.network].name.as_str())
+        .collect();
+    assert_eq!(names, ["ov_db", "ov_app", "docker_gwbridge"]);
+    // ... and leaving ov_app takes the leg again.
+    let back = change::disconnect(&new, ni("ov_app"), ci("db1")).unwrap();
+    assert_eq!(back.containers[ci("db1")], l.containers[ci("db1")]);
+    for c in ["sealed", "agent"] {
+        let e = change::connect(&l, ni("ov_app"), ci(c), None).unwrap_err();
+        assert!(e.0.contains("mode"), "{e}");
+    }
+}
