@@ -1,4 +1,4 @@
-//! Everything that touches the kernel: namespaces, netlink, ICMP. Nothing outside this module
+//! Everything that touches the kernel: namespaces, netlink, nftables, ICMP. Nothing outside this module
 //! calls setns, unshare, mount or opens a socket.
 
 pub mod dump;
@@ -6,5 +6,6 @@ pub mod exec;
 pub mod icmp;
 pub mod netlink;
 pub mod netns;
+pub mod nft;
 pub mod sysctl;
 pub mod tc;
