@@ -695,6 +695,7 @@ mod tests {
                 vlans: vec![],
                 addresses: vec![],
                 forwarding: false,
+                firewall: vec![],
             }],
             networks: vec![Network {
                 name: "net1".into(),

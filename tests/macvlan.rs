@@ -409,6 +409,27 @@ fn routed_gateway_lab_routes_between_vlans() {
         Some(64),
         "the router's other leg"
     );
+    // The article's MASQUERADE on ens38.20: bbox4 sees bbox1's pings from vm-vpn's address,
+    // and the rules are in vm-vpn's namespace only (nft -j is the oracle).
+    let (src, answered) = echo_source(
+        &ns(&lab, "bbox1"),
+        &ns(&lab, "bbox4"),
+        "eth0",
+        "172.16.20.11",
+    );
+    assert_eq!(src, "172.16.20.254", "masqueraded by vm-vpn");
+    assert!(answered);
+    let o = std::process::Command::new("ip")
+        .args([
+            "netns", "exec", &vpn, "nft", "-j", "list", "table", "inet", "netlab",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "nft list in vm-vpn: {}", text(&o));
+    let rules = String::from_utf8_lossy(&o.stdout)
+        .matches("\"rule\"")
+        .count();
+    assert_eq!(rules, 6, "the article's six rules");
 
     let o = netlab(&["down", &lab]);
     assert!(o.status.success(), "down: {}", text(&o));

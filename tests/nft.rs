@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use common::{require_root, text, ForeignNs};
+use common::{echo_source, require_root, text, ForeignNs};
 use netlab::kernel::netns;
 use netlab::kernel::nft::{
     self, Action, Chain, CtState, Hook, L4Proto, Match, Policy, Rule, Table,
@@ -190,99 +188,9 @@ fn table_reads_back_as_written_and_as_its_nft_commands_build_it() {
     );
 }
 
-/// A tcpdump in `ns` on `dev`, started and ready: `first_echo` waits for the first ICMP echo
-/// request it sees and returns its line.
-/// (Its stderr stays open, so its closing summary never meets a closed pipe.)
-struct Capture {
-    child: std::process::Child,
-    line: std::sync::mpsc::Receiver<String>,
-    _stderr: BufReader<std::process::ChildStderr>,
-}
-
-impl Capture {
-    fn start(ns: &str, dev: &str) -> Capture {
-        let mut child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns,
-                "tcpdump",
-                "-n",
-                "-l",
-                "-i",
-                dev,
-                "-c",
-                "1",
-                "icmp[icmptype] == icmp-echo",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("running tcpdump: install tcpdump");
-        // tcpdump says "listening on" once its filter is attached.
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !line.contains("listening on") {
-            line.clear();
-            if err.read_line(&mut line).unwrap() == 0 || Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("tcpdump did not start in {ns}: {line}");
-            }
-        }
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut l = String::new();
-            let _ = BufReader::new(out).read_line(&mut l);
-            let _ = tx.send(l);
-        });
-        Capture {
-            child,
-            line: rx,
-            _stderr: err,
-        }
-    }
-
-    fn first_echo(mut self) -> String {
-        let got = self.line.recv_timeout(Duration::from_secs(5));
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        got.expect("tcpdump saw no echo request")
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn ping(ns: &str, dst: &str) -> bool {
-    Command::new("ip")
-        .args([
-            "netns", "exec", ns, "ping", "-n", "-q", "-c", "2", "-W", "1", dst,
-        ])
-        .output()
-        .unwrap()
-        .status
-        .success()
-}
-
 /// The source address of the echo request the server sees, and whether the ping came back.
 fn seen_by_server(client: &str, server: &str) -> (String, bool) {
-    let cap = Capture::start(server, "s-r");
-    let answered = ping(client, "10.2.0.2");
-    let line = cap.first_echo();
-    // "12:00:00.000000 IP 10.2.0.1 > 10.2.0.2: ICMP echo request, ..."
-    let src = line
-        .split_whitespace()
-        .skip_while(|w| *w != "IP")
-        .nth(1)
-        .unwrap_or_else(|| panic!("unexpected tcpdump line {line:?}"))
-        .to_string();
-    (src, answered)
+    echo_source(client, server, "s-r", "10.2.0.2")
 }
 
 #[test]
@@ -420,4 +328,151 @@ fn delete_removes_only_its_table_and_is_idempotent() {
     assert!(objects(&left, "chain").is_empty() && objects(&left, "rule").is_empty());
 
     nft::delete_in(&handle, "netlab").expect("deleting a missing table is Ok");
+}
+
+/// A lab file's `[[hosts.H.firewall]]` rules, as Docker's docker0 MASQUERADE: a container's
+/// pings to another host leave its host with the host's address (tcpdump on the far host sees
+/// it, and the replies come back although that host has no route to the container's subnet).
+/// `apply` without the rules deletes the table: the far host then sees the container's address
+/// and cannot answer. `down` removes everything; the root namespace's ruleset never changes.
+#[test]
+fn lab_firewall_masquerades_and_apply_and_down_remove_it() {
+    use common::{netlab, unique, LabGuard};
+    if !require_root("lab_firewall_masquerades_and_apply_and_down_remove_it") {
+        return;
+    }
+    let root_before = ruleset(None);
+    let lab = unique("tfw");
+    let _guard = LabGuard(lab.clone());
+    let dir = std::env::temp_dir().join(format!("{lab}-fw"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = r#"
+[lab]
+name = "fw"
+
+[hosts.h1]
+address = "10.1.1.21"
+forwarding = true
+RULES
+[hosts.h2]
+address = "10.1.1.22"
+
+[networks.n1]
+driver = "bridge"
+subnet = "172.30.0.0/24"
+
+[containers.c1]
+host = "h1"
+networks = ["n1"]
+"#;
+    let rules = r#"
+[[hosts.h1.firewall]]
+chain = "postrouting"
+saddr = "172.30.0.0/24"
+oif = "ens33"
+action = "masquerade"
+
+[[hosts.h1.firewall]]
+chain = "forward"
+ct = ["established", "related"]
+action = "accept"
+
+[[hosts.h1.firewall]]
+chain = "forward"
+oif = "ens33"
+proto = "icmp"
+action = "accept"
+"#;
+    let with = dir.join("with.toml");
+    let without = dir.join("without.toml");
+    std::fs::write(&with, base.replace("RULES", rules)).unwrap();
+    std::fs::write(&without, base.replace("RULES", "")).unwrap();
+    let o = netlab(&[
+        "up",
+        "-q",
+        "--no-check",
+        "--name",
+        &lab,
+        with.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "up: {}", text(&o));
+    let (h1, h2, c1) = (
+        format!("{lab}.h1"),
+        format!("{lab}.h2"),
+        format!("{lab}.c1"),
+    );
+
+    let rs = ruleset(Some(&h1));
+    let chains: Vec<(&str, &str, &str)> = rs
+        .iter()
+        .filter_map(|o| o.get("chain"))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["type"].as_str().unwrap(),
+                c["hook"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        chains,
+        [
+            ("forward", "filter", "forward"),
+            ("postrouting", "nat", "postrouting")
+        ],
+        "{rs:?}"
+    );
+    let masq = rs
+        .iter()
+        .filter_map(|o| o.get("rule"))
+        .find(|r| r["chain"] == "postrouting")
+        .expect("the postrouting rule");
+    assert!(
+        masq["expr"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e.get("masquerade").is_some()),
+        "{masq}"
+    );
+    let (src, answered) = echo_source(&c1, &h2, "ens33", "10.1.1.22");
+    assert_eq!(src, "10.1.1.21", "masqueraded to h1's address");
+    assert!(answered, "the replies come back to c1");
+
+    // The dry run of apply says what it deletes; apply does it.
+    let o = netlab(&[
+        "apply",
+        "--dry-run",
+        "--name",
+        &lab,
+        without.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "apply --dry-run: {}", text(&o));
+    assert!(
+        text(&o).contains(&format!("ip netns exec {h1} nft delete table inet netlab")),
+        "{}",
+        text(&o)
+    );
+    let o = netlab(&["apply", "--name", &lab, without.to_str().unwrap()]);
+    assert!(o.status.success(), "apply: {}", text(&o));
+    assert_eq!(ruleset(Some(&h1)), Vec::<Value>::new(), "the table is gone");
+    let (src, answered) = echo_source(&c1, &h2, "ens33", "10.1.1.22");
+    assert_eq!(
+        src, "172.30.0.2",
+        "no masquerade: the container's own address"
+    );
+    assert!(!answered, "h2 has no route back to 172.30.0.0/24");
+
+    let o = netlab(&["apply", "--name", &lab, with.to_str().unwrap()]);
+    assert!(o.status.success(), "apply back: {}", text(&o));
+    assert_eq!(echo_source(&c1, &h2, "ens33", "10.1.1.22").0, "10.1.1.21");
+    let o = netlab(&["down", &lab]);
+    assert!(o.status.success(), "down: {}", text(&o));
+    common::assert_clean(&lab);
+    assert_eq!(
+        ruleset(None),
+        root_before,
+        "the root namespace's ruleset changed"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

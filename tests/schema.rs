@@ -157,6 +157,11 @@ const REJECTED: &[(&str, &str, &str)] = &[
         "driver ipvlan (not supported)",
     ),
     ("macvlan-bad-mode.toml", "/networks/n1/mode", "mode bridged"),
+    (
+        "firewall-unknown-chain.toml",
+        "/hosts/h1/firewall/0/chain",
+        "chain FORWARD",
+    ),
     ("check-bad-expect.toml", "/checks/0/expect", "expect maybe"),
     (
         "scenario-unknown-action.toml",

@@ -18,7 +18,7 @@ use rtnetlink::{
     LinkVlan, LinkVxlan, RouteMessageBuilder,
 };
 
-use super::{netns, sysctl};
+use super::{netns, nft, sysctl};
 use crate::plan::{Object, OVERLAY_VXLAN};
 use crate::spec::MacvlanMode;
 
@@ -346,6 +346,13 @@ impl NsLink {
                 drop(fd);
             }
             Object::Promisc { dev, .. } => self.set_link(dev, |b| b.promiscuous(true)).await?,
+            Object::Firewall { ns, table } => {
+                let fd = self.ns_fd(ns)?;
+                let table = table.clone();
+                tokio::task::spawn_blocking(move || nft::apply_in(&fd, &table))
+                    .await
+                    .map_err(io::Error::other)??;
+            }
             Object::Sysctl { ns, key, value } => {
                 let fd = self.ns_fd(ns)?;
                 let (key, value) = (key.clone(), value.clone());
@@ -462,6 +469,13 @@ impl NsLink {
                 let msg = add.message_mut().clone();
                 h.neighbours().del(msg).execute().await.map_err(io_err)?;
             }
+            Object::Firewall { ns, table } => {
+                let fd = self.ns_fd(ns)?;
+                let name = table.name.clone();
+                tokio::task::spawn_blocking(move || nft::delete_in(&fd, &name))
+                    .await
+                    .map_err(io::Error::other)??;
+            }
             Object::Sysctl { ns, key, .. } => {
                 let fd = self.ns_fd(ns)?;
                 let key = key.clone();
@@ -573,6 +587,11 @@ pub fn describe(o: &Object) -> String {
         } => format!("creating macvlan {name} of {parent} from {ns} into {target_ns}"),
         Object::Promisc { dev, .. } => format!("setting {dev} promiscuous in {ns}"),
         Object::Sysctl { key, value, .. } => format!("setting {key}={value} in {ns}"),
+        Object::Firewall { table, .. } => format!(
+            "writing nftables table inet {} ({} rules) in {ns}",
+            table.name,
+            table.chains.iter().map(|c| c.rules.len()).sum::<usize>()
+        ),
         Object::Master { dev, master, .. } => format!("attaching {dev} to {master} in {ns}"),
         Object::Isolated { dev, .. } => format!("isolating bridge port {dev} in {ns}"),
         Object::Up { dev, .. } => format!("setting {dev} up in {ns}"),

@@ -173,6 +173,9 @@ pub fn undo_command(o: &Object) -> String {
         Object::Sysctl { ns, key, .. } => {
             format!("# {ns}: {key} back to a fresh namespace's value")
         }
+        Object::Firewall { ns, table } => {
+            format!("ip netns exec {ns} nft delete table inet {}", table.name)
+        }
     }
 }
 

@@ -1,9 +1,14 @@
 //! What a host holds besides its NICs: 802.1Q sub-interfaces (`ens38.10`), extra addresses (a
-//! router's gateways on its sub-interfaces) and IPv4 forwarding, the seed articles' vm-vpn.
+//! router's gateways on its sub-interfaces), IPv4 forwarding and firewall rules (masquerade and
+//! FORWARD accepts), the seed articles' vm-vpn.
 //! Everything is inside the host's own namespace: forwarding is that namespace's sysctl.
 
 use super::{Object, Plan};
+use crate::kernel::nft::{Chain, Hook, Policy, Table};
 use crate::spec::Lab;
+
+/// The nftables table netlab writes in a host's namespace (family inet).
+pub const FIREWALL_TABLE: &str = "netlab";
 
 pub const IP_FORWARD: &str = "net.ipv4.ip_forward";
 
@@ -31,6 +36,12 @@ pub fn plan(lab: &Lab, p: &mut Plan) {
                 address: a.address,
             });
         }
+        if !host.firewall.is_empty() {
+            p.add(Object::Firewall {
+                ns: hns.clone(),
+                table: firewall(&host.firewall),
+            });
+        }
         if host.forwarding {
             p.add(Object::Sysctl {
                 ns: hns.clone(),
@@ -38,5 +49,39 @@ pub fn plan(lab: &Lab, p: &mut Plan) {
                 value: "1".into(),
             });
         }
+    }
+}
+
+/// The nftables table of a host's rules: a chain per hook that has rules (NAT chains for
+/// prerouting and postrouting, filter chains with policy accept for the others), each rule in
+/// file order.
+pub(crate) fn firewall(rules: &[crate::spec::FirewallRule]) -> Table {
+    let hooks = [
+        Hook::Prerouting,
+        Hook::Input,
+        Hook::Forward,
+        Hook::Output,
+        Hook::Postrouting,
+    ];
+    let chains = hooks
+        .into_iter()
+        .filter_map(|h| {
+            let rules: Vec<_> = rules
+                .iter()
+                .filter(|r| r.chain == h)
+                .map(|r| r.rule.clone())
+                .collect();
+            if rules.is_empty() {
+                return None;
+            }
+            Some(match h {
+                Hook::Prerouting | Hook::Postrouting => Chain::nat(h.as_str(), h, rules),
+                _ => Chain::filter(h.as_str(), h, Policy::Accept, rules),
+            })
+        })
+        .collect();
+    Table {
+        name: FIREWALL_TABLE.into(),
+        chains,
     }
 }

@@ -105,6 +105,12 @@ pub enum Object {
         key: String,
         value: String,
     },
+    /// A host's firewall: the nftables table `netlab` of its namespace, written in one batch
+    /// (all of it or nothing) through nfnetlink, and deleted whole.
+    Firewall {
+        ns: String,
+        table: crate::kernel::nft::Table,
+    },
     /// Bridge port isolation (Docker's enable_icc=false).
     Isolated {
         ns: String,
@@ -166,6 +172,7 @@ impl Object {
             | Object::Macvlan { ns, .. }
             | Object::Promisc { ns, .. }
             | Object::Sysctl { ns, .. }
+            | Object::Firewall { ns, .. }
             | Object::Master { ns, .. }
             | Object::Isolated { ns, .. }
             | Object::Up { ns, .. }
@@ -337,6 +344,11 @@ impl fmt::Display for Object {
             ),
             Object::Promisc { ns, dev } => write!(f, "ip -n {ns} link set {dev} promisc on"),
             Object::Sysctl { ns, key, value } => write!(f, "ip netns exec {ns} sysctl -w {key}={value}"),
+            Object::Firewall { ns, table } => {
+                let lines: Vec<String> =
+                    table.commands().iter().map(|c| format!("ip netns exec {ns} {c}")).collect();
+                f.write_str(&lines.join("\n"))
+            }
             Object::Master { ns, dev, master } => write!(f, "ip -n {ns} link set {dev} master {master}"),
             Object::Isolated { ns, dev } => write!(f, "ip -n {ns} link set {dev} type bridge_slave isolated on"),
             Object::Up { ns, dev } => write!(f, "ip -n {ns} link set {dev} up"),

@@ -180,7 +180,7 @@ fn plans_are_self_consistent() {
                         "{o}: created twice"
                     );
                 }
-                Object::Sysctl { .. } => {}
+                Object::Sysctl { .. } | Object::Firewall { .. } => {}
                 Object::Master { ns, dev, .. }
                 | Object::Promisc { ns, dev }
                 | Object::Isolated { ns, dev }

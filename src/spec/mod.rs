@@ -886,6 +886,11 @@ impl Validator<'_, '_> {
                 vlans: Vec::new(),
                 addresses: Vec::new(),
                 forwarding: h.forwarding.as_ref().is_some_and(|f| *f.get_ref()),
+                firewall: h
+                    .firewall
+                    .iter()
+                    .filter_map(|r| self.firewall_rule(r.get_ref()))
+                    .collect(),
             };
             for (dev, a) in &h.addresses {
                 let (Ok(address), dev) = (a.get_ref().parse::<Ipv4Network>(), dev.get_ref()) else {
@@ -1002,6 +1007,247 @@ impl Validator<'_, '_> {
             return;
         }
         taken.push((net.ip(), host.to_string(), span(a)));
+    }
+
+    /// One firewall rule, every part checked with its position: the chain is a hook of ours,
+    /// the action belongs in that chain (NAT in prerouting/postrouting, filtering elsewhere),
+    /// names are interface names, addresses parse, a port comes with tcp or udp.
+    fn firewall_rule(&mut self, raw: &RawRule) -> Option<FirewallRule> {
+        use crate::kernel::nft::{Action, CtState, Hook, L4Proto, Match, Rule};
+        let mut ok = true;
+        let chain = match raw.chain.get_ref().as_str() {
+            "prerouting" => Some(Hook::Prerouting),
+            "input" => Some(Hook::Input),
+            "forward" => Some(Hook::Forward),
+            "output" => Some(Hook::Output),
+            "postrouting" => Some(Hook::Postrouting),
+            other => {
+                self.r.error_help(
+                    span(&raw.chain),
+                    format!("unknown firewall chain {other:?}"),
+                    "use \"prerouting\", \"input\", \"forward\", \"output\" or \"postrouting\" (iptables' chains, lower case)",
+                );
+                None
+            }
+        };
+        let mut matches = Vec::new();
+        for (key, dev, make) in [
+            ("iif", &raw.iif, Match::Iif as fn(String) -> Match),
+            ("oif", &raw.oif, Match::Oif as fn(String) -> Match),
+        ] {
+            let Some(d) = dev else { continue };
+            match ifname_problem(d.get_ref()) {
+                Some(p) => {
+                    self.r.error(span(d), format!("{key}: {p}"));
+                    ok = false;
+                }
+                None => matches.push(make(d.get_ref().clone())),
+            }
+        }
+        for (key, a, make) in [
+            (
+                "saddr",
+                &raw.saddr,
+                Match::Saddr as fn(Ipv4Network) -> Match,
+            ),
+            (
+                "daddr",
+                &raw.daddr,
+                Match::Daddr as fn(Ipv4Network) -> Match,
+            ),
+        ] {
+            let Some(a) = a else { continue };
+            let text = a.get_ref();
+            let parsed = if text.contains('/') {
+                text.parse::<Ipv4Network>().ok().map(masked)
+            } else {
+                text.parse::<Ipv4Addr>().ok().map(Ipv4Network::from)
+            };
+            match parsed {
+                Some(n) => matches.push(make(n)),
+                None => {
+                    self.r.error_help(
+                        span(a),
+                        format!("{key} {text:?} is not an IPv4 address or subnet"),
+                        "write it like \"10.0.0.2\" or \"10.0.0.0/24\"",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let proto = match raw.proto.as_ref().map(|p| (p, p.get_ref().as_str())) {
+            None => None,
+            Some((_, "tcp")) => Some(L4Proto::Tcp),
+            Some((_, "udp")) => Some(L4Proto::Udp),
+            Some((_, "icmp")) => Some(L4Proto::Icmp),
+            Some((p, other)) => {
+                self.r.error_help(
+                    span(p),
+                    format!("unknown protocol {other:?}"),
+                    "use \"tcp\", \"udp\" or \"icmp\"",
+                );
+                ok = false;
+                None
+            }
+        };
+        match (&raw.dport, proto) {
+            (Some(d), Some(p @ (L4Proto::Tcp | L4Proto::Udp))) => {
+                match u16::try_from(*d.get_ref()).ok().filter(|p| *p > 0) {
+                    Some(port) => matches.push(Match::Dport { proto: p, port }),
+                    None => {
+                        self.r.error(
+                            span(d),
+                            format!(
+                                "dport {} is out of range: ports are 1 to 65535",
+                                d.get_ref()
+                            ),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            (Some(d), _) if raw.proto.is_none() || proto.is_some() => {
+                self.r.error_help(
+                    span(d),
+                    "dport needs proto = \"tcp\" or \"udp\"",
+                    "add proto = \"tcp\" (or \"udp\") to this rule",
+                );
+                ok = false;
+            }
+            (None, Some(p)) => matches.push(Match::Proto(p)),
+            _ => {}
+        }
+        if let Some(ct) = &raw.ct {
+            let mut states = Vec::new();
+            for st in ct.get_ref() {
+                match st.get_ref().as_str() {
+                    "new" => states.push(CtState::New),
+                    "established" => states.push(CtState::Established),
+                    "related" => states.push(CtState::Related),
+                    "invalid" => states.push(CtState::Invalid),
+                    other => {
+                        self.r.error_help(
+                            span(st),
+                            format!("unknown connection state {other:?}"),
+                            "use \"new\", \"established\", \"related\" or \"invalid\"",
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            if states.is_empty() && ok {
+                self.r.error(span(ct), "ct lists no connection state");
+                ok = false;
+            }
+            matches.push(Match::CtState(states));
+        }
+        let to = raw.to.as_ref().map(|t| {
+            let text = t.get_ref();
+            let (addr, port) = match text.rsplit_once(':') {
+                Some((a, p)) => (a, Some(p)),
+                None => (text.as_str(), None),
+            };
+            (
+                t,
+                addr.parse::<Ipv4Addr>().ok(),
+                port.map(|p| p.parse::<u16>().ok().filter(|p| *p > 0)),
+            )
+        });
+        let action_name = raw.action.get_ref().as_str();
+        let action = match action_name {
+            "accept" => Some(Action::Accept),
+            "drop" => Some(Action::Drop),
+            "masquerade" => Some(Action::Masquerade),
+            "dnat" | "snat" => match &to {
+                None => {
+                    self.r.error_help(
+                        span(&raw.action),
+                        format!("{action_name} needs to = \"ADDRESS\""),
+                        if action_name == "dnat" {
+                            "add to = \"10.0.0.2\" (or \"10.0.0.2:80\" with proto = \"tcp\")"
+                        } else {
+                            "add to = \"203.0.113.1\""
+                        },
+                    );
+                    None
+                }
+                Some((t, None, _)) | Some((t, _, Some(None))) => {
+                    self.r.error_help(
+                        span(t),
+                        format!(
+                            "{action_name} target {:?} is not ADDRESS or ADDRESS:PORT",
+                            t.get_ref()
+                        ),
+                        "write it like \"10.0.0.2\" or \"10.0.0.2:80\"",
+                    );
+                    None
+                }
+                Some((t, Some(_), Some(Some(_)))) if action_name == "snat" => {
+                    self.r
+                        .error(span(t), "snat takes an address without a port here");
+                    None
+                }
+                Some((t, Some(_), Some(Some(_))))
+                    if !matches!(proto, Some(L4Proto::Tcp | L4Proto::Udp)) =>
+                {
+                    self.r.error_help(
+                        span(t),
+                        "a dnat port needs proto = \"tcp\" or \"udp\"",
+                        "add proto = \"tcp\" (or \"udp\") to this rule",
+                    );
+                    None
+                }
+                Some((_, Some(addr), port)) if action_name == "dnat" => Some(Action::Dnat {
+                    addr: *addr,
+                    port: port.flatten(),
+                }),
+                Some((_, Some(addr), _)) => Some(Action::Snat { addr: *addr }),
+            },
+            other => {
+                self.r.error_help(
+                    span(&raw.action),
+                    format!("unknown firewall action {other:?}"),
+                    "use \"accept\", \"drop\", \"masquerade\", \"dnat\" or \"snat\"",
+                );
+                None
+            }
+        };
+        if let (Some(t), false) = (&raw.to, matches!(action_name, "dnat" | "snat")) {
+            self.r.error_help(
+                span(t),
+                format!("to only applies to dnat and snat, not {action_name}"),
+                "remove to",
+            );
+            ok = false;
+        }
+        // Where each action can be: the NAT hooks rewrite, the others filter.
+        if let (Some(c), Some(a)) = (chain, &action) {
+            let fits = match a {
+                Action::Masquerade | Action::Snat { .. } => c == Hook::Postrouting,
+                Action::Dnat { .. } => c == Hook::Prerouting,
+                Action::Accept | Action::Drop => {
+                    matches!(c, Hook::Input | Hook::Forward | Hook::Output)
+                }
+            };
+            if !fits {
+                let want = match a {
+                    Action::Masquerade | Action::Snat { .. } => "postrouting",
+                    Action::Dnat { .. } => "prerouting",
+                    _ => "input, forward or output",
+                };
+                self.r.error_help(
+                    span(&raw.action),
+                    format!("{action_name} does not belong in chain {}", c.as_str()),
+                    format!("{action_name} goes in {want}, as with iptables"),
+                );
+                ok = false;
+            }
+        }
+        Some(FirewallRule {
+            chain: chain?,
+            rule: Rule::new(matches, action?),
+        })
+        .filter(|_| ok)
     }
 
     /// Records that host `hi` has VLAN `id` of `nic` as `spelt`, and refuses another spelling

@@ -56,6 +56,16 @@ pub struct Host {
     /// IPv4 forwarding on in this host's namespace (and nowhere else).
     #[serde(default)]
     pub forwarding: bool,
+    /// Firewall rules of this host's namespace, in file order (nftables table `netlab`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub firewall: Vec<FirewallRule>,
+}
+
+/// One rule of a host's firewall: the hook's chain it is in, and the rule.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FirewallRule {
+    pub chain: crate::kernel::nft::Hook,
+    pub rule: crate::kernel::nft::Rule,
 }
 
 impl Host {

@@ -279,6 +279,55 @@ pub struct RawHost {
     #[serde(default)]
     #[schemars(with = "bool", extend("default" = false))]
     pub forwarding: Option<Spanned<bool>>,
+    /// Firewall rules in this host's namespace (nftables, built in-process), in order:
+    /// `[[hosts.vm-vpn.firewall]] chain = "postrouting", oif = "ens38.10", action = "masquerade"`.
+    #[serde(default)]
+    #[schemars(with = "Vec<RawRule>")]
+    pub firewall: Vec<Spanned<Table<RawRule>>>,
+}
+
+/// One firewall rule: a chain, what it matches (all of it), and what it does.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    /// prerouting (dnat), input, forward, output (filter) or postrouting (masquerade, snat).
+    #[schemars(with = "String", transform = chain_values)]
+    pub chain: Spanned<String>,
+    /// Input interface name.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub iif: Option<Name>,
+    /// Output interface name.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub oif: Option<Name>,
+    /// Source address or subnet.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub saddr: Option<Spanned<String>>,
+    /// Destination address or subnet.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub daddr: Option<Spanned<String>>,
+    /// tcp, udp or icmp.
+    #[serde(default)]
+    #[schemars(with = "String", transform = proto_values)]
+    pub proto: Option<Spanned<String>>,
+    /// TCP or UDP destination port (needs proto tcp or udp).
+    #[serde(default)]
+    #[schemars(with = "i64", range(min = 1, max = 65535))]
+    pub dport: Option<Spanned<i64>>,
+    /// Connection tracking states, any of: new, established, related, invalid.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub ct: Option<Spanned<Vec<Spanned<String>>>>,
+    /// accept, drop, masquerade, dnat or snat.
+    #[schemars(with = "String", transform = action_values)]
+    pub action: Spanned<String>,
+    /// dnat / snat: the new address, `ADDR` or (dnat) `ADDR:PORT`.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub to: Option<Spanned<String>>,
 }
 
 /// A Docker network.
@@ -411,6 +460,21 @@ fn keys_by_driver(schema: &mut Schema) {
 
 fn driver_values(schema: &mut Schema) {
     one_of(schema, &crate::driver::names());
+}
+
+fn chain_values(schema: &mut Schema) {
+    one_of(
+        schema,
+        &["prerouting", "input", "forward", "output", "postrouting"],
+    );
+}
+
+fn proto_values(schema: &mut Schema) {
+    one_of(schema, &["tcp", "udp", "icmp"]);
+}
+
+fn action_values(schema: &mut Schema) {
+    one_of(schema, &["accept", "drop", "masquerade", "dnat", "snat"]);
 }
 
 fn macvlan_modes(schema: &mut Schema) {

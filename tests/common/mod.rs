@@ -3,8 +3,10 @@
 //! assertion fails midway).
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -503,4 +505,96 @@ pub fn up_ok(lab: &str, file: &str) {
 /// first echo can be lost while the kernel's linkwatch brings a new port into forwarding).
 pub fn ping_eventually(ns: &str, dst: &str) -> bool {
     (0..4).any(|_| ping(ns, dst))
+}
+
+/// A tcpdump in `ns` on `dev`, started and ready: `first_echo` waits for the first ICMP echo
+/// request it sees and returns its line.
+/// (Its stderr stays open, so its closing summary never meets a closed pipe.)
+pub struct Capture {
+    child: std::process::Child,
+    line: std::sync::mpsc::Receiver<String>,
+    _stderr: BufReader<std::process::ChildStderr>,
+}
+
+impl Capture {
+    pub fn start(ns: &str, dev: &str) -> Capture {
+        let mut child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "tcpdump",
+                "-n",
+                "-l",
+                "-i",
+                dev,
+                "-c",
+                "1",
+                "icmp[icmptype] == icmp-echo",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running tcpdump: install tcpdump");
+        // tcpdump says "listening on" once its filter is attached.
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !line.contains("listening on") {
+            line.clear();
+            if err.read_line(&mut line).unwrap() == 0 || Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("tcpdump did not start in {ns}: {line}");
+            }
+        }
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut l = String::new();
+            let _ = BufReader::new(out).read_line(&mut l);
+            let _ = tx.send(l);
+        });
+        Capture {
+            child,
+            line: rx,
+            _stderr: err,
+        }
+    }
+
+    pub fn first_echo(mut self) -> String {
+        let got = self.line.recv_timeout(Duration::from_secs(5));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        got.expect("tcpdump saw no echo request")
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The source address of the echo request namespace `to` sees on `dev` when `from` pings
+/// `dst` (tcpdump is the oracle), and whether the ping came back.
+pub fn echo_source(from: &str, to: &str, dev: &str, dst: &str) -> (String, bool) {
+    let cap = Capture::start(to, dev);
+    let answered = Command::new("ip")
+        .args([
+            "netns", "exec", from, "ping", "-n", "-q", "-c", "2", "-W", "1", dst,
+        ])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    let line = cap.first_echo();
+    // "12:00:00.000000 IP 10.2.0.1 > 10.2.0.2: ICMP echo request, ..."
+    let src = line
+        .split_whitespace()
+        .skip_while(|w| *w != "IP")
+        .nth(1)
+        .unwrap_or_else(|| panic!("unexpected tcpdump line {line:?}"))
+        .to_string();
+    (src, answered)
 }
