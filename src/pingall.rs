@@ -722,6 +722,7 @@ mod tests {
                     }],
                     default_gateway: None,
                     mode: Default::default(),
+                    ports: Vec::new(),
                 })
                 .collect(),
             checks,

@@ -476,3 +476,188 @@ action = "accept"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `ports = ["8080:80"]` as `docker run -p`: a connection from another host to the container's
+/// host, port 8080, reaches the container's port 80 with its own source address (DNAT, not
+/// a proxy); the host forwards, as Docker's daemon makes it, and still drops traffic between
+/// its bridges (DOCKER-ISOLATION). Oracles: a TCP server and client (python3) in the lab's
+/// namespaces, iputils ping, nft -j; nothing is left after down.
+#[test]
+fn published_ports_are_dnat_and_bridges_stay_isolated() {
+    use common::{netlab, ping_eventually, sysctl_in, unique, LabGuard};
+    if !require_root("published_ports_are_dnat_and_bridges_stay_isolated") {
+        return;
+    }
+    let root_before = ruleset(None);
+    let lab = unique("tpub");
+    let _guard = LabGuard(lab.clone());
+    let dir = std::env::temp_dir().join(format!("{lab}-pub"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("lab.toml");
+    std::fs::write(
+        &file,
+        r#"
+[lab]
+name = "pub"
+
+[hosts.h1]
+address = "10.1.1.21"
+
+[hosts.h2]
+address = "10.1.1.22"
+
+[networks.front]
+driver = "bridge"
+subnet = "172.30.0.0/24"
+
+[networks.back]
+driver = "bridge"
+subnet = "172.31.0.0/24"
+
+[containers.web]
+host = "h1"
+networks = ["front"]
+ports = ["8080:80", "5353:53/udp"]
+
+[containers.db]
+host = "h1"
+networks = ["back"]
+"#,
+    )
+    .unwrap();
+    let o = netlab(&[
+        "up",
+        "-q",
+        "--no-check",
+        "--name",
+        &lab,
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "up: {}", text(&o));
+    let (h1, h2, web, db) = (
+        format!("{lab}.h1"),
+        format!("{lab}.h2"),
+        format!("{lab}.web"),
+        format!("{lab}.db"),
+    );
+    assert_eq!(
+        sysctl_in(&h1, "net.ipv4.ip_forward"),
+        "1",
+        "Docker forwards for -p"
+    );
+    assert_eq!(sysctl_in(&h2, "net.ipv4.ip_forward"), "0");
+
+    // A TCP server in web on port 80 answers with the peer address it sees.
+    let server = std::process::Command::new("ip")
+        .args(["netns", "exec", &web, "python3", "-c", SERVER])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut server = Kill(server);
+    {
+        use std::io::BufRead;
+        let mut ready = String::new();
+        std::io::BufReader::new(server.0.stdout.as_mut().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        assert_eq!(ready.trim(), "listening");
+    }
+    let connect = |ns: &str, addr: &str, port: &str| {
+        let o = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "python3", "-c", CLIENT, addr, port])
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        )
+    };
+    assert_eq!(
+        connect(&h2, "10.1.1.21", "8080"),
+        (true, "10.1.1.22".to_string()),
+        "h2 -> h1:8080 reaches web:80, which sees h2's own address"
+    );
+    assert!(
+        !connect(&h2, "10.1.1.21", "80").0,
+        "only the published port is DNAT'd"
+    );
+    assert_eq!(
+        connect(&h1, "10.1.1.21", "8080"),
+        (true, "10.1.1.21".to_string()),
+        "the host's own connection to its address is DNAT'd too (output)"
+    );
+
+    let rs = ruleset(Some(&h1));
+    let dnats: Vec<String> = rs
+        .iter()
+        .filter_map(|o| o.get("rule"))
+        .filter(|r| {
+            r["expr"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e.get("dnat").is_some())
+        })
+        .map(|r| r["chain"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        dnats,
+        [
+            "docker-prerouting",
+            "docker-prerouting",
+            "docker-output",
+            "docker-output"
+        ],
+        "{rs:?}"
+    );
+
+    // Forwarding is on, yet the two bridges stay apart.
+    assert!(ping_eventually(&web, "172.30.0.1"));
+    assert!(
+        !common::ping(&web, "172.31.0.2"),
+        "web reaches db across bridges"
+    );
+    assert!(
+        !common::ping(&db, "172.30.0.2"),
+        "db reaches web across bridges"
+    );
+
+    drop(server);
+    let o = netlab(&["down", &lab]);
+    assert!(o.status.success(), "down: {}", text(&o));
+    common::assert_clean(&lab);
+    assert_eq!(
+        ruleset(None),
+        root_before,
+        "the root namespace's ruleset changed"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Accepts connections on port 80 and writes each peer's address back.
+const SERVER: &str = r#"
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 80))
+s.listen(8)
+print("listening", flush=True)
+while True:
+    c, peer = s.accept()
+    c.sendall(peer[0].encode())
+    c.close()
+"#;
+
+/// Connects to argv[1]:argv[2] (2 s at most) and prints what the server says.
+const CLIENT: &str = r#"
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
+print(c.recv(64).decode())
+"#;

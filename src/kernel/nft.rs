@@ -82,6 +82,10 @@ pub enum Match {
     Iif(String),
     /// Output interface name (`oifname`).
     Oif(String),
+    /// Any input interface but this one (`iifname != NAME`, iptables' `! -i`).
+    NotIif(String),
+    /// Any output interface but this one (`oifname != NAME`).
+    NotOif(String),
     Saddr(Ipv4Network),
     Daddr(Ipv4Network),
     /// Layer-4 protocol (`meta l4proto`).
@@ -234,6 +238,8 @@ impl fmt::Display for Match {
         match self {
             Match::Iif(n) => write!(f, "iifname \"{n}\""),
             Match::Oif(n) => write!(f, "oifname \"{n}\""),
+            Match::NotIif(n) => write!(f, "iifname != \"{n}\""),
+            Match::NotOif(n) => write!(f, "oifname != \"{n}\""),
             Match::Saddr(n) => write!(f, "ip saddr {}", prefix(n)),
             Match::Daddr(n) => write!(f, "ip daddr {}", prefix(n)),
             Match::Proto(p) => write!(f, "meta l4proto {}", p.as_str()),
@@ -353,7 +359,7 @@ fn check_rule(r: &Rule) -> io::Result<()> {
     let mut ports = false;
     for m in &r.matches {
         match m {
-            Match::Iif(n) | Match::Oif(n) => check_ifname(n)?,
+            Match::Iif(n) | Match::Oif(n) | Match::NotIif(n) | Match::NotOif(n) => check_ifname(n)?,
             Match::Dport {
                 proto: L4Proto::Icmp,
                 ..
@@ -857,6 +863,8 @@ mod wire {
         match m {
             Match::Iif(n) => vec![meta(MetaKey::Iifname), cmp(Operator::Equal, ifname(n))],
             Match::Oif(n) => vec![meta(MetaKey::Oifname), cmp(Operator::Equal, ifname(n))],
+            Match::NotIif(n) => vec![meta(MetaKey::Iifname), cmp(Operator::NotEqual, ifname(n))],
+            Match::NotOif(n) => vec![meta(MetaKey::Oifname), cmp(Operator::NotEqual, ifname(n))],
             Match::Saddr(n) => ipv4_prefix(IPV4_SADDR, n),
             Match::Daddr(n) => ipv4_prefix(IPV4_DADDR, n),
             Match::Proto(p) => l4proto(*p).into(),

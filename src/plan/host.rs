@@ -4,8 +4,12 @@
 //! Everything is inside the host's own namespace: forwarding is that namespace's sysctl.
 
 use super::{Object, Plan};
-use crate::kernel::nft::{Chain, Hook, Policy, Table};
-use crate::spec::Lab;
+use std::net::Ipv4Addr;
+
+use ipnetwork::Ipv4Network;
+
+use crate::kernel::nft::{Action, Chain, Hook, Match, Policy, Rule, Table};
+use crate::spec::{Driver, Lab};
 
 /// The nftables table netlab writes in a host's namespace (family inet).
 pub const FIREWALL_TABLE: &str = "netlab";
@@ -36,13 +40,21 @@ pub fn plan(lab: &Lab, p: &mut Plan) {
                 address: a.address,
             });
         }
-        if !host.firewall.is_empty() {
+        let published = published(lab, hi);
+        if !host.firewall.is_empty() || !published.is_empty() {
+            let mut table = firewall(&host.firewall);
+            table.chains.extend(published);
             p.add(Object::Firewall {
                 ns: hns.clone(),
-                table: firewall(&host.firewall),
+                table,
             });
         }
-        if host.forwarding {
+        // Docker turns forwarding on for published ports (the DNAT'd packets are forwarded).
+        let publishes = lab
+            .containers
+            .iter()
+            .any(|c| c.host == hi && !c.ports.is_empty());
+        if host.forwarding || publishes {
             p.add(Object::Sysctl {
                 ns: hns.clone(),
                 key: IP_FORWARD.into(),
@@ -84,4 +96,90 @@ pub(crate) fn firewall(rules: &[crate::spec::FirewallRule]) -> Table {
         name: FIREWALL_TABLE.into(),
         chains,
     }
+}
+
+/// Docker's DOCKER chain for the published ports of host `hi`'s containers: connections to a
+/// host address and port (from anywhere but the container's own bridge, which Docker leaves
+/// to its userland proxy) are DNAT'd to the container's address on the network that gives
+/// its default route, before routing (prerouting) and for the host's own connections (output).
+fn published(lab: &Lab, hi: usize) -> Vec<Chain> {
+    let host = &lab.hosts[hi];
+    let own: Vec<Ipv4Addr> = std::iter::once(host.address.ip())
+        .chain(host.addresses.iter().map(|a| a.address.ip()))
+        .collect();
+    let (mut pre, mut out) = (Vec::new(), Vec::new());
+    for c in lab.containers.iter().filter(|c| c.host == hi) {
+        let Some(e) = c
+            .endpoints
+            .iter()
+            .find(|e| Some(lab.networks[e.network].gateway) == c.default_gateway)
+        else {
+            continue;
+        };
+        let bridge = match &lab.networks[e.network].driver {
+            Driver::Bridge { bridge, .. } => Some(bridge.clone()),
+            _ => None,
+        };
+        for port in &c.ports {
+            for ip in own
+                .iter()
+                .filter(|ip| port.host_ip.is_none_or(|h| h == **ip))
+            {
+                let matches = vec![
+                    Match::Daddr(Ipv4Network::from(*ip)),
+                    Match::Dport {
+                        proto: port.proto,
+                        port: port.host_port,
+                    },
+                ];
+                let to = Action::Dnat {
+                    addr: e.address.ip(),
+                    port: Some(port.container_port),
+                };
+                let mut from_outside = matches.clone();
+                from_outside.extend(bridge.iter().map(|b| Match::NotIif(b.clone())));
+                pre.push(Rule::new(from_outside, to.clone()));
+                out.push(Rule::new(matches, to));
+            }
+        }
+    }
+    if pre.is_empty() {
+        return Vec::new();
+    }
+    // Docker's DOCKER-ISOLATION: with forwarding on, traffic between two of its bridges is
+    // dropped (networks stay apart as they do without forwarding).
+    let bridges: Vec<String> = lab
+        .networks
+        .iter()
+        .enumerate()
+        .filter(|(ni, _)| super::hosts_on(lab, *ni).contains(&hi))
+        .filter_map(|(_, n)| match &n.driver {
+            Driver::Bridge { bridge, .. } => Some(bridge.clone()),
+            _ => None,
+        })
+        .collect();
+    let isolation: Vec<Rule> = bridges
+        .iter()
+        .flat_map(|a| {
+            bridges.iter().filter(move |b| *b != a).map(move |b| {
+                Rule::new(
+                    vec![Match::Iif(a.clone()), Match::Oif(b.clone())],
+                    Action::Drop,
+                )
+            })
+        })
+        .collect();
+    let mut chains = vec![
+        Chain::nat("docker-prerouting", Hook::Prerouting, pre),
+        Chain::nat("docker-output", Hook::Output, out),
+    ];
+    if !isolation.is_empty() {
+        chains.push(Chain::filter(
+            "docker-isolation",
+            Hook::Forward,
+            Policy::Accept,
+            isolation,
+        ));
+    }
+    chains
 }

@@ -1711,6 +1711,7 @@ impl Validator<'_, '_> {
         }
         let mut out = Vec::new();
         let mut partial = HashSet::new();
+        let mut publishers: Vec<(String, PublishedPort, Range<usize>, String)> = Vec::new();
         for (ci, (cname, c)) in raw.containers.iter().enumerate() {
             let c = c.get_ref();
             let Some(&host) = host_at.get(c.host.get_ref().as_str()) else {
@@ -1815,12 +1816,21 @@ impl Validator<'_, '_> {
             }
             // Docker: the first bridge-driver network (docker_gwbridge included) gives the default route.
             let default_gateway = default_gateway_of(nets, &endpoints);
+            let published = self.published_ports(
+                cname,
+                c,
+                &hosts[host],
+                mode,
+                default_gateway.is_some(),
+                &mut publishers,
+            );
             out.push(Container {
                 name: cname.get_ref().clone(),
                 host,
                 endpoints,
                 default_gateway,
                 mode,
+                ports: published,
             });
         }
         Placed {
@@ -1862,6 +1872,132 @@ impl Validator<'_, '_> {
                 "raise it with the environment variable NETLAB_MAX_NAMESPACES if your machine can take it",
             );
         }
+    }
+
+    /// A container's `ports`, as `docker run -p` reads them: `[IP:]HOST:CONTAINER[/tcp|udp]`.
+    /// A host port (and protocol) is published once per host address; the container needs a
+    /// network that gives it a way out (the DNAT'd connection's replies go through its default
+    /// gateway), so none, host (Docker discards -p there) and internal-only containers have none.
+    /// `taken`: (host, port, where, container) published so far.
+    fn published_ports(
+        &mut self,
+        cname: &Name,
+        c: &RawContainer,
+        host: &Host,
+        mode: NetworkMode,
+        way_out: bool,
+        taken: &mut Vec<(String, PublishedPort, Range<usize>, String)>,
+    ) -> Vec<PublishedPort> {
+        use crate::kernel::nft::L4Proto;
+        let mut out = Vec::new();
+        for p in &c.ports {
+            let text = p.get_ref();
+            if mode != NetworkMode::Sandbox {
+                let why = if mode == NetworkMode::Host {
+                    "its ports are its host's own (Docker discards -p in host mode)"
+                } else {
+                    "nothing reaches it"
+                };
+                self.r.error(
+                    span(p),
+                    format!(
+                        "container {} is in {} mode: {why}, so it publishes no port",
+                        cname.get_ref(),
+                        if mode == NetworkMode::Host {
+                            "host"
+                        } else {
+                            "none"
+                        }
+                    ),
+                );
+                continue;
+            }
+            let (spec, proto) = match text.rsplit_once('/') {
+                Some((a, "tcp")) => (a, Some(L4Proto::Tcp)),
+                Some((a, "udp")) => (a, Some(L4Proto::Udp)),
+                Some((a, _)) => (a, None),
+                None => (text.as_str(), Some(L4Proto::Tcp)),
+            };
+            let parts: Vec<&str> = spec.split(':').collect();
+            let port = |s: &str| s.parse::<u16>().ok().filter(|p| *p > 0);
+            let parsed = match (parts.as_slice(), proto) {
+                ([h, c], Some(proto)) => port(h).zip(port(c)).map(|(h, c)| (None, h, c, proto)),
+                ([ip, h, c], Some(proto)) => ip
+                    .parse::<Ipv4Addr>()
+                    .ok()
+                    .and_then(|ip| port(h).zip(port(c)).map(|(h, c)| (Some(ip), h, c, proto))),
+                _ => None,
+            };
+            let Some((host_ip, host_port, container_port, proto)) = parsed else {
+                self.r.error_help(
+                    span(p),
+                    format!("port {text:?} is not [IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]"),
+                    "write it as docker run -p takes it, like \"8080:80\" or \"5353:53/udp\" (ports 1 to 65535)",
+                );
+                continue;
+            };
+            let own: Vec<Ipv4Addr> = std::iter::once(host.address.ip())
+                .chain(host.addresses.iter().map(|a| a.address.ip()))
+                .collect();
+            if let Some(ip) = host_ip.filter(|ip| !own.contains(ip)) {
+                self.r.error_help(
+                    span(p),
+                    format!("{ip} is not an address of host {}", host.name),
+                    format!(
+                        "publish on one of {}, or leave the address out to publish on all",
+                        own.iter()
+                            .map(|a| a.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                continue;
+            }
+            if !way_out {
+                self.r.error_help(
+                    span(p),
+                    format!(
+                        "container {} has no network with a way out to publish port {host_port} on",
+                        cname.get_ref()
+                    ),
+                    "ports need a bridge (or overlay, through docker_gwbridge) network that is not internal",
+                );
+                continue;
+            }
+            let new = PublishedPort {
+                host_ip,
+                host_port,
+                container_port,
+                proto,
+            };
+            let clash = taken.iter().find(|(h, o, _, _)| {
+                *h == host.name
+                    && o.host_port == host_port
+                    && o.proto == proto
+                    && (o.host_ip.is_none() || host_ip.is_none() || o.host_ip == host_ip)
+            });
+            if let Some((_, _, at, other)) = clash {
+                let (l, col) = self.r.line_col(at.start);
+                self.r.error_help(
+                    span(p),
+                    format!(
+                        "port {host_port}/{} of host {} is already published by container {other} (line {l}, column {col})",
+                        proto.as_str(),
+                        host.name
+                    ),
+                    "publish another host port, as Docker refuses a port in use",
+                );
+                continue;
+            }
+            taken.push((
+                host.name.clone(),
+                new.clone(),
+                span(p),
+                cname.get_ref().clone(),
+            ));
+            out.push(new);
+        }
+        out
     }
 
     /// Each check's source, target, expectation, count and ttl are checked independently.

@@ -227,6 +227,35 @@ pub struct Container {
     /// Docker's `--network none` or `--network host` (no endpoints then).
     #[serde(default, skip_serializing_if = "NetworkMode::is_default")]
     pub mode: NetworkMode,
+    /// Published ports (`docker run -p`): DNAT on its host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PublishedPort>,
+}
+
+/// `-p [IP:]HOST_PORT:CONTAINER_PORT[/PROTO]`: connections to the host's `host_port` (on
+/// `host_ip`, or any of the host's addresses) go to the container's `container_port`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PublishedPort {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<Ipv4Addr>,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub proto: crate::kernel::nft::L4Proto,
+}
+
+impl std::fmt::Display for PublishedPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(ip) = self.host_ip {
+            write!(f, "{ip}:")?;
+        }
+        write!(
+            f,
+            "{}:{}/{}",
+            self.host_port,
+            self.container_port,
+            self.proto.as_str()
+        )
+    }
 }
 
 /// How a container's network stack is made (Docker's `--network` of `docker run`).

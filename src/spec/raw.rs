@@ -398,6 +398,10 @@ pub struct RawContainer {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, String>")]
     pub ip: IndexMap<Name, Spanned<String>>,
+    /// Published ports, as `docker run -p`: `"8080:80"`, `"5353:53/udp"`, `"10.1.1.21:8080:80"`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub ports: Vec<Spanned<String>>,
 }
 
 /// A ping `up` and `check` send, and the result the lab expects.
