@@ -385,6 +385,32 @@ fn trace_target(
     Ok((shared.unwrap_or(&c.endpoints[0]).address.ip(), ns))
 }
 
+/// The namespaces on a trace's way (there and back) that hold a netlab firewall: a host with
+/// `firewall` rules or published ports. The prediction does not evaluate nftables yet.
+fn firewalls_on_path(recs: &[Record], t: &crate::trace::Trace) -> Vec<String> {
+    let walled: Vec<String> = recs
+        .iter()
+        .flat_map(|r| {
+            (0..r.lab.hosts.len())
+                .filter(|&hi| {
+                    !r.lab.hosts[hi].firewall.is_empty()
+                        || r.lab
+                            .containers
+                            .iter()
+                            .any(|c| c.host == hi && !c.ports.is_empty())
+                })
+                .map(|hi| r.lab.host_ns(hi))
+        })
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for h in t.hops.iter().chain(&t.reply_hops) {
+        if walled.contains(&h.namespace) && !out.contains(&h.namespace) {
+            out.push(h.namespace.clone());
+        }
+    }
+    out
+}
+
 pub fn trace(
     from: &str,
     to: &str,
@@ -450,6 +476,7 @@ pub fn trace(
         }
     }
     let hops_agree = hop_probes.iter().all(|h| h.agrees);
+    let firewalls = firewalls_on_path(&recs, &t);
     // Delivered to the address, but to another namespace than the node named (the same
     // address in another lab, which is another network): the node was not reached.
     let elsewhere = match (&intended, &t.delivered_to) {
@@ -478,6 +505,7 @@ pub fn trace(
             "probe": probed,
             "probe_hops": hop_probes,
             "agree": agree,
+            "firewalls_not_evaluated": firewalls,
         }))?;
         return status();
     }
@@ -489,6 +517,13 @@ pub fn trace(
     if let Some((want, got)) = &elsewhere {
         println!(
             "NOT {want}: {dst} is delivered to {got}; {want} has that address on another network (another lab), which {src_name} cannot reach"
+        );
+    }
+    if !firewalls.is_empty() {
+        println!(
+            "note: {} {} nftables rules netlab wrote (table inet netlab) that trace does not evaluate: a drop or NAT there is not in this prediction (--probe sends a real ping)",
+            firewalls.join(", "),
+            if firewalls.len() == 1 { "has" } else { "have" }
         );
     }
     for h in &hop_probes {

@@ -354,7 +354,14 @@ fn the_key_lists_come_from_the_parser() {
     let host = t.iter().find(|(s, _, _)| *s == "hosts").unwrap().2;
     assert_eq!(
         host,
-        ["nic", "nics", "address", "addresses", "forwarding", "firewall"],
+        [
+            "nic",
+            "nics",
+            "address",
+            "addresses",
+            "forwarding",
+            "firewall"
+        ],
         "{host:?}"
     );
     assert_eq!(
