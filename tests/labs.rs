@@ -686,8 +686,9 @@ fn dry_run_script_builds_what_up_builds(file: &str, prefix: &str) {
             matches!(words[0], "ip" | "bridge"),
             "not an iproute2 command: {line}"
         );
-        let o = std::process::Command::new(words[0])
-            .args(&words[1..])
+        // As a reader runs it: through a shell (an nft script is one quoted argument).
+        let o = std::process::Command::new("sh")
+            .args(["-c", line])
             .output()
             .unwrap();
         assert!(o.status.success(), "{file}: `{line}` failed: {}", text(&o));

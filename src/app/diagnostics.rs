@@ -385,21 +385,16 @@ fn trace_target(
     Ok((shared.unwrap_or(&c.endpoints[0]).address.ip(), ns))
 }
 
-/// The namespaces on a trace's way (there and back) that hold a netlab firewall: a host with
-/// `firewall` rules or published ports. The prediction does not evaluate nftables yet.
+/// The namespaces on a trace's way (there and back) where the lab's plan has a firewall
+/// (`firewall` rules, published ports, docker_gwbridge's masquerade). The prediction does not
+/// evaluate nftables yet.
 fn firewalls_on_path(recs: &[Record], t: &crate::trace::Trace) -> Vec<String> {
     let walled: Vec<String> = recs
         .iter()
-        .flat_map(|r| {
-            (0..r.lab.hosts.len())
-                .filter(|&hi| {
-                    !r.lab.hosts[hi].firewall.is_empty()
-                        || r.lab
-                            .containers
-                            .iter()
-                            .any(|c| c.host == hi && !c.ports.is_empty())
-                })
-                .map(|hi| r.lab.host_ns(hi))
+        .flat_map(|r| crate::plan::plan(&r.lab).objects)
+        .filter_map(|o| match o {
+            crate::plan::Object::Firewall { ns, .. } => Some(ns),
+            _ => None,
         })
         .collect();
     let mut out: Vec<String> = Vec::new();

@@ -304,6 +304,20 @@ impl Table {
 }
 
 /// The table as `nft add` commands, one a line.
+impl Table {
+    /// The whole table as one `nft` invocation, for a shell: its commands separated by `;` in
+    /// one single-quoted argument, which nft applies as one transaction (all or nothing, as
+    /// [`apply_in`] does): `nft 'add table inet netlab; add chain ...; add rule ...'`.
+    pub fn script(&self) -> String {
+        let cmds: Vec<String> = self
+            .commands()
+            .iter()
+            .map(|c| c.trim_start_matches("nft ").replace('\'', ""))
+            .collect();
+        format!("nft '{}'", cmds.join("; "))
+    }
+}
+
 impl fmt::Display for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for line in self.commands() {

@@ -344,11 +344,8 @@ impl fmt::Display for Object {
             ),
             Object::Promisc { ns, dev } => write!(f, "ip -n {ns} link set {dev} promisc on"),
             Object::Sysctl { ns, key, value } => write!(f, "ip netns exec {ns} sysctl -w {key}={value}"),
-            Object::Firewall { ns, table } => {
-                let lines: Vec<String> =
-                    table.commands().iter().map(|c| format!("ip netns exec {ns} {c}")).collect();
-                f.write_str(&lines.join("\n"))
-            }
+            // One object, one line, one transaction.
+            Object::Firewall { ns, table } => write!(f, "ip netns exec {ns} {}", table.script()),
             Object::Master { ns, dev, master } => write!(f, "ip -n {ns} link set {dev} master {master}"),
             Object::Isolated { ns, dev } => write!(f, "ip -n {ns} link set {dev} type bridge_slave isolated on"),
             Object::Up { ns, dev } => write!(f, "ip -n {ns} link set {dev} up"),
