@@ -727,6 +727,7 @@ mod tests {
             checks,
             scenarios: Vec::new(),
             sandbox_next: Default::default(),
+            ipsec_secret: None,
         }
     }
 

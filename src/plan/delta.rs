@@ -176,6 +176,10 @@ pub fn undo_command(o: &Object) -> String {
         Object::Firewall { ns, table } => {
             format!("ip netns exec {ns} nft delete table inet {}", table.name)
         }
+        Object::XfrmState { ns, sa } => format!("ip -n {ns} xfrm state del {}", sa.id()),
+        Object::XfrmPolicy { ns, policy } => {
+            format!("ip -n {ns} xfrm policy del {}", policy.selector())
+        }
     }
 }
 

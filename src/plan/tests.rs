@@ -51,7 +51,12 @@ fn vxlan_is_created_from_the_host_into_the_overlay_namespace() {
             local,
             port,
             mtu,
+            src_port,
         } => {
+            assert_eq!(
+                *src_port, None,
+                "a plain overlay's VXLAN picks a port per flow"
+            );
             assert_eq!(ns, "overlay.nas4");
             assert!(target_ns.starts_with("overlay.nas4.1-"));
             assert_eq!(name, "vxlan0");
@@ -180,7 +185,10 @@ fn plans_are_self_consistent() {
                         "{o}: created twice"
                     );
                 }
-                Object::Sysctl { .. } | Object::Firewall { .. } => {}
+                Object::Sysctl { .. }
+                | Object::Firewall { .. }
+                | Object::XfrmState { .. }
+                | Object::XfrmPolicy { .. } => {}
                 Object::Master { ns, dev, .. }
                 | Object::Promisc { ns, dev }
                 | Object::Isolated { ns, dev }
@@ -471,6 +479,7 @@ fn stacked_links_come_after_the_nics_they_sit_on() {
         let want = match o {
             Object::Vlan { .. } | Object::Macvlan { .. } => Phase::Stacked,
             Object::Bridge { .. } | Object::Veth { .. } | Object::Vxlan { .. } => Phase::Links,
+            Object::XfrmState { .. } | Object::XfrmPolicy { .. } => Phase::Links,
             _ => Phase::Config,
         };
         assert_eq!(o.phase(), want, "{o}");
