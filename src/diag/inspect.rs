@@ -271,7 +271,8 @@ fn ipsec_of<'a>(
     ) else {
         return vec![];
     };
-    if sport != hi {
+    // One port: the kernel's range is [low, high).
+    if hi != sport.wrapping_add(1) {
         return vec![];
     }
     let dport = x.port.unwrap_or(4789);

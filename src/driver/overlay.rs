@@ -399,7 +399,8 @@ fn esp_to(
     ) else {
         return Ok(None);
     };
-    if sport != hi {
+    // One port: the kernel's range is [low, high).
+    if hi != sport.wrapping_add(1) {
         return Ok(None);
     }
     let Some(policy) = sock
@@ -467,18 +468,24 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
                     ns: ns.clone(),
                     sa: sa_for(lab, ni, there, here),
                 });
+                // The SA out before the policy that sends through it (and, removed in reverse,
+                // the policy first): a policy without its SA would drop the datagrams.
                 let out = sa_for(lab, ni, here, there);
-                p.add(Object::XfrmPolicy {
+                let spi = out.spi;
+                p.add(Object::XfrmState {
                     ns: ns.clone(),
+                    sa: out,
+                });
+                p.add(Object::XfrmPolicy {
+                    ns,
                     policy: Policy {
                         src: here,
                         dst: there,
                         sport: encrypted_src_port(vni),
                         dport: VXLAN_PORT,
-                        spi: out.spi,
+                        spi,
                     },
                 });
-                p.add(Object::XfrmState { ns, sa: out });
             }
         }
         p.add(Object::Bridge {

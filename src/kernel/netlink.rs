@@ -644,8 +644,10 @@ pub fn describe(o: &Object) -> String {
     }
 }
 
-/// One UDP source port for every datagram of a VXLAN device (IFLA_VXLAN_PORT_RANGE low =
-/// high): an encrypted overlay's, which its IPsec policy selects.
+/// One UDP source port for every datagram of a VXLAN device: an encrypted overlay's, which its
+/// IPsec policy selects. IFLA_VXLAN_PORT_RANGE's high end is exclusive (udp_flow_src_port picks
+/// low + hash * (high - low) / 2^32), and low = high means the namespace's default range, so
+/// one port is the range [port, port + 1).
 fn set_src_port(msg: &mut LinkMessage, port: u16) {
     use netlink_packet_route::link::{InfoVxlan, LinkInfo};
     for a in &mut msg.attributes {
@@ -654,7 +656,7 @@ fn set_src_port(msg: &mut LinkMessage, port: u16) {
         };
         for i in infos {
             if let LinkInfo::Data(InfoData::Vxlan(v)) = i {
-                v.push(InfoVxlan::PortRange((port, port)));
+                v.push(InfoVxlan::PortRange((port, port + 1)));
             }
         }
     }

@@ -69,7 +69,7 @@ pub enum Object {
         local: Ipv4Addr,
         port: u16,
         mtu: u32,
-        /// The one UDP source port its packets leave from (`srcport P P`), instead of a port
+        /// The one UDP source port its packets leave from (`srcport P P+1`), instead of a port
         /// per inner flow: an encrypted overlay's, which its IPsec policy selects.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         src_port: Option<u16>,
@@ -355,7 +355,8 @@ impl fmt::Display for Object {
                     "ip -n {ns} link add {name} netns {target_ns} mtu {mtu} type vxlan id {vni} local {local} dstport {port}"
                 )?;
                 if let Some(p) = src_port {
-                    write!(f, " srcport {p} {p}")?;
+                    // The high end is exclusive: [p, p + 1) is the one port p.
+                    write!(f, " srcport {p} {}", p + 1)?;
                 }
                 write!(f, " {OVERLAY_VXLAN}")
             }
