@@ -581,6 +581,17 @@ async fn preflight(plan: &Plan) -> Result<()> {
     if vlans && !vlan_supported().await? {
         bail!(NO_VLAN);
     }
+    let esp = plan
+        .objects
+        .iter()
+        .any(|o| matches!(o, Object::XfrmState { .. }));
+    if esp
+        && !tokio::task::spawn_blocking(crate::kernel::xfrm::esp_supported)
+            .await
+            .map_err(std::io::Error::other)??
+    {
+        bail!(crate::kernel::xfrm::NO_ESP);
+    }
     Ok(())
 }
 

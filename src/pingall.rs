@@ -728,6 +728,7 @@ mod tests {
             checks,
             scenarios: Vec::new(),
             sandbox_next: Default::default(),
+            ipsec_secret: None,
         }
     }
 

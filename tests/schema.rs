@@ -100,6 +100,11 @@ const REJECTED: &[(&str, &str, &str)] = &[
         "vni is a key of overlay networks only",
     ),
     (
+        "encrypted-on-bridge.toml",
+        "/networks/b",
+        "encrypted is a key of overlay networks only",
+    ),
+    (
         "parent-on-bridge-network.toml",
         "/networks/n1",
         "parent is a key of macvlan networks only",

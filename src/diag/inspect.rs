@@ -243,9 +243,100 @@ pub struct VxlanView<'a> {
     pub socket_namespace: Option<&'a str>,
     pub fdb: Vec<&'a Fdb>,
     pub neighbours: Vec<&'a Neighbour>,
+    /// The IPsec SAs its VXLAN goes through (an encrypted overlay), out then in, as the
+    /// kernel of the socket's namespace has them (never their keys).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ipsec: Vec<IpsecView<'a>>,
 }
 
-fn vxlan_view<'a>(ns: &'a Namespace, l: &'a Link, host: Option<String>) -> Option<VxlanView<'a>> {
+#[derive(Debug, Serialize)]
+pub struct IpsecView<'a> {
+    /// out: this VTEP's datagrams to a peer; in: a peer's to this VTEP.
+    pub direction: &'static str,
+    #[serde(flatten)]
+    pub sa: &'a crate::kernel::xfrm::ObservedSa,
+}
+
+/// The SAs of the VXLAN device `x` in the socket's namespace `sock`: out, those the policies
+/// send its datagrams (from its one source port, to an FDB VTEP) through; in, those from the
+/// same VTEPs to it. Only a device with a single source port (an encrypted overlay's) has any.
+fn ipsec_of<'a>(
+    sock: &'a Namespace,
+    x: &crate::observe::Vxlan,
+    peers: &[&str],
+) -> Vec<IpsecView<'a>> {
+    let (Some(local), Some((sport, hi))) = (
+        x.local.as_deref().and_then(|l| l.parse().ok()),
+        x.port_range,
+    ) else {
+        return vec![];
+    };
+    // One port: the kernel's range is [low, high).
+    if hi != sport.wrapping_add(1) {
+        return vec![];
+    }
+    let dport = x.port.unwrap_or(4789);
+    let mut out = Vec::new();
+    let mut remotes = Vec::new();
+    for peer in peers {
+        let Ok(dst) = peer.parse() else { continue };
+        for p in sock
+            .xfrm
+            .policies
+            .iter()
+            .filter(|p| p.matches_udp(local, sport, dst, dport))
+        {
+            for (proto, spi, tdst) in &p.tmpl {
+                if let Some(sa) = sock
+                    .xfrm
+                    .states
+                    .iter()
+                    .find(|s| s.proto == *proto && s.spi == *spi && s.dst == *tdst)
+                {
+                    if !out.iter().any(|v: &IpsecView| std::ptr::eq(v.sa, sa)) {
+                        out.push(IpsecView {
+                            direction: "out",
+                            sa,
+                        });
+                        remotes.push(*peer);
+                    }
+                }
+            }
+        }
+    }
+    let local = local.to_string();
+    for sa in &sock.xfrm.states {
+        if sa.dst == local && remotes.contains(&sa.src.as_str()) {
+            out.push(IpsecView {
+                direction: "in",
+                sa,
+            });
+        }
+    }
+    out
+}
+
+fn vxlan_view<'a>(
+    snap: &'a Snapshot,
+    ns: &'a Namespace,
+    l: &'a Link,
+    host: Option<String>,
+) -> Option<VxlanView<'a>> {
+    let mut v = vxlan_view_here(ns, l, host)?;
+    if let Some(sock) = v.socket_namespace.and_then(|s| snap.namespace(s)) {
+        let mut peers: Vec<&str> = v.fdb.iter().filter_map(|f| f.dst.as_deref()).collect();
+        peers.sort();
+        peers.dedup();
+        v.ipsec = ipsec_of(sock, v.vxlan, &peers);
+    }
+    Some(v)
+}
+
+fn vxlan_view_here<'a>(
+    ns: &'a Namespace,
+    l: &'a Link,
+    host: Option<String>,
+) -> Option<VxlanView<'a>> {
     Some(VxlanView {
         host,
         namespace: &ns.name,
@@ -266,6 +357,7 @@ fn vxlan_view<'a>(ns: &'a Namespace, l: &'a Link, host: Option<String>) -> Optio
             .filter(|f| f.dev == l.name && f.is_self)
             .collect(),
         neighbours: ns.neighbours.iter().filter(|n| n.dev == l.name).collect(),
+        ipsec: Vec::new(),
     })
 }
 
@@ -280,7 +372,7 @@ pub fn vxlans<'a>(
         let l = ns
             .link(dev)
             .ok_or_else(|| Unknown(format!("no interface {dev} in {}", ns.name)))?;
-        return vxlan_view(ns, l, None)
+        return vxlan_view(snap, ns, l, None)
             .map(|v| vec![v])
             .ok_or_else(|| Unknown(format!("{}:{dev} is not a vxlan device", ns.name)));
     }
@@ -307,7 +399,7 @@ pub fn vxlans<'a>(
         if let Some(ns) = snap.namespace(&lab.overlay_ns(hi, ni)) {
             if let Some(v) = ns
                 .link("vxlan0")
-                .and_then(|l| vxlan_view(ns, l, Some(h.name.clone())))
+                .and_then(|l| vxlan_view(snap, ns, l, Some(h.name.clone())))
             {
                 out.push(v);
             }
@@ -411,6 +503,21 @@ pub fn render_vxlans(views: &[VxlanView]) -> String {
                 n.ip,
                 n.mac.as_deref().unwrap_or("-"),
                 n.state
+            ));
+        }
+        for i in &v.ipsec {
+            let s = i.sa;
+            out.push_str(&format!(
+                "  ipsec {} src {} dst {} proto {} spi {:#010x} reqid {} mode {} aead {}{}\n",
+                i.direction,
+                s.src,
+                s.dst,
+                s.proto,
+                s.spi,
+                s.reqid,
+                s.mode,
+                s.algorithm.as_deref().unwrap_or("-"),
+                s.icv_bits.map(|b| format!(" icv {b}")).unwrap_or_default()
             ));
         }
         out.push('\n');

@@ -195,3 +195,87 @@ fn rfc3339_formats_unix_time() {
     assert_eq!(inspect::rfc3339(1565687193), "2019-08-13T09:06:33Z");
     assert_eq!(inspect::rfc3339(951782400), "2000-02-29T00:00:00Z");
 }
+
+/// `encrypted = true` shows in inspect's Options as Docker shows `--opt encrypted` (the key,
+/// an empty value); a plain overlay has no such key.
+#[test]
+fn inspect_shows_an_encrypted_overlay_as_docker_does() {
+    let s = snap();
+    let mut r = record();
+    assert!(inspect::network(&s, &r, 0)[0]["Options"]
+        .get("encrypted")
+        .is_none());
+    r.lab.networks[0].driver = crate::spec::Driver::Overlay {
+        vni: 256,
+        encrypted: true,
+    };
+    let v = inspect::network(&s, &r, 0);
+    assert_eq!(v[0]["Options"]["encrypted"], "");
+}
+
+/// `netlab vxlan` shows the SAs a VTEP's VXLAN goes through, out (selected by an outbound
+/// policy on its one source port) and in (from the same peer), from the socket's namespace,
+/// never a key; a device without a single source port (a plain overlay) shows none.
+#[test]
+fn vxlan_report_shows_the_ipsec_sas_of_an_encrypted_overlay() {
+    use crate::kernel::xfrm::{ObservedPolicy, ObservedSa};
+    let mut s = snap();
+    let recs = vec![record()];
+    let ons = ov1("nas5");
+    let sa = |src: &str, dst: &str, spi: u32| ObservedSa {
+        src: src.into(),
+        dst: dst.into(),
+        spi,
+        proto: "esp".into(),
+        mode: "transport".into(),
+        reqid: crate::kernel::xfrm::REQID,
+        algorithm: Some("rfc4106(gcm(aes))".into()),
+        icv_bits: Some(128),
+    };
+    let host = s
+        .namespaces
+        .iter_mut()
+        .find(|n| n.name == "fx.nas5")
+        .unwrap();
+    host.xfrm.states = vec![
+        sa("10.1.1.14", "10.1.1.15", 0x111),
+        sa("10.1.1.15", "10.1.1.14", 0x222),
+    ];
+    host.xfrm.policies = vec![ObservedPolicy {
+        src: "10.1.1.15".into(),
+        src_prefix: 32,
+        dst: "10.1.1.14".into(),
+        dst_prefix: 32,
+        proto: 17,
+        sport: (16640, 0xffff),
+        dport: (4789, 0xffff),
+        dir: "out".into(),
+        tmpl: vec![("esp".into(), 0x222, "10.1.1.14".into())],
+    }];
+    let plain = inspect::vxlans(&s, &recs, "ov_net1").unwrap();
+    assert!(plain.iter().all(|v| v.ipsec.is_empty()));
+    let dev = s
+        .namespaces
+        .iter_mut()
+        .find(|n| n.name == ons)
+        .unwrap()
+        .links
+        .iter_mut()
+        .find(|l| l.name == "vxlan0")
+        .unwrap();
+    dev.vxlan.as_mut().unwrap().port_range = Some((16640, 16641));
+    let views = inspect::vxlans(&s, &recs, "ov_net1").unwrap();
+    let v = views.iter().find(|v| v.namespace == ons).unwrap();
+    let got: Vec<(&str, u32)> = v.ipsec.iter().map(|i| (i.direction, i.sa.spi)).collect();
+    assert_eq!(got, [("out", 0x222), ("in", 0x111)]);
+    let text = inspect::render_vxlans(&views);
+    assert!(
+        text.contains("ipsec out src 10.1.1.15 dst 10.1.1.14 proto esp spi 0x00000222 reqid 13681891 mode transport aead rfc4106(gcm(aes)) icv 128"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&views).unwrap().to_string();
+    assert!(
+        json.contains("\"direction\":\"in\"") && !json.contains("key"),
+        "{json}"
+    );
+}

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use std::net::Ipv4Addr;
 
 use super::{AddressPool, NetworkDriver, Options};
+use crate::kernel::xfrm::{Policy, Sa};
 use crate::observe::{Link, Snapshot};
 use crate::plan::{endpoint_in_container, hosts_on, Object, Plan, Role};
 use crate::spec::{span, Driver, Lab, Name, NetDraft, RawNetwork, Reporter, BRIDGE_MAX_PORTS};
@@ -29,10 +30,11 @@ impl NetworkDriver for Overlay {
         "overlay"
     }
     fn keys(&self) -> &'static [&'static str] {
-        &["vni"]
+        &["vni", "encrypted"]
     }
     /// `vni`: 0 in the settings until [`Overlay::allocate`] gives one.
     fn options(&self, r: &mut Reporter, _name: &Name, raw: &RawNetwork) -> Options {
+        let encrypted = raw.encrypted.as_ref().is_some_and(|e| *e.get_ref());
         let mut vni = 0;
         let mut ok = true;
         if let Some(v) = &raw.vni {
@@ -49,16 +51,18 @@ impl NetworkDriver for Overlay {
                 vni = *v.get_ref() as u32;
             }
         }
+        let mut spans: Vec<(&'static str, _)> = raw.vni.iter().map(|v| ("vni", span(v))).collect();
+        spans.extend(raw.encrypted.iter().map(|e| ("encrypted", span(e))));
         Options {
-            settings: Driver::Overlay { vni },
-            spans: raw.vni.iter().map(|v| ("vni", span(v))).collect(),
+            settings: Driver::Overlay { vni, encrypted },
+            spans,
             ok,
         }
     }
     /// VNIs written are unique; the others get the lowest free ones from 256 up, in file order.
     fn allocate(&self, r: &mut Reporter, drafts: &mut [NetDraft]) {
         let vni_of = |d: &NetDraft| match d.options.settings {
-            Driver::Overlay { vni } if vni != 0 => Some(vni),
+            Driver::Overlay { vni, .. } if vni != 0 => Some(vni),
             _ => None,
         };
         let mut used: HashMap<u32, String> = HashMap::new();
@@ -78,7 +82,7 @@ impl NetworkDriver for Overlay {
         }
         let mut next = FIRST_VNI;
         for d in drafts.iter_mut() {
-            let Driver::Overlay { vni } = &mut d.options.settings else {
+            let Driver::Overlay { vni, .. } = &mut d.options.settings else {
                 continue;
             };
             if *vni != 0 {
@@ -89,6 +93,30 @@ impl NetworkDriver for Overlay {
             }
             used.insert(next, d.name.clone());
             *vni = next;
+        }
+        // Each encrypted overlay's VXLAN leaves from a source port of its own (its policy's
+        // selector): two whose VNIs give the same port cannot both be told apart.
+        let mut ports: HashMap<u16, (String, u32)> = HashMap::new();
+        for d in drafts.iter() {
+            let Driver::Overlay {
+                vni,
+                encrypted: true,
+            } = d.options.settings
+            else {
+                continue;
+            };
+            let port = encrypted_src_port(vni);
+            if let Some((other, ovni)) = ports.get(&port) {
+                r.error_help(
+                    d.options.span("vni").cloned().unwrap_or(d.span.clone()),
+                    format!(
+                        "encrypted networks {other} (vni {ovni}) and {} (vni {vni}) would send VXLAN from the same UDP source port {port}, which is how their IPsec policies tell them apart",
+                        d.name
+                    ),
+                    format!("give one of them a vni that differs from the other's by other than a multiple of {ENCRYPTED_PORTS}"),
+                );
+            }
+            ports.insert(port, (d.name.clone(), vni));
         }
     }
     fn pool(&self) -> AddressPool {
@@ -133,7 +161,7 @@ impl NetworkDriver for Overlay {
         ni: usize,
         hosts: &[usize],
     ) -> (Map<String, Value>, Option<Vec<Value>>) {
-        let Driver::Overlay { vni } = lab.networks[ni].driver else {
+        let Driver::Overlay { vni, encrypted } = lab.networks[ni].driver else {
             return Default::default();
         };
         // The VNI as the kernel has it, on the first host where the network exists.
@@ -151,6 +179,10 @@ impl NetworkDriver for Overlay {
             "com.docker.network.driver.overlay.vxlanid_list".into(),
             json!(live_vni.to_string()),
         );
+        if encrypted {
+            // As `docker network inspect` shows `--opt encrypted`: the option, with no value.
+            options.insert("encrypted".into(), json!(""));
+        }
         let peers = hosts
             .iter()
             .map(|h| json!({ "Name": lab.hosts[*h].name, "IP": lab.hosts[*h].address.ip().to_string() }))
@@ -232,15 +264,18 @@ fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, 
         .as_ref()
         .map(|p| p.namespace.clone())
         .unwrap_or_else(|| ns.to_string());
+    let esp = esp_to(w, &sock_ns, &v, vtep, port)?;
     pre.push(hop(
         ns,
         None,
         Some(&l.name),
         format!(
-            "{}: fdb {mac} -> VTEP {vtep}; encap VNI {vni}, UDP {}:{port} from {}",
+            "{}: fdb {mac} -> VTEP {vtep}; encap VNI {vni}, UDP {}:{port} from {}{}",
             l.name,
             vtep,
-            v.local.as_deref().unwrap_or("?")
+            v.local.as_deref().unwrap_or("?"),
+            esp.map(|spi| format!("; ESP (spi {spi:#010x}) to VTEP {vtep}"))
+                .unwrap_or_default()
         ),
         w.ttl,
         "l2",
@@ -292,20 +327,167 @@ fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, 
     ))
 }
 
+/// ESP in transport mode with AES-GCM adds up to 34 bytes: SPI 4, sequence number 4, IV 8,
+/// pad length 1, next header 1, ICV 16 (libnetwork's pktExpansion is 26, with an 8-byte ICV),
+/// and pads its payload to 4 bytes.
+pub const ESP_OVERHEAD: u32 = 34;
+/// Encrypted overlays send VXLAN from one source port each, 16384 + (VNI mod 16384): below the
+/// ephemeral range (32768-60999 in a fresh namespace) a plain VXLAN device picks per-flow ports
+/// from, so that an outbound policy on the source port takes exactly one network's datagrams.
+pub(crate) const ENCRYPTED_PORTS: u32 = 16384;
+
+pub(crate) fn encrypted_src_port(vni: u32) -> u16 {
+    (ENCRYPTED_PORTS + vni % ENCRYPTED_PORTS) as u16
+}
+
+/// A lab's IPsec secret: 32 random bytes, drawn when a lab file with an encrypted overlay is
+/// checked. Its keys are secret because this is; they are identical at both ends of each SA
+/// because both are derived from it in one plan.
+pub(crate) fn new_secret() -> String {
+    crate::kernel::xfrm::random_hex(32)
+}
+
+/// SHA-256 of (purpose, lab secret, network id, source, destination): one value per direction
+/// of each pair of VTEPs of each network.
+fn derive(secret: &str, purpose: &str, net_id: &str, src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in ["netlab overlay esp", purpose, secret, net_id] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    h.update(src.octets());
+    h.update(dst.octets());
+    h.finalize().to_vec()
+}
+
+/// The SA that carries network `ni`'s VXLAN from VTEP `src` to VTEP `dst`: its SPI (per
+/// direction, as libnetwork's buildSPI; never below 256, which RFC 4303 reserves) and its key
+/// and salt.
+pub(crate) fn sa_for(lab: &Lab, ni: usize, src: Ipv4Addr, dst: Ipv4Addr) -> Sa {
+    let secret = lab
+        .ipsec_secret
+        .as_deref()
+        .expect("a lab with an encrypted overlay has its IPsec secret (spec::load draws it)");
+    let id = &lab.networks[ni].id;
+    let s = derive(secret, "spi", id, src, dst);
+    let mut spi = u32::from_be_bytes([s[0], s[1], s[2], s[3]]);
+    if spi < 0x100 {
+        spi |= 0x100;
+    }
+    let key = derive(secret, "key", id, src, dst)[..crate::kernel::xfrm::KEY_BYTES]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Sa { src, dst, spi, key }
+}
+
+/// The SPI of the ESP SA a VXLAN datagram of `v` to `vtep` goes out through, when an outbound
+/// policy of the socket's namespace `sock_ns` selects it (an encrypted overlay: one source port,
+/// [`encrypted_src_port`]). A policy without its SA drops the datagram, as the kernel does.
+fn esp_to(
+    w: &Walk<'_>,
+    sock_ns: &str,
+    v: &crate::observe::Vxlan,
+    vtep: Ipv4Addr,
+    port: u16,
+) -> Result<Option<u32>, Fail> {
+    let (Some(sock), Some(local), Some((sport, hi))) = (
+        w.snap.namespace(sock_ns),
+        v.local.as_deref().and_then(|l| l.parse::<Ipv4Addr>().ok()),
+        v.port_range,
+    ) else {
+        return Ok(None);
+    };
+    // One port: the kernel's range is [low, high).
+    if hi != sport.wrapping_add(1) {
+        return Ok(None);
+    }
+    let Some(policy) = sock
+        .xfrm
+        .policies
+        .iter()
+        .find(|p| p.matches_udp(local, sport, vtep, port))
+    else {
+        return Ok(None);
+    };
+    for (proto, spi, dst) in &policy.tmpl {
+        if sock
+            .xfrm
+            .states
+            .iter()
+            .any(|s| s.proto == *proto && s.spi == *spi && s.dst == *dst)
+        {
+            return Ok(Some(*spi));
+        }
+    }
+    Err((
+        Disposition::NeighborUnreachable,
+        format!(
+            "{sock_ns}: the IPsec policy for UDP {local}:{sport} -> {vtep}:{port} has no SA to send through (spi {})",
+            policy
+                .tmpl
+                .iter()
+                .map(|t| format!("{:#010x}", t.1))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ))
+}
+
 pub const VXLAN_PORT: u16 = 4789;
 /// VXLAN over IPv4 adds 50 bytes (outer Ethernet 14 + IP 20 + UDP 8 + VXLAN 8).
 pub const VXLAN_OVERHEAD: u32 = 50;
 
 fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
     let net = &lab.networks[ni];
-    let Driver::Overlay { vni } = net.driver else {
+    let Driver::Overlay { vni, encrypted } = net.driver else {
         return;
     };
-    let mtu = lab.underlay.mtu - VXLAN_OVERHEAD;
+    let mut mtu = lab.underlay.mtu - VXLAN_OVERHEAD;
+    if encrypted {
+        // As libnetwork's maxMTU: room for ESP, and a multiple of 4 so its padding fits.
+        mtu -= ESP_OVERHEAD;
+        mtu -= mtu % 4;
+    }
+    let src_port = encrypted.then(|| encrypted_src_port(vni));
     let endpoints = lab.endpoints_on(ni);
-    for hi in hosts_on(lab, ni) {
+    let vteps = hosts_on(lab, ni);
+    for &hi in &vteps {
         let ons = lab.overlay_ns(hi, ni);
         p.ns(ons.clone(), Role::OverlayNetwork);
+        if encrypted {
+            // libnetwork's setupEncryption, per remote VTEP: the SA in (remote -> here), the
+            // SA out (here -> remote) and the policy that sends this network's VXLAN through it,
+            // in the host's namespace, where the VXLAN socket is.
+            let here = lab.hosts[hi].address.ip();
+            for &ri in vteps.iter().filter(|r| **r != hi) {
+                let there = lab.hosts[ri].address.ip();
+                let ns = lab.host_ns(hi);
+                p.add(Object::XfrmState {
+                    ns: ns.clone(),
+                    sa: sa_for(lab, ni, there, here),
+                });
+                // The SA out before the policy that sends through it (and, removed in reverse,
+                // the policy first): a policy without its SA would drop the datagrams.
+                let out = sa_for(lab, ni, here, there);
+                let spi = out.spi;
+                p.add(Object::XfrmState {
+                    ns: ns.clone(),
+                    sa: out,
+                });
+                p.add(Object::XfrmPolicy {
+                    ns,
+                    policy: Policy {
+                        src: here,
+                        dst: there,
+                        sport: encrypted_src_port(vni),
+                        dport: VXLAN_PORT,
+                        spi,
+                    },
+                });
+            }
+        }
         p.add(Object::Bridge {
             ns: ons.clone(),
             name: "br0".into(),
@@ -318,6 +500,7 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
             local: lab.hosts[hi].address.ip(),
             port: VXLAN_PORT,
             mtu,
+            src_port,
         });
         let local = lab.endpoints_on_host(ni, hi);
         let veth = |k: usize, e: &crate::spec::Endpoint| {

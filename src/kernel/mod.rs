@@ -9,3 +9,4 @@ pub mod netns;
 pub mod nft;
 pub mod sysctl;
 pub mod tc;
+pub mod xfrm;

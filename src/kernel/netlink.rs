@@ -18,7 +18,7 @@ use rtnetlink::{
     LinkVlan, LinkVxlan, RouteMessageBuilder,
 };
 
-use super::{netns, nft, sysctl};
+use super::{netns, nft, sysctl, xfrm};
 use crate::plan::{Object, OVERLAY_VXLAN};
 use crate::spec::MacvlanMode;
 
@@ -293,13 +293,14 @@ impl NsLink {
                 local,
                 port,
                 mtu,
+                src_port,
                 ..
             } => {
                 // Created from this (host) namespace straight into the target: the VXLAN UDP
                 // socket belongs to the namespace of the creating netlink socket, so it stays
                 // here while the device lives in the overlay namespace (link-netnsid).
                 let fd = self.ns_fd(target_ns)?;
-                let msg = LinkVxlan::new(name, *vni)
+                let mut msg = LinkVxlan::new(name, *vni)
                     .local(*local)
                     .port(*port)
                     .proxy(OVERLAY_VXLAN.proxy)
@@ -310,6 +311,9 @@ impl NsLink {
                     .mtu(*mtu)
                     .setns_by_fd(fd.as_raw_fd())
                     .build();
+                if let Some(p) = src_port {
+                    set_src_port(&mut msg, *p);
+                }
                 h.link().add(msg).execute().await.map_err(io_err)?;
                 drop(fd);
             }
@@ -357,6 +361,20 @@ impl NsLink {
                 let fd = self.ns_fd(ns)?;
                 let (key, value) = (key.clone(), value.clone());
                 tokio::task::spawn_blocking(move || sysctl::write(&fd, &key, &value))
+                    .await
+                    .map_err(io::Error::other)??;
+            }
+            Object::XfrmState { ns, sa } => {
+                let fd = self.ns_fd(ns)?;
+                let sa = sa.clone();
+                tokio::task::spawn_blocking(move || xfrm::add_sa_in(&fd, &sa))
+                    .await
+                    .map_err(io::Error::other)??;
+            }
+            Object::XfrmPolicy { ns, policy } => {
+                let fd = self.ns_fd(ns)?;
+                let p = policy.clone();
+                tokio::task::spawn_blocking(move || xfrm::add_policy_in(&fd, &p))
                     .await
                     .map_err(io::Error::other)??;
             }
@@ -476,6 +494,20 @@ impl NsLink {
                     .await
                     .map_err(io::Error::other)??;
             }
+            Object::XfrmState { ns, sa } => {
+                let fd = self.ns_fd(ns)?;
+                let sa = sa.clone();
+                tokio::task::spawn_blocking(move || xfrm::delete_sa_in(&fd, &sa))
+                    .await
+                    .map_err(io::Error::other)??;
+            }
+            Object::XfrmPolicy { ns, policy } => {
+                let fd = self.ns_fd(ns)?;
+                let p = policy.clone();
+                tokio::task::spawn_blocking(move || xfrm::delete_policy_in(&fd, &p))
+                    .await
+                    .map_err(io::Error::other)??;
+            }
             Object::Sysctl { ns, key, .. } => {
                 let fd = self.ns_fd(ns)?;
                 let key = key.clone();
@@ -592,6 +624,10 @@ pub fn describe(o: &Object) -> String {
             table.name,
             table.chains.iter().map(|c| c.rules.len()).sum::<usize>()
         ),
+        Object::XfrmState { sa, .. } => format!("adding IPsec SA {} in {ns}", sa.id()),
+        Object::XfrmPolicy { policy, .. } => {
+            format!("adding IPsec policy {} in {ns}", policy.selector())
+        }
         Object::Master { dev, master, .. } => format!("attaching {dev} to {master} in {ns}"),
         Object::Isolated { dev, .. } => format!("isolating bridge port {dev} in {ns}"),
         Object::Up { dev, .. } => format!("setting {dev} up in {ns}"),
@@ -605,6 +641,24 @@ pub fn describe(o: &Object) -> String {
             crate::spec::format_mac(mac)
         ),
         Object::Neigh { ip, .. } => format!("adding neighbour {ip} in {ns}"),
+    }
+}
+
+/// One UDP source port for every datagram of a VXLAN device: an encrypted overlay's, which its
+/// IPsec policy selects. IFLA_VXLAN_PORT_RANGE's high end is exclusive (udp_flow_src_port picks
+/// low + hash * (high - low) / 2^32), and low = high means the namespace's default range, so
+/// one port is the range [port, port + 1).
+fn set_src_port(msg: &mut LinkMessage, port: u16) {
+    use netlink_packet_route::link::{InfoVxlan, LinkInfo};
+    for a in &mut msg.attributes {
+        let LinkAttribute::LinkInfo(infos) = a else {
+            continue;
+        };
+        for i in infos {
+            if let LinkInfo::Data(InfoData::Vxlan(v)) = i {
+                v.push(InfoVxlan::PortRange((port, port + 1)));
+            }
+        }
     }
 }
 

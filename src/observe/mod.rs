@@ -59,6 +59,9 @@ pub struct Namespace {
     /// net.ipv4.ip_forward inside the namespace.
     #[serde(default)]
     pub forwarding: Option<bool>,
+    /// IPsec SAs and policies (`ip xfrm state`, `ip xfrm policy`), keys left out.
+    #[serde(default, skip_serializing_if = "is_no_xfrm")]
+    pub xfrm: crate::kernel::xfrm::Observed,
     /// Set when the namespace could not be read (it vanished, or permission).
     pub error: Option<String>,
 }
@@ -184,6 +187,12 @@ pub struct Want {
     pub peers: bool,
     /// net.ipv4.ip_forward of each namespace.
     pub forwarding: bool,
+    /// IPsec SAs and policies.
+    pub xfrm: bool,
+}
+
+fn is_no_xfrm(x: &crate::kernel::xfrm::Observed) -> bool {
+    x.states.is_empty() && x.policies.is_empty()
 }
 
 impl Want {
@@ -195,6 +204,7 @@ impl Want {
         fdb: true,
         peers: true,
         forwarding: true,
+        xfrm: true,
     };
     /// What `netns` shows.
     pub const LISTING: Want = Want {
@@ -205,6 +215,7 @@ impl Want {
         fdb: false,
         peers: false,
         forwarding: false,
+        xfrm: false,
     };
     /// `find-link IFINDEX`: links only.
     pub const LINKS: Want = Want {
@@ -215,6 +226,7 @@ impl Want {
         fdb: false,
         peers: false,
         forwarding: false,
+        xfrm: false,
     };
     /// `find-link --peer-of`: links, their peers, and addresses to place VXLAN sockets.
     pub const PEERS: Want = Want {
@@ -225,6 +237,7 @@ impl Want {
         fdb: false,
         peers: true,
         forwarding: false,
+        xfrm: false,
     };
 }
 
@@ -444,6 +457,7 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
         neighbours: vec![],
         fdb: vec![],
         forwarding: None,
+        xfrm: Default::default(),
         error: None,
     };
     let read = (|| -> io::Result<_> {
@@ -487,11 +501,18 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
         } else {
             None
         };
-        Ok((links, addrs, routes, neigh, fdb, fwd, far))
+        // XFRM netlink, from this worker too: its socket is of the namespace it entered.
+        let xfrm = if want.xfrm {
+            crate::kernel::xfrm::dump_here().unwrap_or_default()
+        } else {
+            Default::default()
+        };
+        Ok((links, addrs, routes, neigh, fdb, fwd, far, xfrm))
     })();
     match read {
-        Ok((links, addrs, routes, neigh, fdb, fwd, far)) => {
+        Ok((links, addrs, routes, neigh, fdb, fwd, far, xfrm)) => {
             ns.forwarding = fwd;
+            ns.xfrm = xfrm;
             ns.links = links.iter().map(convert::link).collect();
             for (index, f) in far {
                 if let Some(l) = ns.links.iter_mut().find(|l| l.index == index) {

@@ -176,6 +176,10 @@ pub fn undo_command(o: &Object) -> String {
         Object::Firewall { ns, table } => {
             format!("ip netns exec {ns} nft delete table inet {}", table.name)
         }
+        Object::XfrmState { ns, sa } => format!("ip -n {ns} xfrm state del {}", sa.id()),
+        Object::XfrmPolicy { ns, policy } => {
+            format!("ip -n {ns} xfrm policy del {}", policy.selector())
+        }
     }
 }
 
@@ -375,5 +379,106 @@ mod tests {
             !d.add.iter().any(|x| matches!(x, Object::Veth { .. })),
             "{d:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod encrypted_tests {
+    use super::*;
+    use crate::spec::change::{carry_over, connect, disconnect};
+
+    /// A host joining an encrypted overlay at run time (connect) brings exactly its SAs and
+    /// policies: on each of the two hosts already there, an SA in, a policy and an SA out
+    /// towards it, and the same on the new host towards each of them; the SAs that were there
+    /// stay (same keys: the lab keeps its secret). Disconnecting takes them away again, before
+    /// any link.
+    #[test]
+    fn a_new_vtep_gets_its_sas_through_the_delta() {
+        let text = "[lab]\nname = \"e\"\n[hosts.h1]\naddress = \"10.1.1.11\"\n[hosts.h2]\naddress = \"10.1.1.12\"\n[hosts.h3]\naddress = \"10.1.1.13\"\n[networks.ov]\ndriver = \"overlay\"\nencrypted = true\n[networks.b]\ndriver = \"bridge\"\n[containers.c1]\nhost = \"h1\"\nnetworks = [\"ov\"]\n[containers.c2]\nhost = \"h2\"\nnetworks = [\"ov\"]\n[containers.c3]\nhost = \"h3\"\nnetworks = [\"b\"]\n";
+        let old = crate::spec::parse("e.toml", "e.toml", text, None).unwrap();
+        let ov = old.networks.iter().position(|n| n.name == "ov").unwrap();
+        let mut new = connect(&old, ov, 2, None).unwrap();
+        carry_over(&old, &mut new);
+        assert_eq!(new.ipsec_secret, old.ipsec_secret);
+        let d = delta(&crate::plan::plan(&old), &crate::plan::plan(&new));
+        assert!(d.remove.is_empty(), "{d:?}");
+        let xfrm: Vec<(&str, &str)> = d
+            .add
+            .iter()
+            .filter_map(|o| match o {
+                Object::XfrmState { ns, .. } => Some((ns.as_str(), "sa")),
+                Object::XfrmPolicy { ns, .. } => Some((ns.as_str(), "policy")),
+                _ => None,
+            })
+            .collect();
+        let count = |ns: &str, k: &str| xfrm.iter().filter(|x| **x == (ns, k)).count();
+        assert_eq!(
+            (count("e.h1", "sa"), count("e.h1", "policy")),
+            (2, 1),
+            "{xfrm:?}"
+        );
+        assert_eq!(
+            (count("e.h2", "sa"), count("e.h2", "policy")),
+            (2, 1),
+            "{xfrm:?}"
+        );
+        assert_eq!(
+            (count("e.h3", "sa"), count("e.h3", "policy")),
+            (4, 2),
+            "{xfrm:?}"
+        );
+        // The new host's SA towards h1 is h1's SA from it: one key at both ends.
+        let sa = |ns: &str, src: &str, dst: &str| {
+            d.add
+                .iter()
+                .find_map(|o| match o {
+                    Object::XfrmState { ns: n, sa }
+                        if n == ns && sa.src.to_string() == src && sa.dst.to_string() == dst =>
+                    {
+                        Some(sa.clone())
+                    }
+                    _ => None,
+                })
+                .unwrap()
+        };
+        assert_eq!(
+            sa("e.h3", "10.1.1.13", "10.1.1.11"),
+            sa("e.h1", "10.1.1.13", "10.1.1.11")
+        );
+        let script = d.script().join("\n");
+        assert!(script.contains("ip -n e.h3 xfrm policy add src 10.1.1.13/32 dst 10.1.1.11/32 proto udp sport 16640 dport 4789 dir out"), "{script}");
+
+        let back = disconnect(&new, ov, 2).unwrap();
+        let d = delta(&crate::plan::plan(&new), &crate::plan::plan(&back));
+        assert!(d.add.is_empty(), "{d:?}");
+        let roots = d.removal_roots();
+        let n_xfrm = roots
+            .iter()
+            .filter(|o| matches!(o, Object::XfrmState { .. } | Object::XfrmPolicy { .. }))
+            .count();
+        assert_eq!(n_xfrm, 12, "{roots:?}");
+        let first_link = roots
+            .iter()
+            .position(|o| !creates_links(o).is_empty())
+            .unwrap();
+        assert!(
+            roots[first_link..]
+                .iter()
+                .all(|o| !matches!(o, Object::XfrmState { .. } | Object::XfrmPolicy { .. })),
+            "SAs and policies go before links: {roots:?}"
+        );
+        // Each policy goes before the SA it sends through.
+        let pos = |f: &dyn Fn(&Object) -> bool| roots.iter().position(|o| f(o)).unwrap();
+        let pol = pos(
+            &|o| matches!(o, Object::XfrmPolicy { ns, policy } if ns == "e.h1" && policy.dst.to_string() == "10.1.1.13"),
+        );
+        let out = pos(
+            &|o| matches!(o, Object::XfrmState { ns, sa } if ns == "e.h1" && sa.dst.to_string() == "10.1.1.13"),
+        );
+        assert!(pol < out, "{roots:?}");
+        let back_in = pos(
+            &|o| matches!(o, Object::XfrmState { ns, sa } if ns == "e.h1" && sa.src.to_string() == "10.1.1.13"),
+        );
+        assert!(out < back_in || pol < back_in, "{roots:?}");
     }
 }

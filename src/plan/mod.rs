@@ -69,6 +69,10 @@ pub enum Object {
         local: Ipv4Addr,
         port: u16,
         mtu: u32,
+        /// The one UDP source port its packets leave from (`srcport P P+1`), instead of a port
+        /// per inner flow: an encrypted overlay's, which its IPsec policy selects.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        src_port: Option<u16>,
     },
     /// An 802.1Q sub-interface `name` of `link`, VLAN `id` (`ip link add link ens38 name
     /// ens38.10 type vlan id 10`).
@@ -110,6 +114,17 @@ pub enum Object {
     Firewall {
         ns: String,
         table: crate::kernel::nft::Table,
+    },
+    /// An IPsec ESP security association of namespace `ns` (a host: where the VXLAN sockets
+    /// live), through XFRM netlink.
+    XfrmState {
+        ns: String,
+        sa: crate::kernel::xfrm::Sa,
+    },
+    /// An outbound IPsec policy of namespace `ns`: which UDP datagrams go through which SA.
+    XfrmPolicy {
+        ns: String,
+        policy: crate::kernel::xfrm::Policy,
     },
     /// Bridge port isolation (Docker's enable_icc=false).
     Isolated {
@@ -173,6 +188,8 @@ impl Object {
             | Object::Promisc { ns, .. }
             | Object::Sysctl { ns, .. }
             | Object::Firewall { ns, .. }
+            | Object::XfrmState { ns, .. }
+            | Object::XfrmPolicy { ns, .. }
             | Object::Master { ns, .. }
             | Object::Isolated { ns, .. }
             | Object::Up { ns, .. }
@@ -186,6 +203,9 @@ impl Object {
     pub fn phase(&self) -> Phase {
         match self {
             Object::Bridge { .. } | Object::Veth { .. } | Object::Vxlan { .. } => Phase::Links,
+            // Before any VXLAN device exists, so that no datagram of an encrypted overlay ever
+            // leaves in the clear (nor with a route cached from before its policy).
+            Object::XfrmState { .. } | Object::XfrmPolicy { .. } => Phase::Links,
             Object::Vlan { .. } | Object::Macvlan { .. } => Phase::Stacked,
             _ => Phase::Config,
         }
@@ -329,10 +349,17 @@ impl fmt::Display for Object {
                 }
                 Ok(())
             }
-            Object::Vxlan { ns, target_ns, name, vni, local, port, mtu } => write!(
-                f,
-                "ip -n {ns} link add {name} netns {target_ns} mtu {mtu} type vxlan id {vni} local {local} dstport {port} {OVERLAY_VXLAN}"
-            ),
+            Object::Vxlan { ns, target_ns, name, vni, local, port, mtu, src_port } => {
+                write!(
+                    f,
+                    "ip -n {ns} link add {name} netns {target_ns} mtu {mtu} type vxlan id {vni} local {local} dstport {port}"
+                )?;
+                if let Some(p) = src_port {
+                    // The high end is exclusive: [p, p + 1) is the one port p.
+                    write!(f, " srcport {p} {}", p + 1)?;
+                }
+                write!(f, " {OVERLAY_VXLAN}")
+            }
             Object::Vlan { ns, name, link, id } => {
                 write!(f, "ip -n {ns} link add link {link} name {name} type vlan id {id}")
             }
@@ -346,6 +373,8 @@ impl fmt::Display for Object {
             Object::Sysctl { ns, key, value } => write!(f, "ip netns exec {ns} sysctl -w {key}={value}"),
             // One object, one line, one transaction.
             Object::Firewall { ns, table } => write!(f, "ip netns exec {ns} {}", table.script()),
+            Object::XfrmState { ns, sa } => write!(f, "ip -n {ns} xfrm state add {sa}"),
+            Object::XfrmPolicy { ns, policy } => write!(f, "ip -n {ns} xfrm policy add {policy}"),
             Object::Master { ns, dev, master } => write!(f, "ip -n {ns} link set {dev} master {master}"),
             Object::Isolated { ns, dev } => write!(f, "ip -n {ns} link set {dev} type bridge_slave isolated on"),
             Object::Up { ns, dev } => write!(f, "ip -n {ns} link set {dev} up"),

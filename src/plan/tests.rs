@@ -51,7 +51,12 @@ fn vxlan_is_created_from_the_host_into_the_overlay_namespace() {
             local,
             port,
             mtu,
+            src_port,
         } => {
+            assert_eq!(
+                *src_port, None,
+                "a plain overlay's VXLAN picks a port per flow"
+            );
             assert_eq!(ns, "overlay.nas4");
             assert!(target_ns.starts_with("overlay.nas4.1-"));
             assert_eq!(name, "vxlan0");
@@ -180,7 +185,10 @@ fn plans_are_self_consistent() {
                         "{o}: created twice"
                     );
                 }
-                Object::Sysctl { .. } | Object::Firewall { .. } => {}
+                Object::Sysctl { .. }
+                | Object::Firewall { .. }
+                | Object::XfrmState { .. }
+                | Object::XfrmPolicy { .. } => {}
                 Object::Master { ns, dev, .. }
                 | Object::Promisc { ns, dev }
                 | Object::Isolated { ns, dev }
@@ -471,6 +479,7 @@ fn stacked_links_come_after_the_nics_they_sit_on() {
         let want = match o {
             Object::Vlan { .. } | Object::Macvlan { .. } => Phase::Stacked,
             Object::Bridge { .. } | Object::Veth { .. } | Object::Vxlan { .. } => Phase::Links,
+            Object::XfrmState { .. } | Object::XfrmPolicy { .. } => Phase::Links,
             _ => Phase::Config,
         };
         assert_eq!(o.phase(), want, "{o}");
@@ -560,5 +569,153 @@ fn switch_ports_fall_back_to_numbers_when_names_do_not_fit() {
     assert_eq!(
         underlay::port_names(&l),
         [vec!["nas4", "nas4-ens38"], vec!["nas5"]]
+    );
+}
+
+fn encrypted() -> Lab {
+    lab(include_str!("../../labs/encrypted-overlay.toml"))
+}
+
+/// An encrypted overlay: per host, for its one peer, the SA in, the policy and the SA out, in
+/// the host's namespace, before any link; the SA out of one host is the SA in of the other
+/// (same SPI, same key); an SPI per direction; vxlan0 on source port 16384 + 256 with room for
+/// ESP in its MTU. The plain overlay beside it has none of it.
+#[test]
+fn encrypted_overlay_plans_sas_and_policies_per_vtep_pair() {
+    use crate::kernel::xfrm::{Policy, Sa};
+    let l = encrypted();
+    let p = plan(&l);
+    let (n4, n5) = (l.host_ns(0), l.host_ns(1));
+    let sas = |ns: &str| -> Vec<Sa> {
+        p.objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::XfrmState { ns: n, sa } if n == ns => Some(sa.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let policies: Vec<(&str, &Policy)> = p
+        .objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::XfrmPolicy { ns, policy } => Some((ns.as_str(), policy)),
+            _ => None,
+        })
+        .collect();
+    let (s4, s5) = (sas(n4.as_str()), sas(n5.as_str()));
+    assert_eq!((s4.len(), s5.len(), policies.len()), (2, 2, 2));
+    let a4: Ipv4Addr = "10.1.1.14".parse().unwrap();
+    let a5: Ipv4Addr = "10.1.1.15".parse().unwrap();
+    let find = |v: &[Sa], src, dst| {
+        v.iter()
+            .find(|s| s.src == src && s.dst == dst)
+            .cloned()
+            .unwrap()
+    };
+    let fwd = find(&s4, a4, a5);
+    assert_eq!(fwd, find(&s5, a4, a5));
+    let rev = find(&s5, a5, a4);
+    assert_eq!(rev, find(&s4, a5, a4));
+    assert_ne!(fwd.spi, rev.spi);
+    assert_ne!(fwd.key, rev.key);
+    assert!(fwd.spi >= 0x100 && rev.spi >= 0x100);
+    assert_eq!(fwd.key.len(), 40);
+    assert_eq!(
+        policies,
+        [
+            (
+                n4.as_str(),
+                &Policy {
+                    src: a4,
+                    dst: a5,
+                    sport: 16640,
+                    dport: 4789,
+                    spi: fwd.spi
+                }
+            ),
+            (
+                n5.as_str(),
+                &Policy {
+                    src: a5,
+                    dst: a4,
+                    sport: 16640,
+                    dport: 4789,
+                    spi: rev.spi
+                }
+            ),
+        ]
+    );
+    for o in &p.objects {
+        if matches!(o, Object::XfrmState { .. } | Object::XfrmPolicy { .. }) {
+            assert_eq!(o.phase(), Phase::Links, "{o}");
+        }
+    }
+    let vx: Vec<(u32, u32, Option<u16>)> = p
+        .objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Vxlan {
+                vni, mtu, src_port, ..
+            } => Some((*vni, *mtu, *src_port)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        vx,
+        [
+            (256, 1416, Some(16640)),
+            (256, 1416, Some(16640)),
+            (257, 1450, None),
+            (257, 1450, None)
+        ]
+    );
+    let lines: Vec<String> = p.objects.iter().map(|o| o.to_string()).collect();
+    assert!(lines.contains(&format!(
+        "ip -n {n4} xfrm state add src 10.1.1.14 dst 10.1.1.15 proto esp spi {:#010x} reqid 13681891 mode transport aead 'rfc4106(gcm(aes))' 0x{} 128",
+        fwd.spi, fwd.key
+    )), "{lines:#?}");
+    assert!(lines.contains(&format!(
+        "ip -n {n4} xfrm policy add src 10.1.1.14/32 dst 10.1.1.15/32 proto udp sport 16640 dport 4789 dir out tmpl src 10.1.1.14 dst 10.1.1.15 proto esp spi {:#010x} reqid 13681891 mode transport",
+        fwd.spi
+    )), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains(
+            " type vxlan id 256 local 10.1.1.14 dstport 4789 srcport 16640 16641 nolearning"
+        )),
+        "{lines:#?}"
+    );
+    let undo: Vec<String> = p.objects.iter().map(super::delta::undo_command).collect();
+    assert!(undo.contains(&format!(
+        "ip -n {n4} xfrm state del src 10.1.1.14 dst 10.1.1.15 proto esp spi {:#010x}",
+        fwd.spi
+    )));
+    assert!(undo.contains(&format!("ip -n {n4} xfrm policy del src 10.1.1.14/32 dst 10.1.1.15/32 proto udp sport 16640 dport 4789 dir out")));
+}
+
+/// The keys are the lab's own: each check of the same file draws another secret, so other
+/// keys and SPIs; the plan of one lab model is always the same (pure).
+#[test]
+fn encrypted_overlay_keys_are_drawn_per_lab() {
+    let (a, b) = (encrypted(), encrypted());
+    let secret = a.ipsec_secret.clone().unwrap();
+    assert_eq!(secret.len(), 64);
+    assert_ne!(a.ipsec_secret, b.ipsec_secret);
+    assert_eq!(plan(&a), plan(&a));
+    let keys = |l: &Lab| -> Vec<String> {
+        plan(l)
+            .objects
+            .into_iter()
+            .filter_map(|o| match o {
+                Object::XfrmState { sa, .. } => Some(sa.key),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(keys(&a).iter().all(|k| !keys(&b).contains(k)));
+    // A lab without an encrypted overlay draws nothing.
+    assert_eq!(
+        lab(include_str!("../../labs/overlay.toml")).ipsec_secret,
+        None
     );
 }

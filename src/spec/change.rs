@@ -208,6 +208,10 @@ fn add_gwbridge(lab: &mut Lab) -> Result<usize, Refused> {
 /// Endpoints are matched by container, network and host name, so `apply` is served too.
 pub fn carry_over(old: &Lab, new: &mut Lab) {
     use std::collections::HashMap;
+    // The keys of SAs that stay must stay: a lab keeps the IPsec secret it was built with.
+    if new.ipsec_secret.is_some() && old.ipsec_secret.is_some() {
+        new.ipsec_secret.clone_from(&old.ipsec_secret);
+    }
     for ni in 0..new.networks.len() {
         if !new.networks[ni].is_overlay() {
             continue;

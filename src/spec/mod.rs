@@ -585,6 +585,7 @@ impl Validator<'_, '_> {
             checks: Vec::new(),
             scenarios: Vec::new(),
             sandbox_next: Default::default(),
+            ipsec_secret: None,
         };
         self.limits(&lab, lab_span);
         let checks = self.checks(raw, &lab, &placed.partial);
@@ -592,9 +593,24 @@ impl Validator<'_, '_> {
         if self.r.has_errors() {
             return None;
         }
+        // Drawn only for a lab that encrypts: every other lab stays a pure function of its file.
+        let ipsec_secret = lab
+            .networks
+            .iter()
+            .any(|n| {
+                matches!(
+                    n.driver,
+                    Driver::Overlay {
+                        encrypted: true,
+                        ..
+                    }
+                )
+            })
+            .then(crate::driver::overlay::new_secret);
         Some(Lab {
             checks,
             scenarios,
+            ipsec_secret,
             ..lab
         })
     }

@@ -28,6 +28,12 @@ pub struct Lab {
     /// per-sandbox counter, kept once run-time changes have touched that sandbox.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub sandbox_next: std::collections::BTreeMap<String, u32>,
+    /// The lab's IPsec secret (hex, 32 random bytes) when it has an encrypted overlay: every
+    /// ESP key and SPI of the lab is derived from it (`driver::overlay`). Drawn when the lab
+    /// file is checked and kept in the lab's state, so both ends of an SA, and every later
+    /// change, derive the same keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipsec_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -141,7 +147,12 @@ impl MacvlanMode {
 #[serde(tag = "driver", rename_all = "lowercase")]
 pub enum Driver {
     /// Multi-host VXLAN network, Docker's `overlay` driver with a k-v store.
-    Overlay { vni: u32 },
+    Overlay {
+        vni: u32,
+        /// Docker's `--opt encrypted`: VXLAN between the hosts inside IPsec ESP.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        encrypted: bool,
+    },
     /// Host-local Linux bridge, Docker's user-defined `bridge` (and `docker_gwbridge`).
     Bridge { bridge: String, icc: bool },
     /// Host-local macvlan on a host interface (`ens33`, or a sub-interface like `ens38.10`).

@@ -353,6 +353,11 @@ pub struct RawNetwork {
     #[serde(default)]
     #[schemars(with = "i64", range(min = 1, max = 16777215))]
     pub vni: Option<Spanned<i64>>,
+    /// Overlay only: Docker's `--opt encrypted`, the VXLAN traffic between hosts in IPsec ESP
+    /// (transport mode, AES-GCM), with keys drawn per lab.
+    #[serde(default)]
+    #[schemars(with = "bool", extend("default" = false))]
+    pub encrypted: Option<Spanned<bool>>,
     /// Bridge driver: Docker's `com.docker.network.bridge.enable_icc` (default true).
     #[serde(default)]
     #[schemars(with = "bool", extend("default" = true))]
@@ -376,6 +381,7 @@ impl RawNetwork {
     pub fn span_of(&self, key: &str) -> Option<std::ops::Range<usize>> {
         match key {
             "vni" => self.vni.as_ref().map(|v| v.span()),
+            "encrypted" => self.encrypted.as_ref().map(|v| v.span()),
             "icc" => self.icc.as_ref().map(|v| v.span()),
             "parent" => self.parent.as_ref().map(|v| v.span()),
             "mode" => self.mode.as_ref().map(|v| v.span()),

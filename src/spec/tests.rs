@@ -91,13 +91,25 @@ fn overlay_lab_is_docker_faithful() {
     let ov1 = net(&l, "ov_net1");
     assert_eq!(ov1.subnet, subnet("10.0.0.0/24"));
     assert_eq!(ov1.gateway, ip("10.0.0.1"));
-    assert_eq!(ov1.driver, Driver::Overlay { vni: 256 });
+    assert_eq!(
+        ov1.driver,
+        Driver::Overlay {
+            vni: 256,
+            encrypted: false
+        }
+    );
     assert!(!ov1.implicit);
 
     let ov2 = net(&l, "ov_net2");
     assert_eq!(ov2.subnet, subnet("10.0.1.0/24"));
     assert_eq!(ov2.gateway, ip("10.0.1.1"));
-    assert_eq!(ov2.driver, Driver::Overlay { vni: 257 });
+    assert_eq!(
+        ov2.driver,
+        Driver::Overlay {
+            vni: 257,
+            encrypted: false
+        }
+    );
 
     let gw = net(&l, "docker_gwbridge");
     assert_eq!(gw.subnet, subnet("172.18.0.0/16"));
@@ -420,8 +432,20 @@ networks = [\"auto_br\", \"fixed_ov\"]
     assert_eq!(container(&l, "b").endpoints.len(), 2);
     assert_eq!(container(&l, "a").endpoints.len(), 2);
     // VNIs are given in file order.
-    assert_eq!(net(&l, "auto_ov").driver, Driver::Overlay { vni: 256 });
-    assert_eq!(net(&l, "fixed_ov").driver, Driver::Overlay { vni: 257 });
+    assert_eq!(
+        net(&l, "auto_ov").driver,
+        Driver::Overlay {
+            vni: 256,
+            encrypted: false
+        }
+    );
+    assert_eq!(
+        net(&l, "fixed_ov").driver,
+        Driver::Overlay {
+            vni: 257,
+            encrypted: false
+        }
+    );
 }
 
 #[test]
@@ -440,8 +464,20 @@ host = \"h1\"
 networks = [\"a\", \"b\"]
 "
     ));
-    assert_eq!(net(&l, "a").driver, Driver::Overlay { vni: 257 });
-    assert_eq!(net(&l, "b").driver, Driver::Overlay { vni: 256 });
+    assert_eq!(
+        net(&l, "a").driver,
+        Driver::Overlay {
+            vni: 257,
+            encrypted: false
+        }
+    );
+    assert_eq!(
+        net(&l, "b").driver,
+        Driver::Overlay {
+            vni: 256,
+            encrypted: false
+        }
+    );
 }
 
 #[test]

@@ -272,3 +272,84 @@ fn a_probe_the_kernel_refused_to_send_says_why() {
         "probe ttl 1: not sent (Network is unreachable (os error 101)), predicted no reply"
     );
 }
+
+/// An encrypted overlay's encap hop says ESP: the recorded snapshot with nas5's vxlan0 on one
+/// source port, an outbound policy in nas5 selecting it towards 10.1.1.14, and its SA. The
+/// same policy without its SA drops the datagram, as the kernel does (no state to send it by).
+#[test]
+fn encrypted_overlay_encap_hop_says_esp() {
+    use crate::kernel::xfrm::{ObservedPolicy, ObservedSa};
+    let mut s = snap();
+    let ov = overlay_ns(&s, "nas5", "10.1.1.15");
+    let vx = ns_mut(&mut s, &ov)
+        .links
+        .iter_mut()
+        .find(|l| l.name == "vxlan0")
+        .unwrap();
+    vx.vxlan.as_mut().unwrap().port_range = Some((16640, 16641));
+    let sock = vx.peer.as_ref().unwrap().namespace.clone();
+    let host = ns_mut(&mut s, &sock);
+    host.xfrm.policies.push(ObservedPolicy {
+        src: "10.1.1.15".into(),
+        src_prefix: 32,
+        dst: "10.1.1.14".into(),
+        dst_prefix: 32,
+        proto: 17,
+        sport: (16640, 0xffff),
+        dport: (4789, 0xffff),
+        dir: "out".into(),
+        tmpl: vec![("esp".into(), 0x42420b17, "10.1.1.14".into())],
+    });
+    let without_sa = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
+    assert_ne!(without_sa.disposition, Disposition::Delivered);
+    assert!(
+        without_sa
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("no SA to send through (spi 0x42420b17)"),
+        "{}",
+        render(&without_sa, true)
+    );
+    ns_mut(&mut s, &sock).xfrm.states.push(ObservedSa {
+        src: "10.1.1.15".into(),
+        dst: "10.1.1.14".into(),
+        spi: 0x42420b17,
+        proto: "esp".into(),
+        mode: "transport".into(),
+        reqid: crate::kernel::xfrm::REQID,
+        algorithm: Some("rfc4106(gcm(aes))".into()),
+        icv_bits: Some(128),
+    });
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
+    assert_eq!(
+        t.disposition,
+        Disposition::Delivered,
+        "{}",
+        render(&t, true)
+    );
+    let encap = t.hops.iter().find(|h| h.action.contains("encap")).unwrap();
+    assert!(
+        encap
+            .action
+            .ends_with("; ESP (spi 0x42420b17) to VTEP 10.1.1.14"),
+        "{}",
+        encap.action
+    );
+    // A plain overlay (a port per flow) is never taken for an encrypted one.
+    let mut plain = snap();
+    let sock = ns_mut(&mut plain, &ov)
+        .link("vxlan0")
+        .and_then(|l| l.peer.clone())
+        .unwrap()
+        .namespace;
+    ns_mut(&mut plain, &sock).xfrm = ns_mut(&mut s, &sock).xfrm.clone();
+    let t = trace(&plain, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
+    assert_eq!(
+        t.disposition,
+        Disposition::Delivered,
+        "{}",
+        render(&t, true)
+    );
+    assert!(!t.hops.iter().any(|h| h.action.contains("ESP")));
+}
