@@ -152,11 +152,16 @@ const REJECTED: &[(&str, &str, &str)] = &[
         "driver overlayy",
     ),
     (
-        "ipvlan-driver.toml",
+        "host-driver.toml",
         "/networks/n1/driver",
-        "driver ipvlan (not supported)",
+        "driver host (not supported)",
     ),
     ("macvlan-bad-mode.toml", "/networks/n1/mode", "mode bridged"),
+    (
+        "ipvlan-bad-mode.toml",
+        "/networks/n1/mode",
+        "ipvlan mode bridge",
+    ),
     ("check-bad-expect.toml", "/checks/0/expect", "expect maybe"),
     (
         "scenario-unknown-action.toml",

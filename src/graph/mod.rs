@@ -144,6 +144,8 @@ pub enum EdgeKind {
     Vlan,
     /// A container's macvlan to its parent.
     Macvlan,
+    /// A container's ipvlan to its parent.
+    Ipvlan,
     /// A container's default route to the router interface holding its gateway.
     Route,
 }
@@ -157,6 +159,7 @@ impl EdgeKind {
             EdgeKind::Vxlan => "vxlan",
             EdgeKind::Vlan => "vlan",
             EdgeKind::Macvlan => "macvlan",
+            EdgeKind::Ipvlan => "ipvlan",
             EdgeKind::Route => "route",
         }
     }
@@ -480,8 +483,10 @@ impl Builder<'_> {
                 .iter()
                 .map(|e| format!("{} {}", e.ifname, e.address))
                 .collect();
-            if let Some(gw) = c.default_gateway {
-                details.push(format!("default via {gw}"));
+            match lab.default_route(ci) {
+                Some((Some(gw), _)) => details.push(format!("default via {gw}")),
+                Some((None, dev)) => details.push(format!("default dev {dev}")),
+                None => {}
             }
             self.add_node(
                 Node {
@@ -540,7 +545,7 @@ impl Builder<'_> {
         self.g.edges.last_mut().unwrap()
     }
 
-    /// Veth pairs, macvlans, sub-interfaces and bridge ports, in plan order.
+    /// Veth pairs, macvlans, ipvlans, sub-interfaces and bridge ports, in plan order.
     fn links(&mut self, plan: &plan::Plan) {
         for o in &plan.objects {
             match o {
@@ -584,6 +589,29 @@ impl Builder<'_> {
                         inner,
                         outer,
                         format!("{name} macvlan {}", mode.as_str()),
+                    );
+                    e.from_if = Some(name.clone());
+                    e.network = network;
+                }
+                Object::Ipvlan {
+                    ns,
+                    parent,
+                    mode,
+                    target_ns,
+                    name,
+                } => {
+                    let (Some(inner), Some(outer)) = (
+                        self.node_of(target_ns, name, None),
+                        self.node_of(ns, parent, None),
+                    ) else {
+                        continue;
+                    };
+                    let network = self.endpoint_network(target_ns, name);
+                    let e = self.edge(
+                        EdgeKind::Ipvlan,
+                        inner,
+                        outer,
+                        format!("{name} ipvlan {}", mode.as_str()),
                     );
                     e.from_if = Some(name.clone());
                     e.network = network;
@@ -689,7 +717,7 @@ impl Builder<'_> {
     fn routes(&mut self) {
         let lab = self.lab;
         for (ci, c) in lab.containers.iter().enumerate() {
-            let Some(gw) = c.default_gateway else {
+            let Some((Some(gw), _)) = lab.default_route(ci) else {
                 continue;
             };
             let cid = lab.container_ns(ci);
