@@ -112,8 +112,8 @@ fn macvlan_predictions_match_real_pings_for_every_pair() {
 /// the destinations, so the "never its parent's host" rule is checked both ways.
 #[test]
 #[ignore = "needs CONFIG_IPVLAN (the VM tier runs it)"]
-fn ipvlan_predictions_match_real_pings_for_every_pair() {
-    if require_root("ipvlan_predictions_match_real_pings_for_every_pair") {
+fn ipvlan_lab_predictions_match_real_pings_for_every_pair() {
+    if require_root("ipvlan_lab_predictions_match_real_pings_for_every_pair") {
         assert!(
             kernel_has_ipvlan(),
             "needs ipvlan (CONFIG_IPVLAN), which this kernel lacks: tests/vm/run runs it"
