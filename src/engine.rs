@@ -15,7 +15,7 @@ use anyhow::{anyhow, bail, Result};
 use futures::StreamExt;
 use indexmap::IndexMap;
 
-use crate::kernel::netlink::{socket_here, vlan_supported, Conn, Handles, NsLink, NO_VLAN};
+use crate::kernel::netlink::{socket_here, supported, Conn, Feature, Handles, NsLink};
 use crate::kernel::netns;
 use crate::plan::{Object, Phase, Plan};
 use crate::progress::Progress;
@@ -574,12 +574,15 @@ async fn wait_until_ready(plan: &Plan, links: &HashMap<String, NsLink>) -> Resul
 /// Kernel features the plan needs, checked before anything of the lab exists, so a kernel that
 /// lacks one refuses the lab with the fix rather than halfway through building it.
 async fn preflight(plan: &Plan) -> Result<()> {
-    let vlans = plan
-        .objects
-        .iter()
-        .any(|o| matches!(o, Object::Vlan { .. }));
-    if vlans && !vlan_supported().await? {
-        bail!(NO_VLAN);
+    for feature in [Feature::Vlan, Feature::Ipvlan, Feature::Dummy] {
+        let needed = plan.objects.iter().any(|o| match feature {
+            Feature::Vlan => matches!(o, Object::Vlan { .. }),
+            Feature::Ipvlan => matches!(o, Object::Ipvlan { .. }),
+            Feature::Dummy => matches!(o, Object::Dummy { .. }),
+        });
+        if needed && !supported(feature).await? {
+            bail!(feature.missing());
+        }
     }
     let esp = plan
         .objects
@@ -1074,7 +1077,9 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
 /// another namespace, else the object's own.
 fn undo_ns(o: &Object) -> &str {
     match o {
-        Object::Vxlan { target_ns, .. } | Object::Macvlan { target_ns, .. } => target_ns,
+        Object::Vxlan { target_ns, .. }
+        | Object::Macvlan { target_ns, .. }
+        | Object::Ipvlan { target_ns, .. } => target_ns,
         _ => o.ns(),
     }
 }

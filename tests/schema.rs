@@ -157,15 +157,20 @@ const REJECTED: &[(&str, &str, &str)] = &[
         "driver overlayy",
     ),
     (
-        "ipvlan-driver.toml",
+        "host-driver.toml",
         "/networks/n1/driver",
-        "driver ipvlan (not supported)",
+        "driver host (not supported)",
     ),
     ("macvlan-bad-mode.toml", "/networks/n1/mode", "mode bridged"),
     (
         "firewall-unknown-chain.toml",
         "/hosts/h1/firewall/0/chain",
         "chain FORWARD",
+    ),
+    (
+        "ipvlan-bad-mode.toml",
+        "/networks/n1/mode",
+        "ipvlan mode bridge",
     ),
     ("check-bad-expect.toml", "/checks/0/expect", "expect maybe"),
     (

@@ -108,6 +108,20 @@ fn macvlan_predictions_match_real_pings_for_every_pair() {
     }
 }
 
+/// VM tier (CONFIG_IPVLAN): ipvlan L2, L3 and internal networks; the parents' hosts are among
+/// the destinations, so the "never its parent's host" rule is checked both ways.
+#[test]
+#[ignore = "needs CONFIG_IPVLAN (the VM tier runs it)"]
+fn ipvlan_lab_predictions_match_real_pings_for_every_pair() {
+    if require_root("ipvlan_lab_predictions_match_real_pings_for_every_pair") {
+        assert!(
+            kernel_has_ipvlan(),
+            "needs ipvlan (CONFIG_IPVLAN), which this kernel lacks: tests/vm/run runs it"
+        );
+        all_pairs_agree("labs/ipvlan.toml", "ttripv");
+    }
+}
+
 /// VM tier (802.1Q): macvlan on VLAN sub-interfaces, with and without the router.
 #[test]
 #[ignore = "needs 802.1Q (CONFIG_VLAN_8021Q): tests/vm/run runs it"]

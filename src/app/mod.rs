@@ -811,7 +811,7 @@ fn validate(file: &Path, json: bool) -> Result<()> {
         "mac",
         "default via",
     ]);
-    for c in &lab.containers {
+    for (ci, c) in lab.containers.iter().enumerate() {
         for (i, e) in c.endpoints.iter().enumerate() {
             let net = &lab.networks[e.network];
             t.add_row(vec![
@@ -828,11 +828,18 @@ fn validate(file: &Path, json: bool) -> Result<()> {
                 e.ifname.clone(),
                 format!("{} ({})", net.name, net.driver_name()),
                 e.address.to_string(),
-                format_mac(&e.mac),
+                // An ipvlan has its parent's MAC, which the plan does not know.
+                if matches!(net.driver, crate::spec::Driver::Ipvlan { .. }) {
+                    "(parent's)".to_string()
+                } else {
+                    format_mac(&e.mac)
+                },
                 if i == 0 {
-                    c.default_gateway
-                        .map(|g| g.to_string())
-                        .unwrap_or_else(|| "-".into())
+                    match lab.default_route(ci) {
+                        Some((Some(g), _)) => g.to_string(),
+                        Some((None, dev)) => format!("dev {dev}"),
+                        None => "-".into(),
+                    }
                 } else {
                     String::new()
                 },

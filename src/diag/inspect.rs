@@ -97,7 +97,7 @@ pub fn network(snap: &Snapshot, record: &Record, ni: usize) -> Value {
         "Driver": net.driver_name(),
         "EnableIPv6": false,
         "IPAM": { "Driver": "default", "Options": {}, "Config": [ { "Subnet": net.subnet.to_string(), "Gateway": net.gateway.to_string() } ] },
-        "Internal": net.internal,
+        "Internal": net.internal || net.driver().internal(&net.driver),
         "Attachable": false,
         "Ingress": false,
         "ConfigFrom": { "Network": "" },

@@ -10,51 +10,20 @@
 //! A parent serves one macvlan network per host, as Docker enforces; the rule is checked at
 //! `up` ([`Macvlan::place`]) and at run time ([`Macvlan::connect`]).
 
-use std::collections::HashMap;
-use std::ops::Range;
-
 use serde_json::{json, Map, Value};
 
-use super::{NetworkDriver, Options};
+use super::{parent, NetworkDriver, Options};
 use crate::observe::{Link, Snapshot};
 use crate::plan::{endpoint_in_container, hosts_on, Object, Plan};
 use crate::spec::change::Refused;
 use crate::spec::{
-    add_vlan, ifname_problem, span, split_vlan, Container, Driver, Host, Lab, MacvlanMode, Name,
-    NetDraft, RawNetwork, Reporter, Validator, Vlan, VlanSpelling, MAX_VLAN,
+    span, split_vlan, Container, Driver, Host, Lab, MacvlanMode, Name, NetDraft, RawNetwork,
+    Reporter, Validator,
 };
 use crate::trace::l2::{hop, Fail, Found, Walk, Want};
 use crate::trace::{ips, is_up, Disposition};
 
 pub(crate) struct Macvlan;
-
-/// A macvlan network's accepted parent while validating (one whose parent or mode was refused
-/// is not looked at by the placement rules: it was reported).
-struct Parent<'d> {
-    parent: &'d str,
-    span: Range<usize>,
-    mode: MacvlanMode,
-}
-
-impl<'d> Parent<'d> {
-    fn of(d: &'d NetDraft) -> Option<Parent<'d>> {
-        match &d.options.settings {
-            Driver::Macvlan { parent, mode } if d.options.ok => Some(Parent {
-                parent,
-                span: d.options.span("parent").cloned().unwrap_or(d.span.clone()),
-                mode: *mode,
-            }),
-            _ => None,
-        }
-    }
-    /// The NIC under the parent (`ens38` for `ens38.10`) and the VLAN id, if any.
-    fn nic(&self) -> (&'d str, Option<u16>) {
-        match split_vlan(self.parent) {
-            Some((nic, id)) => (nic, Some(id as u16)),
-            None => (self.parent, None),
-        }
-    }
-}
 
 impl NetworkDriver for Macvlan {
     fn name(&self) -> &'static str {
@@ -65,6 +34,9 @@ impl NetworkDriver for Macvlan {
     }
     fn required_keys(&self) -> &'static [&'static str] {
         &["parent"]
+    }
+    fn mode_values(&self) -> Vec<&'static str> {
+        MacvlanMode::ALL.iter().map(|m| m.as_str()).collect()
     }
     /// A macvlan network's `parent` and `mode`. The parent is checked for its form here, and
     /// against each host's NICs once containers are placed ([`Macvlan::place`]).
@@ -99,26 +71,7 @@ impl NetworkDriver for Macvlan {
             );
             return refused(None);
         };
-        let p = parent.get_ref();
-        if let Some(problem) = ifname_problem(p) {
-            r.error(span(parent), format!("parent: {problem}"));
-            return refused(Some(parent));
-        }
-        if let Some((nic, id)) = split_vlan(p) {
-            if !(1..=MAX_VLAN).contains(&id) {
-                r.error_help(
-                    span(parent),
-                    format!("VLAN id {id} in parent {p:?} is out of range: 802.1Q VLAN ids are 1 to {MAX_VLAN}"),
-                    format!("write the parent as NIC.VLAN with a VLAN id from 1 to {MAX_VLAN}, like \"{nic}.10\""),
-                );
-                return refused(Some(parent));
-            }
-        } else if p.contains('.') {
-            r.error_help(
-                span(parent),
-                format!("parent {p:?} is neither a NIC name nor NIC.VLAN"),
-                "write a NIC name like \"ens33\", or NIC.VLAN like \"ens38.10\"",
-            );
+        if !parent::check_form(r, parent) {
             return refused(Some(parent));
         }
         Options {
@@ -128,8 +81,8 @@ impl NetworkDriver for Macvlan {
     }
 
     /// Per host, the macvlan networks that exist there (those with a container on that host):
-    /// each parent must be one of the host's NICs or a VLAN of one, and one parent serves one
-    /// macvlan network, as Docker enforces. VLAN parents become the host's sub-interfaces.
+    /// the parent rules shared with ipvlan ([`parent::place`]), and passthru gives the parent
+    /// to one container.
     fn place(
         &self,
         v: &mut Validator<'_, '_>,
@@ -137,173 +90,47 @@ impl NetworkDriver for Macvlan {
         hosts: &mut [Host],
         containers: &[Container],
     ) {
-        for (hi, host) in hosts.iter_mut().enumerate() {
-            let mut on_host: Vec<usize> = Vec::new();
-            let mut per_net: HashMap<usize, usize> = HashMap::new();
-            for c in containers.iter().filter(|c| c.host == hi) {
-                for e in &c.endpoints {
-                    // A refused parent or mode was reported; its network is not looked at here.
-                    if Parent::of(&drafts[e.network]).is_some() {
-                        *per_net.entry(e.network).or_default() += 1;
-                        if !on_host.contains(&e.network) {
-                            on_host.push(e.network);
-                        }
-                    }
+        for (hi, ni, count) in parent::place(self, v, drafts, hosts, containers) {
+            let d = &drafts[ni];
+            let passthru = matches!(
+                d.options.settings,
+                Driver::Macvlan {
+                    mode: MacvlanMode::Passthru,
+                    ..
                 }
-            }
-            on_host.sort();
-            let mut users: HashMap<(&str, Option<u16>), usize> = HashMap::new();
-            for ni in on_host {
-                let d = &drafts[ni];
-                let m = Parent::of(d).unwrap();
-                let (nic, vlan) = m.nic();
-                if !host.all_nics().iter().any(|n| n == nic) {
-                    let nics = host.all_nics().join(", ");
-                    let mut with = host.all_nics();
-                    with.push(nic.to_string());
-                    v.r.error_help(
-                        m.span.clone(),
-                        format!(
-                            "parent interface {} of network {} does not exist on host {} (its NICs: {nics})",
-                            m.parent, d.name, host.name
-                        ),
-                        format!(
-                            "add the NIC to the host: [hosts.{}] nics = {:?}",
-                            host.name, with
-                        ),
-                    );
-                    continue;
-                }
-                // Keyed by NIC and VLAN id, not by name: "ens38.010" is "ens38.10".
-                if let Some(&other) = users.get(&(nic, vlan)) {
-                    let o = Parent::of(&drafts[other]).unwrap();
-                    let (message, spelling) = if o.parent == m.parent {
-                        (
-                            format!(
-                                "network {} is already using parent interface {} on host {}, so network {} cannot",
-                                drafts[other].name, m.parent, host.name, d.name
-                            ),
-                            String::new(),
-                        )
-                    } else {
-                        let (l, c) = v.r.line_col(o.span.start);
-                        (
-                            format!(
-                                "parent \"{}\" of network {} is VLAN {} on {nic}, which network {} already uses on host {} as \"{}\" (line {l}, column {c})",
-                                m.parent, d.name, vlan.unwrap_or(0), drafts[other].name, host.name, o.parent
-                            ),
-                            format!("\"{}\" and \"{}\" are one sub-interface, and ", m.parent, o.parent),
-                        )
-                    };
-                    v.r.error_help(
-                        m.span.clone(),
-                        message,
-                        format!(
-                            "{spelling}a parent serves one macvlan network per host (as in Docker): give {} another NIC, or a VLAN sub-interface like \"{nic}.20\"",
-                            d.name
-                        ),
-                    );
-                    continue;
-                }
-                users.insert((nic, vlan), ni);
-                if m.mode == MacvlanMode::Passthru && per_net.get(&ni).copied().unwrap_or(0) > 1 {
-                    v.r.error_help(
-                        m.span.clone(),
-                        format!(
-                            "network {} is in passthru mode, which gives the parent to one container, but host {} has {} containers on it",
-                            d.name, host.name, per_net[&ni]
-                        ),
-                        "use mode = \"bridge\", or one container per host",
-                    );
-                }
-                if let Some(id) = vlan {
-                    let spelt = VlanSpelling {
-                        name: m.parent.to_string(),
-                        at: m.span.clone(),
-                        role: format!("parent of network {}", d.name),
-                    };
-                    if v.vlan_spelling(hi, &host.name, nic, id, spelt) {
-                        add_vlan(host, m.parent, nic, id);
-                    }
-                }
+            );
+            if passthru && count > 1 {
+                v.r.error_help(
+                    d.options.span("parent").cloned().unwrap_or(d.span.clone()),
+                    format!(
+                        "network {} is in passthru mode, which gives the parent to one container, but host {} has {count} containers on it",
+                        d.name, hosts[hi].name
+                    ),
+                    "use mode = \"bridge\", or one container per host",
+                );
             }
         }
     }
 
-    /// A macvlan network's parent on the container's host, checked as `up` checks it: the NIC
-    /// exists, no other macvlan network in use on that host has the same NIC and VLAN, passthru
-    /// gives the parent to one container. A VLAN sub-interface the host lacks is added to it
-    /// (Docker's macvlan driver creates it; it stays while the network does).
+    /// A macvlan network's parent on the container's host, checked as `up` checks it
+    /// ([`parent::connect`]), and passthru gives the parent to one container.
     fn connect(&self, lab: &mut Lab, ni: usize, ci: usize) -> Result<(), Refused> {
-        let Driver::Macvlan { parent, mode } = lab.networks[ni].driver.clone() else {
+        let Driver::Macvlan { mode, .. } = lab.networks[ni].driver else {
             return Ok(());
         };
-        let (parent, mode) = (parent.as_str(), mode);
         let hi = lab.containers[ci].host;
-        let host = &lab.hosts[hi];
-        let net = &lab.networks[ni];
-        let (nic, vlan) = match split_vlan(parent) {
-            Some((nic, id)) => (nic, Some(id)),
-            None => (parent, None),
-        };
-        if !host.all_nics().iter().any(|n| n == nic) {
-            return Err(Refused(format!(
-                "parent interface {parent} of network {} does not exist on host {} (its NICs: {})",
-                net.name,
-                host.name,
-                host.all_nics().join(", ")
-            )));
-        }
-        let on_host = |n: usize| {
-            lab.containers
-                .iter()
-                .filter(|o| o.host == hi)
-                .flat_map(|o| o.endpoints.iter())
-                .filter(|e| e.network == n)
-                .count()
-        };
-        for (oi, other) in lab.networks.iter().enumerate() {
-            let Driver::Macvlan { parent: p, .. } = &other.driver else {
-                continue;
-            };
-            let same = match split_vlan(p) {
-                Some((n, id)) => n == nic && Some(id) == vlan,
-                None => p == nic && vlan.is_none(),
-            };
-            if oi != ni && same && on_host(oi) > 0 {
-                return Err(Refused(format!(
-                    "network {} is already using parent interface {p} on host {}, so network {} cannot",
-                    other.name, host.name, net.name
-                )));
-            }
-        }
-        if mode == MacvlanMode::Passthru && on_host(ni) > 0 {
+        if mode == MacvlanMode::Passthru && parent::containers_on(lab, ni, hi) > 0 {
             return Err(Refused(format!(
                 "network {} is in passthru mode, which gives the parent to one container, and host {} already has one on it",
-                net.name, host.name
+                lab.networks[ni].name, lab.hosts[hi].name
             )));
         }
-        if let Some(id) = vlan {
-            let id =
-                u16::try_from(id).map_err(|_| Refused(format!("VLAN {id} is out of range")))?;
-            let h = &mut lab.hosts[hi];
-            if !h.vlans.iter().any(|v| v.nic == nic && v.id == id) {
-                h.vlans.push(Vlan {
-                    name: parent.to_string(),
-                    nic: nic.to_string(),
-                    id,
-                });
-            }
-        }
-        Ok(())
+        parent::connect(lab, ni, ci)
     }
     /// A plain NIC's segment is the underlay's: the network may share its subnet. A refused
     /// parent may have been a plain NIC: it gets the benefit of the doubt.
     fn may_share_underlay(&self, d: &NetDraft) -> bool {
-        match &d.options.settings {
-            Driver::Macvlan { parent, .. } => !d.options.ok || split_vlan(parent).is_none(),
-            _ => false,
-        }
+        parent::on_plain_nic(d)
     }
     fn spans_hosts(&self) -> bool {
         true

@@ -1,4 +1,4 @@
-//! Network drivers, one module each (overlay, bridge, macvlan), from the lab file to the
+//! Network drivers, one module each (overlay, bridge, macvlan, ipvlan), from the lab file to the
 //! kernel objects and Docker's view: a driver checks its own options (with spans), applies its
 //! placement rules (at `up` and at run time), allocates what only it has (an overlay's VNI),
 //! plans its objects and fills its part of `docker network inspect`. What every driver shares
@@ -10,8 +10,10 @@
 //! settings as a variant of [`crate::spec::Driver`], and a line in [`ALL`] and [`of`].
 
 pub(crate) mod bridge;
+pub(crate) mod ipvlan;
 pub(crate) mod macvlan;
 pub(crate) mod overlay;
+pub(crate) mod parent;
 
 use std::ops::Range;
 
@@ -31,6 +33,17 @@ pub(crate) enum AddressPool {
     Global,
     /// The local pool, 172.18+.0.0/16 then 192.168.x.0/20 (bridges and the rest).
     Local,
+}
+
+/// How a container's default route goes out of a network that gives it one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DefaultRoute {
+    /// Through the network's gateway (`default via GW dev ethN`).
+    Gateway,
+    /// Out of the device, no gateway (`default dev ethN`: ipvlan L3).
+    Device,
+    /// None: the network is internal.
+    None,
 }
 
 /// A network's driver settings as checked: stand-ins where a value was refused (the lab is
@@ -57,6 +70,10 @@ pub(crate) trait NetworkDriver: Sync {
     /// The network keys only this driver reads; on another driver's network they are refused.
     fn keys(&self) -> &'static [&'static str] {
         &[]
+    }
+    /// The values `mode` takes on this driver's networks (the default first), if it reads it.
+    fn mode_values(&self) -> Vec<&'static str> {
+        Vec::new()
     }
     /// Those of [`keys`](Self::keys) a network of this driver must have.
     fn required_keys(&self) -> &'static [&'static str] {
@@ -105,6 +122,15 @@ pub(crate) trait NetworkDriver: Sync {
     /// external connectivity). A container whose networks all lack it gets docker_gwbridge.
     fn gives_default_route(&self) -> bool {
         true
+    }
+    /// How a network with these settings routes its containers out, when it is the one that
+    /// gives them their default route (Docker: the first with a gateway).
+    fn default_route(&self, _settings: &Driver) -> DefaultRoute {
+        DefaultRoute::Gateway
+    }
+    /// The network is internal (`docker network inspect`'s "Internal"): no way out of it.
+    fn internal(&self, _settings: &Driver) -> bool {
+        false
     }
     /// How many containers of one host the network takes (a Linux bridge's port limit).
     fn container_limit(&self) -> Option<usize>;
@@ -180,8 +206,12 @@ pub(crate) trait NetworkDriver: Sync {
 }
 
 /// Every driver, in the order errors and help list them.
-pub(crate) const ALL: [&dyn NetworkDriver; 3] =
-    [&overlay::Overlay, &bridge::Bridge, &macvlan::Macvlan];
+pub(crate) const ALL: [&dyn NetworkDriver; 4] = [
+    &overlay::Overlay,
+    &bridge::Bridge,
+    &macvlan::Macvlan,
+    &ipvlan::Ipvlan,
+];
 
 /// The driver a lab file names.
 pub(crate) fn named(name: &str) -> Option<&'static dyn NetworkDriver> {
@@ -194,6 +224,7 @@ pub(crate) fn of(settings: &Driver) -> &'static dyn NetworkDriver {
         Driver::Overlay { .. } => &overlay::Overlay,
         Driver::Bridge { .. } => &bridge::Bridge,
         Driver::Macvlan { .. } => &macvlan::Macvlan,
+        Driver::Ipvlan { .. } => &ipvlan::Ipvlan,
     }
 }
 

@@ -27,6 +27,7 @@ pub fn render(g: &Graph) -> String {
             EdgeKind::Vxlan => "color=\"blue\", style=dashed, penwidth=2, constraint=false",
             EdgeKind::Vlan => "color=\"darkorange\"",
             EdgeKind::Macvlan => "color=\"darkgreen\"",
+            EdgeKind::Ipvlan => "color=\"darkcyan\"",
             EdgeKind::Route => "color=\"red\", style=dotted, constraint=false",
         };
         writeln!(

@@ -144,6 +144,8 @@ pub enum EdgeKind {
     Vlan,
     /// A container's macvlan to its parent.
     Macvlan,
+    /// A container's ipvlan to its parent.
+    Ipvlan,
     /// A container's default route to the router interface holding its gateway.
     Route,
 }
@@ -157,6 +159,7 @@ impl EdgeKind {
             EdgeKind::Vxlan => "vxlan",
             EdgeKind::Vlan => "vlan",
             EdgeKind::Macvlan => "macvlan",
+            EdgeKind::Ipvlan => "ipvlan",
             EdgeKind::Route => "route",
         }
     }
@@ -476,7 +479,7 @@ impl Builder<'_> {
     /// Every container, in its host's box, with its interfaces' addresses.
     fn containers(&mut self) {
         let lab = self.lab;
-        for c in &lab.containers {
+        for (ci, c) in lab.containers.iter().enumerate() {
             // A host-mode container shares its host's namespace, not the host's node.
             let ns = crate::spec::ns_name::node(&lab.name, &c.name);
             let mut details: Vec<String> = c
@@ -492,8 +495,10 @@ impl Builder<'_> {
                 )),
                 NetworkMode::Sandbox => {}
             }
-            if let Some(gw) = c.default_gateway {
-                details.push(format!("default via {gw}"));
+            match lab.default_route(ci) {
+                Some((Some(gw), _)) => details.push(format!("default via {gw}")),
+                Some((None, dev)) => details.push(format!("default dev {dev}")),
+                None => {}
             }
             self.add_node(
                 Node {
@@ -552,7 +557,7 @@ impl Builder<'_> {
         self.g.edges.last_mut().unwrap()
     }
 
-    /// Veth pairs, macvlans, sub-interfaces and bridge ports, in plan order.
+    /// Veth pairs, macvlans, ipvlans, sub-interfaces and bridge ports, in plan order.
     fn links(&mut self, plan: &plan::Plan) {
         for o in &plan.objects {
             match o {
@@ -596,6 +601,29 @@ impl Builder<'_> {
                         inner,
                         outer,
                         format!("{name} macvlan {}", mode.as_str()),
+                    );
+                    e.from_if = Some(name.clone());
+                    e.network = network;
+                }
+                Object::Ipvlan {
+                    ns,
+                    parent,
+                    mode,
+                    target_ns,
+                    name,
+                } => {
+                    let (Some(inner), Some(outer)) = (
+                        self.node_of(target_ns, name, None),
+                        self.node_of(ns, parent, None),
+                    ) else {
+                        continue;
+                    };
+                    let network = self.endpoint_network(target_ns, name);
+                    let e = self.edge(
+                        EdgeKind::Ipvlan,
+                        inner,
+                        outer,
+                        format!("{name} ipvlan {}", mode.as_str()),
                     );
                     e.from_if = Some(name.clone());
                     e.network = network;
@@ -700,8 +728,8 @@ impl Builder<'_> {
     /// rather than a bridge the container is plugged into.
     fn routes(&mut self) {
         let lab = self.lab;
-        for c in &lab.containers {
-            let Some(gw) = c.default_gateway else {
+        for (ci, c) in lab.containers.iter().enumerate() {
+            let Some((Some(gw), _)) = lab.default_route(ci) else {
                 continue;
             };
             let cid = crate::spec::ns_name::node(&lab.name, &c.name);

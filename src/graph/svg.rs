@@ -611,6 +611,7 @@ pub fn render(g: &Graph) -> String {
             EdgeKind::Vxlan => ("#00c", r#" stroke-dasharray="7 4" stroke-width="2""#),
             EdgeKind::Vlan => ("#d80", ""),
             EdgeKind::Macvlan => ("#060", ""),
+            EdgeKind::Ipvlan => ("#088", ""),
             EdgeKind::Route => ("#c00", r#" stroke-dasharray="2 3""#),
         };
         let d: Vec<String> = route

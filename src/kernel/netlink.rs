@@ -9,22 +9,28 @@ use std::os::fd::AsRawFd;
 
 use futures::TryStreamExt;
 use netlink_packet_route::link::{
-    InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkMessage, MacVlanMode,
+    InfoData, InfoVeth, IpVlanMode, LinkAttribute, LinkFlags, LinkMessage, MacVlanMode,
 };
 use netlink_packet_route::neighbour::NeighbourFlags;
-use netlink_packet_route::route::RouteProtocol;
+use netlink_packet_route::route::{RouteProtocol, RouteScope};
 use rtnetlink::{
-    Handle, LinkBridge, LinkBridgePort, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVeth,
-    LinkVlan, LinkVxlan, RouteMessageBuilder,
+    Handle, LinkBridge, LinkBridgePort, LinkDummy, LinkIpVlan, LinkMacVlan, LinkMessageBuilder,
+    LinkUnspec, LinkVeth, LinkVlan, LinkVxlan, RouteMessageBuilder,
 };
 
 use super::{netns, nft, sysctl, xfrm};
 use crate::plan::{Object, OVERLAY_VXLAN};
-use crate::spec::MacvlanMode;
+use crate::spec::{IpvlanMode, MacvlanMode};
 
 /// What netlab says when the kernel cannot create 802.1Q sub-interfaces.
 pub const NO_VLAN: &str =
     "this kernel has no 802.1Q VLAN support (CONFIG_VLAN_8021Q); try 'modprobe 8021q'";
+/// What netlab says when the kernel cannot create ipvlan devices.
+pub const NO_IPVLAN: &str =
+    "this kernel has no ipvlan support (CONFIG_IPVLAN), which the lab's ipvlan networks need; try 'modprobe ipvlan'";
+/// What netlab says when the kernel cannot create dummy devices.
+pub const NO_DUMMY: &str =
+    "this kernel has no dummy device support (CONFIG_DUMMY), which an ipvlan network without a parent needs (its parent is a dummy, as in Docker); try 'modprobe dummy', or give the network a parent";
 
 pub type Conn = (
     netlink_proto::Connection<netlink_packet_route::RouteNetlinkMessage>,
@@ -217,14 +223,18 @@ impl NsLink {
     async fn route_message(
         &mut self,
         dst: Option<ipnetwork::Ipv4Network>,
-        via: Ipv4Addr,
+        via: Option<Ipv4Addr>,
         dev: &str,
     ) -> io::Result<netlink_packet_route::route::RouteMessage> {
         let i = self.index(dev).await?;
         let mut b = RouteMessageBuilder::<Ipv4Addr>::new()
-            .gateway(via)
             .output_interface(i)
             .protocol(RouteProtocol::Boot);
+        b = match via {
+            Some(via) => b.gateway(via),
+            // On-link, as `ip route add default dev eth0` makes it.
+            None => b.scope(RouteScope::Link),
+        };
         if let Some(d) = dst {
             b = b.destination_prefix(d.network(), d.prefix());
         }
@@ -323,12 +333,7 @@ impl NsLink {
                     .add(LinkVlan::new(name, li, *id).build())
                     .execute()
                     .await
-                    .map_err(|e| match io_err(e) {
-                        e if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
-                            io::Error::new(e.kind(), NO_VLAN)
-                        }
-                        e => e,
-                    })?;
+                    .map_err(|e| unsupported(e, NO_VLAN))?;
             }
             Object::Macvlan {
                 parent,
@@ -348,6 +353,33 @@ impl NsLink {
                     .build();
                 h.link().add(msg).execute().await.map_err(io_err)?;
                 drop(fd);
+            }
+            Object::Ipvlan {
+                parent,
+                mode,
+                target_ns,
+                name,
+                ..
+            } => {
+                // As a macvlan: from the host into the container, no MAC (the parent's).
+                let pi = self.index(parent).await?;
+                let fd = self.ns_fd(target_ns)?;
+                let msg = LinkIpVlan::new(name, pi, ipvlan_mode(*mode))
+                    .setns_by_fd(fd.as_raw_fd())
+                    .build();
+                h.link()
+                    .add(msg)
+                    .execute()
+                    .await
+                    .map_err(|e| unsupported(e, NO_IPVLAN))?;
+                drop(fd);
+            }
+            Object::Dummy { name, .. } => {
+                h.link()
+                    .add(LinkDummy::new(name).build())
+                    .execute()
+                    .await
+                    .map_err(|e| unsupported(e, NO_DUMMY))?;
             }
             Object::Promisc { dev, .. } => self.set_link(dev, |b| b.promiscuous(true)).await?,
             Object::Firewall { ns, table } => {
@@ -438,8 +470,10 @@ impl NsLink {
             | Object::Vlan { name, .. }
             | Object::Veth { name, .. }
             | Object::Vxlan { name, .. }
-            | Object::Macvlan { name, .. } => {
-                // Vxlan and macvlan live in their target namespace: this connection must be
+            | Object::Macvlan { name, .. }
+            | Object::Ipvlan { name, .. }
+            | Object::Dummy { name, .. } => {
+                // Vxlan, macvlan and ipvlan live in their target namespace: this connection must be
                 // that namespace's (the engine undoes them there).
                 let i = self.index(name).await?;
                 h.link().del(i).execute().await.map_err(io_err)?;
@@ -617,6 +651,17 @@ pub fn describe(o: &Object) -> String {
             target_ns,
             ..
         } => format!("creating macvlan {name} of {parent} from {ns} into {target_ns}"),
+        Object::Ipvlan {
+            parent,
+            name,
+            target_ns,
+            mode,
+            ..
+        } => format!(
+            "creating ipvlan ({}) {name} of {parent} from {ns} into {target_ns}",
+            mode.as_str()
+        ),
+        Object::Dummy { name, .. } => format!("creating dummy {name} in {ns}"),
         Object::Promisc { dev, .. } => format!("setting {dev} promiscuous in {ns}"),
         Object::Sysctl { key, value, .. } => format!("setting {key}={value} in {ns}"),
         Object::Firewall { table, .. } => format!(
@@ -632,10 +677,13 @@ pub fn describe(o: &Object) -> String {
         Object::Isolated { dev, .. } => format!("isolating bridge port {dev} in {ns}"),
         Object::Up { dev, .. } => format!("setting {dev} up in {ns}"),
         Object::Address { dev, address, .. } => format!("adding {address} to {dev} in {ns}"),
-        Object::Route { dst, via, .. } => match dst {
-            Some(d) => format!("adding route {d} via {via} in {ns}"),
-            None => format!("adding default route via {via} in {ns}"),
-        },
+        Object::Route { dst, via, dev, .. } => {
+            let what = dst.map_or("default route".to_string(), |d| format!("route {d}"));
+            match via {
+                Some(via) => format!("adding {what} via {via} in {ns}"),
+                None => format!("adding {what} dev {dev} in {ns}"),
+            }
+        }
         Object::Fdb { mac, dst, .. } => format!(
             "adding fdb entry {} -> {dst} in {ns}",
             crate::spec::format_mac(mac)
@@ -671,35 +719,89 @@ fn macvlan_mode(m: MacvlanMode) -> MacVlanMode {
     }
 }
 
-/// Can this kernel create 802.1Q sub-interfaces? Tried for real, in a temporary namespace that
-/// dies with the probe (a veth pair and a VLAN on it, nothing mounted, nothing named): the
-/// kernel loads 8021q on demand when it can, so this is the only honest answer. Must run
-/// within tokio.
-pub async fn vlan_supported() -> io::Result<bool> {
+fn ipvlan_mode(m: IpvlanMode) -> IpVlanMode {
+    match m {
+        IpvlanMode::L2 => IpVlanMode::L2,
+        IpvlanMode::L3 => IpVlanMode::L3,
+    }
+}
+
+/// A link kind the kernel does not know (its module absent) is EOPNOTSUPP: say which option.
+fn unsupported(e: rtnetlink::Error, what: &str) -> io::Error {
+    match io_err(e) {
+        e if e.raw_os_error() == Some(libc::EOPNOTSUPP) => io::Error::new(e.kind(), what),
+        e => e,
+    }
+}
+
+/// A link kind whose support `up` checks before it creates anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// 802.1Q sub-interfaces (CONFIG_VLAN_8021Q).
+    Vlan,
+    /// ipvlan devices (CONFIG_IPVLAN).
+    Ipvlan,
+    /// dummy devices (CONFIG_DUMMY).
+    Dummy,
+}
+
+impl Feature {
+    fn what(self) -> &'static str {
+        match self {
+            Feature::Vlan => "802.1Q",
+            Feature::Ipvlan => "ipvlan",
+            Feature::Dummy => "dummy",
+        }
+    }
+    /// What netlab says when the kernel lacks it.
+    pub fn missing(self) -> &'static str {
+        match self {
+            Feature::Vlan => NO_VLAN,
+            Feature::Ipvlan => NO_IPVLAN,
+            Feature::Dummy => NO_DUMMY,
+        }
+    }
+}
+
+/// Can this kernel create devices of `feature`'s kind? Tried for real, in a temporary
+/// namespace that dies with the probe (a veth pair, and a VLAN or an ipvlan on it, or a dummy;
+/// nothing mounted, nothing named): the kernel loads the module on demand when it can, so this
+/// is the only honest answer. Must run within tokio.
+pub async fn supported(feature: Feature) -> io::Result<bool> {
+    let what = feature.what();
     let rt = tokio::runtime::Handle::current();
     let conn =
         tokio::task::spawn_blocking(move || netns::run_in_temporary(move || socket_here(&rt)))
             .await
             .map_err(io::Error::other)??;
-    let mut link = NsLink::start("(802.1Q probe)", conn);
+    let mut link = NsLink::start("(kernel feature probe)", conn);
     let h = link.handle.clone();
-    h.link()
-        .add(LinkVeth::new("probe0", "probe1").build())
-        .execute()
-        .await
-        .map_err(|e| nl_err(e, "probing for 802.1Q support: creating a veth pair"))?;
-    let i = link.index("probe0").await?;
-    let r = h
-        .link()
-        .add(LinkVlan::new("probe0.1", i, 1).build())
-        .execute()
-        .await;
+    let msg = if feature == Feature::Dummy {
+        LinkDummy::new("probe0").build()
+    } else {
+        h.link()
+            .add(LinkVeth::new("probe0", "probe1").build())
+            .execute()
+            .await
+            .map_err(|e| {
+                nl_err(
+                    e,
+                    &format!("probing for {what} support: creating a veth pair"),
+                )
+            })?;
+        let i = link.index("probe0").await?;
+        match feature {
+            Feature::Vlan => LinkVlan::new("probe0.1", i, 1).build(),
+            _ => LinkIpVlan::new("probe2", i, IpVlanMode::L2).build(),
+        }
+    };
+    let r = h.link().add(msg).execute().await;
     match r.map_err(io_err) {
         Ok(()) => Ok(true),
         Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(false),
         Err(e) => Err(io::Error::new(
             e.kind(),
-            format!("probing for 802.1Q support: {e}"),
+            format!("probing for {what} support: {e}"),
         )),
     }
     // `link` drops here: its socket was the last hold on the namespace, which goes with

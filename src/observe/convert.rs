@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoData, InfoMacVlan, InfoPortData, InfoVlan, InfoVxlan, LinkAttribute,
-    LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
+    InfoBridgePort, InfoData, InfoIpVlan, InfoMacVlan, InfoPortData, InfoVlan, InfoVxlan,
+    LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
 };
 use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage,
@@ -60,6 +60,12 @@ pub fn link(m: &LinkMessage) -> Link {
                         LinkInfo::Data(InfoData::MacVlan(v)) => {
                             l.macvlan_mode = v.iter().find_map(|x| match x {
                                 InfoMacVlan::Mode(m) => Some(mode(m)),
+                                _ => None,
+                            })
+                        }
+                        LinkInfo::Data(InfoData::IpVlan(v)) => {
+                            l.ipvlan_mode = v.iter().find_map(|x| match x {
+                                InfoIpVlan::Mode(m) => Some(m.to_string()),
                                 _ => None,
                             })
                         }

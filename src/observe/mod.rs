@@ -77,13 +77,16 @@ pub struct Link {
     pub operstate: String,
     pub qdisc: Option<String>,
     pub master: Option<String>,
-    /// IFLA_LINK: the peer (veth), lower device (macvlan, vlan) or underlay device (vxlan).
+    /// IFLA_LINK: the peer (veth), lower device (macvlan, ipvlan, vlan) or underlay device (vxlan).
     pub link: Option<u32>,
     /// IFLA_LINK_NETNSID: `link` is in another namespace, known here by this id.
     pub link_netnsid: Option<i32>,
     pub promiscuity: Option<u32>,
     pub vxlan: Option<Vxlan>,
     pub macvlan_mode: Option<String>,
+    /// IFLA_IPVLAN_MODE of an ipvlan: "l2", "l3" or "l3s".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipvlan_mode: Option<String>,
     pub vlan_id: Option<u16>,
     pub bridge_port: Option<BridgePort>,
     /// Where `link` actually is, resolved across namespaces.

@@ -57,7 +57,9 @@ pub fn delta(old: &Plan, new: &Plan) -> Delta {
 /// The links an object creates, as (namespace, device): both ends of a veth.
 pub fn creates_links(o: &Object) -> Vec<(&str, &str)> {
     match o {
-        Object::Bridge { ns, name } | Object::Vlan { ns, name, .. } => vec![(ns, name)],
+        Object::Bridge { ns, name }
+        | Object::Vlan { ns, name, .. }
+        | Object::Dummy { ns, name } => vec![(ns, name)],
         Object::Veth {
             ns,
             name,
@@ -69,6 +71,9 @@ pub fn creates_links(o: &Object) -> Vec<(&str, &str)> {
             target_ns, name, ..
         }
         | Object::Macvlan {
+            target_ns, name, ..
+        }
+        | Object::Ipvlan {
             target_ns, name, ..
         } => vec![(target_ns, name)],
         _ => vec![],
@@ -142,7 +147,9 @@ impl Delta {
 /// The iproute2 command that undoes `o`.
 pub fn undo_command(o: &Object) -> String {
     match o {
-        Object::Bridge { ns, name } | Object::Vlan { ns, name, .. } => {
+        Object::Bridge { ns, name }
+        | Object::Vlan { ns, name, .. }
+        | Object::Dummy { ns, name } => {
             format!("ip -n {ns} link del {name}")
         }
         Object::Veth { ns, name, .. } => format!("ip -n {ns} link del {name}"),
@@ -151,16 +158,22 @@ pub fn undo_command(o: &Object) -> String {
         }
         | Object::Macvlan {
             target_ns, name, ..
+        }
+        | Object::Ipvlan {
+            target_ns, name, ..
         } => format!("ip -n {target_ns} link del {name}"),
         Object::Master { ns, dev, .. } => format!("ip -n {ns} link set {dev} nomaster"),
         Object::Promisc { ns, dev } => format!("ip -n {ns} link set {dev} promisc off"),
         Object::Isolated { ns, dev } => format!("bridge -n {ns} link set dev {dev} isolated off"),
         Object::Up { ns, dev } => format!("ip -n {ns} link set {dev} down"),
         Object::Address { ns, dev, address } => format!("ip -n {ns} addr del {address} dev {dev}"),
-        Object::Route { ns, dst, via, dev } => match dst {
-            Some(d) => format!("ip -n {ns} route del {d} via {via} dev {dev}"),
-            None => format!("ip -n {ns} route del default via {via} dev {dev}"),
-        },
+        Object::Route { ns, dst, via, dev } => {
+            let dst = dst.map_or("default".to_string(), |d| d.to_string());
+            match via {
+                Some(via) => format!("ip -n {ns} route del {dst} via {via} dev {dev}"),
+                None => format!("ip -n {ns} route del {dst} dev {dev}"),
+            }
+        }
         Object::Fdb { ns, dev, mac, dst } => format!(
             "bridge -n {ns} fdb del {} dev {dev} dst {dst}",
             crate::spec::format_mac(mac)

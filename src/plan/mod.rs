@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 use ipnetwork::Ipv4Network;
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{format_mac, Lab, MacvlanMode};
+use crate::spec::{format_mac, IpvlanMode, Lab, MacvlanMode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -92,6 +92,20 @@ pub enum Object {
         name: String,
         mac: [u8; 6],
     },
+    /// An ipvlan of `parent` in `ns` (a host), created from there directly into `target_ns`
+    /// as `name`, as a macvlan is; it has its parent's MAC.
+    Ipvlan {
+        ns: String,
+        parent: String,
+        mode: IpvlanMode,
+        target_ns: String,
+        name: String,
+    },
+    /// A dummy device: an internal ipvlan network's parent on a host, as Docker makes it.
+    Dummy {
+        ns: String,
+        name: String,
+    },
     Master {
         ns: String,
         dev: String,
@@ -140,10 +154,13 @@ pub enum Object {
         dev: String,
         address: Ipv4Network,
     },
+    /// A route out of `dev`, through `via`, or on-link without it (`default dev eth0`, an
+    /// ipvlan L3 container's).
     Route {
         ns: String,
         dst: Option<Ipv4Network>,
-        via: Ipv4Addr,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<Ipv4Addr>,
         dev: String,
     },
     Fdb {
@@ -185,6 +202,8 @@ impl Object {
             | Object::Vxlan { ns, .. }
             | Object::Vlan { ns, .. }
             | Object::Macvlan { ns, .. }
+            | Object::Ipvlan { ns, .. }
+            | Object::Dummy { ns, .. }
             | Object::Promisc { ns, .. }
             | Object::Sysctl { ns, .. }
             | Object::Firewall { ns, .. }
@@ -202,11 +221,14 @@ impl Object {
 
     pub fn phase(&self) -> Phase {
         match self {
-            Object::Bridge { .. } | Object::Veth { .. } | Object::Vxlan { .. } => Phase::Links,
+            Object::Bridge { .. }
+            | Object::Veth { .. }
+            | Object::Vxlan { .. }
+            | Object::Dummy { .. } => Phase::Links,
             // Before any VXLAN device exists, so that no datagram of an encrypted overlay ever
             // leaves in the clear (nor with a route cached from before its policy).
             Object::XfrmState { .. } | Object::XfrmPolicy { .. } => Phase::Links,
-            Object::Vlan { .. } | Object::Macvlan { .. } => Phase::Stacked,
+            Object::Vlan { .. } | Object::Macvlan { .. } | Object::Ipvlan { .. } => Phase::Stacked,
             _ => Phase::Config,
         }
     }
@@ -369,6 +391,12 @@ impl fmt::Display for Object {
                 format_mac(mac),
                 mode.as_str()
             ),
+            Object::Ipvlan { ns, parent, mode, target_ns, name } => write!(
+                f,
+                "ip -n {ns} link add link {parent} name {name} netns {target_ns} type ipvlan mode {}",
+                mode.as_str()
+            ),
+            Object::Dummy { ns, name } => write!(f, "ip -n {ns} link add {name} type dummy"),
             Object::Promisc { ns, dev } => write!(f, "ip -n {ns} link set {dev} promisc on"),
             Object::Sysctl { ns, key, value } => write!(f, "ip netns exec {ns} sysctl -w {key}={value}"),
             // One object, one line, one transaction.
@@ -383,10 +411,16 @@ impl fmt::Display for Object {
                 write!(f, "ip -n {ns} addr add {address} brd + dev {dev}")
             }
             Object::Address { ns, dev, address } => write!(f, "ip -n {ns} addr add {address} dev {dev}"),
-            Object::Route { ns, dst, via, dev } => match dst {
-                Some(d) => write!(f, "ip -n {ns} route add {d} via {via} dev {dev}"),
-                None => write!(f, "ip -n {ns} route add default via {via} dev {dev}"),
-            },
+            Object::Route { ns, dst, via, dev } => {
+                match dst {
+                    Some(d) => write!(f, "ip -n {ns} route add {d}")?,
+                    None => write!(f, "ip -n {ns} route add default")?,
+                }
+                if let Some(via) = via {
+                    write!(f, " via {via}")?;
+                }
+                write!(f, " dev {dev}")
+            }
             Object::Fdb { ns, dev, mac, dst } => {
                 write!(f, "bridge -n {ns} fdb add {} dev {dev} dst {dst} self permanent", format_mac(mac))
             }

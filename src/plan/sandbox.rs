@@ -1,7 +1,7 @@
 //! Container sandboxes (CNM's sandbox): one namespace per container, loopback up, and the
 //! default route through the gateway of its first bridge-driver network (docker_gwbridge for
-//! overlay-only containers), as Docker sets it. A container in none mode has only `lo`; one in
-//! host mode has no namespace of its own.
+//! overlay-only containers), or out of an ipvlan L3 network's device, as Docker sets it. A
+//! container in none mode has only `lo`; one in host mode has no namespace of its own.
 
 use super::{Object, Plan, Role};
 use crate::spec::{Lab, NetworkMode};
@@ -18,20 +18,13 @@ pub fn plan(lab: &Lab, p: &mut Plan) {
             ns: cns.clone(),
             dev: "lo".into(),
         });
-        if let Some(gw) = c.default_gateway {
-            let dev = c
-                .endpoints
-                .iter()
-                .find(|e| lab.networks[e.network].gateway == gw)
-                .map(|e| e.ifname.clone());
-            if let Some(dev) = dev {
-                p.add(Object::Route {
-                    ns: cns,
-                    dst: None,
-                    via: gw,
-                    dev,
-                });
-            }
+        if let Some((via, dev)) = lab.default_route(ci) {
+            p.add(Object::Route {
+                ns: cns,
+                dst: None,
+                via,
+                dev: dev.to_string(),
+            });
         }
     }
 }

@@ -111,6 +111,7 @@ fn plans_are_self_consistent() {
         include_str!("../../labs/macvlan.toml"),
         include_str!("../../labs/macvlan-vlan.toml"),
         include_str!("../../labs/routed-gateway.toml"),
+        include_str!("../../labs/ipvlan.toml"),
     ] {
         let p = plan(&lab(text));
         let nss: HashSet<&str> = p.namespaces.iter().map(|n| n.name.as_str()).collect();
@@ -168,7 +169,21 @@ fn plans_are_self_consistent() {
                         "{o}: created twice"
                     );
                 }
+                Object::Dummy { ns, name } => {
+                    assert!(name.len() <= 15, "{o}: ifname too long");
+                    assert!(
+                        devs.insert((ns.clone(), name.clone())),
+                        "{o}: created twice"
+                    );
+                }
                 Object::Macvlan {
+                    ns,
+                    parent,
+                    target_ns,
+                    name,
+                    ..
+                }
+                | Object::Ipvlan {
                     ns,
                     parent,
                     target_ns,
@@ -717,5 +732,66 @@ fn encrypted_overlay_keys_are_drawn_per_lab() {
     assert_eq!(
         lab(include_str!("../../labs/overlay.toml")).ipsec_secret,
         None
+    );
+}
+
+/// labs/ipvlan.toml's plan: one ipvlan per container, created from its host into the container
+/// (no MAC: the parent's), no promiscuous parent, a dummy parent for the internal network, and
+/// the default routes Docker sets (L2 via the gateway, L3 out of the device, none internal).
+#[test]
+fn ipvlan_plan_creates_children_from_the_host_and_docker_routes() {
+    let l = lab(include_str!("../../labs/ipvlan.toml"));
+    let p = plan(&l);
+    let lines: Vec<String> = p.objects.iter().map(|o| o.to_string()).collect();
+    let has = |s: &str| lines.iter().any(|l| l == s);
+    assert!(has("ip -n ipvlan.node1 link add link ens33 name eth0 netns ipvlan.ipv1 type ipvlan mode l2"), "{lines:#?}");
+    assert!(has(
+        "ip -n ipvlan.node2 link add link ens34 name eth0 netns ipvlan.l3c type ipvlan mode l3"
+    ));
+    assert!(has(
+        "ip -n ipvlan.ipv1 route add default via 192.168.1.1 dev eth0"
+    ));
+    assert!(has("ip -n ipvlan.l3a route add default dev eth0"));
+    assert!(!lines
+        .iter()
+        .any(|l| l.starts_with("ip -n ipvlan.cid1 route")));
+    assert!(!lines.iter().any(|l| l.contains("promisc")));
+    let iso = l.networks.iter().find(|n| n.name == "isolated1").unwrap();
+    let dummy = format!("di-{}", &iso.id[..12]);
+    // Only node2 has containers on isolated1.
+    assert_eq!(
+        p.objects
+            .iter()
+            .filter(|o| matches!(o, Object::Dummy { .. }))
+            .collect::<Vec<_>>(),
+        [&Object::Dummy {
+            ns: "ipvlan.node2".into(),
+            name: dummy.clone()
+        }]
+    );
+    assert!(has(&format!(
+        "ip -n ipvlan.node2 link add link {dummy} name eth0 netns ipvlan.cid1 type ipvlan mode l2"
+    )));
+    let ipvlans = p
+        .objects
+        .iter()
+        .filter(|o| matches!(o, Object::Ipvlan { .. }))
+        .count();
+    assert_eq!(ipvlans, l.containers.len());
+    // Undone from the container's side, where the device lives.
+    let o = p
+        .objects
+        .iter()
+        .find(|o| matches!(o, Object::Ipvlan { target_ns, .. } if target_ns == "ipvlan.l3a"))
+        .unwrap();
+    assert_eq!(delta::undo_command(o), "ip -n ipvlan.l3a link del eth0");
+    let r = p
+        .objects
+        .iter()
+        .find(|o| matches!(o, Object::Route { ns, .. } if ns == "ipvlan.l3a"))
+        .unwrap();
+    assert_eq!(
+        delta::undo_command(r),
+        "ip -n ipvlan.l3a route del default dev eth0"
     );
 }

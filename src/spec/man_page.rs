@@ -10,7 +10,6 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 use super::raw::{RawCheck, RawContainer, RawHost, RawLabMeta, RawNetwork, RawUnderlay, SECTIONS};
 use super::scenario::{action_keys, RawScenario, RawStep, ACTIONS};
-use super::MacvlanMode;
 use crate::trace::Disposition;
 
 /// The field names serde's derive gives `deserialize_struct`: the keys a table accepts.
@@ -258,9 +257,11 @@ fn problems(page: &str) -> Vec<String> {
     let mode = section("[networks.NAME]")
         .and_then(|l| item(l, "\\fBmode\\fR"))
         .unwrap_or_default();
-    for m in MacvlanMode::ALL {
-        if !mode.contains(&format!("\\fB\"{}\"\\fR", m.as_str())) {
-            out.push(format!("macvlan mode {} is not documented", m.as_str()));
+    for d in crate::driver::ALL {
+        for m in d.mode_values() {
+            if !mode.contains(&format!("\\fB\"{m}\"\\fR")) {
+                out.push(format!("{} mode {m} is not documented", d.name()));
+            }
         }
     }
 

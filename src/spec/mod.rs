@@ -293,11 +293,16 @@ pub(crate) fn bridge_pool() -> Vec<Ipv4Network> {
 }
 
 /// Docker's rule for a container's default route: the gateway of its first network that is
-/// not an overlay (a bridge, docker_gwbridge, a macvlan's router), at `up` and at run time.
+/// not an overlay nor internal (a bridge, docker_gwbridge, a macvlan's router, an ipvlan L3
+/// network's device), at `up` and at run time.
 pub(crate) fn default_gateway_of(nets: &[Network], endpoints: &[Endpoint]) -> Option<Ipv4Addr> {
     endpoints
         .iter()
-        .find(|e| nets[e.network].gives_default_route())
+        .find(|e| {
+            let n = &nets[e.network];
+            n.gives_default_route()
+                && n.driver().default_route(&n.driver) != driver::DefaultRoute::None
+        })
         .map(|e| nets[e.network].gateway)
 }
 
@@ -1375,17 +1380,41 @@ impl Validator<'_, '_> {
             let Some(kind) = kind else {
                 continue;
             };
-            // Another driver's options on this network.
+            // Other drivers' options on this network; a key several drivers take (`parent`,
+            // `mode`) names them all.
+            let mut foreign: Vec<&str> = Vec::new();
             for other in driver::ALL.iter().filter(|d| d.name() != kind.name()) {
                 for key in other.keys() {
-                    if let Some(at) = n.span_of(key) {
-                        self.r.error_help(
-                            at,
-                            format!("{key} only applies to {} networks", other.name()),
-                            format!("remove {key}, or set driver = \"{}\"", other.name()),
-                        );
+                    if !kind.keys().contains(key) && !foreign.contains(key) {
+                        foreign.push(key);
                     }
                 }
+            }
+            for key in foreign {
+                let Some(at) = n.span_of(key) else {
+                    continue;
+                };
+                let takers: Vec<&str> = driver::ALL
+                    .iter()
+                    .filter(|d| d.keys().contains(&key))
+                    .map(|d| d.name())
+                    .collect();
+                let drivers = match takers.split_last() {
+                    Some((last, rest)) if !rest.is_empty() => {
+                        format!("{} and {last}", rest.join(", "))
+                    }
+                    _ => takers.join(""),
+                };
+                let set = takers
+                    .iter()
+                    .map(|d| format!("driver = \"{d}\""))
+                    .collect::<Vec<_>>()
+                    .join(" or ");
+                self.r.error_help(
+                    at,
+                    format!("{key} only applies to {drivers} networks"),
+                    format!("remove {key}, or set {set}"),
+                );
             }
             if let Some(i) = n.internal.as_ref().filter(|i| *i.get_ref()) {
                 if kind.name() == "macvlan" {
@@ -1393,6 +1422,12 @@ impl Validator<'_, '_> {
                         span(i),
                         "internal macvlan networks are not supported yet (Docker builds them on a dummy parent of one host)",
                         "remove internal, or use an internal bridge or overlay network",
+                    );
+                } else if kind.name() == "ipvlan" && n.parent.is_some() {
+                    self.r.error_help(
+                        span(i),
+                        "an internal ipvlan network has no parent: Docker gives it a dummy one",
+                        "remove parent (an ipvlan network without one is internal), or remove internal",
                     );
                 }
             }

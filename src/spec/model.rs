@@ -143,6 +143,31 @@ impl MacvlanMode {
     }
 }
 
+/// The ipvlan modes of `ip link add ... type ipvlan mode MODE` that Docker takes
+/// (`-o ipvlan_mode=`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum IpvlanMode {
+    /// Children share the parent's MAC and one broadcast domain; ARP works; Docker's default.
+    L2,
+    /// The parent routes between its children by IP: no broadcast, no ARP, the default route
+    /// is the device itself.
+    L3,
+}
+
+impl IpvlanMode {
+    pub const ALL: [IpvlanMode; 2] = [IpvlanMode::L2, IpvlanMode::L3];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpvlanMode::L2 => "l2",
+            IpvlanMode::L3 => "l3",
+        }
+    }
+    pub fn parse(s: &str) -> Option<IpvlanMode> {
+        IpvlanMode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "driver", rename_all = "lowercase")]
 pub enum Driver {
@@ -158,6 +183,16 @@ pub enum Driver {
     /// Host-local macvlan on a host interface (`ens33`, or a sub-interface like `ens38.10`).
     /// No bridge and no gateway address: the gateway lives elsewhere (a router host) or nowhere.
     Macvlan { parent: String, mode: MacvlanMode },
+    /// Host-local ipvlan on a host interface, like macvlan but the children share the
+    /// parent's MAC. Without a parent the network is internal: its parent is a dummy device
+    /// the host plan creates (`internal`), named as Docker names it (`di-` and the id's first
+    /// 12 digits), so its containers reach only each other.
+    Ipvlan {
+        parent: String,
+        mode: IpvlanMode,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        internal: bool,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -344,6 +379,23 @@ pub mod ns_name {
 }
 
 impl Lab {
+    /// Container `ci`'s default route as Docker sets it: the gateway (None for a network that
+    /// routes out of the device itself, ipvlan L3) and the device.
+    pub fn default_route(&self, ci: usize) -> Option<(Option<Ipv4Addr>, &str)> {
+        use crate::driver::DefaultRoute;
+        let c = &self.containers[ci];
+        let gw = c.default_gateway?;
+        let e = c
+            .endpoints
+            .iter()
+            .find(|e| self.networks[e.network].gateway == gw)?;
+        let net = &self.networks[e.network];
+        match net.driver().default_route(&net.driver) {
+            DefaultRoute::Gateway => Some((Some(gw), &e.ifname)),
+            DefaultRoute::Device => Some((None, &e.ifname)),
+            DefaultRoute::None => None,
+        }
+    }
     pub fn host_ns(&self, host: usize) -> String {
         ns_name::node(&self.name, &self.hosts[host].name)
     }

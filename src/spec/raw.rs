@@ -338,7 +338,7 @@ pub struct RawRule {
     transform = keys_by_driver
 )]
 pub struct RawNetwork {
-    /// overlay (multi-host, VXLAN), bridge or macvlan (host-local).
+    /// overlay (multi-host, VXLAN), bridge, macvlan or ipvlan (host-local).
     #[schemars(with = "String", transform = driver_values)]
     pub driver: Spanned<String>,
     /// IPv4 subnet, /8 to /30 (default: Docker's pools).
@@ -362,13 +362,15 @@ pub struct RawNetwork {
     #[serde(default)]
     #[schemars(with = "bool", extend("default" = true))]
     pub icc: Option<Spanned<bool>>,
-    /// Macvlan driver: the host interface (`ens33`, or `ens38.10` for VLAN 10 on ens38).
+    /// Macvlan and ipvlan drivers: the host interface (`ens33`, or `ens38.10` for VLAN 10 on
+    /// ens38); an ipvlan network without one is internal (its parent is a dummy device).
     #[serde(default)]
     #[schemars(with = "String")]
     pub parent: Option<Name>,
-    /// Macvlan driver: bridge (default), vepa, private or passthru.
+    /// Macvlan driver: bridge (default), vepa, private or passthru; ipvlan driver: l2 (default)
+    /// or l3.
     #[serde(default)]
-    #[schemars(with = "String", transform = macvlan_modes, extend("default" = "bridge"))]
+    #[schemars(with = "String", transform = modes)]
     pub mode: Option<Spanned<String>>,
     /// Docker's `--internal`: no way out (no default route, no docker_gwbridge leg).
     #[serde(default)]
@@ -454,14 +456,25 @@ fn keys_by_driver(schema: &mut Schema) {
     let rules: Vec<serde_json::Value> = ALL
         .iter()
         .map(|driver| {
-            let others: Vec<&str> = ALL
+            let mut others: Vec<&str> = ALL
                 .iter()
                 .filter(|d| d.name() != driver.name())
                 .flat_map(|d| d.keys().iter().copied())
+                .filter(|k| !driver.keys().contains(k))
                 .collect();
+            others.dedup();
+            let mut then = serde_json::json!({
+                "required": driver.required_keys(),
+                "not": { "anyOf": others.iter().map(|k| serde_json::json!({ "required": [k] })).collect::<Vec<_>>() },
+            });
+            // `mode` takes each driver's own values.
+            let modes = driver.mode_values();
+            if !modes.is_empty() {
+                then["properties"] = serde_json::json!({ "mode": { "enum": modes, "default": modes[0] } });
+            }
             serde_json::json!({
                 "if": { "properties": { "driver": { "const": driver.name() } }, "required": ["driver"] },
-                "then": { "required": driver.required_keys(), "not": { "anyOf": others.iter().map(|k| serde_json::json!({ "required": [k] })).collect::<Vec<_>>() } },
+                "then": then,
             })
         })
         .collect();
@@ -487,8 +500,13 @@ fn action_values(schema: &mut Schema) {
     one_of(schema, &["accept", "drop", "masquerade", "dnat", "snat"]);
 }
 
-fn macvlan_modes(schema: &mut Schema) {
-    one_of(schema, &super::MacvlanMode::ALL.map(|m| m.as_str()));
+/// Every driver's modes (each driver's own are its `then` in [`keys_by_driver`]).
+fn modes(schema: &mut Schema) {
+    let mut all: Vec<&str> = Vec::new();
+    for d in crate::driver::ALL {
+        all.extend(d.mode_values());
+    }
+    one_of(schema, &all);
 }
 
 pub(crate) fn expect_values(schema: &mut Schema) {

@@ -1215,7 +1215,7 @@ driver = \"overlay\"
 vni = 0
 
 [networks.n3]
-driver = \"ipvlan\"
+driver = \"host\"
 subnet = \"10.9.0.0/33\"
 
 [containers.c1]
@@ -1259,7 +1259,7 @@ ttl = 300
         (11, 11, "host address \"10.1.1.300\" is not an IPv4 address"),
         (15, 10, "subnet 224.1.0.0/24 is in the multicast range"),
         (19, 7, "vni 0 is out of range"),
-        (22, 10, "unknown network driver \"ipvlan\""),
+        (22, 10, "unknown network driver \"host\""),
         (23, 10, "subnet \"10.9.0.0/33\" is not an IPv4 subnet"),
         (
             26,
@@ -1655,4 +1655,108 @@ fn run_time_changes_follow_the_same_rules() {
         let e = change::connect(&l, ni("ov_app"), ci(c), None).unwrap_err();
         assert!(e.0.contains("mode"), "{e}");
     }
+}
+
+/// labs/ipvlan.toml: modes, the internal network's dummy parent, Docker's default routes (via
+/// the gateway in L2, the device in L3, none on an internal network).
+#[test]
+fn ipvlan_lab_is_docker_faithful() {
+    let l = lab(include_str!("../../labs/ipvlan.toml"));
+    assert_eq!(
+        net(&l, "db_net").driver,
+        Driver::Ipvlan {
+            parent: "ens33".into(),
+            mode: IpvlanMode::L2,
+            internal: false
+        }
+    );
+    assert_eq!(
+        net(&l, "ipnet210").driver,
+        Driver::Ipvlan {
+            parent: "ens34".into(),
+            mode: IpvlanMode::L3,
+            internal: false
+        }
+    );
+    let iso = net(&l, "isolated1");
+    assert_eq!(
+        iso.driver,
+        Driver::Ipvlan {
+            parent: format!("di-{}", &iso.id[..12]),
+            mode: IpvlanMode::L2,
+            internal: true
+        }
+    );
+    let ci = |n: &str| l.containers.iter().position(|c| c.name == n).unwrap();
+    assert_eq!(
+        l.default_route(ci("ipv1")),
+        Some((Some(ip("192.168.1.1")), "eth0"))
+    );
+    assert_eq!(l.default_route(ci("l3a")), Some((None, "eth0")));
+    assert_eq!(l.default_route(ci("cid1")), None);
+    // The hosts share db_net's segment: their addresses are skipped, and so is the gateway.
+    assert_eq!(
+        container(&l, "cid1").endpoints[0].address.ip(),
+        ip("192.168.10.2")
+    );
+}
+
+#[test]
+fn ipvlan_mode_must_be_l2_or_l3() {
+    let d = errors(
+        "[lab]\nname = \"t\"\n[hosts.h1]\n[networks.n1]\ndriver = \"ipvlan\"\nparent = \"ens33\"\nmode = \"vepa\"\n[containers.c1]\nhost = \"h1\"\nnetworks = [\"n1\"]\n",
+    );
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].at, Some((7, 8)));
+    assert_eq!(d[0].message, "unknown ipvlan mode \"vepa\"");
+    let help = d[0].help.as_deref().unwrap();
+    assert!(help.contains("\"l2\"") && help.contains("\"l3\""), "{help}");
+}
+
+/// One parent, one network per host, whatever the drivers; on different hosts, or on two
+/// VLANs of one NIC, both are fine. Each conflict is reported once, by the later network.
+#[test]
+fn one_parent_serves_one_macvlan_or_ipvlan_network_per_host() {
+    let text = |second_host: &str, parent2: &str| {
+        format!(
+            "[lab]\nname = \"t\"\n[hosts.h1]\nnics = [\"ens33\", \"ens38\"]\n[hosts.h2]\nnics = [\"ens33\", \"ens38\"]\n\
+             [networks.m]\ndriver = \"macvlan\"\nparent = \"ens33\"\nsubnet = \"10.5.0.0/24\"\n\
+             [networks.i]\ndriver = \"ipvlan\"\nparent = \"{parent2}\"\nsubnet = \"10.6.0.0/24\"\n\
+             [containers.c1]\nhost = \"h1\"\nnetworks = [\"m\"]\n\
+             [containers.c2]\nhost = \"{second_host}\"\nnetworks = [\"i\"]\n"
+        )
+    };
+    let d = errors(&text("h1", "ens33"));
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        d[0].message,
+        "network m is already using parent interface ens33 on host h1, so network i cannot"
+    );
+    assert!(d[0]
+        .help
+        .as_deref()
+        .unwrap()
+        .contains("one macvlan or ipvlan network per host"));
+    lab(&text("h2", "ens33"));
+    lab(&text("h1", "ens38"));
+    lab(&text("h1", "ens33.20"));
+}
+
+/// A key several drivers take names them all on another driver's network.
+#[test]
+fn a_shared_key_on_another_driver_names_every_driver_that_takes_it() {
+    let d = errors(
+        "[lab]\nname = \"t\"\n[hosts.h1]\n[networks.n1]\ndriver = \"overlay\"\nparent = \"ens33\"\nmode = \"l2\"\n[containers.c1]\nhost = \"h1\"\nnetworks = [\"n1\"]\n",
+    );
+    let m: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        m,
+        [
+            "parent only applies to macvlan and ipvlan networks",
+            "mode only applies to macvlan and ipvlan networks"
+        ]
+    );
+    // ipvlan takes both, so neither is refused there; the macvlan-only rule (parent required)
+    // does not apply either: without a parent the network is internal.
+    lab("[lab]\nname = \"t\"\n[hosts.h1]\n[networks.n1]\ndriver = \"ipvlan\"\nmode = \"l3\"\n[containers.c1]\nhost = \"h1\"\nnetworks = [\"n1\"]\n");
 }

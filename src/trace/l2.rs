@@ -1,8 +1,8 @@
 //! Layer 2: where a frame sent out of a device ends up. Follows veth peers and 802.1Q children
 //! of a lower device here, and asks the driver whose link kind a device is for the rest
 //! (`driver::bridge`: FDB, flood, port isolation; `driver::overlay`: VXLAN FDB -> VTEP, the
-//! underlay path, decapsulation where the VNI listens; `driver::macvlan`: children of a lower
-//! device). A frame is addressed either to a
+//! underlay path, decapsulation where the VNI listens; `driver::macvlan`, `driver::ipvlan`:
+//! children of a lower device). A frame is addressed either to a
 //! MAC (the neighbour entry is known) or, like an ARP request, to whoever holds an IP.
 
 use std::collections::HashSet;
@@ -29,16 +29,22 @@ pub(crate) struct Walk<'a> {
     pub snap: &'a Snapshot,
     pub routes: &'a dyn RouteOracle,
     pub ttl: u8,
+    /// The packet's destination address: what ipvlan dispatches by, its children sharing one
+    /// MAC.
+    pub dst: Ipv4Addr,
     visited: HashSet<(String, String)>,
 }
 
-/// Send a frame for `want` out of `dev` in `ns`; returns the namespace and device that accept it.
+/// Send a frame for `want`, carrying a packet for `dst`, out of `dev` in `ns`; returns the
+/// namespace and device that accept it.
+#[allow(clippy::too_many_arguments)]
 pub fn deliver(
     snap: &Snapshot,
     routes: &dyn RouteOracle,
     ns: &str,
     dev: &str,
     want: &Want,
+    dst: Ipv4Addr,
     ttl: u8,
     hops: &mut Vec<Hop>,
 ) -> Result<(String, String), Fail> {
@@ -46,6 +52,7 @@ pub fn deliver(
         snap,
         routes,
         ttl,
+        dst,
         visited: HashSet::new(),
     };
     let (n, d, h) = w.transmit(ns, dev, want, None)?;

@@ -347,7 +347,7 @@ pub fn one_way(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: Ipv4A
             Some(n) => l2::Want::Mac(n.mac.clone().unwrap()),
             None => l2::Want::Ip(nexthop),
         };
-        match l2::deliver(snap, routes, &ns_name, &dev, &target, ttl, &mut t.hops) {
+        match l2::deliver(snap, routes, &ns_name, &dev, &target, dst, ttl, &mut t.hops) {
             Ok((next_ns, next_dev)) => {
                 ns_name = next_ns;
                 in_dev = Some(next_dev);

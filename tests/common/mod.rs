@@ -448,6 +448,20 @@ pub fn kernel_has_vlan() -> bool {
         .unwrap_or(false)
 }
 
+/// Can this kernel create ipvlan devices (CONFIG_IPVLAN)? Tried in a throwaway namespace.
+pub fn kernel_has_ipvlan() -> bool {
+    Command::new("unshare")
+        .args([
+            "-n",
+            "sh",
+            "-c",
+            "ip link add p0 type veth peer name p1 && ip link add link p0 name p2 type ipvlan mode l2",
+        ])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
 /// Tests that need 802.1Q. On a kernel without it they say so by name on the terminal (past
 /// the test harness's capture) and return false; the full-kernel tier (`tests/vm/run`, which
 /// sets NETLAB_VM_TIER=1) runs them, and there a missing feature is a failure, not a skip.

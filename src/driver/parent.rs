@@ -1,0 +1,270 @@
+//! A host interface as the parent of a network's devices (macvlan and ipvlan): a NIC of the
+//! host, or an 802.1Q sub-interface `NIC.VLAN` of one that the host plan creates, as Docker's
+//! drivers create it. The rules are the drivers' common ones, checked in one place for both:
+//! the form of `parent`, the NIC existing on every host with a container on the network, and
+//! one network per parent per host, whatever its driver (Docker refuses a second macvlan or
+//! ipvlan network on a parent; the kernel refuses a macvlan and an ipvlan on one device).
+//!
+//! It must not plan anything: the drivers plan their own children of the parent.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use super::NetworkDriver;
+use crate::spec::change::Refused;
+use crate::spec::{
+    add_vlan, ifname_problem, span, split_vlan, Container, Driver, Host, Lab, Name, NetDraft,
+    Reporter, Validator, Vlan, VlanSpelling, MAX_VLAN,
+};
+
+/// The parent device of a checked network, if its driver has one: a macvlan's, an ipvlan's
+/// (its dummy when internal: a device of its own that nobody else uses).
+pub(crate) fn device(d: &Driver) -> Option<&str> {
+    match d {
+        Driver::Macvlan { parent, .. } => Some(parent),
+        Driver::Ipvlan {
+            parent, internal, ..
+        } if !internal => Some(parent),
+        _ => None,
+    }
+}
+
+/// The NIC under a parent (`ens38` for `ens38.10`) and the VLAN id, if any.
+pub(crate) fn nic_of(parent: &str) -> (&str, Option<u16>) {
+    match split_vlan(parent) {
+        Some((nic, id)) => (nic, u16::try_from(id).ok()),
+        None => (parent, None),
+    }
+}
+
+/// Checks the form of `parent`: an interface name, either a NIC's or `NIC.VLAN` with a VLAN
+/// id from 1 to 4094. Reports what is wrong; true if it is acceptable.
+pub(crate) fn check_form(r: &mut Reporter, parent: &Name) -> bool {
+    let p = parent.get_ref();
+    if let Some(problem) = ifname_problem(p) {
+        r.error(span(parent), format!("parent: {problem}"));
+        return false;
+    }
+    if let Some((nic, id)) = split_vlan(p) {
+        if !(1..=MAX_VLAN).contains(&id) {
+            r.error_help(
+                span(parent),
+                format!("VLAN id {id} in parent {p:?} is out of range: 802.1Q VLAN ids are 1 to {MAX_VLAN}"),
+                format!("write the parent as NIC.VLAN with a VLAN id from 1 to {MAX_VLAN}, like \"{nic}.10\""),
+            );
+            return false;
+        }
+    } else if p.contains('.') {
+        r.error_help(
+            span(parent),
+            format!("parent {p:?} is neither a NIC name nor NIC.VLAN"),
+            "write a NIC name like \"ens33\", or NIC.VLAN like \"ens38.10\"",
+        );
+        return false;
+    }
+    true
+}
+
+/// A network's accepted parent while validating (one whose options were refused is not looked
+/// at by the placement rules: it was reported).
+struct Parent<'d> {
+    parent: &'d str,
+    span: Range<usize>,
+}
+
+impl<'d> Parent<'d> {
+    fn of(d: &'d NetDraft) -> Option<Parent<'d>> {
+        if !d.options.ok {
+            return None;
+        }
+        device(&d.options.settings).map(|parent| Parent {
+            parent,
+            span: d.options.span("parent").cloned().unwrap_or(d.span.clone()),
+        })
+    }
+}
+
+/// What "one parent, one network" says of two networks' drivers: "macvlan" when both are.
+fn kinds(a: &str, b: &str) -> String {
+    if a == b {
+        a.to_string()
+    } else {
+        "macvlan or ipvlan".to_string()
+    }
+}
+
+/// The parent rules at `up`, once containers are placed, for the networks of driver `mine`
+/// (the others' are checked by their own driver, so each problem is reported once): per host,
+/// over every network with a parent and a container there, the parent's NIC exists, no earlier
+/// network (of any driver) has the same NIC and VLAN, and a VLAN parent becomes the host's
+/// sub-interface. Gives, per host, the networks of `mine` accepted there with how many of the
+/// host's containers are on each.
+pub(crate) fn place(
+    mine: &dyn NetworkDriver,
+    v: &mut Validator<'_, '_>,
+    drafts: &[NetDraft],
+    hosts: &mut [Host],
+    containers: &[Container],
+) -> Vec<(usize, usize, usize)> {
+    let mut accepted = Vec::new();
+    for (hi, host) in hosts.iter_mut().enumerate() {
+        let mut on_host: Vec<usize> = Vec::new();
+        let mut per_net: HashMap<usize, usize> = HashMap::new();
+        for c in containers.iter().filter(|c| c.host == hi) {
+            for e in &c.endpoints {
+                if Parent::of(&drafts[e.network]).is_some() {
+                    *per_net.entry(e.network).or_default() += 1;
+                    if !on_host.contains(&e.network) {
+                        on_host.push(e.network);
+                    }
+                }
+            }
+        }
+        on_host.sort();
+        let mut users: HashMap<(&str, Option<u16>), usize> = HashMap::new();
+        for ni in on_host {
+            let d = &drafts[ni];
+            let is_mine = d.driver.name() == mine.name();
+            let m = Parent::of(d).unwrap();
+            let (nic, vlan) = nic_of(m.parent);
+            if !host.all_nics().iter().any(|n| n == nic) {
+                if is_mine {
+                    let nics = host.all_nics().join(", ");
+                    let mut with = host.all_nics();
+                    with.push(nic.to_string());
+                    v.r.error_help(
+                        m.span.clone(),
+                        format!(
+                            "parent interface {} of network {} does not exist on host {} (its NICs: {nics})",
+                            m.parent, d.name, host.name
+                        ),
+                        format!(
+                            "add the NIC to the host: [hosts.{}] nics = {:?}",
+                            host.name, with
+                        ),
+                    );
+                }
+                continue;
+            }
+            // Keyed by NIC and VLAN id, not by name: "ens38.010" is "ens38.10".
+            if let Some(&other) = users.get(&(nic, vlan)) {
+                if is_mine {
+                    let o = Parent::of(&drafts[other]).unwrap();
+                    let (message, spelling) = if o.parent == m.parent {
+                        (
+                            format!(
+                                "network {} is already using parent interface {} on host {}, so network {} cannot",
+                                drafts[other].name, m.parent, host.name, d.name
+                            ),
+                            String::new(),
+                        )
+                    } else {
+                        let (l, c) = v.r.line_col(o.span.start);
+                        (
+                            format!(
+                                "parent \"{}\" of network {} is VLAN {} on {nic}, which network {} already uses on host {} as \"{}\" (line {l}, column {c})",
+                                m.parent, d.name, vlan.unwrap_or(0), drafts[other].name, host.name, o.parent
+                            ),
+                            format!("\"{}\" and \"{}\" are one sub-interface, and ", m.parent, o.parent),
+                        )
+                    };
+                    v.r.error_help(
+                        m.span.clone(),
+                        message,
+                        format!(
+                            "{spelling}a parent serves one {} network per host (as in Docker): give {} another NIC, or a VLAN sub-interface like \"{nic}.20\"",
+                            kinds(d.driver.name(), drafts[other].driver.name()),
+                            d.name
+                        ),
+                    );
+                }
+                continue;
+            }
+            users.insert((nic, vlan), ni);
+            if !is_mine {
+                continue;
+            }
+            accepted.push((hi, ni, per_net.get(&ni).copied().unwrap_or(0)));
+            if let Some(id) = vlan {
+                let spelt = VlanSpelling {
+                    name: m.parent.to_string(),
+                    at: m.span.clone(),
+                    role: format!("parent of network {}", d.name),
+                };
+                if v.vlan_spelling(hi, &host.name, nic, id, spelt) {
+                    add_vlan(host, m.parent, nic, id);
+                }
+            }
+        }
+    }
+    accepted
+}
+
+/// The same rules at run time, for container `ci` joining network `ni` (which has a parent):
+/// the NIC exists on the container's host, no other network with a container on that host has
+/// the same NIC and VLAN. A VLAN sub-interface the host lacks is added to it (Docker's drivers
+/// create it; it stays while the network does).
+pub(crate) fn connect(lab: &mut Lab, ni: usize, ci: usize) -> Result<(), Refused> {
+    let Some(parent) = device(&lab.networks[ni].driver).map(String::from) else {
+        return Ok(());
+    };
+    let parent = parent.as_str();
+    let hi = lab.containers[ci].host;
+    let host = &lab.hosts[hi];
+    let net = &lab.networks[ni];
+    let (nic, vlan) = match split_vlan(parent) {
+        Some((nic, id)) => (nic, Some(id)),
+        None => (parent, None),
+    };
+    if !host.all_nics().iter().any(|n| n == nic) {
+        return Err(Refused(format!(
+            "parent interface {parent} of network {} does not exist on host {} (its NICs: {})",
+            net.name,
+            host.name,
+            host.all_nics().join(", ")
+        )));
+    }
+    for (oi, other) in lab.networks.iter().enumerate() {
+        let Some(p) = device(&other.driver) else {
+            continue;
+        };
+        let same = match split_vlan(p) {
+            Some((n, id)) => n == nic && Some(id) == vlan,
+            None => p == nic && vlan.is_none(),
+        };
+        if oi != ni && same && containers_on(lab, oi, hi) > 0 {
+            return Err(Refused(format!(
+                "network {} is already using parent interface {p} on host {}, so network {} cannot",
+                other.name, host.name, net.name
+            )));
+        }
+    }
+    if let Some(id) = vlan {
+        let id = u16::try_from(id).map_err(|_| Refused(format!("VLAN {id} is out of range")))?;
+        let h = &mut lab.hosts[hi];
+        if !h.vlans.iter().any(|v| v.nic == nic && v.id == id) {
+            h.vlans.push(Vlan {
+                name: parent.to_string(),
+                nic: nic.to_string(),
+                id,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// How many endpoints network `ni` has on host `hi`.
+pub(crate) fn containers_on(lab: &Lab, ni: usize, hi: usize) -> usize {
+    lab.containers
+        .iter()
+        .filter(|o| o.host == hi)
+        .flat_map(|o| o.endpoints.iter())
+        .filter(|e| e.network == ni)
+        .count()
+}
+
+/// A plain NIC's segment is the underlay's: a network on it may share its subnet. A refused
+/// parent may have been a plain NIC: it gets the benefit of the doubt.
+pub(crate) fn on_plain_nic(d: &NetDraft) -> bool {
+    !d.options.ok || device(&d.options.settings).is_some_and(|p| split_vlan(p).is_none())
+}

@@ -1,0 +1,244 @@
+//! Root integration tests for ipvlan networks (seed 002): build labs/ipvlan.toml in the real
+//! kernel and check it with iproute2's JSON and iputils ping as independent oracles: every
+//! container's `ip -d -j link` (ipvlan, its mode, IFLA_LINK = the parent's index on its host,
+//! the parent's MAC), `ip -j route` (L2 via the gateway, L3 `default dev eth0`, none on the
+//! internal network), the dummy parent of the internal network, and the lab's checks against a
+//! real ping of each.
+//!
+//! ipvlan needs CONFIG_IPVLAN, which the development machine's kernel lacks: those tests are
+//! ignored with that reason and the full-kernel tier (`tests/vm/run ipvlan`) runs them with
+//! --include-ignored. On a kernel without ipvlan a test checks that `up` refuses the lab before
+//! anything exists.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+const NO_IPVLAN: &str = "this kernel has no ipvlan support (CONFIG_IPVLAN)";
+const FILE: &str = "labs/ipvlan.toml";
+
+fn ns(lab: &str, node: &str) -> String {
+    format!("{lab}.{node}")
+}
+
+fn need_ipvlan(test: &str) {
+    assert!(
+        kernel_has_ipvlan(),
+        "{test} needs ipvlan (CONFIG_IPVLAN), which this kernel lacks: tests/vm/run runs it"
+    );
+}
+
+fn flags(link: &Value) -> Vec<String> {
+    link["flags"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The namespace a link's `link_netnsid` names, as seen from `ns` (`ip netns list-id`).
+fn peer_namespace(ns: &str, nsid: &Value) -> String {
+    let ids = ip_json(ns, &["netns", "list-id"]);
+    ids.as_array()
+        .unwrap()
+        .iter()
+        .find(|e| &e["nsid"] == nsid)
+        .and_then(|e| e["name"].as_str())
+        .unwrap_or_else(|| panic!("nsid {nsid} unknown in {ns}: {ids}"))
+        .to_string()
+}
+
+/// `eth0` of `container` is an ipvlan in `mode` of `parent` in `host`: the kernel's IFLA_LINK
+/// is the parent's index there, and the MAC is the parent's.
+fn assert_ipvlan(container: &str, host: &str, parent: &str, mode: &str) {
+    let l = link(container, "eth0");
+    assert_eq!(l["linkinfo"]["info_kind"], "ipvlan", "{container}: {l}");
+    assert_eq!(l["linkinfo"]["info_data"]["mode"], mode, "{container}: {l}");
+    let p = link(host, parent);
+    assert_eq!(
+        l["link_index"], p["ifindex"],
+        "{container}: eth0@if<{parent}>: {l}"
+    );
+    assert_eq!(peer_namespace(container, &l["link_netnsid"]), host, "{l}");
+    assert_eq!(
+        l["address"], p["address"],
+        "{container}: the parent's MAC: {l}"
+    );
+    let noarp = flags(&l).iter().any(|f| f == "NOARP");
+    assert_eq!(
+        noarp,
+        mode == "l3",
+        "{container}: L3 children are NOARP: {l}"
+    );
+    assert!(flags(&l).iter().any(|f| f == "UP"), "{l}");
+}
+
+/// The default route of a container: (gateway, device), from `ip -j route show default`.
+fn default_route(container: &str) -> Option<(Option<String>, String)> {
+    let r = ip_json(container, &["route", "show", "default"]);
+    let r = r.as_array().unwrap().first()?.clone();
+    Some((
+        r["gateway"].as_str().map(String::from),
+        r["dev"].as_str().unwrap().to_string(),
+    ))
+}
+
+#[test]
+#[ignore = "needs CONFIG_IPVLAN (the VM tier runs it)"]
+fn ipvlan_lab_matches_docker() {
+    if !require_root("ipvlan_lab_matches_docker") {
+        return;
+    }
+    need_ipvlan("ipvlan_lab_matches_docker");
+    let lab = unique("tipv");
+    let before = root_snapshot();
+    let _guard = LabGuard(lab.clone());
+    let o = netlab(&["up", "-q", "--name", &lab, FILE]);
+    assert!(o.status.success(), "up failed: {}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("9 passed, 0 failed"),
+        "{}",
+        text(&o)
+    );
+    let (node1, node2) = (ns(&lab, "node1"), ns(&lab, "node2"));
+    for (c, h, parent, mode) in [
+        ("ipv1", &node1, "ens33", "l2"),
+        ("ipv2", &node1, "ens33", "l2"),
+        ("ipv3", &node2, "ens33", "l2"),
+        ("l3a", &node1, "ens34", "l3"),
+        ("l3b", &node1, "ens34", "l3"),
+        ("l3c", &node2, "ens34", "l3"),
+    ] {
+        assert_ipvlan(&ns(&lab, c), h, parent, mode);
+    }
+    // No promiscuous parents (ipvlan needs none, unlike macvlan).
+    for h in [&node1, &node2] {
+        for nic in ["ens33", "ens34"] {
+            let l = link(h, nic);
+            assert!(!flags(&l).iter().any(|f| f == "PROMISC"), "{h} {nic}: {l}");
+        }
+    }
+    // The internal network: a dummy parent on node2 only (node1 has no container on it).
+    let dummies = |h: &str| -> Vec<String> {
+        ip_json(h, &["-d", "link", "show", "type", "dummy"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["ifname"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let d = dummies(&node2);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].starts_with("di-") && d[0].len() == 15, "{d:?}");
+    assert!(dummies(&node1).is_empty());
+    for c in ["cid1", "cid2"] {
+        assert_ipvlan(&ns(&lab, c), &node2, &d[0], "l2");
+        assert_eq!(default_route(&ns(&lab, c)), None, "{c}: internal");
+    }
+    // Docker's default routes: L2 via the gateway, L3 out of the device.
+    for c in ["ipv1", "ipv2", "ipv3"] {
+        assert_eq!(
+            default_route(&ns(&lab, c)),
+            Some((Some("192.168.1.1".into()), "eth0".into())),
+            "{c}"
+        );
+    }
+    for c in ["l3a", "l3b", "l3c"] {
+        assert_eq!(
+            default_route(&ns(&lab, c)),
+            Some((None, "eth0".into())),
+            "{c}"
+        );
+    }
+
+    // The lab's checks against real pings (iputils), one by one.
+    let addr = |c: &str| -> String {
+        let a = addrs(&ns(&lab, c), "eth0");
+        a[0].split('/').next().unwrap().to_string()
+    };
+    let matrix = [
+        ("ipv1", addr("ipv2"), true),
+        ("ipv1", addr("ipv3"), true),
+        ("ipv3", "192.168.1.11".to_string(), true),
+        ("ipv1", "192.168.1.11".to_string(), false),
+        ("l3a", addr("l3b"), true),
+        ("l3a", "192.168.1.11".to_string(), false),
+        ("l3a", addr("l3c"), false),
+        ("cid1", addr("cid2"), true),
+        ("cid1", "192.168.1.12".to_string(), false),
+    ];
+    for (from, to, want) in &matrix {
+        assert_eq!(
+            ping(&ns(&lab, from), to),
+            *want,
+            "{from} -> {to}: the lab's check says {}",
+            if *want { "reachable" } else { "unreachable" }
+        );
+    }
+    // TTL 64: no router in between, even L3 between children (the parent is no router hop).
+    assert_eq!(ping_ttl(&ns(&lab, "l3a"), &addr("l3b")), Some(64));
+    assert_eq!(ping_ttl(&ns(&lab, "ipv1"), &addr("ipv3")), Some(64));
+
+    // find-link --peer-of: a container's eth0 leads to its parent on its host.
+    let o = netlab(&["find-link", "--peer-of", &ns(&lab, "l3a"), "eth0", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["peer"]["namespace"], node1.as_str(), "{v}");
+    assert_eq!(v["peer_link"]["name"], "ens34", "{v}");
+    // inspect: Docker's options.
+    let o = netlab(&["inspect", &format!("{lab}/ipnet210"), "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = if v.is_array() { v[0].clone() } else { v };
+    assert_eq!(v["Driver"], "ipvlan", "{v}");
+    assert_eq!(v["Options"]["parent"], "ens34", "{v}");
+    assert_eq!(v["Options"]["ipvlan_mode"], "l3", "{v}");
+    assert_eq!(v["Internal"], false, "{v}");
+    let o = netlab(&["inspect", &format!("{lab}/isolated1"), "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = if v.is_array() { v[0].clone() } else { v };
+    assert_eq!(v["Internal"], true, "{v}");
+    assert!(v["Options"].get("parent").is_none(), "{v}");
+
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}
+
+/// On a kernel without ipvlan, the lab is refused before anything exists, naming the option.
+#[test]
+fn ipvlan_lab_on_a_kernel_without_ipvlan_is_refused_before_anything_exists() {
+    let test = "ipvlan_lab_on_a_kernel_without_ipvlan_is_refused_before_anything_exists";
+    if !require_root(test) {
+        return;
+    }
+    if kernel_has_ipvlan() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "NOT APPLICABLE {test}: this kernel has ipvlan"
+        );
+        return;
+    }
+    let before = root_snapshot();
+    let lab = unique("tnoipv");
+    let _guard = LabGuard(lab.clone());
+    let o = netlab(&["up", "-q", "--name", &lab, FILE]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(NO_IPVLAN),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).trim().is_empty(),
+        "{}",
+        text(&o)
+    );
+    assert_clean(&lab);
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}
