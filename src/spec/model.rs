@@ -190,7 +190,13 @@ pub enum Driver {
     Ipvlan {
         parent: String,
         mode: IpvlanMode,
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        /// Recorded as `dummy_parent`: the key `internal` is the network's own (a flattened
+        /// field of the same name would be read back into the network, not here).
+        #[serde(
+            default,
+            rename = "dummy_parent",
+            skip_serializing_if = "std::ops::Not::not"
+        )]
         internal: bool,
     },
 }

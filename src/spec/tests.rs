@@ -1760,3 +1760,23 @@ fn a_shared_key_on_another_driver_names_every_driver_that_takes_it() {
     // does not apply either: without a parent the network is internal.
     lab("[lab]\nname = \"t\"\n[hosts.h1]\n[networks.n1]\ndriver = \"ipvlan\"\nmode = \"l3\"\n[containers.c1]\nhost = \"h1\"\nnetworks = [\"n1\"]\n");
 }
+
+/// What `up` records is what every later command reads back: for every sample lab, the lab
+/// model survives its JSON record unchanged (a flattened driver field must not collide with
+/// a network's own, as ipvlan's dummy parent once did with `internal`).
+#[test]
+fn every_sample_lab_survives_its_record() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("labs");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let l = load(&path, Some("t")).unwrap_or_else(|e| panic!("{e}"));
+        let back: Lab = serde_json::from_str(&serde_json::to_string(&l).unwrap()).unwrap();
+        assert_eq!(back, l, "{}", path.display());
+        n += 1;
+    }
+    assert!(n >= 8, "{n} sample labs");
+}
