@@ -658,7 +658,9 @@ fn built_state(ns: &str) -> serde_json::Value {
         .unwrap()
         .iter()
         .filter(|e| e.get("dst").is_some())
-        .map(|e| e.to_string())
+        // The VXLAN socket's namespace id is a per-namespace handle the kernel numbers in the
+        // order namespaces meet (parallel in `up`, one by one in the script): not an attribute.
+        .map(|e| strip(e, &["linkNetNsId"]).to_string())
         .collect();
     fdb.sort();
     json!({
