@@ -1,8 +1,6 @@
 //! Lab checks: real ICMP echo from a container (or host) namespace, run concurrently, each
 //! compared with what the lab file expects (reachable or not, and the reply TTL).
 
-use std::time::Duration;
-
 use comfy_table::{Attribute, Cell, Color, Table};
 use serde::Serialize;
 
@@ -46,11 +44,7 @@ pub fn run(lab: &Lab) -> Vec<Outcome> {
 pub fn ping(lab: &Lab, c: &Check) -> Outcome {
     let start = std::time::Instant::now();
     let ns = lab.node_ns(&c.from).unwrap_or_default();
-    let opts = icmp::PingOptions {
-        count: c.count,
-        interval: Duration::from_millis(200),
-        timeout: Duration::from_millis(1000),
-    };
+    let opts = icmp::PingOptions::for_check(c.count, c.expect == Expect::Reachable);
     let r = icmp::ping_in(&netns::path(&ns), c.address, opts);
     let (sent, received, rtt_ms, ttl, detail) = match r {
         Ok(r) => (r.sent, r.received, r.rtt_ms, r.ttl, r.error),

@@ -229,11 +229,7 @@ fn attempt(
                 .ok_or_else(|| anyhow!("{from} is not a node of lab {lab}"))?;
             let dst = target(&rec.lab, from, to)
                 .ok_or_else(|| anyhow!("{to} has no address in lab {lab}"))?;
-            let opts = icmp::PingOptions {
-                count: *count,
-                interval: Duration::from_millis(200),
-                timeout: Duration::from_millis(1000),
-            };
+            let opts = icmp::PingOptions::for_check(*count, *expect == Expect::Reachable);
             let r = icmp::ping_in(&netns::path(&ns), dst, opts)?;
             let got = if r.received > 0 {
                 format!(

@@ -1449,3 +1449,52 @@ fn slow_down_never_tears_out_a_new_up() {
     assert!(netlab(&["down", &lab]).status.success());
     assert_clean(&lab);
 }
+
+/// A check that expects a reply does not give up after the first second of silence (a loaded
+/// machine or an emulated VM can hold a reply that long), and one that expects none is not
+/// slowed down by that patience. The silence is real: the target ignores echo requests
+/// (`net.ipv4.icmp_echo_ignore_all`, per namespace) for its first 1.5 s.
+#[test]
+fn a_slow_reply_still_passes_and_silence_is_not_waited_for() {
+    if !require_root("a_slow_reply_still_passes_and_silence_is_not_waited_for") {
+        return;
+    }
+    let lab = unique("rslow");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/bridge.toml");
+    let db = format!("{lab}.db");
+    let set = move |v: &str| {
+        let o = std::process::Command::new("ip")
+            .args(["netns", "exec", &db, "sysctl", "-q", "-w"])
+            .arg(format!("net.ipv4.icmp_echo_ignore_all={v}"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    set("1");
+    assert!(
+        !ping(&format!("{lab}.web"), "172.18.0.10"),
+        "db still answers"
+    );
+    let wake = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        set("0");
+    });
+    let v = checks_pass(&lab);
+    wake.join().unwrap();
+    let checks = v["checks"].as_array().unwrap();
+    let web_db = checks
+        .iter()
+        .find(|c| c["from"] == "web" && c["to"] == "db")
+        .expect("the web -> db check");
+    assert!(
+        web_db["sent"].as_u64().unwrap() > 2 && web_db["seconds"].as_f64().unwrap() > 1.4,
+        "the reply came only after retries: {web_db}"
+    );
+    for c in checks.iter().filter(|c| c["expect"] == "unreachable") {
+        assert!(
+            c["seconds"].as_f64().unwrap() < 3.0,
+            "an expected silence is not waited out longer: {c}"
+        );
+    }
+}

@@ -33,6 +33,10 @@ pub struct PingOptions {
     pub interval: Duration,
     /// How long to wait for replies after the last request.
     pub timeout: Duration,
+    /// When every request went unanswered and nothing said why (no ICMP error, no refusal),
+    /// keep sending one more per interval until this long after the first: a loaded machine
+    /// or an emulated VM can hold a reply past `timeout`. Zero: give up after `timeout`.
+    pub patience: Duration,
 }
 
 impl Default for PingOptions {
@@ -41,9 +45,30 @@ impl Default for PingOptions {
             count: 2,
             interval: Duration::from_millis(200),
             timeout: Duration::from_millis(1000),
+            patience: Duration::ZERO,
         }
     }
 }
+
+impl PingOptions {
+    /// What a lab check or scenario step sends: `count` requests 200 ms apart, a second for
+    /// the replies, and, when a reply is expected, up to `EXPECTED_REPLY_PATIENCE` of retries
+    /// before calling the target unreachable.
+    pub fn for_check(count: u32, expect_reply: bool) -> Self {
+        PingOptions {
+            count,
+            patience: if expect_reply {
+                EXPECTED_REPLY_PATIENCE
+            } else {
+                Duration::ZERO
+            },
+            ..Default::default()
+        }
+    }
+}
+
+/// How long a probe that expects a reply keeps trying when all is silent.
+pub const EXPECTED_REPLY_PATIENCE: Duration = Duration::from_secs(4);
 
 static NEXT_ID: AtomicU16 = AtomicU16::new(0);
 
@@ -244,12 +269,13 @@ fn ping(sock: &Socket, dst: Ipv4Addr, opts: PingOptions) -> io::Result<PingResul
         error: None,
     };
     let mut sent_at: Vec<Instant> = Vec::new();
-    let mut got = vec![false; opts.count as usize];
+    let mut count = opts.count;
+    let mut got = vec![false; count as usize];
     let start = Instant::now();
     loop {
         let now = Instant::now();
         let n_sent = sent_at.len() as u32;
-        if n_sent < opts.count && now >= start + opts.interval * n_sent {
+        if n_sent < count && now >= start + opts.interval * n_sent {
             let seq = n_sent as u16;
             let packet = echo_request(id, seq);
             // The clock starts before the send: on a veth path the kernel delivers the request,
@@ -267,10 +293,8 @@ fn ping(sock: &Socket, dst: Ipv4Addr, opts: PingOptions) -> io::Result<PingResul
             res.sent += 1;
             continue;
         }
-        let done_sending = sent_at.len() as u32 == opts.count;
-        if done_sending
-            && (res.received == opts.count || (res.received == 0 && res.error.is_some()))
-        {
+        let done_sending = sent_at.len() as u32 == count;
+        if done_sending && (res.received == count || (res.received == 0 && res.error.is_some())) {
             break;
         }
         let deadline = if done_sending {
@@ -281,6 +305,12 @@ fn ping(sock: &Socket, dst: Ipv4Addr, opts: PingOptions) -> io::Result<PingResul
         let now = Instant::now();
         if now >= deadline {
             if done_sending {
+                if res.received == 0 && res.error.is_none() && now < start + opts.patience {
+                    // Silence so far: one more request, and the old ones may still answer.
+                    count += 1;
+                    got.push(false);
+                    continue;
+                }
                 break;
             }
             continue;
