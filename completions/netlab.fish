@@ -84,6 +84,7 @@ never\t''"
 complete -c netlab -n "__fish_netlab_using_subcommand run" -l json -d 'Machine-readable output'
 complete -c netlab -n "__fish_netlab_using_subcommand run" -s h -l help -d 'Print help'
 complete -c netlab -n "__fish_netlab_using_subcommand connect" -l ip -d 'The address to give it (default: the network\'s next free one)' -r
+complete -c netlab -n "__fish_netlab_using_subcommand connect" -l alias -d 'Another name it answers to on this network (repeatable), as Docker\'s --alias' -r
 complete -c netlab -n "__fish_netlab_using_subcommand connect" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"

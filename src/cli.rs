@@ -120,6 +120,9 @@ pub enum Command {
         /// The address to give it (default: the network's next free one)
         #[arg(long)]
         ip: Option<std::net::Ipv4Addr>,
+        /// Another name it answers to on this network (repeatable), as Docker's --alias
+        #[arg(long = "alias", value_name = "NAME")]
+        aliases: Vec<String>,
         /// Print the change as iproute2 commands and change nothing
         #[arg(long)]
         dry_run: bool,

@@ -123,6 +123,21 @@ pub async fn up(lab: &Lab, plan: &Plan, progress: &Progress) -> Result<UpReport>
             names[0]
         );
     }
+    // The same for the /etc/netns entries that give the containers their names.
+    let etc = crate::etc_netns::clashes(lab).and_then(|c| {
+        if c.is_empty() {
+            Ok(())
+        } else {
+            Err(anyhow!(
+                "{}; remove it, or run this lab under another name (`netlab up --name NEW`)",
+                c.join("; ")
+            ))
+        }
+    });
+    if let Err(e) = etc {
+        let _ = st.remove();
+        return Err(e);
+    }
     if let Err(e) = netns::prepare_dir() {
         let _ = st.remove();
         return Err(anyhow!(e).context("preparing /run/netns"));
@@ -166,6 +181,7 @@ pub async fn up(lab: &Lab, plan: &Plan, progress: &Progress) -> Result<UpReport>
     // "Complete" is part of the all-or-nothing: a lab whose final record cannot be written
     // (a full /run) is rolled back like one whose build failed.
     let built = built.and_then(|()| {
+        crate::etc_netns::sync(&mut st, lab)?;
         record.complete = true;
         record.owned = st.owned()?.namespaces;
         st.write_record(&record)
@@ -198,7 +214,15 @@ fn roll_back(st: LabState, e: anyhow::Error) -> anyhow::Error {
         }
     };
     let removal = remove_namespaces(&owned.namespaces);
-    let alone = left_alone(&owned, &removal);
+    let mut alone = left_alone(&owned, &removal);
+    match crate::etc_netns::remove(&st) {
+        Ok(left) => alone.extend(left),
+        Err(e2) => {
+            return e.context(format!(
+                "building lab {lab} failed, and removing its /etc/netns links failed too ({e2:#}); run `netlab down {lab}`"
+            ))
+        }
+    }
     if !removal.failed.is_empty() {
         return e.context(format!(
             "building lab {lab} failed, and removing {} failed too: {}; run `netlab down {lab}`",
@@ -728,7 +752,8 @@ pub fn down(lab: &str) -> Result<DownReport> {
     if !removal.failed.is_empty() {
         bail!("could not remove {} of lab {lab}: {}; the journal is kept, run `netlab down {lab}` again", removal.failed.len(), removal.failed.join("; "));
     }
-    let alone = left_alone(&owned, &removal);
+    let mut alone = left_alone(&owned, &removal);
+    alone.extend(crate::etc_netns::remove(&st)?);
     let mut notes = owned.problems.clone();
     notes.extend(st.remove()?);
     Ok(DownReport::Removed {
@@ -810,6 +835,7 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
         // Only what the kernel does not hold changed (checks, scenarios): record it.
         record.lab = new_lab;
         st.write_record(&record)?;
+        crate::etc_netns::sync(&mut st, &record.lab)?;
         return Ok(report);
     }
     let gone_ns: Vec<&str> = d
@@ -1038,6 +1064,7 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
         )));
     }
     drop(links);
+    let names = crate::etc_netns::sync(&mut st, &record.lab);
     // Last, the namespaces the new model no longer has, by identity; what fails to go stays
     // owned, so `down` still removes it.
     if !gone_ns.is_empty() {
@@ -1070,6 +1097,11 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
             );
         }
     }
+    names.map_err(|e| {
+        e.context(format!(
+            "lab {lab} was changed, but its containers' names could not be updated; `netlab down {lab}` removes them"
+        ))
+    })?;
     Ok(report)
 }
 

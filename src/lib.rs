@@ -13,6 +13,7 @@ pub mod completion;
 pub mod diag;
 mod driver;
 pub mod engine;
+pub mod etc_netns;
 pub mod graph;
 pub mod junit;
 pub mod kernel;

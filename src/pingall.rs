@@ -719,6 +719,7 @@ mod tests {
                         address: net(&format!("172.20.{}.{}/16", (i + 2) / 256, (i + 2) % 256)),
                         mac: [0; 6],
                         sandbox_if: None,
+                        aliases: Vec::new(),
                     }],
                     default_gateway: None,
                     mode: Default::default(),
@@ -878,6 +879,7 @@ mod tests {
                 address: net("172.21.0.2/16"),
                 mac: [0; 6],
                 sandbox_if: None,
+                aliases: Vec::new(),
             },
         );
         l.containers[1].endpoints.push(Endpoint {
@@ -886,6 +888,7 @@ mod tests {
             address: net("172.21.0.3/16"),
             mac: [0; 6],
             sandbox_if: None,
+            aliases: Vec::new(),
         });
         l.containers[0].endpoints.clear();
         l.containers[0].endpoints.push(Endpoint {
@@ -894,6 +897,7 @@ mod tests {
             address: net("172.21.0.4/16"),
             mac: [0; 6],
             sandbox_if: None,
+            aliases: Vec::new(),
         });
         assert_eq!(
             destination_address(&l, 1, 2),
@@ -921,6 +925,7 @@ mod tests {
             address: net("172.21.0.3/16"),
             mac: [0; 6],
             sandbox_if: None,
+            aliases: Vec::new(),
         });
         assert_eq!(
             destination_address(&l, 1, 2),

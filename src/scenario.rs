@@ -258,6 +258,20 @@ fn attempt(
                 Expect::Unreachable => Ok(format!("{to} ({dst}): {got}")),
             }
         }
+        Action::Resolve { from, to, address } => {
+            let ns = rec
+                .lab
+                .node_ns(from)
+                .ok_or_else(|| anyhow!("{from} is not a container of lab {lab}"))?;
+            let got = resolve_in(&ns, to)?;
+            match (got, address) {
+                (None, _) => bail!("{to} does not resolve in {from}"),
+                (Some(ip), Some(want)) if ip != *want => {
+                    bail!("{to} resolves to {ip} in {from}; expected {want}")
+                }
+                (Some(ip), _) => Ok(format!("{to} -> {ip}")),
+            }
+        }
         Action::Connect {
             network,
             container,
@@ -480,4 +494,29 @@ pub fn junit(outcomes: &[ScenarioOutcome]) -> String {
         })
         .collect();
     crate::junit::render(&suites)
+}
+
+/// What `name` resolves to inside namespace `ns`, as a program there sees it: `getent hosts`
+/// run in the namespace with its /etc files bound as `ip netns exec` binds them (libc's own
+/// resolver is the oracle, not netlab's idea of the hosts file). `None` when it does not
+/// resolve (getent's exit status 2).
+fn resolve_in(ns: &str, name: &str) -> Result<Option<Ipv4Addr>> {
+    let argv = ["getent", "hosts", name].map(String::from);
+    let out = exec::output_in(&netns::path(ns), &argv)?;
+    match out.status.code() {
+        Some(0) => {}
+        Some(2) => return Ok(None),
+        _ => bail!(
+            "getent hosts {name} failed in {ns}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.split_whitespace().next().unwrap_or_default();
+    match first.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => Ok(Some(ip)),
+        Ok(std::net::IpAddr::V6(_)) | Err(_) => {
+            bail!("getent hosts {name} in {ns} printed {:?}", text.trim())
+        }
+    }
 }

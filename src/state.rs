@@ -37,6 +37,8 @@ const LOCK: &str = "lock";
 const JOURNAL: &str = "journal.jsonl";
 const RECORD: &str = "lab.json";
 const RECORD_TMP: &str = "lab.json.tmp";
+/// `etc/<ns>/<file>`: the files `/etc/netns/<ns>` links to (hosts, resolv.conf).
+const ETC: &str = "etc";
 
 pub fn dir(lab: &str) -> PathBuf {
     Path::new(STATE_DIR).join(lab)
@@ -63,6 +65,13 @@ pub enum Entry {
         ns: Identity,
     },
     Object(Object),
+    /// About to make `/etc/netns/<name>` (a symbolic link to the lab's files for namespace
+    /// `name`, see [`LabState::write_etc`]).
+    EtcNetns {
+        name: String,
+    },
+    /// `/etc/netns` did not exist: this lab made it, and removes it when it is empty again.
+    EtcNetnsDir,
 }
 
 impl Entry {
@@ -190,6 +199,57 @@ fn create_at(dir: &OwnedFd, name: &str, extra: OFlag) -> io::Result<File> {
         )),
         e => e.into(),
     })
+}
+
+/// Where `/etc/netns/<ns>` of lab `lab` links to.
+pub fn etc_dir(lab: &str, ns: &str) -> PathBuf {
+    dir(lab).join(ETC).join(ns)
+}
+
+/// A directory in `dir`, opened without following a symbolic link.
+fn open_dir_at(dir: &OwnedFd, name: &str) -> io::Result<OwnedFd> {
+    openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io::Error::from)
+}
+
+/// Directory `name` in `dir`, made (0755) if missing, then opened without following a link.
+fn mkdir_open(dir: &OwnedFd, name: &str) -> io::Result<OwnedFd> {
+    match mkdirat(dir, name, Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(e.into()),
+    }
+    open_dir_at(dir, name)
+}
+
+/// Remove namespace `ns`'s files (only the regular files netlab writes) and its directory.
+fn remove_etc_ns(etc: &OwnedFd, ns: &str) -> Result<()> {
+    let d = match open_dir_at(etc, ns) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    for f in crate::plan::names::FILES {
+        for name in [f.to_string(), format!("{f}.tmp")] {
+            if let Ok(st) = fstatat(&d, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                if st.st_mode & libc::S_IFMT == libc::S_IFREG {
+                    match unlinkat(&d, name.as_str(), UnlinkatFlags::NoRemoveDir) {
+                        Ok(()) | Err(Errno::ENOENT) => {}
+                        Err(e) => return Err(io::Error::from(e).into()),
+                    }
+                }
+            }
+        }
+    }
+    match unlinkat(etc, ns, UnlinkatFlags::RemoveDir) {
+        Ok(()) | Err(Errno::ENOENT) => Ok(()),
+        Err(Errno::ENOTEMPTY) => bail!("it holds files netlab did not write"),
+        Err(e) => Err(io::Error::from(e).into()),
+    }
 }
 
 fn same(a: &impl AsFd, dir: &OwnedFd, name: &str) -> bool {
@@ -401,7 +461,7 @@ impl LabState {
                 Entry::NotCreated { name }
                 | Entry::Placeholder { name, .. }
                 | Entry::Created { name, .. } => name,
-                Entry::Object(_) => continue,
+                Entry::Object(_) | Entry::EtcNetns { .. } | Entry::EtcNetnsDir => continue,
             };
             if !acceptable(name) {
                 out.problems.push(format!(
@@ -422,7 +482,7 @@ impl LabState {
                 Entry::NotCreated { .. } => foreign.push(name.clone()),
                 Entry::Placeholder { file, .. } => slot.file = Some(*file),
                 Entry::Created { ns, .. } => slot.ns = Some(*ns),
-                Entry::Object(_) => {}
+                Entry::Object(_) | Entry::EtcNetns { .. } | Entry::EtcNetnsDir => {}
             }
         }
         if !journal.present || journal.entries.is_empty() {
@@ -458,10 +518,65 @@ impl LabState {
         Ok(out)
     }
 
+    /// Write file `name` (hosts, resolv.conf) of namespace `ns` in the lab's `etc/<ns>/`,
+    /// atomically (a temporary file renamed over it), readable by everyone as /etc files
+    /// are. Returns the directory `/etc/netns/<ns>` links to.
+    pub fn write_etc(&self, ns: &str, name: &str, content: &str) -> Result<PathBuf> {
+        let write = || -> io::Result<()> {
+            let etc = mkdir_open(&self.dir, ETC)?;
+            let d = mkdir_open(&etc, ns)?;
+            let tmp = format!("{name}.tmp");
+            let mut f = create_at(&d, &tmp, OFlag::O_TRUNC)?;
+            nix::sys::stat::fchmod(&f, Mode::from_bits_truncate(0o644))?;
+            f.write_all(content.as_bytes())?;
+            f.sync_data()?;
+            renameat(&d, tmp.as_str(), &d, name)?;
+            Ok(())
+        };
+        write()
+            .with_context(|| format!("writing {}/{ETC}/{ns}/{name}", dir(&self.lab).display()))?;
+        Ok(etc_dir(&self.lab, ns))
+    }
+
+    /// The namespaces the lab has files for in `etc/`.
+    pub fn etc_namespaces(&self) -> Vec<String> {
+        // Names only: every removal goes through directory fds that follow no link.
+        let Ok(rd) = std::fs::read_dir(dir(&self.lab).join(ETC)) else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter(|n| netns::valid_name(n))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Remove the files netlab wrote for namespace `ns` in `etc/`, and its directory.
+    pub fn remove_etc(&self, ns: &str) -> Result<()> {
+        let Ok(etc) = open_dir_at(&self.dir, ETC) else {
+            return Ok(());
+        };
+        remove_etc_ns(&etc, ns)
+            .with_context(|| format!("removing {}/{ETC}/{ns}", dir(&self.lab).display()))
+    }
+
     /// Forget the lab: remove the files netlab wrote in its directory, the lock last, then
     /// the directory if nothing else is in it. Returns what was left and why.
     pub fn remove(self) -> Result<Vec<String>> {
         let mut left = Vec::new();
+        for ns in self.etc_namespaces() {
+            self.remove_etc(&ns)?;
+        }
+        match unlinkat(&self.dir, ETC, UnlinkatFlags::RemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(_) => left.push(format!(
+                "{}/{ETC} holds files netlab did not write",
+                dir(&self.lab).display()
+            )),
+        }
         for name in [RECORD_TMP, JOURNAL, RECORD] {
             match fstatat(&self.dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
                 Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => {

@@ -670,6 +670,14 @@ fn built_state(ns: &str) -> serde_json::Value {
         "neighbours": neigh,
         "fdb": fdb,
         "ip_forward": sysctl_in(ns, "net.ipv4.ip_forward"),
+        // What `ip netns exec` shows as /etc/hosts there (a container's names).
+        "hosts": String::from_utf8_lossy(
+            &std::process::Command::new("ip")
+                .args(["netns", "exec", ns, "cat", "/etc/hosts"])
+                .output()
+                .unwrap()
+                .stdout
+        ),
     })
 }
 
@@ -682,10 +690,13 @@ fn dry_run_script_builds_what_up_builds(file: &str, prefix: &str) {
     let o = netlab(&["up", "--dry-run", "--name", &lab, file]);
     assert!(o.status.success(), "{}", text(&o));
     let script = String::from_utf8_lossy(&o.stdout).to_string();
+    let etc_netns_before = std::path::Path::new("/etc/netns").exists();
     for line in script.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
+        // iproute2, and the /etc/netns files of its convention (the containers' names).
         assert!(
-            matches!(words[0], "ip" | "bridge"),
+            matches!(words[0], "ip" | "bridge")
+                || (matches!(words[0], "mkdir" | "printf") && line.contains(" /etc/netns/")),
             "not an iproute2 command: {line}"
         );
         // As a reader runs it: through a shell (an nft script is one quoted argument).
@@ -704,6 +715,11 @@ fn dry_run_script_builds_what_up_builds(file: &str, prefix: &str) {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", text(&o));
+        let _ = std::fs::remove_dir_all(format!("/etc/netns/{n}"));
+    }
+    if !etc_netns_before {
+        // Empty unless another lab uses it meanwhile (then it stays, as that lab needs it).
+        let _ = std::fs::remove_dir("/etc/netns");
     }
     up_ok(&lab, file);
     assert_eq!(lab_namespaces(&lab), namespaces);

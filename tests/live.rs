@@ -26,10 +26,14 @@ fn has_link(ns: &str, dev: &str) -> bool {
 /// What the kernel changes by itself (learned FDB entries, IPv6 link-local addresses, timers)
 /// is left out.
 fn lab_state(lab: &str) -> String {
-    let mut out = String::new();
+    let mut out_all = String::new();
     let list = |v: Value| v.as_array().cloned().unwrap_or_default();
     for ns in lab_namespaces(lab) {
-        out.push_str(&format!("== {ns}\n"));
+        out_all.push_str(&format!("== {ns}\n"));
+        // Sorted: links made again on undo may get their indexes in another order, which
+        // no attribute of the lab depends on.
+        let mut lines = String::new();
+        let out = &mut lines;
         for l in list(ip_json(&ns, &["link"])) {
             out.push_str(&format!(
                 "link {} {} master={} flags={} mac={}\n",
@@ -70,8 +74,14 @@ fn lab_state(lab: &str) -> String {
                 ));
             }
         }
+        let mut sorted: Vec<&str> = lines.lines().collect();
+        sorted.sort();
+        for l in sorted {
+            out_all.push_str(l);
+            out_all.push('\n');
+        }
     }
-    out
+    out_all
 }
 
 /// Seed 002's user-defined bridge: a running container joins a second network (next ethN,

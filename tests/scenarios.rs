@@ -76,7 +76,7 @@ fn up_with_scenario_and_a_failing_step_explained() {
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.contains("passed: 4 steps, 4 passed, 0 failed"),
+        out.contains("passed: 6 steps, 6 passed, 0 failed"),
         "{}",
         text(&o)
     );
@@ -111,8 +111,8 @@ fn up_with_scenario_and_a_failing_step_explained() {
         .output()
         .unwrap();
     assert!(parsed.status.success(), "{}", text(&parsed));
-    // bbox3-joins-ov_net1 (4 steps) and wrong (1 run, 1 not run): 5 testcases, 1 failure.
-    assert_eq!(String::from_utf8_lossy(&parsed.stdout).trim(), "5 1");
+    // bbox3-joins-ov_net1 (6 steps) and wrong (1 run, 1 not run): 7 testcases, 1 failure.
+    assert_eq!(String::from_utf8_lossy(&parsed.stdout).trim(), "7 1");
     let o = netlab(&["run", &lab2, "wrnog"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean \"wrong\""));

@@ -136,12 +136,14 @@ pub fn connect(
     network: &str,
     container: &str,
     ip: Option<std::net::Ipv4Addr>,
+    aliases: &[String],
     dry_run: bool,
 ) -> Result<()> {
     need_root()?;
     let recs = records();
     let (rec, ni, ci) = resolve(&recs, network, container)?;
-    let new = crate::spec::change::connect(&rec.lab, ni, ci, ip).map_err(refused)?;
+    let mut new = crate::spec::change::connect(&rec.lab, ni, ci, ip).map_err(refused)?;
+    crate::spec::change::set_aliases(&mut new, ni, ci, aliases).map_err(refused)?;
     let e = new.containers[ci].endpoints.last().unwrap();
     let done = format!(
         "{} {}.{} to {}/{}: {} {}",

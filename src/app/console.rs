@@ -342,6 +342,7 @@ impl Session {
                     &format!("{lab}/{network}"),
                     &format!("{lab}.{container}"),
                     ip,
+                    &[],
                     false,
                 )?
             }

@@ -129,8 +129,9 @@ fn dispatch(cmd: Command) -> Result<()> {
             network,
             container,
             ip,
+            aliases,
             dry_run,
-        } => change::connect(&network, &container, ip, dry_run),
+        } => change::connect(&network, &container, ip, &aliases, dry_run),
         Command::Disconnect {
             network,
             container,
@@ -308,6 +309,11 @@ fn up(file: &Path, name: Option<&str>, opts: UpOptions, scenarios: &[String]) ->
         }
         for o in &plan.objects {
             println!("{o}");
+        }
+        for f in plan::names::files(&lab) {
+            for line in f.script() {
+                println!("{line}");
+            }
         }
         return Ok(());
     }

@@ -29,6 +29,9 @@ use nix::unistd::{linkat, unlinkat, UnlinkatFlags};
 use serde::{Deserialize, Serialize};
 
 pub const NETNS_DIR: &str = "/run/netns";
+/// iproute2's per-namespace /etc: `ip netns exec NAME` binds the files of `/etc/netns/NAME/`
+/// over /etc.
+pub const ETC_NETNS: &str = "/etc/netns";
 
 pub fn path(name: &str) -> PathBuf {
     Path::new(NETNS_DIR).join(name)

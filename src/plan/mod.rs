@@ -5,6 +5,7 @@
 
 pub mod delta;
 mod host;
+pub mod names;
 mod sandbox;
 mod underlay;
 

@@ -795,3 +795,74 @@ fn ipvlan_plan_creates_children_from_the_host_and_docker_routes() {
         "ip -n ipvlan.l3a route del default dev eth0"
     );
 }
+
+/// Seed 000: on the overlay (global scope), bbox2 resolves bbox1 across hosts; bbox3 on
+/// ov_net2 resolves nobody on ov_net1; docker_gwbridge registers no names.
+#[test]
+fn overlay_names_cross_hosts_but_not_networks() {
+    let l = lab(include_str!("../../labs/overlay.toml"));
+    let ci = |n: &str| l.containers.iter().position(|c| c.name == n).unwrap();
+    let ip = |s: &str| Some(s.parse::<std::net::Ipv4Addr>().unwrap());
+    assert_eq!(names::resolve(&l, ci("bbox2"), "bbox1"), ip("10.0.0.2"));
+    assert_eq!(names::resolve(&l, ci("bbox1"), "BBOX2"), ip("10.0.0.3"));
+    assert_eq!(names::resolve(&l, ci("bbox1"), "bbox1"), ip("10.0.0.2"));
+    assert_eq!(names::resolve(&l, ci("bbox3"), "bbox1"), None);
+    assert_eq!(names::resolve(&l, ci("bbox1"), "bbox3"), None);
+    let hosts = names::hosts(&l, ci("bbox2"));
+    assert!(hosts.starts_with("127.0.0.1\tlocalhost\n"), "{hosts}");
+    assert!(
+        hosts.contains("\n10.0.0.3\tbbox2\n10.0.0.2\tbbox1\n"),
+        "{hosts}"
+    );
+    assert!(
+        !hosts.contains("172.18."),
+        "gwbridge addresses are never named: {hosts}"
+    );
+}
+
+/// Seed 000's macvlan half: a local-scope network's names stay on their host's daemon, so
+/// bbox21 (nas5) does not resolve bbox11 (nas4): `ping: bad address 'bbox11'`.
+#[test]
+fn local_scope_names_stay_on_their_host() {
+    let l = lab(include_str!("../../labs/macvlan.toml"));
+    let ci = |n: &str| l.containers.iter().position(|c| c.name == n).unwrap();
+    assert_eq!(names::resolve(&l, ci("bbox21"), "bbox11"), None);
+    let b = lab(include_str!("../../labs/bridge.toml"));
+    let ci = |n: &str| b.containers.iter().position(|c| c.name == n).unwrap();
+    // Same host, shared networks: the address on the first network they share.
+    assert_eq!(
+        names::resolve(&b, ci("web"), "db"),
+        Some("172.18.0.10".parse().unwrap())
+    );
+    assert_eq!(
+        names::resolve(&b, ci("cache"), "db"),
+        Some("172.22.16.2".parse().unwrap())
+    );
+    assert_eq!(names::resolve(&b, ci("web"), "cache"), None);
+}
+
+#[test]
+fn aliases_resolve_on_their_network_only() {
+    let text = include_str!("../../labs/bridge.toml").replace(
+        "ip = { my_net2 = \"172.18.0.10\" }",
+        "ip = { my_net2 = \"172.18.0.10\" }\naliases = { quiet_net = [\"store\", \"primary.db\"] }",
+    );
+    let l = lab(&text);
+    let ci = |n: &str| l.containers.iter().position(|c| c.name == n).unwrap();
+    let q = Some("172.22.16.2".parse().unwrap());
+    assert_eq!(names::resolve(&l, ci("cache"), "store"), q);
+    assert_eq!(names::resolve(&l, ci("cache"), "primary.db"), q);
+    assert_eq!(names::resolve(&l, ci("web"), "store"), None);
+    assert_eq!(names::resolve(&l, ci("db"), "store"), q, "its own alias");
+}
+
+#[test]
+fn host_names_are_checked() {
+    for good in ["db", "db-1", "a.b.c", "X9"] {
+        assert!(names::check_host_name(good).is_ok(), "{good}");
+    }
+    let long = "a".repeat(64);
+    for bad in ["", "-db", "db-", "a..b", "db_1", "d b", long.as_str()] {
+        assert!(names::check_host_name(bad).is_err(), "{bad:?}");
+    }
+}

@@ -83,6 +83,35 @@ pub fn connect(lab: &Lab, ni: usize, ci: usize, ip: Option<Ipv4Addr>) -> Result<
     Ok(new)
 }
 
+/// `docker network connect --alias NAME ...`: the names container `ci` answers to on network
+/// `ni`, where it has an endpoint (a connect has just made it).
+pub fn set_aliases(lab: &mut Lab, ni: usize, ci: usize, aliases: &[String]) -> Result<(), Refused> {
+    let name = lab.containers[ci].name.clone();
+    let mut seen: Vec<String> = Vec::new();
+    for a in aliases {
+        if let Err(why) = crate::plan::names::check_host_name(a) {
+            return refuse(format!("alias {a:?} is not a host name: {why}"));
+        }
+        if *a == name {
+            return refuse(format!("alias {a:?} is the container's own name"));
+        }
+        if seen.contains(&a.to_ascii_lowercase()) {
+            return refuse(format!("alias {a:?} is given twice"));
+        }
+        seen.push(a.to_ascii_lowercase());
+    }
+    let net = lab.networks[ni].name.clone();
+    let Some(e) = lab.containers[ci]
+        .endpoints
+        .iter_mut()
+        .find(|e| e.network == ni)
+    else {
+        return refuse(format!("container {name} is not on network {net}"));
+    };
+    e.aliases = aliases.to_vec();
+    Ok(())
+}
+
 /// Container `ci`'s next endpoint on network `ni`: the next `ethN` it does not have (Docker
 /// counts up from its interfaces), and the MAC Docker derives from the address.
 fn add_endpoint(lab: &mut Lab, ni: usize, ci: usize, address: Ipv4Addr) {
@@ -98,6 +127,7 @@ fn add_endpoint(lab: &mut Lab, ni: usize, ci: usize, address: Ipv4Addr) {
         address: Ipv4Network::new(address, prefix).unwrap(),
         mac: docker_mac(address),
         sandbox_if: None,
+        aliases: Vec::new(),
     });
 }
 

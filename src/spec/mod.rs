@@ -1543,9 +1543,51 @@ impl Validator<'_, '_> {
                 }
                 let _ = ip;
             }
+            self.aliases(cname, c);
             out.push(mode.is_default() && overlay && !bridge);
         }
         out
+    }
+
+    /// `aliases = { NET = ["name", ...] }`: on networks the container joins, names a
+    /// resolver takes (RFC 1123 host names), each once.
+    fn aliases(&mut self, cname: &Name, c: &RawContainer) {
+        for (n, names) in &c.aliases {
+            if !c.networks.get_ref().iter().any(|x| {
+                x.get_ref() == n.get_ref() && NetworkMode::predefined(n.get_ref()).is_none()
+            }) {
+                self.r.error_help(
+                    span(n),
+                    format!(
+                        "aliases for network {}, which container {} does not join",
+                        n.get_ref(),
+                        cname.get_ref()
+                    ),
+                    format!("add {} to networks, or remove it from aliases", n.get_ref()),
+                );
+            }
+            let mut seen = HashSet::new();
+            for a in names.get_ref() {
+                let name = a.get_ref();
+                if let Err(why) = crate::plan::names::check_host_name(name) {
+                    self.r.error_help(
+                        span(a),
+                        format!("alias {name:?} is not a host name: {why}"),
+                        "use letters, digits and '-' in dot-separated labels, like \"db\" or \"db.internal\"",
+                    );
+                } else if name == cname.get_ref().as_str() {
+                    self.r.error(
+                        span(a),
+                        format!("alias {name:?} is the container's own name"),
+                    );
+                } else if !seen.insert(name.to_ascii_lowercase()) {
+                    self.r.error(
+                        span(a),
+                        format!("alias {name:?} is given twice on network {}", n.get_ref()),
+                    );
+                }
+            }
+        }
     }
 
     /// Docker's `--network none` / `host`: `networks = ["none"]` or `["host"]`, alone.
@@ -1838,12 +1880,19 @@ impl Validator<'_, '_> {
                         }
                     }
                 };
+                let aliases = c
+                    .aliases
+                    .iter()
+                    .find(|(k, _)| *k.get_ref() == net.name)
+                    .map(|(_, v)| v.get_ref().iter().map(|a| a.get_ref().clone()).collect())
+                    .unwrap_or_default();
                 endpoints.push(Endpoint {
                     network: ni,
                     ifname: format!("eth{i}"),
                     address: Ipv4Network::new(ip, net.subnet.prefix()).unwrap(),
                     mac: docker_mac(ip),
                     sandbox_if: None,
+                    aliases,
                 });
             }
             // A Linux bridge has at most 1023 ports (BR_MAX_PORTS - 1); the kernel would refuse the

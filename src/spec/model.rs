@@ -268,6 +268,9 @@ pub struct Endpoint {
     /// its name while others come and go).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox_if: Option<u32>,
+    /// Other names the container answers to on this network (Docker's network aliases).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -406,6 +406,11 @@ pub struct RawContainer {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, String>")]
     pub ip: IndexMap<Name, Spanned<String>>,
+    /// Other names it answers to on a network, as `docker network connect --alias`:
+    /// `aliases = { ov_net1 = ["db", "primary"] }`.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, Vec<String>>")]
+    pub aliases: IndexMap<Name, Spanned<Vec<Spanned<String>>>>,
     /// Published ports, as `docker run -p`: `"8080:80"`, `"5353:53/udp"`, `"10.1.1.21:8080:80"`.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]

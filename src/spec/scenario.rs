@@ -1,5 +1,5 @@
 //! Scenarios: the seeds' experiments as steps, `[scenarios.NAME]` with `[[scenarios.NAME.steps]]`.
-//! A step is an action (`do`: ping, connect, disconnect, link, exec, wait, impair, apply) and an
+//! A step is an action (`do`: ping, resolve, connect, disconnect, link, exec, wait, impair, apply) and an
 //! expectation. Validated here like the rest of the lab file: every key, name, duration and
 //! pattern is checked with its `file:line:col` before anything runs, and every name against the
 //! lab as the steps before it leave it. Pure but for one read: an `apply` step's lab file is read
@@ -45,7 +45,7 @@ pub struct RawScenario {
     transform = keys_by_action
 )]
 pub struct RawStep {
-    /// The action: ping, connect, disconnect, link, exec, wait, impair or apply.
+    /// The action: ping, resolve, connect, disconnect, link, exec, wait, impair or apply.
     #[serde(rename = "do")]
     #[schemars(with = "String", transform = action_values)]
     pub action: Spanned<String>,
@@ -66,14 +66,19 @@ pub struct RawStep {
     #[schemars(with = "bool", extend("default" = true))]
     pub stop_on_error: Option<Spanned<bool>>,
     // ping
-    /// ping: the container or host it is sent from.
+    /// ping: the container or host it is sent from; resolve: the container that looks the
+    /// name up.
     #[serde(default)]
     #[schemars(with = "String")]
     pub from: Option<Name>,
-    /// ping: a container, a host or an IPv4 address.
+    /// ping: a container, a host or an IPv4 address; resolve: the name looked up.
     #[serde(default)]
     #[schemars(with = "String")]
     pub to: Option<Name>,
+    /// resolve: the IPv4 address the name must resolve to (default: any).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub address: Option<Spanned<String>>,
     /// ping: reachable (default) or unreachable.
     #[serde(default)]
     #[schemars(
@@ -235,6 +240,12 @@ pub enum Action {
         ttl: Option<u8>,
         count: u32,
     },
+    /// What `to` resolves to inside container `from` (`getent hosts`), and what it must be.
+    Resolve {
+        from: String,
+        to: String,
+        address: Option<Ipv4Addr>,
+    },
     Connect {
         network: String,
         container: String,
@@ -291,6 +302,10 @@ impl Action {
                     Expect::Unreachable => "unreachable",
                 }
             ),
+            Action::Resolve { from, to, address } => match address {
+                Some(a) => format!("resolve {to} in {from} -> {a}"),
+                None => format!("resolve {to} in {from}"),
+            },
             Action::Connect {
                 network, container, ..
             } => format!("connect {network} {container}"),
@@ -336,6 +351,7 @@ impl Action {
 
 pub(crate) const ACTIONS: &[&str] = &[
     "ping",
+    "resolve",
     "connect",
     "disconnect",
     "link",
@@ -349,6 +365,7 @@ pub(crate) const ACTIONS: &[&str] = &[
 pub(crate) fn action_keys(what: &str) -> &'static [&'static str] {
     match what {
         "ping" => &["from", "to", "expect", "ttl", "count"],
+        "resolve" => &["from", "to", "address"],
         "connect" => &["network", "container", "ip"],
         "disconnect" => &["network", "container"],
         "link" => &["node", "dev", "state"],
@@ -510,6 +527,7 @@ fn step(
         ("clear", s.clear.as_ref().map(|x| x.span())),
         ("file", s.file.as_ref().map(|x| x.span())),
         ("dry_run", s.dry_run.as_ref().map(|x| x.span())),
+        ("address", s.address.as_ref().map(|x| x.span())),
     ];
     for (key, sp) in present.iter().chain(more.iter()) {
         if let Some(sp) = sp {
@@ -599,6 +617,66 @@ fn step(
                         ttl,
                         count,
                     })
+                }
+                _ => None,
+            }
+        }
+        "resolve" => {
+            // A container with /etc files of its own: a host's, or a host-mode container's,
+            // are the machine's, and asking them would ask the machine's resolver.
+            let own: Vec<String> = lab
+                .containers
+                .iter()
+                .filter(|c| c.mode != super::NetworkMode::Host)
+                .map(|c| c.name.clone())
+                .filter(|n| containers.contains(n))
+                .chain(
+                    // Containers an earlier `apply` step brought: their mode is not known here.
+                    containers
+                        .iter()
+                        .filter(|n| !lab.containers.iter().any(|c| &c.name == *n))
+                        .cloned(),
+                )
+                .collect();
+            let from = need(
+                r,
+                s.from.as_ref(),
+                "from",
+                &own,
+                "container with a namespace of its own",
+            );
+            let to = match &s.to {
+                None => {
+                    r.error_help(st.span(), "a resolve step needs to", "to = \"bbox1\"");
+                    None
+                }
+                Some(t) => match crate::plan::names::check_host_name(t.get_ref()) {
+                    Ok(()) => Some(t.get_ref().clone()),
+                    Err(why) => {
+                        r.error(
+                            t.span(),
+                            format!("to {:?} is not a host name: {why}", t.get_ref()),
+                        );
+                        None
+                    }
+                },
+            };
+            let address = match &s.address {
+                None => Some(None),
+                Some(a) => match a.get_ref().parse::<Ipv4Addr>() {
+                    Ok(ip) => Some(Some(ip)),
+                    Err(_) => {
+                        r.error(
+                            a.span(),
+                            format!("address {:?} is not an IPv4 address", a.get_ref()),
+                        );
+                        None
+                    }
+                },
+            };
+            match (from, to, address) {
+                (Some(from), Some(to), Some(address)) => {
+                    Some(Action::Resolve { from, to, address })
                 }
                 _ => None,
             }

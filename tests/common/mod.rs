@@ -67,7 +67,26 @@ impl Drop for LabGuard {
             let _ = Command::new("ip").args(["netns", "del", &ns]).output();
         }
         let _ = std::fs::remove_dir_all(format!("/run/netlab/{}", self.0));
+        for e in lab_etc_netns(&self.0) {
+            let p = Path::new("/etc/netns").join(e);
+            let _ = std::fs::remove_file(&p).or_else(|_| std::fs::remove_dir_all(&p));
+        }
     }
+}
+
+/// Entries of /etc/netns that belong to lab `lab` by name (the containers' name files).
+pub fn lab_etc_netns(lab: &str) -> Vec<String> {
+    let prefix = format!("{lab}.");
+    let mut v: Vec<String> = std::fs::read_dir("/etc/netns")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.starts_with(&prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 /// Namespaces in /run/netns that belong to lab `lab` by name.
@@ -202,6 +221,11 @@ pub fn assert_clean(lab: &str) {
     assert!(
         !Path::new(&format!("/run/netlab/{lab}")).exists(),
         "state of {lab} left behind"
+    );
+    assert!(
+        lab_etc_netns(lab).is_empty(),
+        "/etc/netns entries of {lab} left behind: {:?}",
+        lab_etc_netns(lab)
     );
 }
 
@@ -484,7 +508,11 @@ pub fn require_vlan(test: &str) -> bool {
 /// 1 naming the injected failure and the rollback, and leave nothing. Returns the plan size.
 pub fn assert_rollback_at_every_step(lab: &str, file: &str, min_ops: usize) -> usize {
     let plan = netlab(&["up", "--dry-run", "--name", lab, file]);
-    let total = String::from_utf8_lossy(&plan.stdout).lines().count();
+    // Kernel operations: the iproute2 lines (the /etc/netns files after them are not ones).
+    let total = String::from_utf8_lossy(&plan.stdout)
+        .lines()
+        .filter(|l| l.starts_with("ip ") || l.starts_with("bridge "))
+        .count();
     assert!(total > min_ops, "plan too small: {}", text(&plan));
     for k in 1..=total {
         let ks = k.to_string();

@@ -1,0 +1,217 @@
+//! A lab's `/etc/netns/<ns>` entries: iproute2's convention for per-namespace /etc files,
+//! which `ip netns exec` (and `netlab exec`) bind over /etc. netlab puts a container's hosts
+//! and resolv.conf (see `plan::names`) in the lab's state directory and makes
+//! `/etc/netns/<ns>` a symbolic link to them: the files live on tmpfs with the rest of the
+//! lab's state, so a reboot, which forgets the namespaces, forgets them too (a dangling link is
+//! ignored by `ip netns exec`), and `down` removes the links from its journal.
+//!
+//! An entry is the lab's when it is a symbolic link to exactly the lab's own directory for that
+//! namespace; anything else at the name (a directory of another tool, a file) is never
+//! touched: `up` refuses before building anything, and `down` leaves it and says so.
+//! `/etc/netns` is opened once, refusing a symbolic link, and everything in it is done
+//! relative to that directory.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::AtFlags;
+use nix::fcntl::{openat2, readlinkat, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::{fstatat, mkdirat, Mode};
+use nix::unistd::{symlinkat, unlinkat, UnlinkatFlags};
+
+use crate::plan::names::{self, NameFiles};
+use crate::spec::Lab;
+use crate::state::{self, Entry, LabState};
+
+pub use crate::kernel::netns::ETC_NETNS;
+
+/// What is at `/etc/netns/<ns>`.
+#[derive(Debug, PartialEq)]
+pub enum Found {
+    Missing,
+    /// The lab's own link.
+    Ours,
+    /// Something else: what it is.
+    Other(String),
+}
+
+fn open_etc_netns(create: bool) -> io::Result<Option<OwnedFd>> {
+    if create {
+        match mkdirat(
+            nix::fcntl::AT_FDCWD,
+            ETC_NETNS,
+            Mode::from_bits_truncate(0o755),
+        ) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS);
+    match openat2(nix::fcntl::AT_FDCWD, ETC_NETNS, how) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(Errno::ELOOP) => Err(io::Error::other(format!(
+            "{ETC_NETNS} is reached through a symbolic link; netlab does not follow it"
+        ))),
+        Err(Errno::ENOTDIR) => Err(io::Error::other(format!("{ETC_NETNS} is not a directory"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn probe_in(dir: &OwnedFd, lab: &str, ns: &str) -> Found {
+    match fstatat(dir, ns, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Err(Errno::ENOENT) => Found::Missing,
+        Err(e) => Found::Other(format!("unreadable ({e})")),
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => match readlinkat(dir, ns) {
+            Ok(t) if Path::new(&t) == state::etc_dir(lab, ns) => Found::Ours,
+            Ok(t) => Found::Other(format!("a symbolic link to {}", t.to_string_lossy())),
+            Err(e) => Found::Other(format!("an unreadable symbolic link ({e})")),
+        },
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => Found::Other("a directory".into()),
+        Ok(_) => Found::Other("a file".into()),
+    }
+}
+
+/// `/etc/netns/<ns>` entries lab `lab` would need that hold something not its own:
+/// `path is what`.
+pub fn clashes(lab: &Lab) -> Result<Vec<String>> {
+    let Some(dir) = open_etc_netns(false)? else {
+        return Ok(Vec::new());
+    };
+    Ok(names::files(lab)
+        .iter()
+        .filter_map(|f| match probe_in(&dir, &lab.name, &f.ns) {
+            Found::Other(what) => Some(format!("{ETC_NETNS}/{} is {what}", f.ns)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Make the lab's name files what `lab` says: write every container's files, link the new
+/// ones (each journaled before it exists), and unlink those of containers that are gone.
+pub fn sync(st: &mut LabState, lab: &Lab) -> Result<()> {
+    let files: Vec<NameFiles> = names::files(lab);
+    let journal = st.read_journal()?;
+    let journaled = |n: &str| {
+        journal
+            .entries
+            .iter()
+            .any(|e| matches!(e, Entry::EtcNetns { name } if name == n))
+    };
+    let mut made_dir = journal
+        .entries
+        .iter()
+        .any(|e| matches!(e, Entry::EtcNetnsDir));
+    // /etc/netns, made if missing (and journaled, so that `down` removes it once empty).
+    // Another lab's `down` may remove it, empty, between two of these steps: then it is made
+    // again.
+    let mut open = |st: &mut LabState| -> Result<OwnedFd> {
+        if let Some(d) = open_etc_netns(false)? {
+            return Ok(d);
+        }
+        if !made_dir {
+            st.append(&[Entry::EtcNetnsDir])?;
+            made_dir = true;
+        }
+        open_etc_netns(true)?.ok_or_else(|| anyhow!("{ETC_NETNS} vanished"))
+    };
+    if files.is_empty() && open_etc_netns(false)?.is_none() {
+        return Ok(());
+    }
+    let mut dir = open(st)?;
+    for f in &files {
+        let mut target = PathBuf::new();
+        for name in names::FILES {
+            target = st.write_etc(&f.ns, name, f.content(name))?;
+        }
+        match probe_in(&dir, &lab.name, &f.ns) {
+            Found::Ours => {}
+            Found::Missing => {
+                if !journaled(&f.ns) {
+                    st.append(&[Entry::EtcNetns { name: f.ns.clone() }])?;
+                }
+                let mut tries = 0;
+                loop {
+                    match symlinkat(&target, &dir, f.ns.as_str()) {
+                        Err(Errno::ENOENT) if tries < 3 => {
+                            tries += 1;
+                            dir = open(st)?;
+                        }
+                        r => {
+                            r.with_context(|| format!("linking {ETC_NETNS}/{}", f.ns))?;
+                            break;
+                        }
+                    }
+                }
+            }
+            Found::Other(what) => bail!(
+                "{ETC_NETNS}/{} is {what}, not netlab's; remove it, or run this lab under another name",
+                f.ns
+            ),
+        }
+    }
+    for ns in st.etc_namespaces() {
+        if files.iter().any(|f| f.ns == ns) {
+            continue;
+        }
+        if probe_in(&dir, &lab.name, &ns) == Found::Ours {
+            unlink(&dir, &ns)?;
+        }
+        st.remove_etc(&ns)?;
+    }
+    Ok(())
+}
+
+fn unlink(dir: &OwnedFd, ns: &str) -> Result<()> {
+    match unlinkat(dir, ns, UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(Errno::ENOENT) => Ok(()),
+        Err(e) => Err(io::Error::from(e)).with_context(|| format!("removing {ETC_NETNS}/{ns}")),
+    }
+}
+
+/// Remove every `/etc/netns` link the lab made (from its journal and its state directory),
+/// and `/etc/netns` itself if the lab made it and it is empty. Returns what was left alone.
+/// The files they point to go with the lab's state directory.
+pub fn remove(st: &LabState) -> Result<Vec<String>> {
+    let journal = st.read_journal()?;
+    let prefix = format!("{}.", st.lab);
+    let mut names: Vec<String> = journal
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::EtcNetns { name } => Some(name.clone()),
+            _ => None,
+        })
+        .chain(st.etc_namespaces())
+        .filter(|n| n.starts_with(&prefix) && crate::kernel::netns::valid_name(n))
+        .collect();
+    names.sort();
+    names.dedup();
+    let made_dir = journal
+        .entries
+        .iter()
+        .any(|e| matches!(e, Entry::EtcNetnsDir));
+    let Some(dir) = open_etc_netns(false)? else {
+        return Ok(Vec::new());
+    };
+    let mut left = Vec::new();
+    for ns in &names {
+        match probe_in(&dir, &st.lab, ns) {
+            Found::Ours => unlink(&dir, ns)?,
+            Found::Missing => {}
+            Found::Other(what) => left.push(format!(
+                "{ETC_NETNS}/{ns}: {what}, not netlab's; left alone"
+            )),
+        }
+    }
+    if made_dir {
+        drop(dir);
+        let _ = std::fs::remove_dir(ETC_NETNS);
+    }
+    Ok(left)
+}

@@ -1,0 +1,231 @@
+//! Root integration tests for name resolution (seed 000's `docker exec bbox2 ping bbox1`, and
+//! its macvlan half's `ping: bad address 'bbox11'`). The oracle is glibc itself: `getent hosts`
+//! and iputils `ping NAME` run by `ip netns exec`, which binds /etc/netns/<ns>/ over /etc by
+//! iproute2's own code; `netlab exec` must show the same.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn in_ns(ns: &str, args: &[&str]) -> Output {
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .output()
+        .expect("running ip netns exec")
+}
+
+/// What `name` resolves to inside `ns` (`getent hosts`), or None (exit status 2: not found).
+fn getent(ns: &str, name: &str) -> Option<String> {
+    let o = in_ns(ns, &["getent", "hosts", name]);
+    match o.status.code() {
+        Some(0) => Some(
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string(),
+        ),
+        Some(2) => None,
+        _ => panic!("getent hosts {name} in {ns}: {}", text(&o)),
+    }
+}
+
+fn write_lab(dir: &Path, name: &str, text: &str) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The overlay: names cross hosts on a network and never cross networks; a connect (with
+/// aliases) and a disconnect change what every container of the network resolves; `down`
+/// takes every /etc/netns link away.
+#[test]
+fn overlay_names_follow_the_networks_and_their_changes() {
+    if !require_root("overlay_names_follow_the_networks_and_their_changes") {
+        return;
+    }
+    let lab = unique("nmov");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/overlay.toml");
+    let ns = |c: &str| format!("{lab}.{c}");
+    assert_eq!(getent(&ns("bbox2"), "bbox1").as_deref(), Some("10.0.0.2"));
+    assert_eq!(getent(&ns("bbox1"), "bbox2").as_deref(), Some("10.0.0.3"));
+    assert_eq!(getent(&ns("bbox1"), "bbox1").as_deref(), Some("10.0.0.2"));
+    assert_eq!(
+        getent(&ns("bbox3"), "bbox1"),
+        None,
+        "names crossed networks"
+    );
+    assert_eq!(
+        getent(&ns("bbox2"), "bbox3"),
+        None,
+        "names crossed networks"
+    );
+    // Seed 000: docker exec bbox2 ping bbox1.
+    let o = in_ns(&ns("bbox2"), &["ping", "-c", "1", "-W", "2", "bbox1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("PING bbox1 (10.0.0.2)"),
+        "{}",
+        text(&o)
+    );
+    // A name the lab does not know fails at once, without asking the machine's resolver.
+    let t = Instant::now();
+    assert_eq!(getent(&ns("bbox2"), "www.example.com"), None);
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+
+    // netlab exec sees what ip netns exec sees, and the namespace's own /sys.
+    let o = netlab(&["exec", &ns("bbox2"), "getent", "hosts", "bbox1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("10.0.0.2 "),
+        "{}",
+        text(&o)
+    );
+    let o = netlab(&["exec", &ns("bbox2"), "ls", "/sys/class/net"]);
+    let devs: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(devs, ["eth0", "eth1", "lo"], "{}", text(&o));
+
+    // docker network connect --alias store ov_net1 bbox3.
+    let o = netlab(&[
+        "connect",
+        &format!("{lab}/ov_net1"),
+        &format!("{lab}.bbox3"),
+        "--alias",
+        "store",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(getent(&ns("bbox3"), "bbox1").as_deref(), Some("10.0.0.2"));
+    assert_eq!(getent(&ns("bbox1"), "bbox3").as_deref(), Some("10.0.0.4"));
+    assert_eq!(getent(&ns("bbox1"), "store").as_deref(), Some("10.0.0.4"));
+    assert_eq!(getent(&ns("bbox2"), "store").as_deref(), Some("10.0.0.4"));
+    let o = netlab(&[
+        "disconnect",
+        &format!("{lab}/ov_net1"),
+        &format!("{lab}.bbox3"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(getent(&ns("bbox1"), "bbox3"), None);
+    assert_eq!(getent(&ns("bbox1"), "store"), None);
+    assert_eq!(getent(&ns("bbox3"), "bbox1"), None);
+
+    // A bad alias is refused, and changes nothing.
+    let o = netlab(&[
+        "connect",
+        &format!("{lab}/ov_net1"),
+        &format!("{lab}.bbox3"),
+        "--alias",
+        "not_a_name",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(getent(&ns("bbox1"), "bbox3"), None);
+
+    assert_eq!(
+        lab_etc_netns(&lab),
+        [ns("bbox1"), ns("bbox2"), ns("bbox3")],
+        "one /etc/netns link per container"
+    );
+    let o = netlab(&["down", &lab]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_clean(&lab);
+}
+
+/// Local-scope networks keep names on their host: on the macvlan segment bbox21 (nas5) cannot
+/// resolve bbox11 (nas4), as the seed's `ping: bad address 'bbox11'`, though it reaches it by
+/// address; on a host's bridges, aliases resolve on their own network only.
+#[test]
+fn local_networks_keep_names_on_their_host() {
+    if !require_root("local_networks_keep_names_on_their_host") {
+        return;
+    }
+    let lab = unique("nmmv");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/macvlan.toml");
+    let b21 = format!("{lab}.bbox21");
+    assert_eq!(getent(&b21, "bbox11"), None);
+    let o = in_ns(&b21, &["ping", "-c", "1", "-W", "2", "bbox11"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bbox11"),
+        "a name error, not a lost ping: {}",
+        text(&o)
+    );
+    assert!(ping(&b21, "10.1.1.111"), "by address it is reachable");
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
+
+    let dir = std::env::temp_dir().join(unique("nmbr-lab"));
+    let _tmp = TempDir(dir.clone());
+    let text_lab = std::fs::read_to_string("labs/bridge.toml")
+        .unwrap()
+        .replace(
+            "ip = { my_net2 = \"172.18.0.10\" }",
+            "ip = { my_net2 = \"172.18.0.10\" }\naliases = { quiet_net = [\"store\"] }",
+        );
+    let file = write_lab(&dir, "bridge.toml", &text_lab);
+    let lab = unique("nmbr");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, &file);
+    let ns = |c: &str| format!("{lab}.{c}");
+    assert_eq!(
+        getent(&ns("cache"), "store").as_deref(),
+        Some("172.22.16.2")
+    );
+    assert_eq!(getent(&ns("cache"), "db").as_deref(), Some("172.22.16.2"));
+    assert_eq!(getent(&ns("web"), "db").as_deref(), Some("172.18.0.10"));
+    assert_eq!(
+        getent(&ns("web"), "store"),
+        None,
+        "an alias of another network"
+    );
+    assert_eq!(getent(&ns("web"), "cache"), None, "no shared network");
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
+}
+
+/// Something that is not the lab's at one of its /etc/netns names (another tool's directory)
+/// stops `up` before anything is built, and is left exactly as it was.
+#[test]
+fn foreign_etc_netns_entry_is_refused_and_untouched() {
+    if !require_root("foreign_etc_netns_entry_is_refused_and_untouched") {
+        return;
+    }
+    let lab = unique("nmfx");
+    let _guard = LabGuard(lab.clone());
+    let theirs = Path::new("/etc/netns").join(format!("{lab}.db"));
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::fs::write(theirs.join("hosts"), "10.9.9.9 theirs\n").unwrap();
+    let o = netlab(&["up", "-q", "--name", &lab, "labs/bridge.toml"]);
+    let theirs_now = std::fs::read_to_string(theirs.join("hosts"));
+    let _ = std::fs::remove_dir_all(&theirs);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&format!("/etc/netns/{lab}.db is a directory")),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(theirs_now.unwrap(), "10.9.9.9 theirs\n");
+    assert!(
+        lab_namespaces(&lab).is_empty(),
+        "{:?}",
+        lab_namespaces(&lab)
+    );
+    assert_clean(&lab);
+}
