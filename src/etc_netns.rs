@@ -103,27 +103,20 @@ pub fn sync(st: &mut LabState, lab: &Lab) -> Result<()> {
             .iter()
             .any(|e| matches!(e, Entry::EtcNetns { name } if name == n))
     };
-    let mut made_dir = journal
-        .entries
-        .iter()
-        .any(|e| matches!(e, Entry::EtcNetnsDir));
-    // /etc/netns, made if missing (and journaled, so that `down` removes it once empty).
-    // Another lab's `down` may remove it, empty, between two of these steps: then it is made
-    // again.
-    let mut open = |st: &mut LabState| -> Result<OwnedFd> {
+    // /etc/netns, made if missing (and marked, so that the last lab to leave it empty removes
+    // it). Another lab's `down` may remove it, empty, between two of these steps: then it is
+    // made again.
+    let open = || -> Result<OwnedFd> {
         if let Some(d) = open_etc_netns(false)? {
             return Ok(d);
         }
-        if !made_dir {
-            st.append(&[Entry::EtcNetnsDir])?;
-            made_dir = true;
-        }
+        state::mark_etc_netns_made().context("writing /run/netlab/etc-netns-made")?;
         open_etc_netns(true)?.ok_or_else(|| anyhow!("{ETC_NETNS} vanished"))
     };
     if files.is_empty() && open_etc_netns(false)?.is_none() {
         return Ok(());
     }
-    let mut dir = open(st)?;
+    let mut dir = open()?;
     for f in &files {
         let mut target = PathBuf::new();
         for name in names::FILES {
@@ -140,7 +133,7 @@ pub fn sync(st: &mut LabState, lab: &Lab) -> Result<()> {
                     match symlinkat(&target, &dir, f.ns.as_str()) {
                         Err(Errno::ENOENT) if tries < 3 => {
                             tries += 1;
-                            dir = open(st)?;
+                            dir = open()?;
                         }
                         r => {
                             r.with_context(|| format!("linking {ETC_NETNS}/{}", f.ns))?;
@@ -175,7 +168,7 @@ fn unlink(dir: &OwnedFd, ns: &str) -> Result<()> {
 }
 
 /// Remove every `/etc/netns` link the lab made (from its journal and its state directory),
-/// and `/etc/netns` itself if the lab made it and it is empty. Returns what was left alone.
+/// and `/etc/netns` itself if netlab made it and it is empty now. Returns what was left alone.
 /// The files they point to go with the lab's state directory.
 pub fn remove(st: &LabState) -> Result<Vec<String>> {
     let journal = st.read_journal()?;
@@ -192,10 +185,6 @@ pub fn remove(st: &LabState) -> Result<Vec<String>> {
         .collect();
     names.sort();
     names.dedup();
-    let made_dir = journal
-        .entries
-        .iter()
-        .any(|e| matches!(e, Entry::EtcNetnsDir));
     let Some(dir) = open_etc_netns(false)? else {
         return Ok(Vec::new());
     };
@@ -209,9 +198,14 @@ pub fn remove(st: &LabState) -> Result<Vec<String>> {
             )),
         }
     }
-    if made_dir {
-        drop(dir);
-        let _ = std::fs::remove_dir(ETC_NETNS);
+    drop(dir);
+    if state::etc_netns_made() {
+        match std::fs::remove_dir(ETC_NETNS) {
+            Ok(()) => state::clear_etc_netns_made(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => state::clear_etc_netns_made(),
+            // Not empty: another lab's, or somebody's, entries are there.
+            Err(_) => {}
+        }
     }
     Ok(left)
 }

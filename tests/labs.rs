@@ -717,10 +717,7 @@ fn dry_run_script_builds_what_up_builds(file: &str, prefix: &str) {
         assert!(o.status.success(), "{}", text(&o));
         let _ = std::fs::remove_dir_all(format!("/etc/netns/{n}"));
     }
-    if !etc_netns_before {
-        // Empty unless another lab uses it meanwhile (then it stays, as that lab needs it).
-        let _ = std::fs::remove_dir("/etc/netns");
-    }
+    etc_netns_made_by_test(etc_netns_before);
     up_ok(&lab, file);
     assert_eq!(lab_namespaces(&lab), namespaces);
     for (n, want) in namespaces.iter().zip(&scripted) {

@@ -216,10 +216,7 @@ fn foreign_etc_netns_entry_is_refused_and_untouched() {
     let o = netlab(&["up", "-q", "--name", &lab, "labs/bridge.toml"]);
     let theirs_now = std::fs::read_to_string(theirs.join("hosts"));
     let _ = std::fs::remove_dir_all(&theirs);
-    if !etc_netns_before {
-        // Empty unless another lab uses it meanwhile.
-        let _ = std::fs::remove_dir("/etc/netns");
-    }
+    etc_netns_made_by_test(etc_netns_before);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains(&format!("/etc/netns/{lab}.db is a directory")),

@@ -74,6 +74,16 @@ impl Drop for LabGuard {
     }
 }
 
+/// A test made /etc/netns (it was missing) and is done with it: remove it if it is empty, else
+/// (other labs' entries are there, tests run side by side) mark it as netlab marks the one it
+/// makes, so the last lab to leave it empty removes it.
+pub fn etc_netns_made_by_test(existed_before: bool) {
+    if !existed_before && std::fs::remove_dir("/etc/netns").is_err() {
+        let _ = std::fs::create_dir_all("/run/netlab");
+        let _ = std::fs::write("/run/netlab/etc-netns-made", "");
+    }
+}
+
 /// Entries of /etc/netns that belong to lab `lab` by name (the containers' name files).
 pub fn lab_etc_netns(lab: &str) -> Vec<String> {
     let prefix = format!("{lab}.");
