@@ -328,16 +328,24 @@ fn icmp6_errors_from_a_router_are_matched_to_our_requests() {
         Some("communication administratively prohibited (ICMPv6 from 2001:db8:a::1)"),
         "{r:?}"
     );
-    // Errors for someone else's requests are not ours: while a second ping from a draws
-    // no-route errors for 2001:db8:c::1, a ping to b, which ignores echo, hears silence (both
-    // raw sockets see every error of a's namespace).
+    // Errors about someone else's requests are not ours (every raw ICMPv6 socket of a's
+    // namespace sees every error): while a ping to b, which ignores echo, waits, a second ping
+    // draws r's no-route errors for 2001:db8:c::1 (another destination, another identifier)
+    // and a probe with hop limit 1 draws a time exceeded about b itself (the same destination,
+    // another identifier). The quiet ping must hear only silence.
     sysctl(&n.b, "net.ipv6.icmp.echo_ignore_all", "1");
-    let (quiet, noisy) = std::thread::scope(|s| {
+    let (quiet, noisy, probe) = std::thread::scope(|s| {
         let quiet = s.spawn(|| icmp::ping_in(&a, addr("2001:db8:b::2"), PingOptions::default()));
         std::thread::sleep(Duration::from_millis(100));
         let noisy = icmp::ping_in(&a, addr("2001:db8:c::1"), PingOptions::default());
-        (quiet.join().unwrap().unwrap(), noisy.unwrap())
+        let probe = icmp::probe_ttl(&a, addr("2001:db8:b::2"), 1, Duration::from_secs(1));
+        (
+            quiet.join().unwrap().unwrap(),
+            noisy.unwrap(),
+            probe.unwrap(),
+        )
     });
     assert!(noisy.error.is_some(), "{noisy:?}");
+    assert_eq!(probe.kind, "time-exceeded", "{probe:?}");
     assert_eq!((quiet.received, &quiet.error), (0, &None), "{quiet:?}");
 }
