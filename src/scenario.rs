@@ -230,7 +230,7 @@ fn attempt(
             let dst = target(&rec.lab, from, to)
                 .ok_or_else(|| anyhow!("{to} has no address in lab {lab}"))?;
             let opts = icmp::PingOptions::for_check(*count, *expect == Expect::Reachable);
-            let r = icmp::ping_in(&netns::path(&ns), dst, opts)?;
+            let r = icmp::ping_in(&netns::path(&ns), dst.into(), opts)?;
             let got = if r.received > 0 {
                 format!(
                     "reachable ({}/{}, ttl {})",

@@ -450,7 +450,7 @@ pub fn trace(
     let probed = if probe {
         Some(crate::kernel::icmp::ping_in(
             src_path,
-            dst,
+            dst.into(),
             Default::default(),
         )?)
     } else {
@@ -463,7 +463,7 @@ pub fn trace(
         for k in 1..=(crate::trace::routers(&t).len() as u8 + 1) {
             let p = crate::kernel::icmp::probe_ttl(
                 src_path,
-                dst,
+                dst.into(),
                 k,
                 std::time::Duration::from_millis(700),
             )?;

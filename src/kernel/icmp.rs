@@ -1,11 +1,16 @@
-//! Native ICMP echo ("ping") from inside a namespace, with a raw socket. Raw sockets work in
-//! any fresh namespace as root, whereas unprivileged ping sockets need ping_group_range,
-//! which is "1 0" (off) in a new namespace. The raw socket sees every ICMP packet of its
-//! namespace, so replies are matched by identifier, sequence and source.
+//! Native ICMP echo ("ping") from inside a namespace, over IPv4 (ICMP) or IPv6 (ICMPv6), with a
+//! raw socket. Raw sockets work in any fresh namespace as root, whereas unprivileged ping
+//! sockets need ping_group_range, which is "1 0" (off) in a new namespace. A raw socket sees
+//! every ICMP packet of its namespace (of its family), so replies are matched by identifier,
+//! sequence and source, and errors by the echo request they quote.
+//!
+//! The two families differ only in how a packet is sent and read (see [`EchoSocket`]); what
+//! comes back is one [`Heard`] either way, so [`ping_in`] and [`probe_ttl`] run the same loop
+//! for both.
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
@@ -19,7 +24,7 @@ use super::netns;
 pub struct PingResult {
     pub sent: u32,
     pub received: u32,
-    /// TTL of the first reply, as the receiver saw it.
+    /// TTL (IPv4) or hop limit (IPv6) of the first reply, as the receiver saw it.
     pub ttl: Option<u8>,
     /// Fastest round trip, in milliseconds.
     pub rtt_ms: Option<f64>,
@@ -27,6 +32,7 @@ pub struct PingResult {
     pub error: Option<String>,
 }
 
+/// How [`ping_in`] sends and waits; the same for IPv4 and IPv6.
 #[derive(Debug, Clone, Copy)]
 pub struct PingOptions {
     pub count: u32,
@@ -78,11 +84,12 @@ fn next_id() -> u16 {
         .wrapping_add(NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Ping `dst` from inside the namespace mounted at `ns_path`.
-pub fn ping_in(ns_path: &Path, dst: Ipv4Addr, opts: PingOptions) -> io::Result<PingResult> {
-    let sock = netns::run_in_path(ns_path, || {
-        Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
-    })?;
+/// Ping `dst` (IPv4 or IPv6) from inside the namespace mounted at `ns_path`.
+///
+/// An IPv6 link-local destination (fe80::/10) needs the interface it is on, which an
+/// [`IpAddr`] does not carry: the kernel refuses the request (EINVAL), and that is the result.
+pub fn ping_in(ns_path: &Path, dst: IpAddr, opts: PingOptions) -> io::Result<PingResult> {
+    let sock = EchoSocket::open(ns_path, dst)?;
     ping(&sock, dst, opts)
 }
 
@@ -97,50 +104,77 @@ fn checksum(data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
+const PAYLOAD: &[u8] = b"netlab-probe-payload-56-bytes-of-data-for-a-classic-pin";
+
+/// An ICMP echo request (type 8), checksummed.
 fn echo_request(id: u16, seq: u16) -> Vec<u8> {
     let mut p = vec![8u8, 0, 0, 0];
     p.extend_from_slice(&id.to_be_bytes());
     p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(b"netlab-probe-payload-56-bytes-of-data-for-a-classic-pin");
+    p.extend_from_slice(PAYLOAD);
     let c = checksum(&p);
     p[2..4].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+/// An ICMPv6 echo request (type 128). The checksum stays zero: it covers a pseudo-header with
+/// the source address, which only the kernel knows once it has routed the packet, and the
+/// kernel fills it in on every raw ICMPv6 socket (IPV6_CHECKSUM at offset 2 is implicit and
+/// cannot be turned off, RFC 3542 3.1).
+fn echo_request6(id: u16, seq: u16) -> Vec<u8> {
+    let mut p = vec![128u8, 0, 0, 0];
+    p.extend_from_slice(&id.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(PAYLOAD);
     p
 }
 
 enum Reply {
     Echo {
         seq: u16,
-        ttl: u8,
+        ttl: Option<u8>,
     },
     Error {
-        from: Ipv4Addr,
+        from: IpAddr,
         time_exceeded: bool,
         what: String,
     },
 }
 
-/// What one ICMP packet on a raw socket says about an echo request of ours, whoever sent it.
+/// What one ICMP or ICMPv6 packet on a raw socket says about an echo request of ours, whoever
+/// sent it.
 #[derive(Debug, PartialEq)]
 enum Heard {
-    /// An echo reply from `src` to the request (`id`, `seq`), arriving with `ttl`.
+    /// An echo reply from `src` to the request (`id`, `seq`), arriving with TTL or hop limit
+    /// `ttl` (always known for IPv4; for IPv6 it comes as ancillary data, which a socket
+    /// without IPV6_RECVHOPLIMIT does not get).
     Reply {
-        src: Ipv4Addr,
+        src: IpAddr,
         id: u16,
         seq: u16,
-        ttl: u8,
+        ttl: Option<u8>,
     },
     /// An ICMP error from `src` about the echo request (`id`, `seq`) that was sent to `dst`.
     /// `local`: the sender's own kernel sent it (from the request's source address), which is
-    /// how it says it could not resolve the next hop's neighbour (after three ARP requests).
+    /// how it says it could not resolve the next hop's neighbour (after three ARP requests or
+    /// neighbour solicitations).
     Error {
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: IpAddr,
+        dst: IpAddr,
         id: u16,
         seq: u16,
         time_exceeded: bool,
         local: bool,
         what: String,
     },
+}
+
+/// Identifier and sequence number of an echo request or reply (either family: same layout).
+fn id_seq(b: &[u8]) -> Option<(u16, u16)> {
+    Some((
+        u16::from_be_bytes([*b.get(4)?, *b.get(5)?]),
+        u16::from_be_bytes([*b.get(6)?, *b.get(7)?]),
+    ))
 }
 
 /// Parse an IPv4 packet from a raw ICMP socket: echo replies, and errors quoting an echo request.
@@ -150,16 +184,15 @@ fn hear(pkt: &[u8]) -> Option<Heard> {
     let src = Ipv4Addr::new(*pkt.get(12)?, *pkt.get(13)?, *pkt.get(14)?, *pkt.get(15)?);
     let icmp = pkt.get(ihl..)?;
     let (typ, code) = (*icmp.first()?, *icmp.get(1)?);
-    let id_seq = |b: &[u8]| -> Option<(u16, u16)> {
-        Some((
-            u16::from_be_bytes([*b.get(4)?, *b.get(5)?]),
-            u16::from_be_bytes([*b.get(6)?, *b.get(7)?]),
-        ))
-    };
     match typ {
         0 => {
             let (id, seq) = id_seq(icmp)?;
-            Some(Heard::Reply { src, id, seq, ttl })
+            Some(Heard::Reply {
+                src: src.into(),
+                id,
+                seq,
+                ttl: Some(ttl),
+            })
         }
         3 | 11 => {
             let inner = icmp.get(8..)?;
@@ -191,8 +224,8 @@ fn hear(pkt: &[u8]) -> Option<Heard> {
                 _ => "destination unreachable",
             };
             Some(Heard::Error {
-                src,
-                dst,
+                src: src.into(),
+                dst: dst.into(),
                 id,
                 seq,
                 time_exceeded: typ == 11,
@@ -204,9 +237,74 @@ fn hear(pkt: &[u8]) -> Option<Heard> {
     }
 }
 
-/// Parse an IPv4 packet from a raw ICMP socket; only packets about our `id` are returned.
-fn parse(pkt: &[u8], id: u16, dst: Ipv4Addr) -> Option<Reply> {
-    match hear(pkt)? {
+/// ICMPv6 types an echo socket listens to: destination unreachable, packet too big, time
+/// exceeded, echo reply. Everything else (neighbour discovery, router advertisements, MLD,
+/// other people's echo requests) is dropped by the kernel's ICMP6_FILTER.
+const ICMP6_HEARD: [u8; 4] = [1, 2, 3, 129];
+
+/// Parse an ICMPv6 message (from `src`, with `hop_limit`) from a raw ICMPv6 socket, which
+/// delivers it without its IPv6 header: echo replies, and errors quoting an echo request.
+fn hear6(src: Ipv6Addr, hop_limit: Option<u8>, icmp: &[u8]) -> Option<Heard> {
+    let (typ, code) = (*icmp.first()?, *icmp.get(1)?);
+    match typ {
+        129 => {
+            let (id, seq) = id_seq(icmp)?;
+            Some(Heard::Reply {
+                src: src.into(),
+                id,
+                seq,
+                ttl: hop_limit,
+            })
+        }
+        1..=3 => {
+            // After the 8-byte error header, as much of the offending packet as fits in the
+            // minimum MTU: its IPv6 header (40 bytes), then our echo request. The request
+            // carries no extension header (we send none and a router adds none), so the
+            // next header must be ICMPv6 itself.
+            let inner = icmp.get(8..)?;
+            if *inner.get(6)? != 58 {
+                return None;
+            }
+            let addr_at = |at: usize| -> Option<Ipv6Addr> {
+                let b: [u8; 16] = inner.get(at..at + 16)?.try_into().ok()?;
+                Some(Ipv6Addr::from(b))
+            };
+            let (inner_src, dst) = (addr_at(8)?, addr_at(24)?);
+            let orig = inner.get(40..)?;
+            if *orig.first()? != 128 {
+                return None;
+            }
+            let (id, seq) = id_seq(orig)?;
+            // RFC 4443 section 3; the wording parallels the IPv4 messages in `hear`.
+            let what = match (typ, code) {
+                (3, _) => "hop limit exceeded",
+                (2, _) => "packet too big",
+                (1, 0) => "no route to destination",
+                (1, 1) => "communication administratively prohibited",
+                (1, 2) => "beyond scope of source address",
+                (1, 3) => "address unreachable",
+                (1, 4) => "port unreachable",
+                (1, 5) => "source address failed ingress/egress policy",
+                (1, 6) => "reject route to destination",
+                _ => "destination unreachable",
+            };
+            Some(Heard::Error {
+                src: src.into(),
+                dst: dst.into(),
+                id,
+                seq,
+                time_exceeded: typ == 3,
+                local: src == inner_src,
+                what: format!("{what} (ICMPv6 from {src})"),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// What `heard` says about our requests (identifier `id`, sent to `dst`), if anything.
+fn ours(heard: Heard, id: u16, dst: IpAddr) -> Option<Reply> {
+    match heard {
         Heard::Reply {
             src,
             id: i,
@@ -229,6 +327,84 @@ fn parse(pkt: &[u8], id: u16, dst: Ipv4Addr) -> Option<Reply> {
     }
 }
 
+/// A raw socket for echo requests of one family, opened inside a namespace.
+struct EchoSocket {
+    sock: Socket,
+    v6: bool,
+}
+
+impl EchoSocket {
+    /// A raw ICMP socket for an IPv4 `dst`, a raw ICMPv6 one for an IPv6 `dst`.
+    fn open(ns_path: &Path, dst: IpAddr) -> io::Result<EchoSocket> {
+        let v6 = dst.is_ipv6();
+        let (domain, protocol) = if v6 {
+            (Domain::IPV6, Protocol::ICMPV6)
+        } else {
+            (Domain::IPV4, Protocol::ICMPV4)
+        };
+        let sock = netns::run_in_path(ns_path, move || {
+            Socket::new(domain, Type::RAW, Some(protocol))
+        })?;
+        if v6 {
+            // A raw ICMPv6 socket gets neither the IPv6 header nor, unless asked, the hop
+            // limit the reply arrived with: ask for it as ancillary data (IPV6_HOPLIMIT).
+            set_opt(
+                &sock,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_RECVHOPLIMIT,
+                &(1 as libc::c_int),
+            )?;
+            // ICMP6_FILTER (<linux/icmpv6.h>, level SOL_ICMPV6): a set bit filters that type out.
+            const ICMP6_FILTER: libc::c_int = 1;
+            let mut block = [u32::MAX; 8];
+            for t in ICMP6_HEARD {
+                block[usize::from(t >> 5)] &= !(1u32 << (t & 31));
+            }
+            set_opt(&sock, libc::IPPROTO_ICMPV6, ICMP6_FILTER, &block)?;
+        }
+        Ok(EchoSocket { sock, v6 })
+    }
+
+    /// IP TTL (IPv4) or unicast hop limit (IPv6) of the requests sent from now on.
+    fn set_hop_limit(&self, hops: u8) -> io::Result<()> {
+        if self.v6 {
+            self.sock.set_unicast_hops_v6(u32::from(hops))
+        } else {
+            self.sock.set_ttl_v4(u32::from(hops))
+        }
+    }
+
+    /// Send the echo request (`id`, `seq`) to `dst`.
+    fn send_request(&self, dst: IpAddr, id: u16, seq: u16) -> io::Result<usize> {
+        let packet = if self.v6 {
+            echo_request6(id, seq)
+        } else {
+            echo_request(id, seq)
+        };
+        self.sock
+            .send_to(&packet, &SockAddr::from(SocketAddr::new(dst, 0)))
+    }
+
+    /// What the next packet on the socket says, or None when `deadline` passes first, a
+    /// signal interrupts the wait, or the packet is neither an echo reply nor an error about
+    /// an echo request (the caller's loop checks its deadlines again and calls again).
+    fn hear_until(&self, deadline: Instant) -> io::Result<Option<Heard>> {
+        if self.v6 {
+            hear6_until(&self.sock, deadline)
+        } else {
+            Ok(recv_until(&self.sock, deadline)?.and_then(|pkt| hear(&pkt)))
+        }
+    }
+}
+
+/// Whether a failed receive only means "nothing yet" (a timeout, or a signal).
+fn is_wait(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
 /// One packet from the raw socket, or None when `deadline` passes first (or a signal
 /// interrupts the wait: the caller's loop checks its deadlines again).
 fn recv_until(sock: &Socket, deadline: Instant) -> io::Result<Option<Vec<u8>>> {
@@ -246,21 +422,52 @@ fn recv_until(sock: &Socket, deadline: Instant) -> io::Result<Option<Vec<u8>>> {
                 .map(|b| unsafe { b.assume_init() })
                 .collect(),
         )),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-            ) =>
-        {
-            Ok(None)
-        }
+        Err(e) if is_wait(&e) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-fn ping(sock: &Socket, dst: Ipv4Addr, opts: PingOptions) -> io::Result<PingResult> {
+/// The next ICMPv6 message on a raw ICMPv6 socket, read with its sender and, when the socket
+/// asked for it (IPV6_RECVHOPLIMIT), the hop limit it arrived with, as [`hear6`] understands
+/// it; or None when `deadline` passes first (or a signal interrupts the wait).
+fn hear6_until(sock: &Socket, deadline: Instant) -> io::Result<Option<Heard>> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrIn6};
+    use std::os::fd::AsRawFd;
+    let now = Instant::now();
+    if now >= deadline {
+        return Ok(None);
+    }
+    sock.set_read_timeout(Some(deadline - now))?;
+    let mut buf = [0u8; 1500];
+    let mut iov = [io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!(libc::c_int);
+    let msg = match recvmsg::<SockaddrIn6>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            let e = io::Error::from(e);
+            return if is_wait(&e) { Ok(None) } else { Err(e) };
+        }
+    };
+    let Some(src) = msg.address.map(|a| a.ip()) else {
+        return Ok(None);
+    };
+    let hops = msg.cmsgs().ok().and_then(|mut c| {
+        c.find_map(|m| match m {
+            ControlMessageOwned::Ipv6HopLimit(h) => u8::try_from(h).ok(),
+            _ => None,
+        })
+    });
+    let n = msg.bytes;
+    Ok(hear6(src, hops, &buf[..n]))
+}
+
+fn ping(sock: &EchoSocket, dst: IpAddr, opts: PingOptions) -> io::Result<PingResult> {
     let id = next_id();
-    let to = SockAddr::from(SocketAddrV4::new(dst, 0));
     let mut res = PingResult {
         sent: 0,
         received: 0,
@@ -277,12 +484,11 @@ fn ping(sock: &Socket, dst: Ipv4Addr, opts: PingOptions) -> io::Result<PingResul
         let n_sent = sent_at.len() as u32;
         if n_sent < count && now >= start + opts.interval * n_sent {
             let seq = n_sent as u16;
-            let packet = echo_request(id, seq);
             // The clock starts before the send: on a veth path the kernel delivers the request,
             // and queues the reply on this socket, inside send_to itself (as iputils does, which
             // takes its timestamp before sending too).
             let t0 = Instant::now();
-            match sock.send_to(&packet, &to) {
+            match sock.send_request(dst, id, seq) {
                 Ok(_) => {}
                 Err(e) => {
                     // No route, network down: the kernel answers at once.
@@ -315,16 +521,18 @@ fn ping(sock: &Socket, dst: Ipv4Addr, opts: PingOptions) -> io::Result<PingResul
             }
             continue;
         }
-        let Some(pkt) = recv_until(sock, deadline)? else {
+        let Some(heard) = sock.hear_until(deadline)? else {
             continue;
         };
-        match parse(&pkt, id, dst) {
+        match ours(heard, id, dst) {
             Some(Reply::Echo { seq, ttl }) => {
                 let i = seq as usize;
                 if i < got.len() && !got[i] {
                     got[i] = true;
                     res.received += 1;
-                    res.ttl.get_or_insert(ttl);
+                    if let Some(ttl) = ttl {
+                        res.ttl.get_or_insert(ttl);
+                    }
                     let rtt = sent_at[i].elapsed().as_secs_f64() * 1000.0;
                     res.rtt_ms = Some(res.rtt_ms.map_or(rtt, |r| r.min(rtt)));
                 }
@@ -341,41 +549,33 @@ fn ping(sock: &Socket, dst: Ipv4Addr, opts: PingOptions) -> io::Result<PingResul
     Ok(res)
 }
 
-/// What came back for one echo request sent with a given TTL.
+/// What came back for one echo request sent with a given TTL (IPv4) or hop limit (IPv6).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TtlProbe {
     pub ttl: u8,
     /// "echo-reply", "time-exceeded", "unreachable" or "none".
     pub kind: String,
-    pub from: Option<Ipv4Addr>,
+    /// Who answered, serialised as the bare address string for either family.
+    pub from: Option<IpAddr>,
     /// Why the request never left (no route, network down): the kernel refused to send it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
-/// One echo request with IP TTL `ttl` from the namespace at `ns_path`: who answers (the
-/// destination, or the router where the TTL ran out), like one line of traceroute.
-pub fn probe_ttl(
-    ns_path: &Path,
-    dst: Ipv4Addr,
-    ttl: u8,
-    timeout: Duration,
-) -> io::Result<TtlProbe> {
-    let sock = netns::run_in_path(ns_path, || {
-        Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
-    })?;
-    sock.set_ttl_v4(u32::from(ttl))?;
+/// One echo request with IP TTL (IPv4) or hop limit (IPv6) `ttl` from the namespace at
+/// `ns_path`: who answers (the destination, or the router where the TTL ran out), like one
+/// line of traceroute. An ICMPv6 "packet too big" counts as "unreachable".
+pub fn probe_ttl(ns_path: &Path, dst: IpAddr, ttl: u8, timeout: Duration) -> io::Result<TtlProbe> {
+    let sock = EchoSocket::open(ns_path, dst)?;
+    sock.set_hop_limit(ttl)?;
     let id = next_id();
-    let probe = |kind: &str, from: Option<Ipv4Addr>| TtlProbe {
+    let probe = |kind: &str, from: Option<IpAddr>| TtlProbe {
         ttl,
         kind: kind.into(),
         from,
         error: None,
     };
-    if let Err(e) = sock.send_to(
-        &echo_request(id, 0),
-        &SockAddr::from(SocketAddrV4::new(dst, 0)),
-    ) {
+    if let Err(e) = sock.send_request(dst, id, 0) {
         // No route, network down: the kernel answers at once, as ping says "connect: Network
         // is unreachable". That is an answer, not a failure of the probe.
         return Ok(TtlProbe {
@@ -389,10 +589,10 @@ pub fn probe_ttl(
         if now >= deadline {
             return Ok(probe("none", None));
         }
-        let Some(pkt) = recv_until(&sock, deadline)? else {
+        let Some(heard) = sock.hear_until(deadline)? else {
             continue;
         };
-        match parse(&pkt, id, dst) {
+        match ours(heard, id, dst) {
             Some(Reply::Echo { .. }) => return Ok(probe("echo-reply", Some(dst))),
             Some(Reply::Error {
                 from,
@@ -439,6 +639,9 @@ pub struct SweepSource {
 /// all of theirs with poll(2), so a lab of unreachable pairs costs `rounds * timeout` in all,
 /// not per pair. One result per source, in order: a [`PingResult`] per target, or why the
 /// source could not send at all (its namespace is gone).
+///
+/// IPv4 only (`pingall` pings the labs' IPv4 addresses): an IPv6 sweep would need its own
+/// ICMPv6 socket per source, read as [`EchoSocket`] reads one.
 pub fn sweep(sources: &[SweepSource], opts: SweepOptions) -> Vec<io::Result<Vec<PingResult>>> {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -506,12 +709,12 @@ fn sweep_socket(ns_path: &Path, targets: usize) -> io::Result<Socket> {
     // <linux/icmp.h>: a set bit filters that type out).
     const ICMP_FILTER: libc::c_int = 1;
     let keep: u32 = (1 << 0) | (1 << 3) | (1 << 11);
-    set_opt(&sock, libc::SOL_RAW, ICMP_FILTER, !keep)?;
+    set_opt(&sock, libc::SOL_RAW, ICMP_FILTER, &!keep)?;
     // Every reply may arrive before the thread reads any: room for all of them. rmem_max caps
     // SO_RCVBUF; root may go past it (SO_RCVBUFFORCE, CAP_NET_ADMIN), else take what is allowed.
     const SO_RCVBUFFORCE: libc::c_int = 33;
     let want = (targets * 4096).clamp(256 * 1024, 16 << 20);
-    if set_opt(&sock, libc::SOL_SOCKET, SO_RCVBUFFORCE, want as u32).is_err() {
+    if set_opt(&sock, libc::SOL_SOCKET, SO_RCVBUFFORCE, &(want as u32)).is_err() {
         sock.set_recv_buffer_size(want)?;
     }
     // A send only blocks when the send buffer is full: never for long, and never forever.
@@ -519,16 +722,22 @@ fn sweep_socket(ns_path: &Path, targets: usize) -> io::Result<Socket> {
     Ok(sock)
 }
 
-fn set_opt(sock: &Socket, level: libc::c_int, name: libc::c_int, value: u32) -> io::Result<()> {
+/// setsockopt(2) with a plain value (an integer, or an array of them as ICMP6_FILTER takes).
+fn set_opt<T: Copy>(
+    sock: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    // SAFETY: `value` is a live u32 for the duration of the call and its size is passed along.
+    // SAFETY: `value` is a live T for the duration of the call and its size is passed along.
     let r = unsafe {
         libc::setsockopt(
             sock.as_raw_fd(),
             level,
             name,
-            (&value as *const u32).cast(),
-            std::mem::size_of::<u32>() as libc::socklen_t,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
         )
     };
     if r == 0 {
@@ -638,10 +847,10 @@ impl<'a> Sweep<'a> {
 
     /// Which target and round a packet is about: ours by identifier, the target by sequence
     /// number, and it must concern that target's address.
-    fn whose(&self, id: u16, seq: u16, addr: Ipv4Addr) -> Option<(usize, usize)> {
+    fn whose(&self, id: u16, seq: u16, addr: IpAddr) -> Option<(usize, usize)> {
         let round = self.ids.iter().position(|&x| x == id)?;
         let i = usize::from(seq);
-        (self.targets.get(i) == Some(&addr)).then_some((i, round))
+        (self.targets.get(i).map(|&t| IpAddr::V4(t)) == Some(addr)).then_some((i, round))
     }
 
     /// Read every packet queued on the socket, without waiting.
@@ -665,7 +874,9 @@ impl<'a> Sweep<'a> {
                     };
                     let r = &mut self.results[i];
                     r.received += 1;
-                    r.ttl.get_or_insert(ttl);
+                    if let Some(ttl) = ttl {
+                        r.ttl.get_or_insert(ttl);
+                    }
                     r.error = None;
                     if let Some(t0) = self.sent_at[round][i] {
                         let rtt = t0.elapsed().as_secs_f64() * 1000.0;
@@ -908,6 +1119,11 @@ fn parse_neighbour_stat(stat: &str, limit: Option<u64>) -> Option<NeighbourTable
 mod tests {
     use super::*;
 
+    /// An IPv4 packet as `ping` reads it: what it says about our `id` to `dst`.
+    fn parse(pkt: &[u8], id: u16, dst: Ipv4Addr) -> Option<Reply> {
+        ours(hear(pkt)?, id, dst.into())
+    }
+
     #[test]
     fn checksum_of_echo_request_verifies_to_zero() {
         let p = echo_request(0x1234, 7);
@@ -923,7 +1139,10 @@ mod tests {
         let dst = Ipv4Addr::new(10, 0, 0, 2);
         assert!(matches!(
             parse(&pkt, 0x1234, dst),
-            Some(Reply::Echo { seq: 1, ttl: 63 })
+            Some(Reply::Echo {
+                seq: 1,
+                ttl: Some(63)
+            })
         ));
         assert!(parse(&pkt, 0x9999, dst).is_none());
         assert!(parse(&pkt, 0x1234, Ipv4Addr::new(10, 0, 0, 9)).is_none());
@@ -944,8 +1163,8 @@ mod tests {
         assert_eq!(
             hear(&pkt),
             Some(Heard::Error {
-                src: Ipv4Addr::new(10, 0, 0, 1),
-                dst,
+                src: Ipv4Addr::new(10, 0, 0, 1).into(),
+                dst: dst.into(),
                 id: 0x1234,
                 seq: 5,
                 time_exceeded: false,
@@ -969,6 +1188,116 @@ mod tests {
         let n = pkt.len();
         pkt[n - 8] = 0;
         assert_eq!(hear(&pkt), None);
+    }
+
+    fn v6(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    /// An ICMPv6 error of `typ`/`code` quoting an echo request (`id`, `seq`) from `src` to
+    /// `dst`: the 8-byte error header, the request's IPv6 header, then the request.
+    fn icmp6_error(typ: u8, code: u8, src: Ipv6Addr, dst: Ipv6Addr, id: u16, seq: u16) -> Vec<u8> {
+        let mut p = vec![typ, code, 0, 0, 0, 0, 0, 0];
+        // version 6, payload length 64, next header ICMPv6 (58), hop limit 1
+        p.extend_from_slice(&[0x60, 0, 0, 0, 0, 64, 58, 1]);
+        p.extend_from_slice(&src.octets());
+        p.extend_from_slice(&dst.octets());
+        p.extend_from_slice(&echo_request6(id, seq));
+        p
+    }
+
+    #[test]
+    fn echo_request6_is_type_128_with_the_v4_layout() {
+        let p = echo_request6(0x1234, 7);
+        assert_eq!(&p[..8], &[128, 0, 0, 0, 0x12, 0x34, 0, 7]);
+        // Same payload as the v4 request: the same probe, the other family.
+        assert_eq!(&p[8..], &echo_request(0x1234, 7)[8..]);
+    }
+
+    #[test]
+    fn parses_echo6_reply_for_our_id_and_destination_only() {
+        let src = v6("2001:db8::2");
+        let reply = [129, 0, 0xab, 0xcd, 0x12, 0x34, 0, 1];
+        let h = hear6(src, Some(63), &reply).unwrap();
+        assert_eq!(
+            h,
+            Heard::Reply {
+                src: src.into(),
+                id: 0x1234,
+                seq: 1,
+                ttl: Some(63)
+            }
+        );
+        assert!(matches!(
+            ours(h, 0x1234, src.into()),
+            Some(Reply::Echo {
+                seq: 1,
+                ttl: Some(63)
+            })
+        ));
+        let h = || hear6(src, Some(63), &reply).unwrap();
+        assert!(ours(h(), 0x9999, src.into()).is_none());
+        assert!(ours(h(), 0x1234, v6("2001:db8::9").into()).is_none());
+        // The same address as IPv4-mapped is another destination.
+        assert!(ours(h(), 0x1234, Ipv4Addr::new(10, 0, 0, 2).into()).is_none());
+        // Requests (ours, looped back to a local destination) are not replies.
+        assert_eq!(hear6(src, Some(64), &echo_request6(0x1234, 1)), None);
+    }
+
+    #[test]
+    fn parses_icmp6_errors_about_our_echo_requests() {
+        let (me, dst, router) = (v6("2001:db8::3"), v6("2001:db8:9::9"), v6("2001:db8::1"));
+        let cases = [
+            (1, 0, "no route to destination", false),
+            (1, 1, "communication administratively prohibited", false),
+            (1, 3, "address unreachable", false),
+            (1, 4, "port unreachable", false),
+            (1, 42, "destination unreachable", false),
+            (2, 0, "packet too big", false),
+            (3, 0, "hop limit exceeded", true),
+        ];
+        for (typ, code, what, time_exceeded) in cases {
+            let pkt = icmp6_error(typ, code, me, dst, 0x1234, 5);
+            assert_eq!(
+                hear6(router, None, &pkt),
+                Some(Heard::Error {
+                    src: router.into(),
+                    dst: dst.into(),
+                    id: 0x1234,
+                    seq: 5,
+                    time_exceeded,
+                    local: false,
+                    what: format!("{what} (ICMPv6 from 2001:db8::1)"),
+                }),
+                "type {typ} code {code}"
+            );
+        }
+        let pkt = icmp6_error(1, 3, me, dst, 0x1234, 5);
+        assert!(matches!(
+            ours(hear6(router, None, &pkt).unwrap(), 0x1234, dst.into()),
+            Some(Reply::Error {
+                time_exceeded: false,
+                ..
+            })
+        ));
+        assert!(ours(hear6(router, None, &pkt).unwrap(), 0x1234, me.into()).is_none());
+        // From the sender's own address: its kernel could not resolve the neighbour.
+        assert!(matches!(
+            hear6(me, None, &pkt),
+            Some(Heard::Error { local: true, .. })
+        ));
+        // An error about someone's echo *reply*, or about a packet that is not ICMPv6 (a UDP
+        // datagram, next header 17), is not about a request of ours.
+        let mut about_reply = pkt.clone();
+        about_reply[48] = 129;
+        assert_eq!(hear6(router, None, &about_reply), None);
+        let mut about_udp = pkt.clone();
+        about_udp[8 + 6] = 17;
+        assert_eq!(hear6(router, None, &about_udp), None);
+        // Cut short before the quoted request's identifier: nothing to match.
+        assert_eq!(hear6(router, None, &pkt[..8 + 40 + 4]), None);
+        // Other ICMPv6 (a neighbour solicitation, 135) says nothing about echo.
+        assert_eq!(hear6(router, None, &[135, 0, 0, 0, 0, 0, 0, 0]), None);
     }
 
     #[test]

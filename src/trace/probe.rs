@@ -2,7 +2,7 @@
 //! to a [`Trace`] (time exceeded from the k-th router, the echo reply past the last, or nothing),
 //! compared with what really came back. Pure: the probe itself is sent by the caller.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde::Serialize;
 
@@ -17,7 +17,7 @@ pub struct ProbeHop {
     /// What came back: "echo-reply", "time-exceeded", "unreachable" or "none".
     pub kind: String,
     /// Who sent it.
-    pub from: Option<Ipv4Addr>,
+    pub from: Option<IpAddr>,
     /// Why the request never left, when the kernel refused to send it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -53,13 +53,8 @@ fn address_on(snap: &Snapshot, ns: &str, dev: Option<&str>) -> Option<Ipv4Addr> 
 }
 
 /// The namespace holding `ip`: `prefer` if it does, else one of `lab`, else any.
-fn holder(
-    snap: &Snapshot,
-    ip: Ipv4Addr,
-    prefer: Option<&str>,
-    lab: Option<&str>,
-) -> Option<String> {
-    let has = |n: &&crate::observe::Namespace| super::ips(n).any(|a| a == ip);
+fn holder(snap: &Snapshot, ip: IpAddr, prefer: Option<&str>, lab: Option<&str>) -> Option<String> {
+    let has = |n: &&crate::observe::Namespace| super::ips(n).any(|a| IpAddr::V4(a) == ip);
     let holders: Vec<&crate::observe::Namespace> = snap.namespaces.iter().filter(has).collect();
     holders
         .iter()

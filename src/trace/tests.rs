@@ -210,7 +210,7 @@ fn ttl_probe(ttl: u8, kind: &str, from: Option<&str>) -> crate::kernel::icmp::Tt
     crate::kernel::icmp::TtlProbe {
         ttl,
         kind: kind.into(),
-        from: from.map(ip),
+        from: from.map(|a| ip(a).into()),
         error: None,
     }
 }
