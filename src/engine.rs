@@ -181,7 +181,9 @@ pub async fn up(lab: &Lab, plan: &Plan, progress: &Progress) -> Result<UpReport>
     // "Complete" is part of the all-or-nothing: a lab whose final record cannot be written
     // (a full /run) is rolled back like one whose build failed.
     let built = built.and_then(|()| {
-        crate::etc_netns::sync(&mut st, lab)?;
+        let timings = Timings::from_env();
+        crate::etc_netns::sync(&mut st, lab, None)?;
+        timings.mark("names");
         record.complete = true;
         record.owned = st.owned()?.namespaces;
         st.write_record(&record)
@@ -833,9 +835,9 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
     }
     if d.is_empty() {
         // Only what the kernel does not hold changed (checks, scenarios): record it.
-        record.lab = new_lab;
+        let before = std::mem::replace(&mut record.lab, new_lab);
         st.write_record(&record)?;
-        crate::etc_netns::sync(&mut st, &record.lab)?;
+        crate::etc_netns::sync(&mut st, &record.lab, Some(&before))?;
         return Ok(report);
     }
     let gone_ns: Vec<&str> = d
@@ -1020,6 +1022,7 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
         Err(e) => Err(e),
     };
     timings.mark("ready");
+    let mut before: Option<crate::spec::Lab> = None;
     let result = result.and_then(|()| {
         let mut next = record.clone();
         next.lab = new_lab;
@@ -1029,7 +1032,7 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
         next.namespaces.extend(d.remove_namespaces.iter().cloned());
         next.owned = owned.clone();
         st.write_record(&next)?;
-        record = next;
+        before = Some(std::mem::replace(&mut record, next).lab);
         Ok(())
     });
     if let Err(e) = result {
@@ -1064,7 +1067,8 @@ pub async fn change(lab: &str, new_lab: Lab, dry_run: bool) -> Result<ChangeRepo
         )));
     }
     drop(links);
-    let names = crate::etc_netns::sync(&mut st, &record.lab);
+    let names = crate::etc_netns::sync(&mut st, &record.lab, before.as_ref());
+    timings.mark("names");
     // Last, the namespaces the new model no longer has, by identity; what fails to go stays
     // owned, so `down` still removes it.
     if !gone_ns.is_empty() {

@@ -11,6 +11,7 @@
 //! `/etc/netns` is opened once, refusing a symbolic link, and everything in it is done
 //! relative to that directory.
 
+use std::collections::HashSet;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -92,17 +93,16 @@ pub fn clashes(lab: &Lab) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Make the lab's name files what `lab` says: write every container's files, link the new
-/// ones (each journaled before it exists), and unlink those of containers that are gone.
-pub fn sync(st: &mut LabState, lab: &Lab) -> Result<()> {
-    let files: Vec<NameFiles> = names::files(lab);
-    let journal = st.read_journal()?;
-    let journaled = |n: &str| {
-        journal
-            .entries
-            .iter()
-            .any(|e| matches!(e, Entry::EtcNetns { name } if name == n))
+/// Make the lab's name files what `lab` says. With `old`, the lab's model before a change,
+/// only the files the change alters are written (a connect in a lab of a thousand containers
+/// rewrites the few it changes); without it, every one. New links are journaled, all in one
+/// write, before they exist; the files and links of containers that are gone are removed.
+pub fn sync(st: &mut LabState, lab: &Lab, old: Option<&Lab>) -> Result<()> {
+    let files: Vec<NameFiles> = match old {
+        Some(old) => names::changed_files(old, lab),
+        None => names::files(lab),
     };
+    let keep: HashSet<String> = names::namespaces(lab).into_iter().collect();
     // /etc/netns, made if missing (and marked, so that the last lab to leave it empty removes
     // it). Another lab's `down` may remove it, empty, between two of these steps: then it is
     // made again.
@@ -113,49 +113,70 @@ pub fn sync(st: &mut LabState, lab: &Lab) -> Result<()> {
         state::mark_etc_netns_made().context("writing /run/netlab/etc-netns-made")?;
         open_etc_netns(true)?.ok_or_else(|| anyhow!("{ETC_NETNS} vanished"))
     };
-    if files.is_empty() && open_etc_netns(false)?.is_none() {
+    let gone: Vec<String> = st
+        .etc_namespaces()
+        .into_iter()
+        .filter(|ns| !keep.contains(ns))
+        .collect();
+    if files.is_empty() && gone.is_empty() {
         return Ok(());
     }
     let mut dir = open()?;
+    let mut missing: Vec<(&str, PathBuf)> = Vec::new();
     for f in &files {
-        let mut target = PathBuf::new();
-        for name in names::FILES {
-            target = st.write_etc(&f.ns, name, f.content(name))?;
-        }
+        let contents: Vec<(&str, &str)> = names::FILES
+            .iter()
+            .map(|&name| (name, f.content(name)))
+            .collect();
+        let target = st.write_etc(&f.ns, &contents)?;
         match probe_in(&dir, &lab.name, &f.ns) {
             Found::Ours => {}
-            Found::Missing => {
-                if !journaled(&f.ns) {
-                    st.append(&[Entry::EtcNetns { name: f.ns.clone() }])?;
-                }
-                let mut tries = 0;
-                loop {
-                    match symlinkat(&target, &dir, f.ns.as_str()) {
-                        Err(Errno::ENOENT) if tries < 3 => {
-                            tries += 1;
-                            dir = open()?;
-                        }
-                        r => {
-                            r.with_context(|| format!("linking {ETC_NETNS}/{}", f.ns))?;
-                            break;
-                        }
-                    }
-                }
-            }
+            Found::Missing => missing.push((&f.ns, target)),
             Found::Other(what) => bail!(
                 "{ETC_NETNS}/{} is {what}, not netlab's; remove it, or run this lab under another name",
                 f.ns
             ),
         }
     }
-    for ns in st.etc_namespaces() {
-        if files.iter().any(|f| f.ns == ns) {
-            continue;
+    if !missing.is_empty() {
+        let journal = st.read_journal()?;
+        let journaled: HashSet<&str> = journal
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::EtcNetns { name } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        let entries: Vec<Entry> = missing
+            .iter()
+            .filter(|(ns, _)| !journaled.contains(ns))
+            .map(|(ns, _)| Entry::EtcNetns {
+                name: ns.to_string(),
+            })
+            .collect();
+        st.append(&entries)?;
+    }
+    for (ns, target) in &missing {
+        let mut tries = 0;
+        loop {
+            match symlinkat(target, &dir, *ns) {
+                Err(Errno::ENOENT) if tries < 3 => {
+                    tries += 1;
+                    dir = open()?;
+                }
+                r => {
+                    r.with_context(|| format!("linking {ETC_NETNS}/{ns}"))?;
+                    break;
+                }
+            }
         }
-        if probe_in(&dir, &lab.name, &ns) == Found::Ours {
-            unlink(&dir, &ns)?;
+    }
+    for ns in &gone {
+        if probe_in(&dir, &lab.name, ns) == Found::Ours {
+            unlink(&dir, ns)?;
         }
-        st.remove_etc(&ns)?;
+        st.remove_etc(ns)?;
     }
     Ok(())
 }

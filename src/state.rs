@@ -516,23 +516,28 @@ impl LabState {
         Ok(out)
     }
 
-    /// Write file `name` (hosts, resolv.conf) of namespace `ns` in the lab's `etc/<ns>/`,
-    /// atomically (a temporary file renamed over it), readable by everyone as /etc files
-    /// are. Returns the directory `/etc/netns/<ns>` links to.
-    pub fn write_etc(&self, ns: &str, name: &str, content: &str) -> Result<PathBuf> {
+    /// Write the files (hosts, resolv.conf: `(name, content)`) of namespace `ns` in the lab's
+    /// `etc/<ns>/`, readable by everyone as /etc files are. A file that exists is rewritten in
+    /// place, as Docker rewrites a container's /etc/hosts: a process that entered the
+    /// namespace before (a shell under `netlab exec`) has the file itself bound over its /etc,
+    /// and sees the change; a file renamed over it would leave that process the old one.
+    /// Returns the directory `/etc/netns/<ns>` links to.
+    pub fn write_etc(&self, ns: &str, files: &[(&str, &str)]) -> Result<PathBuf> {
         let write = || -> io::Result<()> {
             let etc = mkdir_open(&self.dir, ETC)?;
             let d = mkdir_open(&etc, ns)?;
-            let tmp = format!("{name}.tmp");
-            let mut f = create_at(&d, &tmp, OFlag::O_TRUNC)?;
-            nix::sys::stat::fchmod(&f, Mode::from_bits_truncate(0o644))?;
-            f.write_all(content.as_bytes())?;
-            f.sync_data()?;
-            renameat(&d, tmp.as_str(), &d, name)?;
+            for (name, content) in files {
+                // No fsync: the files live on /run, forgotten at boot with the namespaces.
+                // Written over, then cut to length: truncating to zero first would make
+                // ext4 (when /run is no tmpfs) flush every file on close.
+                let mut f = create_at(&d, name, OFlag::empty())?;
+                nix::sys::stat::fchmod(&f, Mode::from_bits_truncate(0o644))?;
+                f.write_all(content.as_bytes())?;
+                f.set_len(content.len() as u64)?;
+            }
             Ok(())
         };
-        write()
-            .with_context(|| format!("writing {}/{ETC}/{ns}/{name}", dir(&self.lab).display()))?;
+        write().with_context(|| format!("writing {}/{ETC}/{ns}", dir(&self.lab).display()))?;
         Ok(etc_dir(&self.lab, ns))
     }
 

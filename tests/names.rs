@@ -103,6 +103,25 @@ fn overlay_names_follow_the_networks_and_their_changes() {
         .collect();
     assert_eq!(devs, ["eth0", "eth1", "lo"], "{}", text(&o));
 
+    // A process that entered bbox1 before the change (a shell a user left open) has its
+    // hosts file bound already: it sees the change too, as in a Docker container, whose
+    // /etc/hosts is rewritten in place.
+    let go = std::env::temp_dir().join(format!("{lab}.go"));
+    let _ = std::fs::remove_file(&go);
+    let waiting = Command::new("ip")
+        .args(["netns", "exec", &ns("bbox1"), "sh", "-c"])
+        .arg(format!(
+            "echo entered; while [ ! -e {} ]; do sleep 0.05; done; getent hosts bbox3",
+            go.display()
+        ))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(waiting.stdout.unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    assert_eq!(first, "entered\n");
+
     // docker network connect --alias store ov_net1 bbox3.
     let o = netlab(&[
         "connect",
@@ -112,6 +131,14 @@ fn overlay_names_follow_the_networks_and_their_changes() {
         "store",
     ]);
     assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(&go, "").unwrap();
+    let mut late = String::new();
+    std::io::Read::read_to_string(&mut out, &mut late).unwrap();
+    let _ = std::fs::remove_file(&go);
+    assert!(
+        late.starts_with("10.0.0.4 "),
+        "the shell entered before: {late:?}"
+    );
     assert_eq!(getent(&ns("bbox3"), "bbox1").as_deref(), Some("10.0.0.2"));
     assert_eq!(getent(&ns("bbox1"), "bbox3").as_deref(), Some("10.0.0.4"));
     assert_eq!(getent(&ns("bbox1"), "store").as_deref(), Some("10.0.0.4"));

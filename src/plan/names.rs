@@ -18,6 +18,7 @@
 //!
 //! Everything here is pure: the engine writes the files (see `engine::names`).
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 
@@ -75,17 +76,114 @@ ff02::2\tip6-allrouters
 /// their host's namespace and its /etc, as in Docker; hosts stand for machines, whose /etc is
 /// the machine's.
 pub fn files(lab: &Lab) -> Vec<NameFiles> {
-    (0..lab.containers.len())
-        .filter(|&ci| lab.containers[ci].mode != NetworkMode::Host)
-        .map(|ci| NameFiles {
-            ns: lab.container_ns(ci),
-            hosts: hosts(lab, ci),
-            resolv: format!(
-                "# netlab lab {}: names come from /etc/hosts (what the embedded DNS of Docker\n# would answer); there is no DNS server in a lab, so other names fail at once.\noptions ndots:0 attempts:1 timeout:1\n",
-                lab.name
-            ),
-        })
+    let rosters = Rosters::of(lab);
+    named_containers(lab)
+        .map(|ci| file_of(lab, &rosters, ci))
         .collect()
+}
+
+/// The files of the containers whose names changed from `old` to `new` (both models of one
+/// lab): those that are new or whose own endpoints, aliases or host changed, and those on a
+/// network whose roster (as they see it) changed. A connect in a lab of a thousand containers
+/// rewrites the few files it changes, not a thousand.
+pub fn changed_files(old: &Lab, new: &Lab) -> Vec<NameFiles> {
+    let (ro, rn) = (Rosters::of(old), Rosters::of(new));
+    let changed_rosters: HashSet<&RosterKey> =
+        rn.0.iter()
+            .filter(|(k, v)| ro.0.get(*k) != Some(*v))
+            .map(|(k, _)| k)
+            .chain(ro.0.keys().filter(|k| !rn.0.contains_key(*k)))
+            .collect();
+    named_containers(new)
+        .filter(|&ci| {
+            let c = &new.containers[ci];
+            let before = old.containers.iter().position(|o| o.name == c.name);
+            let own_changed = before.is_none_or(|oi| own(old, oi) != own(new, ci));
+            own_changed
+                || c.endpoints
+                    .iter()
+                    .any(|e| changed_rosters.contains(&roster_key(new, c, e.network)))
+        })
+        .map(|ci| file_of(new, &rn, ci))
+        .collect()
+}
+
+/// The namespaces of the containers that have name files.
+pub fn namespaces(lab: &Lab) -> Vec<String> {
+    named_containers(lab)
+        .map(|ci| lab.container_ns(ci))
+        .collect()
+}
+
+fn named_containers(lab: &Lab) -> impl Iterator<Item = usize> + '_ {
+    (0..lab.containers.len()).filter(|&ci| lab.containers[ci].mode != NetworkMode::Host)
+}
+
+fn file_of(lab: &Lab, rosters: &Rosters, ci: usize) -> NameFiles {
+    NameFiles {
+        ns: lab.container_ns(ci),
+        hosts: hosts_with(lab, rosters, ci),
+        resolv: format!(
+            "# netlab lab {}: names come from /etc/hosts (what the embedded DNS of Docker\n# would answer); there is no DNS server in a lab, so other names fail at once.\noptions ndots:0 attempts:1 timeout:1\n",
+            lab.name
+        ),
+    }
+}
+
+/// What of container `ci` its own file shows: its host, and per named network its address and
+/// aliases there.
+fn own(lab: &Lab, ci: usize) -> (String, Vec<(String, Ipv4Addr, Vec<String>)>) {
+    let c = &lab.containers[ci];
+    let eps = c
+        .endpoints
+        .iter()
+        .filter(|e| !lab.networks[e.network].implicit)
+        .map(|e| {
+            (
+                lab.networks[e.network].name.clone(),
+                e.address.ip(),
+                e.aliases.clone(),
+            )
+        })
+        .collect();
+    (lab.hosts[c.host].name.clone(), eps)
+}
+
+/// A network's names as one daemon knows them: the network, and the host for a local-scope
+/// network (its names stay with that host's daemon).
+type RosterKey = (String, Option<String>);
+
+/// Per network (and host, for local scope): who answers to which names at which address, in
+/// the lab's container order.
+struct Rosters(HashMap<RosterKey, Vec<(String, Ipv4Addr, Vec<String>)>>);
+
+fn roster_key(lab: &Lab, c: &crate::spec::Container, ni: usize) -> RosterKey {
+    let net = &lab.networks[ni];
+    let global = net.driver().docker_scope() == "global";
+    (
+        net.name.clone(),
+        (!global).then(|| lab.hosts[c.host].name.clone()),
+    )
+}
+
+impl Rosters {
+    fn of(lab: &Lab) -> Rosters {
+        let mut m: HashMap<RosterKey, Vec<(String, Ipv4Addr, Vec<String>)>> = HashMap::new();
+        for c in &lab.containers {
+            for e in c
+                .endpoints
+                .iter()
+                .filter(|e| !lab.networks[e.network].implicit)
+            {
+                m.entry(roster_key(lab, c, e.network)).or_default().push((
+                    c.name.clone(),
+                    e.address.ip(),
+                    e.aliases.clone(),
+                ));
+            }
+        }
+        Rosters(m)
+    }
 }
 
 /// The names container `ci` resolves, each with the address it resolves to, in the order a
@@ -93,22 +191,64 @@ pub fn files(lab: &Lab) -> Vec<NameFiles> {
 /// then, network by network in the order it joined them, every name its peers there answer to.
 /// A name already answered by an earlier network keeps that answer.
 pub fn resolvable(lab: &Lab, ci: usize) -> Vec<(Ipv4Addr, Vec<String>)> {
-    let me = &lab.containers[ci];
-    let mut out: Vec<(Ipv4Addr, Vec<String>)> = Vec::new();
-    let mut known: Vec<String> = Vec::new();
-    let mut add = |out: &mut Vec<(Ipv4Addr, Vec<String>)>, ip: Ipv4Addr, names: Vec<&String>| {
-        let fresh: Vec<String> = names
-            .into_iter()
-            .filter(|n| !known.iter().any(|k| k.eq_ignore_ascii_case(n)))
-            .cloned()
-            .collect();
-        if fresh.is_empty() {
-            return;
+    resolvable_with(lab, &Rosters::of(lab), ci)
+        .into_iter()
+        .map(|(ip, names)| (ip, names.into_iter().map(str::to_string).collect()))
+        .collect()
+}
+
+/// A name compared as resolvers do, ignoring ASCII case (without a lowercased copy).
+#[derive(Clone, Copy)]
+struct Caseless<'a>(&'a str);
+
+impl PartialEq for Caseless<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+impl Eq for Caseless<'_> {}
+impl std::hash::Hash for Caseless<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        // In one write per 64 bytes: a hasher call per byte costs more than the rest of
+        // writing a hosts file.
+        let mut buf = [0u8; 64];
+        for chunk in self.0.as_bytes().chunks(64) {
+            for (d, b) in buf.iter_mut().zip(chunk) {
+                *d = b.to_ascii_lowercase();
+            }
+            h.write(&buf[..chunk.len()]);
         }
-        known.extend(fresh.iter().cloned());
-        match out.iter_mut().find(|(a, _)| *a == ip) {
-            Some((_, names)) => names.extend(fresh),
-            None => out.push((ip, fresh)),
+        h.write_u8(0xff);
+    }
+}
+
+fn resolvable_with<'a>(
+    lab: &'a Lab,
+    rosters: &'a Rosters,
+    ci: usize,
+) -> Vec<(Ipv4Addr, Vec<&'a str>)> {
+    let me = &lab.containers[ci];
+    let mut out: Vec<(Ipv4Addr, Vec<&'a str>)> = Vec::new();
+    let size: usize = me
+        .endpoints
+        .iter()
+        .filter_map(|e| rosters.0.get(&roster_key(lab, me, e.network)))
+        .map(|r| r.len())
+        .sum();
+    let mut at: HashMap<Ipv4Addr, usize> = HashMap::with_capacity(size + 1);
+    let mut known: HashSet<Caseless<'a>> = HashSet::with_capacity(size + 1);
+    let mut add = |ip: Ipv4Addr, names: &mut dyn Iterator<Item = &'a String>| {
+        for n in names {
+            if !known.insert(Caseless(n)) {
+                continue;
+            }
+            match at.get(&ip) {
+                Some(&i) => out[i].1.push(n),
+                None => {
+                    at.insert(ip, out.len());
+                    out.push((ip, vec![n]));
+                }
+            }
         }
     };
     let named: Vec<_> = me
@@ -117,19 +257,16 @@ pub fn resolvable(lab: &Lab, ci: usize) -> Vec<(Ipv4Addr, Vec<String>)> {
         .filter(|e| !lab.networks[e.network].implicit)
         .collect();
     if let Some(first) = named.first() {
-        add(&mut out, first.address.ip(), vec![&me.name]);
+        add(first.address.ip(), &mut std::iter::once(&me.name));
     }
     for e in &named {
-        let net = &lab.networks[e.network];
-        let global = net.driver().docker_scope() == "global";
-        add(&mut out, e.address.ip(), e.aliases.iter().collect());
-        for (pi, peer) in lab.containers.iter().enumerate() {
-            if pi == ci || !(global || peer.host == me.host) {
-                continue;
-            }
-            for pe in peer.endpoints.iter().filter(|pe| pe.network == e.network) {
-                let names = std::iter::once(&peer.name).chain(&pe.aliases).collect();
-                add(&mut out, pe.address.ip(), names);
+        add(e.address.ip(), &mut e.aliases.iter());
+        let Some(roster) = rosters.0.get(&roster_key(lab, me, e.network)) else {
+            continue;
+        };
+        for (name, ip, aliases) in roster {
+            if *name != me.name {
+                add(*ip, &mut std::iter::once(name).chain(aliases));
             }
         }
     }
@@ -138,16 +275,45 @@ pub fn resolvable(lab: &Lab, ci: usize) -> Vec<(Ipv4Addr, Vec<String>)> {
 
 /// Container `ci`'s /etc/hosts.
 pub fn hosts(lab: &Lab, ci: usize) -> String {
+    hosts_with(lab, &Rosters::of(lab), ci)
+}
+
+fn hosts_with(lab: &Lab, rosters: &Rosters, ci: usize) -> String {
     let mut s = String::from(LOCALHOST);
     let _ = writeln!(
         s,
         "# netlab lab {}: the names {} resolves on its networks (the embedded DNS of Docker)",
         lab.name, lab.containers[ci].name
     );
-    for (ip, names) in resolvable(lab, ci) {
-        let _ = writeln!(s, "{ip}\t{}", names.join(" "));
+    for (ip, names) in resolvable_with(lab, rosters, ci) {
+        push_ip(&mut s, ip);
+        s.push('\t');
+        for (i, n) in names.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            s.push_str(n);
+        }
+        s.push('\n');
     }
     s
+}
+
+/// `ip` in dotted decimal (a thousand lines a file, a thousand files a lab: `Display` is
+/// the larger part of writing them).
+fn push_ip(s: &mut String, ip: Ipv4Addr) {
+    for (i, o) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        if o >= 100 {
+            s.push(char::from(b'0' + o / 100));
+        }
+        if o >= 10 {
+            s.push(char::from(b'0' + o / 10 % 10));
+        }
+        s.push(char::from(b'0' + o % 10));
+    }
 }
 
 /// What container `ci` resolves `name` to, if anything (as its hosts file answers).
@@ -182,4 +348,23 @@ pub fn check_host_name(name: &str) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn push_ip_writes_what_display_writes() {
+        for ip in [
+            "0.0.0.0",
+            "10.0.0.2",
+            "172.16.100.255",
+            "255.255.255.255",
+            "1.20.100.9",
+            "9.99.109.110",
+        ] {
+            let mut s = String::new();
+            super::push_ip(&mut s, ip.parse().unwrap());
+            assert_eq!(s, ip);
+        }
+    }
 }

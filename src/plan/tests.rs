@@ -1,4 +1,4 @@
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::*;
 use crate::spec;
@@ -865,4 +865,60 @@ fn host_names_are_checked() {
     for bad in ["", "-db", "db-", "a..b", "db_1", "d b", long.as_str()] {
         assert!(names::check_host_name(bad).is_err(), "{bad:?}");
     }
+}
+
+/// A change rewrites exactly the name files it alters: for every connect and disconnect the
+/// shipped labs allow, `changed_files` holds every file of the new model that differs from
+/// the old one's (or is new), each as `files` writes it, and nothing that did not change
+/// on the network that changed.
+#[test]
+fn a_change_rewrites_the_name_files_it_alters() {
+    let labs = [
+        include_str!("../../labs/overlay.toml"),
+        include_str!("../../labs/bridge.toml"),
+        include_str!("../../labs/macvlan.toml"),
+        include_str!("../../labs/network-modes.toml"),
+    ];
+    let mut changes = 0;
+    for text in labs {
+        let old = lab(text);
+        let before: HashMap<String, names::NameFiles> = names::files(&old)
+            .into_iter()
+            .map(|f| (f.ns.clone(), f))
+            .collect();
+        for ni in 0..old.networks.len() {
+            for ci in 0..old.containers.len() {
+                let on = old.containers[ci].endpoints.iter().any(|e| e.network == ni);
+                let new = if on {
+                    spec::change::disconnect(&old, ni, ci)
+                } else {
+                    spec::change::connect(&old, ni, ci, None)
+                };
+                let Ok(new) = new else { continue };
+                changes += 1;
+                let written: HashMap<String, names::NameFiles> = names::changed_files(&old, &new)
+                    .into_iter()
+                    .map(|f| (f.ns.clone(), f))
+                    .collect();
+                let me = new.container_ns(ci);
+                for f in names::files(&new) {
+                    let differs = before.get(&f.ns) != Some(&f);
+                    match written.get(&f.ns) {
+                        Some(w) => assert_eq!(w, &f, "{}", f.ns),
+                        None => assert!(!differs, "{} changed but is not rewritten", f.ns),
+                    }
+                    // Rewritten unchanged: only a peer on the network that changed (whose
+                    // new peer's name it already knew from an earlier network).
+                    if written.contains_key(&f.ns) && !differs && f.ns != me {
+                        let peer = new.containers.iter().enumerate().any(|(pi, p)| {
+                            new.container_ns(pi) == f.ns
+                                && p.endpoints.iter().any(|e| e.network == ni)
+                        });
+                        assert!(peer, "{} rewritten unchanged", f.ns);
+                    }
+                }
+            }
+        }
+    }
+    assert!(changes > 20, "only {changes} changes tried");
 }
