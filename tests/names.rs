@@ -108,7 +108,7 @@ fn overlay_names_follow_the_networks_and_their_changes() {
     // /etc/hosts is rewritten in place.
     let go = std::env::temp_dir().join(format!("{lab}.go"));
     let _ = std::fs::remove_file(&go);
-    let waiting = Command::new("ip")
+    let mut waiting = Command::new("ip")
         .args(["netns", "exec", &ns("bbox1"), "sh", "-c"])
         .arg(format!(
             "echo entered; while [ ! -e {} ]; do sleep 0.05; done; getent hosts bbox3",
@@ -117,7 +117,7 @@ fn overlay_names_follow_the_networks_and_their_changes() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = std::io::BufReader::new(waiting.stdout.unwrap());
+    let mut out = std::io::BufReader::new(waiting.stdout.take().unwrap());
     let mut first = String::new();
     std::io::BufRead::read_line(&mut out, &mut first).unwrap();
     assert_eq!(first, "entered\n");
@@ -135,6 +135,7 @@ fn overlay_names_follow_the_networks_and_their_changes() {
     let mut late = String::new();
     std::io::Read::read_to_string(&mut out, &mut late).unwrap();
     let _ = std::fs::remove_file(&go);
+    assert!(waiting.wait().unwrap().success(), "{late:?}");
     assert!(
         late.starts_with("10.0.0.4 "),
         "the shell entered before: {late:?}"
