@@ -49,11 +49,16 @@ fn overlay_lab_matches_the_article() {
     assert_eq!(vx["linkinfo"]["info_kind"], "vxlan");
     assert_eq!(info["id"], 256);
     assert_eq!(info["port"], 4789);
-    assert_eq!(info["local"], "10.1.1.14");
+    assert_eq!(
+        info.get("local"),
+        None,
+        "Docker's vxlan0 has no local address"
+    );
     assert_eq!(info["proxy"], true);
     assert_eq!(info["l2miss"], true);
     assert_eq!(info["l3miss"], true);
-    assert_eq!(info["learning"], false);
+    assert_eq!(info["learning"], true);
+    assert_eq!(info["ageing"], 300);
     assert_eq!(info["udp_csum"], false);
     assert_eq!(vx["mtu"], 1450);
     assert_eq!(vx["master"], "br0");
@@ -65,6 +70,28 @@ fn overlay_lab_matches_the_article() {
     assert_eq!(
         vx2["linkinfo"]["info_data"]["id"], 257,
         "VNIs count up from 256"
+    );
+
+    // The seed's own line (000: `ip -d link show vxlan0` on nas4, iproute2 of 2018), word for
+    // word: from iproute2 here (which adds the default `ttl auto` since), and from `netlab vxlan`.
+    const SEED_VXLAN0: &str = "vxlan id 256 srcport 0 0 dstport 4789 proxy l2miss l3miss ageing 300 noudpcsum noudp6zerocsumtx noudp6zerocsumrx";
+    let o = std::process::Command::new("ip")
+        .args(["-n", &ov1_nas4, "-d", "link", "show", "vxlan0"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&o.stdout);
+    let line = shown
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("vxlan id"))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert_eq!(line.replace(" ttl auto", ""), SEED_VXLAN0, "{shown}");
+    let o = netlab(&["vxlan", &format!("{lab}/ov_net1")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.lines().any(|l| l.trim() == SEED_VXLAN0),
+        "netlab vxlan: {out}"
     );
 
     // br0 holds the gateway; the container veth is on br0.
@@ -184,6 +211,85 @@ fn overlay_lab_matches_the_article() {
     assert_eq!(root_snapshot(), before, "the root namespace changed");
     let o = netlab(&["down", &lab]);
     assert!(o.status.success(), "down is idempotent: {}", text(&o));
+}
+
+/// vxlan0 learns, as Docker's does (libnetwork's createVxlan: Learning true). With bbox2's
+/// programmed FDB entry taken away on nas4, bbox1 cannot reach it (l2miss: no flooding to
+/// VTEPs), but bbox2's echo arriving from 10.1.1.15 teaches nas4's vxlan0 where bbox2's MAC
+/// is: the reply goes back, and bbox1 reaches bbox2 from then on (for `ageing 300` seconds).
+/// A vxlan0 made with `nolearning` fails at the second step. trace reads the learned entry.
+#[test]
+fn overlay_vxlan_learns_where_a_mac_is() {
+    if !require_root("overlay_vxlan_learns_where_a_mac_is") {
+        return;
+    }
+    let lab = unique("tvl");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/overlay.toml");
+    let sandbox = overlay_ns(&lab, "nas4", "ov_net1");
+    let bbox2_mac = "02:42:0a:00:00:03";
+    let entries = |mac: &str| -> Vec<serde_json::Value> {
+        bridge_json(&sandbox, &["fdb", "show", "dev", "vxlan0"])
+            .as_array()
+            .unwrap()
+            .iter()
+            // vxlan0's own entries (`self`), not br0's of its port.
+            .filter(|e| e["mac"] == mac && e.get("master").is_none())
+            .cloned()
+            .collect()
+    };
+    let programmed = entries(bbox2_mac);
+    assert_eq!(programmed.len(), 1, "{programmed:?}");
+    assert_eq!(programmed[0]["state"], "permanent", "{programmed:?}");
+    let o = std::process::Command::new("bridge")
+        .args([
+            "-n", &sandbox, "fdb", "del", bbox2_mac, "dev", "vxlan0", "self",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let (bbox1, bbox2) = (ns(&lab, "bbox1"), ns(&lab, "bbox2"));
+    assert!(
+        !ping(&bbox1, "10.0.0.3"),
+        "no FDB entry, yet bbox1 reached bbox2"
+    );
+    let o = netlab(&["trace", &bbox1, "10.0.0.3"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "trace predicts the drop: {}",
+        text(&o)
+    );
+
+    assert!(
+        ping_eventually(&bbox2, "10.0.0.2"),
+        "bbox1's reply found no way back: vxlan0 did not learn"
+    );
+    let learned = entries(bbox2_mac);
+    assert_eq!(learned.len(), 1, "{learned:?}");
+    assert_eq!(learned[0]["dst"], "10.1.1.15", "{learned:?}");
+    assert_ne!(
+        learned[0]["state"], "permanent",
+        "learned, not programmed: {learned:?}"
+    );
+    assert!(
+        ping(&bbox1, "10.0.0.3"),
+        "the learned entry takes bbox1 to bbox2"
+    );
+    let o = netlab(&["trace", &bbox1, "10.0.0.3"]);
+    assert!(
+        o.status.success(),
+        "trace follows the learned entry: {}",
+        text(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("-> VTEP 10.1.1.15"),
+        "{}",
+        text(&o)
+    );
+    let o = netlab(&["down", &lab]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_clean(&lab);
 }
 
 #[test]

@@ -260,16 +260,22 @@ pub struct IpsecView<'a> {
 /// The SAs of the VXLAN device `x` in the socket's namespace `sock`: out, those the policies
 /// send its datagrams (from its one source port, to an FDB VTEP) through; in, those from the
 /// same VTEPs to it. Only a device with a single source port (an encrypted overlay's) has any.
+/// The local end is the device's `local`, or (Docker sets none) the source routing picks in
+/// the socket's namespace for each peer.
 fn ipsec_of<'a>(
+    snap: &Snapshot,
     sock: &'a Namespace,
     x: &crate::observe::Vxlan,
     peers: &[&str],
 ) -> Vec<IpsecView<'a>> {
-    let (Some(local), Some((sport, hi))) = (
-        x.local.as_deref().and_then(|l| l.parse().ok()),
-        x.port_range,
-    ) else {
+    let Some((sport, hi)) = x.port_range else {
         return vec![];
+    };
+    let fixed: Option<std::net::Ipv4Addr> = x.local.as_deref().and_then(|l| l.parse().ok());
+    let local_for = |dst: std::net::Ipv4Addr| {
+        fixed.or_else(|| {
+            crate::trace::source_address(snap, &crate::trace::SnapshotRoutes, &sock.name, dst)
+        })
     };
     // One port: the kernel's range is [low, high).
     if hi != sport.wrapping_add(1) {
@@ -278,8 +284,15 @@ fn ipsec_of<'a>(
     let dport = x.port.unwrap_or(4789);
     let mut out = Vec::new();
     let mut remotes = Vec::new();
+    let mut locals: Vec<String> = Vec::new();
     for peer in peers {
         let Ok(dst) = peer.parse() else { continue };
+        let Some(local) = local_for(dst) else {
+            continue;
+        };
+        if !locals.contains(&local.to_string()) {
+            locals.push(local.to_string());
+        }
         for p in sock
             .xfrm
             .policies
@@ -304,9 +317,8 @@ fn ipsec_of<'a>(
             }
         }
     }
-    let local = local.to_string();
     for sa in &sock.xfrm.states {
-        if sa.dst == local && remotes.contains(&sa.src.as_str()) {
+        if locals.contains(&sa.dst) && remotes.contains(&sa.src.as_str()) {
             out.push(IpsecView {
                 direction: "in",
                 sa,
@@ -327,7 +339,7 @@ fn vxlan_view<'a>(
         let mut peers: Vec<&str> = v.fdb.iter().filter_map(|f| f.dst.as_deref()).collect();
         peers.sort();
         peers.dedup();
-        v.ipsec = ipsec_of(sock, v.vxlan, &peers);
+        v.ipsec = ipsec_of(snap, sock, v.vxlan, &peers);
     }
     Some(v)
 }
@@ -450,12 +462,33 @@ pub fn render_vxlans(views: &[VxlanView]) -> String {
         if let Some(p) = x.port {
             attrs.push(format!("dstport {p}"));
         }
+        // In iproute2's words and order, as the seed's `ip -d link show vxlan0` prints them:
+        // learning, ttl and tos only when not the default.
         for (flag, on, off) in [
-            (x.learning, "learning", "nolearning"),
+            (x.learning, "", "nolearning"),
             (x.proxy, "proxy", ""),
             (x.rsc, "rsc", ""),
             (x.l2miss, "l2miss", ""),
             (x.l3miss, "l3miss", ""),
+        ] {
+            let s = onoff(flag, on, off);
+            if !s.is_empty() {
+                attrs.push(s);
+            }
+        }
+        match x.ttl {
+            Some(0) | None => {}
+            Some(t) => attrs.push(format!("ttl {t}")),
+        }
+        match x.tos {
+            Some(0) | None => {}
+            Some(1) => attrs.push("tos inherit".into()),
+            Some(t) => attrs.push(format!("tos {t:#x}")),
+        }
+        if let Some(a) = x.ageing {
+            attrs.push(format!("ageing {a}"));
+        }
+        for (flag, on, off) in [
             (x.udp_csum, "udpcsum", "noudpcsum"),
             (x.udp6_zero_csum_tx, "udp6zerocsumtx", "noudp6zerocsumtx"),
             (x.udp6_zero_csum_rx, "udp6zerocsumrx", "noudp6zerocsumrx"),
@@ -464,17 +497,6 @@ pub fn render_vxlans(views: &[VxlanView]) -> String {
             if !s.is_empty() {
                 attrs.push(s);
             }
-        }
-        attrs.push(match x.ttl {
-            Some(0) | None => "ttl auto".into(),
-            Some(t) => format!("ttl {t}"),
-        });
-        attrs.push(match x.tos {
-            Some(0) | None => "tos inherit".into(),
-            Some(t) => format!("tos {t:#x}"),
-        });
-        if let Some(a) = x.ageing {
-            attrs.push(format!("ageing {a}"));
         }
         out.push_str(&format!("  {}\n", attrs.join(" ")));
         out.push_str(&format!(

@@ -264,7 +264,14 @@ fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, 
         .as_ref()
         .map(|p| p.namespace.clone())
         .unwrap_or_else(|| ns.to_string());
-    let esp = esp_to(w, &sock_ns, &v, vtep, port)?;
+    // The source: the device's own `local`, or (Docker sets none) the address routing picks
+    // in the socket's namespace for the remote VTEP.
+    let local = v
+        .local
+        .as_deref()
+        .and_then(|l| l.parse::<Ipv4Addr>().ok())
+        .or_else(|| crate::trace::source_address(w.snap, w.routes, &sock_ns, vtep));
+    let esp = esp_to(w, &sock_ns, &v, local, vtep, port)?;
     pre.push(hop(
         ns,
         None,
@@ -273,7 +280,7 @@ fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, 
             "{}: fdb {mac} -> VTEP {vtep}; encap VNI {vni}, UDP {}:{port} from {}{}",
             l.name,
             vtep,
-            v.local.as_deref().unwrap_or("?"),
+            local.map_or("?".to_string(), |l| l.to_string()),
             esp.map(|spi| format!("; ESP (spi {spi:#010x}) to VTEP {vtep}"))
                 .unwrap_or_default()
         ),
@@ -389,14 +396,13 @@ fn esp_to(
     w: &Walk<'_>,
     sock_ns: &str,
     v: &crate::observe::Vxlan,
+    local: Option<Ipv4Addr>,
     vtep: Ipv4Addr,
     port: u16,
 ) -> Result<Option<u32>, Fail> {
-    let (Some(sock), Some(local), Some((sport, hi))) = (
-        w.snap.namespace(sock_ns),
-        v.local.as_deref().and_then(|l| l.parse::<Ipv4Addr>().ok()),
-        v.port_range,
-    ) else {
+    let (Some(sock), Some(local), Some((sport, hi))) =
+        (w.snap.namespace(sock_ns), local, v.port_range)
+    else {
         return Ok(None);
     };
     // One port: the kernel's range is [low, high).
@@ -497,7 +503,7 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
             target_ns: ons.clone(),
             name: "vxlan0".into(),
             vni,
-            local: lab.hosts[hi].address.ip(),
+            vtep: lab.hosts[hi].address.ip(),
             port: VXLAN_PORT,
             mtu,
             src_port,

@@ -652,7 +652,7 @@ impl Builder<'_> {
         }
     }
 
-    /// Each VXLAN device to its host's NIC (its UDP socket's local address), and one tunnel
+    /// Each VXLAN device to its host's NIC (the address its packets leave from), and one tunnel
     /// per pair of hosts of an overlay.
     fn tunnels(&mut self, plan: &plan::Plan) {
         struct Vtep {
@@ -669,7 +669,7 @@ impl Builder<'_> {
                 target_ns,
                 name,
                 vni,
-                local,
+                vtep: local,
                 port,
                 ..
             } = o
@@ -691,7 +691,7 @@ impl Builder<'_> {
                     EdgeKind::Vtep,
                     dev.clone(),
                     nic_node,
-                    format!("local {local} dstport {port}"),
+                    format!("VTEP {local}, dstport {port}"),
                 );
                 e.to_if = nic;
                 e.network = network.clone();

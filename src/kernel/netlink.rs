@@ -300,7 +300,6 @@ impl NsLink {
                 target_ns,
                 name,
                 vni,
-                local,
                 port,
                 mtu,
                 src_port,
@@ -308,10 +307,10 @@ impl NsLink {
             } => {
                 // Created from this (host) namespace straight into the target: the VXLAN UDP
                 // socket belongs to the namespace of the creating netlink socket, so it stays
-                // here while the device lives in the overlay namespace (link-netnsid).
+                // here while the device lives in the overlay namespace (link-netnsid). No local
+                // address, as Docker: the source is the one routing picks for each VTEP.
                 let fd = self.ns_fd(target_ns)?;
                 let mut msg = LinkVxlan::new(name, *vni)
-                    .local(*local)
                     .port(*port)
                     .proxy(OVERLAY_VXLAN.proxy)
                     .l2miss(OVERLAY_VXLAN.l2miss)

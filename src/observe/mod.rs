@@ -552,6 +552,16 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
     ns
 }
 
+/// Every namespace but `ni`, those whose names share the longest dot-separated prefix with
+/// its name first.
+fn nearest_first(namespaces: &[Namespace], ni: usize) -> Vec<usize> {
+    let me: Vec<&str> = namespaces[ni].name.split('.').collect();
+    let shared = |n: &str| n.split('.').zip(&me).take_while(|(a, b)| a == *b).count();
+    let mut out: Vec<usize> = (0..namespaces.len()).filter(|&c| c != ni).collect();
+    out.sort_by_key(|&c| std::cmp::Reverse(shared(&namespaces[c].name)));
+    out
+}
+
 /// A link (by position) and the namespaces (by position) that may hold its other end.
 type LinkCandidates = (usize, Vec<usize>);
 
@@ -588,12 +598,14 @@ fn resolve_peers(namespaces: &mut [Namespace], targets: &[Target]) {
             }
             let mut cands: Vec<usize> = match l.link {
                 Some(peer) if peer != 0 => by_index.get(&peer).cloned().unwrap_or_default(),
-                _ => l
-                    .vxlan
-                    .as_ref()
-                    .and_then(|v| v.local.as_deref())
-                    .and_then(|ip| by_addr.get(ip).cloned())
-                    .unwrap_or_default(),
+                _ => match l.vxlan.as_ref().map(|v| v.local.as_deref()) {
+                    Some(Some(ip)) => by_addr.get(ip).cloned().unwrap_or_default(),
+                    // A VXLAN without a local address (Docker's) names nothing of its socket's
+                    // namespace: ask the kernel about each, nearest by name first (a sandbox
+                    // `lab.host.1-id` was made from `lab.host`), stopping at the first.
+                    Some(None) => nearest_first(namespaces, ni),
+                    None => Vec::new(),
+                },
             };
             cands.retain(|c| *c != ni);
             if l.kind.as_deref() == Some("veth") {

@@ -67,7 +67,11 @@ pub enum Object {
         target_ns: String,
         name: String,
         vni: u32,
-        local: Ipv4Addr,
+        /// The host's underlay address, this VTEP's as its peers know it. Not set on the
+        /// device: Docker gives vxlan0 no `local` (libnetwork's createVxlan), so the kernel
+        /// picks the source address by routing, as it does here.
+        #[serde(alias = "local")]
+        vtep: Ipv4Addr,
         port: u16,
         mtu: u32,
         /// The one UDP source port its packets leave from (`srcport P P+1`), instead of a port
@@ -322,17 +326,19 @@ pub struct VxlanFlags {
 }
 
 /// Every overlay's vxlan0, as libnetwork's createVxlan sets it and `kernel::netlink` creates
-/// it: FDB and neighbours are programmed (no learning), the device answers ARP from its
+/// it (seed 000's `ip -d link show vxlan0`: `proxy l2miss l3miss ageing 300 noudpcsum`): FDB
+/// and neighbours are programmed and the device learns too (Learning: true; an entry learned
+/// from a packet ages out after 300 s, a programmed one stays), answers ARP from its
 /// neighbour table (proxy) and reports misses (l2miss, l3miss), UDP checksums are off.
 pub const OVERLAY_VXLAN: VxlanFlags = VxlanFlags {
-    learning: false,
+    learning: true,
     proxy: true,
     l2miss: true,
     l3miss: true,
     udp_csum: false,
 };
 
-/// In iproute2's words (`nolearning proxy l2miss l3miss noudpcsum`).
+/// In iproute2's words (`learning proxy l2miss l3miss noudpcsum`).
 impl fmt::Display for VxlanFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let words = [
@@ -372,10 +378,10 @@ impl fmt::Display for Object {
                 }
                 Ok(())
             }
-            Object::Vxlan { ns, target_ns, name, vni, local, port, mtu, src_port } => {
+            Object::Vxlan { ns, target_ns, name, vni, port, mtu, src_port, .. } => {
                 write!(
                     f,
-                    "ip -n {ns} link add {name} netns {target_ns} mtu {mtu} type vxlan id {vni} local {local} dstport {port}"
+                    "ip -n {ns} link add {name} netns {target_ns} mtu {mtu} type vxlan id {vni} dstport {port}"
                 )?;
                 if let Some(p) = src_port {
                     // The high end is exclusive: [p, p + 1) is the one port p.

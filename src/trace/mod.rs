@@ -192,7 +192,7 @@ pub fn trace(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: Ipv4Add
 }
 
 /// The source address the kernel would pick: the first IPv4 address of the egress device.
-fn source_address(
+pub(crate) fn source_address(
     snap: &Snapshot,
     routes: &dyn RouteOracle,
     from: &str,
