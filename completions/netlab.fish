@@ -132,10 +132,12 @@ never\t''"
 complete -c netlab -n "__fish_netlab_using_subcommand find-link" -l all -d 'Also search namespaces held only by processes'
 complete -c netlab -n "__fish_netlab_using_subcommand find-link" -l json -d 'Machine-readable output'
 complete -c netlab -n "__fish_netlab_using_subcommand find-link" -s h -l help -d 'Print help'
+complete -c netlab -n "__fish_netlab_using_subcommand inspect" -l host -d 'A network as this host\'s daemon shows it (a local network is each host\'s own; default: every host\'s view)' -r
 complete -c netlab -n "__fish_netlab_using_subcommand inspect" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c netlab -n "__fish_netlab_using_subcommand inspect" -l json -d 'Machine-readable output (the default for a network when stdout is not a terminal)'
+complete -c netlab -n "__fish_netlab_using_subcommand inspect" -l netlab -d 'Add netlab\'s own facts about a network (lab, host, VNI, peers) under "Netlab"'
 complete -c netlab -n "__fish_netlab_using_subcommand inspect" -s h -l help -d 'Print help'
 complete -c netlab -n "__fish_netlab_using_subcommand vxlan" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
 always\t''

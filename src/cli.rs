@@ -253,6 +253,13 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         /// Machine-readable output (the default for a network when stdout is not a terminal)
         #[arg(long)]
         json: bool,
+        /// A network as this host's daemon shows it (a local network is each host's own;
+        /// default: every host's view)
+        #[arg(long, value_name = "HOST", add = crate::completion::host_completer())]
+        host: Option<String>,
+        /// Add netlab's own facts about a network (lab, host, VNI, peers) under "Netlab"
+        #[arg(long)]
+        netlab: bool,
     },
     /// Show the VXLAN devices of an overlay network on every host, with their FDB and neighbours
     Vxlan {

@@ -271,6 +271,22 @@ pub fn node_completer() -> ArgValueCompleter {
     })
 }
 
+/// Hosts of the labs that are up, bare (`inspect --host`).
+pub fn host_completer() -> ArgValueCompleter {
+    ArgValueCompleter::new(|current: &OsStr| {
+        let prefix = current_str(current);
+        let mut names: Vec<Name> = Vec::new();
+        for r in records() {
+            for h in &r.lab.hosts {
+                if h.name.starts_with(prefix) && !names.iter().any(|n| n.value == h.name) {
+                    names.push(name(h.name.clone(), format!("host of lab {}", r.lab.name)));
+                }
+            }
+        }
+        candidates(names)
+    })
+}
+
 /// Containers and hosts, and every named namespace (`exec`, `bridge`).
 pub fn namespace_completer() -> ArgValueCompleter {
     ArgValueCompleter::new(|current: &OsStr| {

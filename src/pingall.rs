@@ -708,6 +708,7 @@ mod tests {
                 gateway: "172.20.0.1".parse().unwrap(),
                 implicit: false,
                 internal: false,
+                subnet_only: false,
             }],
             containers: (0..n)
                 .map(|i| Container {

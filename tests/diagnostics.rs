@@ -27,6 +27,14 @@ impl Drop for Scratch {
     }
 }
 
+/// An overlay sandbox's namespace, `LAB.HOST.1-<id>`.
+fn cs_ns(lab: &str, host: &str, net: &str) -> String {
+    format!(
+        "{lab}.{host}.1-{}",
+        &netlab::spec::network_id(lab, net)[..10]
+    )
+}
+
 fn ip(args: &[&str]) {
     let o = Command::new("ip").args(args).output().unwrap();
     assert!(o.status.success(), "ip {args:?}: {}", text(&o));
@@ -161,10 +169,14 @@ fn find_link_netns_and_inspect_agree_with_iproute2() {
         assert_eq!(c["MacAddress"], link(&ns, "eth0")["address"]);
         assert_eq!(c["IPv4Address"].as_str().unwrap(), addrs(&ns, "eth0")[0]);
     }
+    // The VNI, as the kernel has it, is netlab's own fact (`--netlab`), not an Option of a
+    // k-v store overlay's (seed 000: "Options": {}).
+    let v = json_of(&["inspect", &format!("{lab}/ov_net1"), "--json", "--netlab"]);
     assert_eq!(
-        v[0]["Options"]["com.docker.network.driver.overlay.vxlanid_list"],
-        "256"
+        v[0]["Netlab"]["VNI"],
+        link(&cs_ns(&lab, "nas4", "ov_net1"), "vxlan0")["linkinfo"]["info_data"]["id"]
     );
+    assert_eq!(v[0]["Netlab"]["Lab"], lab.as_str());
 
     // vxlan: attributes and FDB against `ip -d link` / `bridge fdb`.
     let vx = json_of(&["vxlan", &format!("{lab}/ov_net1"), "--json"]);
@@ -339,8 +351,8 @@ fn bare_names_in_two_labs_are_refused_and_qualified_ones_work() {
         "{}",
         text(&o)
     );
-    let v = json_of(&["inspect", &format!("{b}/my_net2"), "--json"]);
-    assert_eq!(v[0]["Labels"]["netlab.lab"], b.as_str());
+    let v = json_of(&["inspect", &format!("{b}/my_net2"), "--json", "--netlab"]);
+    assert_eq!(v[0]["Netlab"]["Lab"], b.as_str());
     assert!(netlab(&["down", &a]).status.success());
     assert!(netlab(&["down", &b]).status.success());
     assert_clean(&a);
@@ -441,4 +453,126 @@ fn peer_of_is_exact_on_foreign_namespaces_with_colliding_indexes() {
             link(&names[3], "y0")["ifindex"]
         )
     );
+}
+
+/// Seed 000's `docker network inspect ov_net1` (created without a subnet, before any
+/// container) and `docker network inspect docker_gwbridge` on nas4 (bbox1 running), as printed.
+const SEED_OV_NET1: &str = r#"[{"Name": "ov_net1","Id": "c2ad1635250ffe3e3c17a08e8ce13ad6ee76b7581653712aa85fa0de39068aa6","Created": "2019-08-13T17:06:33.782594971+08:00","Scope": "global","Driver": "overlay","EnableIPv6": false,"IPAM": {"Driver": "default","Options": {},"Config": [{"Subnet": "10.0.0.0/24","Gateway": "10.0.0.1"}]},"Internal": false,"Attachable": false,"Ingress": false,"ConfigFrom": {"Network": ""},"ConfigOnly": false,"Containers": {},"Options": {},"Labels": {}}]"#;
+const SEED_GWBRIDGE: &str = r#"[{"Name": "docker_gwbridge","Id": "a3e0ded2d587f27894be98688efb7cf6a0adb163dd75adcba303b90f23ecec79","Created": "2019-08-13T17:17:37.996698552+08:00","Scope": "local","Driver": "bridge","EnableIPv6": false,"IPAM": {"Driver": "default","Options": null,"Config": [{"Subnet": "172.18.0.0/16","Gateway": "172.18.0.1"}]},"Internal": false,"Attachable": false,"Ingress": false,"ConfigFrom": {"Network": ""},"ConfigOnly": false,"Containers": {"03c88352b5613833018a591837846954da5c9c67a8cbfb271f185b384e8942dc": {"Name": "gateway_7b2ca5aab1af","EndpointID": "c8bc719fb26ff1a24690f5ca0271e3bdff985afbf9ff83fad54f27efd6defb30","MacAddress": "02:42:ac:12:00:02","IPv4Address": "172.18.0.2/16","IPv6Address": ""}},"Options": {"com.docker.network.bridge.enable_icc": "false","com.docker.network.bridge.enable_ip_masquerade": "true","com.docker.network.bridge.name": "docker_gwbridge"},"Labels": {}}]"#;
+
+/// `value` with what differs between any two runs of Docker taken out: ids, times, the
+/// containers map's keys and endpoint ids (each checked for its form first).
+fn docker_invariant(mut v: Value) -> Value {
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    for o in v.as_array_mut().unwrap() {
+        assert!(hex(o["Id"].as_str().unwrap(), 64), "{o}");
+        o["Id"] = Value::Null;
+        assert!(o["Created"].as_str().unwrap().starts_with("20"), "{o}");
+        o["Created"] = Value::Null;
+        let cs = std::mem::take(o["Containers"].as_object_mut().unwrap());
+        let mut list: Vec<Value> = Vec::new();
+        for (id, mut c) in cs {
+            assert!(hex(&id, 64), "{id}");
+            assert!(hex(c["EndpointID"].as_str().unwrap(), 64), "{c}");
+            c["EndpointID"] = Value::Null;
+            if let Some(suffix) = c["Name"].as_str().unwrap().strip_prefix("gateway_") {
+                assert!(hex(suffix, 12), "{c}");
+                c["Name"] = Value::String("gateway_<12 hex>".into());
+            }
+            list.push(c);
+        }
+        o["Containers"] = Value::Array(list);
+    }
+    v
+}
+
+/// `inspect` prints Docker's objects as the seed's daemons printed them: the same keys in the
+/// same order, the same values but for ids and times; docker_gwbridge is each host's own (nas4
+/// shows only bbox1's gateway_ endpoint, not every host's 172.18.0.2 merged), with the IPAM
+/// options of a network the daemon made (null) and its options sorted as Go writes them.
+/// Known difference: enable_ip_masquerade is "false" until the masquerade is built.
+#[test]
+fn inspect_prints_the_seeds_docker_objects() {
+    if !require_root("inspect_prints_the_seeds_docker_objects") {
+        return;
+    }
+    let lab = unique("tsi");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/overlay.toml");
+
+    let ours = json_of(&["inspect", &format!("{lab}/ov_net1"), "--json"]);
+    let keys = |v: &Value| -> Vec<String> { v[0].as_object().unwrap().keys().cloned().collect() };
+    let seed: Value = serde_json::from_str(SEED_OV_NET1).unwrap();
+    assert_eq!(keys(&ours), keys(&seed));
+    let mut ours = docker_invariant(ours);
+    let seed = docker_invariant(seed);
+    // The seed ran no container yet; ours has bbox1 and bbox2: compared on their own below.
+    assert_eq!(ours[0]["Containers"].as_array().unwrap().len(), 2);
+    ours[0]["Containers"] = Value::Array(vec![]);
+    assert_eq!(ours, seed);
+
+    let seed: Value = serde_json::from_str(SEED_GWBRIDGE).unwrap();
+    let ours = json_of(&["inspect", &format!("{lab}/docker_gwbridge"), "--json"]);
+    assert_eq!(
+        ours.as_array().unwrap().len(),
+        2,
+        "one object per host: {ours}"
+    );
+    let nas4 = json_of(&[
+        "inspect",
+        &format!("{lab}/docker_gwbridge"),
+        "--json",
+        "--host",
+        "nas4",
+    ]);
+    assert_eq!(nas4[0], ours[0], "nas4's view is the first");
+    assert_eq!(keys(&nas4), keys(&seed));
+    let bbox1_id = nas4[0]["Containers"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        nas4[0]["Containers"][&bbox1_id]["Name"],
+        format!("gateway_{}", &bbox1_id[..12])
+    );
+    let opts: Vec<&String> = nas4[0]["Options"].as_object().unwrap().keys().collect();
+    let seed_opts: Vec<&String> = seed[0]["Options"].as_object().unwrap().keys().collect();
+    assert_eq!(opts, seed_opts, "Options sorted as Go writes a map");
+    let mut seed = docker_invariant(seed.clone());
+    seed[0]["Options"]["com.docker.network.bridge.enable_ip_masquerade"] = "false".into();
+    assert_eq!(docker_invariant(nas4), seed);
+    // nas5's daemon: bbox2 and bbox3, each its own 172.18.0.x, not nas4's.
+    let nas5 = &ours[1]["Containers"];
+    let mut addrs: Vec<&str> = nas5
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| c["IPv4Address"].as_str().unwrap())
+        .collect();
+    addrs.sort();
+    assert_eq!(addrs, ["172.18.0.2/16", "172.18.0.3/16"]);
+
+    // A global network is every host's (seed 003: node-3 sees ov_net1), with that host's
+    // containers: nas4 has none on ov_net2. An unknown host is bad input.
+    let v = json_of(&[
+        "inspect",
+        &format!("{lab}/ov_net2"),
+        "--host",
+        "nas4",
+        "--json",
+    ]);
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["Containers"], serde_json::json!({}), "{v}");
+    let o = netlab(&[
+        "inspect",
+        &format!("{lab}/docker_gwbridge"),
+        "--host",
+        "nas9",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
 }

@@ -218,38 +218,66 @@ pub fn find_link(
     Ok(())
 }
 
-pub fn inspect(name: &str, json: bool) -> Result<()> {
+pub fn inspect(name: &str, json: bool, host: Option<&str>, netlab: bool) -> Result<()> {
     let recs = records();
     let snap = observe(false, Want::ALL)?;
     if let Some((record, ni)) = inspect::find_network(&recs, name).map_err(unknown)? {
-        let v = inspect::network(&snap, record, ni);
+        let lab = &record.lab;
+        let hi = match host {
+            None => None,
+            Some(h) => Some(lab.hosts.iter().position(|x| x.name == h).ok_or_else(|| {
+                let names: Vec<&str> = lab.hosts.iter().map(|x| x.name.as_str()).collect();
+                BadInput(format!(
+                    "lab {} has no host {h}; its hosts: {}",
+                    lab.name,
+                    names.join(", ")
+                ))
+            })?),
+        };
+        let views = inspect::network_views(&snap, record, ni, hi, netlab);
+        if views.is_empty() {
+            return Err(BadInput(format!(
+                "network {} does not exist on host {} (a local network is there only where one of its containers is)",
+                lab.networks[ni].name,
+                host.unwrap_or_default()
+            ))
+            .into());
+        }
         if json || !std::io::stdout().is_terminal() {
-            return print_json(&v);
+            let v: Vec<serde_json::Value> = views.into_iter().map(|(_, v)| v).collect();
+            return print_json(&serde_json::Value::Array(v));
         }
-        let n = &v[0];
-        println!(
-            "{} ({}, {}, scope {})  subnet {}  gateway {}",
-            n["Name"].as_str().unwrap_or(""),
-            n["Driver"].as_str().unwrap_or(""),
-            &n["Id"].as_str().unwrap_or("")[..12],
-            n["Scope"].as_str().unwrap_or(""),
-            n["IPAM"]["Config"][0]["Subnet"].as_str().unwrap_or(""),
-            n["IPAM"]["Config"][0]["Gateway"].as_str().unwrap_or("")
-        );
-        let mut t = diag::table(&["container", "mac", "ipv4"]);
-        if let Some(cs) = n["Containers"].as_object() {
-            for c in cs.values() {
-                t.add_row(vec![
-                    c["Name"].as_str().unwrap_or("").to_string(),
-                    c["MacAddress"].as_str().unwrap_or("").to_string(),
-                    c["IPv4Address"].as_str().unwrap_or("").to_string(),
-                ]);
+        for (i, (on, n)) in views.iter().enumerate() {
+            if i > 0 {
+                println!();
             }
-        }
-        println!("{t}");
-        if let Some(o) = n["Options"].as_object() {
-            for (k, v) in o {
-                println!("{k}: {}", v.as_str().unwrap_or(""));
+            let on = on
+                .map(|h| format!(" on {}", lab.hosts[h].name))
+                .unwrap_or_default();
+            println!(
+                "{}{on} ({}, {}, scope {})  subnet {}  gateway {}",
+                n["Name"].as_str().unwrap_or(""),
+                n["Driver"].as_str().unwrap_or(""),
+                &n["Id"].as_str().unwrap_or("")[..12],
+                n["Scope"].as_str().unwrap_or(""),
+                n["IPAM"]["Config"][0]["Subnet"].as_str().unwrap_or(""),
+                lab.networks[ni].gateway
+            );
+            let mut t = diag::table(&["container", "mac", "ipv4"]);
+            if let Some(cs) = n["Containers"].as_object() {
+                for c in cs.values() {
+                    t.add_row(vec![
+                        c["Name"].as_str().unwrap_or("").to_string(),
+                        c["MacAddress"].as_str().unwrap_or("").to_string(),
+                        c["IPv4Address"].as_str().unwrap_or("").to_string(),
+                    ]);
+                }
+            }
+            println!("{t}");
+            if let Some(o) = n["Options"].as_object() {
+                for (k, v) in o {
+                    println!("{k}: {}", v.as_str().unwrap_or(""));
+                }
             }
         }
         println!("(--json for the full `docker network inspect` document)");

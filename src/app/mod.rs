@@ -179,7 +179,12 @@ fn dispatch(cmd: Command) -> Result<()> {
             all,
             json,
         } => diagnostics::find_link(ifindex, peer_of, all, json),
-        Command::Inspect { name, json } => diagnostics::inspect(&name, json),
+        Command::Inspect {
+            name,
+            json,
+            host,
+            netlab,
+        } => diagnostics::inspect(&name, json, host.as_deref(), netlab),
         Command::Vxlan { target, json } => diagnostics::vxlan(&target, json),
         Command::Bridge { target, json } => diagnostics::bridge(&target, json),
         Command::Trace {

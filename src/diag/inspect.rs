@@ -51,19 +51,82 @@ pub fn rfc3339(secs: u64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// `docker network inspect NAME`, from the record joined with live kernel state.
-pub fn network(snap: &Snapshot, record: &Record, ni: usize) -> Value {
+/// `docker network inspect NAME`, from the record joined with live kernel state, as the
+/// daemon of each host shows it: a local-scope network (bridge, macvlan, ipvlan,
+/// docker_gwbridge) is each host's own, so it is one object per host where it exists, with
+/// that host's containers; a global one (overlay) is one object. `host`: only that host's view
+/// (an empty array where the network is not there). `netlab`: add netlab's own facts (lab,
+/// host, VNI, peers) under a separate "Netlab" key; Docker's fields hold only what Docker
+/// shows.
+pub fn network(
+    snap: &Snapshot,
+    record: &Record,
+    ni: usize,
+    host: Option<usize>,
+    netlab: bool,
+) -> Value {
+    Value::Array(
+        network_views(snap, record, ni, host, netlab)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect(),
+    )
+}
+
+/// [`network`]'s objects, each with the host whose view it is (None: a global network's).
+pub fn network_views(
+    snap: &Snapshot,
+    record: &Record,
+    ni: usize,
+    host: Option<usize>,
+    netlab: bool,
+) -> Vec<(Option<usize>, Value)> {
+    let lab: &Lab = &record.lab;
+    let net = &lab.networks[ni];
+    let on = |hi: usize| {
+        lab.containers
+            .iter()
+            .any(|c| c.host == hi && c.endpoints.iter().any(|e| e.network == ni))
+    };
+    let hosts: Vec<usize> = (0..lab.hosts.len()).filter(|&h| on(h)).collect();
+    let global = net.driver().docker_scope() == "global";
+    let views: Vec<Option<usize>> = match host {
+        // A global network is every host's (seed 003: node-3 sees ov_net1 from the k-v
+        // store), with that host's containers.
+        Some(h) if on(h) || global => vec![Some(h)],
+        Some(_) => vec![],
+        None if global || hosts.is_empty() => vec![None],
+        None => hosts.iter().map(|h| Some(*h)).collect(),
+    };
+    views
+        .into_iter()
+        .map(|view| {
+            let local = view.filter(|_| !global);
+            (local, network_view(snap, record, ni, view, &hosts, netlab))
+        })
+        .collect()
+}
+
+/// One daemon's `docker network inspect` object: `view` the host (None: every host's
+/// containers, for a global network seen as one).
+fn network_view(
+    snap: &Snapshot,
+    record: &Record,
+    ni: usize,
+    view: Option<usize>,
+    hosts: &[usize],
+    netlab: bool,
+) -> Value {
     let lab: &Lab = &record.lab;
     let net = &lab.networks[ni];
     let mut containers = Map::new();
-    let mut hosts: Vec<usize> = Vec::new();
     for (ci, c) in lab.containers.iter().enumerate() {
+        if view.is_some_and(|h| h != c.host) {
+            continue;
+        }
         let Some(e) = c.endpoints.iter().find(|e| e.network == ni) else {
             continue;
         };
-        if !hosts.contains(&c.host) {
-            hosts.push(c.host);
-        }
         let live = snap.namespace(&lab.container_ns(ci));
         let mac = live
             .and_then(|n| n.link(&e.ifname))
@@ -77,10 +140,18 @@ pub fn network(snap: &Snapshot, record: &Record, ni: usize) -> Value {
             })
             .map(|a| a.address.clone())
             .unwrap_or_default();
+        let id = network_id(&lab.name, &format!("container/{}", c.name));
+        // libnetwork names a container's docker_gwbridge endpoint, which it makes itself,
+        // "gateway_" and the container id's first 12 digits (default_gateway.go).
+        let name = if net.implicit {
+            format!("gateway_{}", &id[..12])
+        } else {
+            c.name.clone()
+        };
         containers.insert(
-            network_id(&lab.name, &format!("container/{}", c.name)),
+            id,
             json!({
-                "Name": c.name,
+                "Name": name,
                 "EndpointID": network_id(&lab.name, &format!("endpoint/{}/{}", c.name, net.name)),
                 "MacAddress": mac,
                 "IPv4Address": ipv4,
@@ -88,7 +159,25 @@ pub fn network(snap: &Snapshot, record: &Record, ni: usize) -> Value {
             }),
         );
     }
-    let (options, peers) = net.driver().docker_options(snap, lab, ni, &hosts);
+    let present: Vec<usize> = match view {
+        Some(h) => vec![h],
+        None => hosts.to_vec(),
+    };
+    let (options, own) = net.driver().docker_options(snap, lab, ni, &present);
+    // Go's encoding/json writes a map's keys sorted.
+    let mut sorted: Vec<(String, Value)> = options.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let options: Map<String, Value> = sorted.into_iter().collect();
+    // A subnet given without a gateway shows only the subnet; one IPAM chose, or a gateway
+    // given, shows both.
+    let mut config = Map::new();
+    config.insert("Subnet".into(), json!(net.subnet.to_string()));
+    if !net.subnet_only {
+        config.insert("Gateway".into(), json!(net.gateway.to_string()));
+    }
+    // The daemon's own docker_gwbridge has no IPAM options at all (null); a network made by
+    // `docker network create` has an empty map.
+    let ipam_options = if net.implicit { Value::Null } else { json!({}) };
     let mut v = json!({
         "Name": net.name,
         "Id": net.id,
@@ -96,7 +185,7 @@ pub fn network(snap: &Snapshot, record: &Record, ni: usize) -> Value {
         "Scope": net.driver().docker_scope(),
         "Driver": net.driver_name(),
         "EnableIPv6": false,
-        "IPAM": { "Driver": "default", "Options": {}, "Config": [ { "Subnet": net.subnet.to_string(), "Gateway": net.gateway.to_string() } ] },
+        "IPAM": { "Driver": "default", "Options": ipam_options, "Config": [ config ] },
         "Internal": net.internal || net.driver().internal(&net.driver),
         "Attachable": false,
         "Ingress": false,
@@ -104,12 +193,18 @@ pub fn network(snap: &Snapshot, record: &Record, ni: usize) -> Value {
         "ConfigOnly": false,
         "Containers": containers,
         "Options": options,
-        "Labels": { "netlab.lab": lab.name },
+        "Labels": {},
     });
-    if let Some(peers) = peers {
-        v["Peers"] = json!(peers);
+    if netlab {
+        let mut mine = Map::new();
+        mine.insert("Lab".into(), json!(lab.name));
+        if let Some(h) = view {
+            mine.insert("Host".into(), json!(lab.hosts[h].name));
+        }
+        mine.extend(own);
+        v["Netlab"] = Value::Object(mine);
     }
-    json!([v])
+    v
 }
 
 #[derive(Debug, Serialize)]

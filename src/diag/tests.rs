@@ -95,7 +95,7 @@ fn find_link_lists_every_namespace_with_that_index() {
 fn inspect_network_has_docker_fields_from_live_state() {
     let s = snap();
     let r = record();
-    let v = inspect::network(&s, &r, 0);
+    let v = inspect::network(&s, &r, 0, None, false);
     let n = &v[0];
     let keys: Vec<&String> = n.as_object().unwrap().keys().collect();
     assert_eq!(&keys[..5], &["Name", "Id", "Created", "Scope", "Driver"]);
@@ -104,21 +104,27 @@ fn inspect_network_has_docker_fields_from_live_state() {
     assert_eq!(n["Created"], "2019-08-13T09:06:33Z");
     assert_eq!(n["IPAM"]["Config"][0]["Subnet"], "10.0.0.0/24");
     assert_eq!(
-        n["Options"]["com.docker.network.driver.overlay.vxlanid_list"],
-        "256"
+        n["Options"],
+        serde_json::json!({}),
+        "seed 000: a k-v overlay's"
     );
+    assert_eq!(n["Labels"], serde_json::json!({}));
+    assert!(n.get("Netlab").is_none() && n.get("Peers").is_none(), "{n}");
     let cs: Vec<&serde_json::Value> = n["Containers"].as_object().unwrap().values().collect();
     assert_eq!(cs.len(), 2);
     let b1 = cs.iter().find(|c| c["Name"] == "bbox1").unwrap();
     assert_eq!(b1["MacAddress"], "02:42:0a:00:00:02");
     assert_eq!(b1["IPv4Address"], "10.0.0.2/24");
-    assert_eq!(n["Peers"].as_array().unwrap().len(), 2);
-    let gw = inspect::network(&s, &r, 2);
+    let mine = inspect::network(&s, &r, 0, None, true);
+    assert_eq!(mine[0]["Netlab"]["VNI"], 256);
+    assert_eq!(mine[0]["Netlab"]["Peers"].as_array().unwrap().len(), 2);
+    let gw = inspect::network(&s, &r, 2, None, false);
     assert_eq!(gw[0]["Name"], "docker_gwbridge");
     assert_eq!(
         gw[0]["Options"]["com.docker.network.bridge.enable_icc"],
         "false"
     );
+    assert_eq!(gw[0]["IPAM"]["Options"], serde_json::Value::Null);
     assert_eq!(gw[0]["Scope"], "local");
 }
 
@@ -202,14 +208,14 @@ fn rfc3339_formats_unix_time() {
 fn inspect_shows_an_encrypted_overlay_as_docker_does() {
     let s = snap();
     let mut r = record();
-    assert!(inspect::network(&s, &r, 0)[0]["Options"]
+    assert!(inspect::network(&s, &r, 0, None, false)[0]["Options"]
         .get("encrypted")
         .is_none());
     r.lab.networks[0].driver = crate::spec::Driver::Overlay {
         vni: 256,
         encrypted: true,
     };
-    let v = inspect::network(&s, &r, 0);
+    let v = inspect::network(&s, &r, 0, None, false);
     assert_eq!(v[0]["Options"]["encrypted"], "");
 }
 

@@ -80,20 +80,32 @@ impl NetworkDriver for Bridge {
         lab: &Lab,
         ni: usize,
         _hosts: &[usize],
-    ) -> (Map<String, Value>, Option<Vec<Value>>) {
+    ) -> (Map<String, Value>, Map<String, Value>) {
+        let net = &lab.networks[ni];
         let mut options = Map::new();
-        if let Driver::Bridge { bridge, icc } = &lab.networks[ni].driver {
-            options.insert("com.docker.network.bridge.name".into(), json!(bridge));
-            options.insert(
-                "com.docker.network.bridge.enable_icc".into(),
-                json!(icc.to_string()),
-            );
-            options.insert(
-                "com.docker.network.bridge.enable_ip_masquerade".into(),
-                json!("false"),
-            );
+        let mut own = Map::new();
+        if let Driver::Bridge { bridge, icc } = &net.driver {
+            // docker_gwbridge: the three options libnetwork's createGWNetwork sets (seed 000;
+            // masquerade is not built yet, so it says false). A user network: the options the
+            // lab file's settings stand for (`docker network create -o ...`), none by default.
+            if net.implicit {
+                options.insert("com.docker.network.bridge.name".into(), json!(bridge));
+            }
+            if net.implicit || !icc {
+                options.insert(
+                    "com.docker.network.bridge.enable_icc".into(),
+                    json!(icc.to_string()),
+                );
+            }
+            if net.implicit {
+                options.insert(
+                    "com.docker.network.bridge.enable_ip_masquerade".into(),
+                    json!("false"),
+                );
+            }
+            own.insert("Bridge".into(), json!(bridge));
         }
-        (options, None)
+        (options, own)
     }
 }
 

@@ -308,7 +308,7 @@ impl NetworkDriver for Ipvlan {
         lab: &Lab,
         ni: usize,
         _hosts: &[usize],
-    ) -> (Map<String, Value>, Option<Vec<Value>>) {
+    ) -> (Map<String, Value>, Map<String, Value>) {
         let mut options = Map::new();
         if let Driver::Ipvlan {
             parent,
@@ -321,7 +321,7 @@ impl NetworkDriver for Ipvlan {
             }
             options.insert("ipvlan_mode".into(), json!(mode.as_str()));
         }
-        (options, None)
+        (options, Map::new())
     }
     fn internal(&self, settings: &Driver) -> bool {
         matches!(settings, Driver::Ipvlan { internal: true, .. })

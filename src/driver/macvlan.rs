@@ -202,13 +202,16 @@ impl NetworkDriver for Macvlan {
         lab: &Lab,
         ni: usize,
         _hosts: &[usize],
-    ) -> (Map<String, Value>, Option<Vec<Value>>) {
+    ) -> (Map<String, Value>, Map<String, Value>) {
         let mut options = Map::new();
         if let Driver::Macvlan { parent, mode } = &lab.networks[ni].driver {
             options.insert("parent".into(), json!(parent));
-            options.insert("macvlan_mode".into(), json!(mode.as_str()));
+            // `-o macvlan_mode` only when the lab file sets another than Docker's default.
+            if *mode != MacvlanMode::Bridge {
+                options.insert("macvlan_mode".into(), json!(mode.as_str()));
+            }
         }
-        (options, None)
+        (options, Map::new())
     }
 }
 

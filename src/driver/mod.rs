@@ -194,15 +194,16 @@ pub(crate) trait NetworkDriver: Sync {
     fn docker_scope(&self) -> &'static str {
         "local"
     }
-    /// `docker network inspect`'s "Options" of network `ni`, and its "Peers" if it has any.
-    /// `hosts`: the hosts where the network exists.
+    /// `docker network inspect`'s "Options" of network `ni` (the `-o` options it was created
+    /// with, as Docker shows them), and what netlab adds under its own key (`--netlab`).
+    /// `hosts`: the hosts of the view.
     fn docker_options(
         &self,
         snap: &Snapshot,
         lab: &Lab,
         ni: usize,
         hosts: &[usize],
-    ) -> (Map<String, Value>, Option<Vec<Value>>);
+    ) -> (Map<String, Value>, Map<String, Value>);
 }
 
 /// Every driver, in the order errors and help list them.

@@ -160,7 +160,7 @@ impl NetworkDriver for Overlay {
         lab: &Lab,
         ni: usize,
         hosts: &[usize],
-    ) -> (Map<String, Value>, Option<Vec<Value>>) {
+    ) -> (Map<String, Value>, Map<String, Value>) {
         let Driver::Overlay { vni, encrypted } = lab.networks[ni].driver else {
             return Default::default();
         };
@@ -174,20 +174,21 @@ impl NetworkDriver for Overlay {
                     .and_then(|v| v.id)
             })
             .unwrap_or(vni);
+        // Seed 000's `docker network inspect ov_net1` (a k-v store overlay): "Options": {}.
+        // Swarm's overlays show the VNI there; netlab's own section always has it.
         let mut options = Map::new();
-        options.insert(
-            "com.docker.network.driver.overlay.vxlanid_list".into(),
-            json!(live_vni.to_string()),
-        );
         if encrypted {
             // As `docker network inspect` shows `--opt encrypted`: the option, with no value.
             options.insert("encrypted".into(), json!(""));
         }
-        let peers = hosts
+        let peers: Vec<Value> = hosts
             .iter()
             .map(|h| json!({ "Name": lab.hosts[*h].name, "IP": lab.hosts[*h].address.ip().to_string() }))
             .collect();
-        (options, Some(peers))
+        let mut own = Map::new();
+        own.insert("VNI".into(), json!(live_vni));
+        own.insert("Peers".into(), json!(peers));
+        (options, own)
     }
 }
 

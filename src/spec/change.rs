@@ -228,6 +228,7 @@ fn add_gwbridge(lab: &mut Lab) -> Result<usize, Refused> {
         gateway: subnet.nth(1).unwrap(),
         implicit: true,
         internal: false,
+        subnet_only: false,
     });
     Ok(lab.networks.len() - 1)
 }

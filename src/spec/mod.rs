@@ -572,6 +572,7 @@ impl Validator<'_, '_> {
                     id,
                     implicit: d.name == GWBRIDGE,
                     internal: d.internal,
+                    subnet_only: d.subnet_span.is_some() && d.gateway.is_none(),
                 }
             })
             .collect();

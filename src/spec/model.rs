@@ -216,6 +216,10 @@ pub struct Network {
     /// on it (and on no other network) gets no docker_gwbridge leg.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub internal: bool,
+    /// The lab file gave a subnet and no gateway: `docker network inspect` then shows only
+    /// the subnet in IPAM.Config (`docker network create --subnet`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub subnet_only: bool,
 }
 
 impl Network {

@@ -1780,3 +1780,16 @@ fn every_sample_lab_survives_its_record() {
     }
     assert!(n >= 8, "{n} sample labs");
 }
+
+/// `docker network inspect`'s IPAM.Config shows the gateway when IPAM chose the subnet or the
+/// gateway was given, and only the subnet after `--subnet` alone.
+#[test]
+fn a_subnet_without_a_gateway_is_recorded_as_such() {
+    let l = lab(include_str!("../../labs/bridge.toml"));
+    assert!(!net(&l, "my_net2").subnet_only, "IPAM chose it");
+    assert!(net(&l, "quiet_net").subnet_only, "--subnet alone");
+    let m = lab(include_str!("../../labs/macvlan.toml"));
+    for n in &m.networks {
+        assert!(!n.subnet_only, "{}: --subnet and --gateway", n.name);
+    }
+}
