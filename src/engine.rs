@@ -480,7 +480,7 @@ async fn wait_until_ready(plan: &Plan, links: &HashMap<String, NsLink>) -> Resul
     let mut with_ports: std::collections::HashSet<(&str, &str)> = Default::default();
     for o in &plan.objects {
         match o {
-            Object::Bridge { ns, name } => {
+            Object::Bridge { ns, name, .. } => {
                 bridges.insert((ns, name));
             }
             Object::Master { ns, master, .. }

@@ -94,6 +94,13 @@ fn overlay_lab_matches_the_article() {
         "netlab vxlan: {out}"
     );
 
+    // Seed 000's `ifconfig docker_gwbridge`: `ether 02:42:46:34:22:3d`, a MAC of each host's own.
+    let gw4 = link(&ns(&lab, "nas4"), "docker_gwbridge")["address"].clone();
+    let gw5 = link(&ns(&lab, "nas5"), "docker_gwbridge")["address"].clone();
+    assert!(gw4.as_str().unwrap().starts_with("02:42:"), "{gw4}");
+    assert!(gw5.as_str().unwrap().starts_with("02:42:"), "{gw5}");
+    assert_ne!(gw4, gw5);
+
     // br0 holds the gateway; the container veth is on br0.
     assert_eq!(addrs(&ov1_nas4, "br0"), vec!["10.0.0.1/24"]);
     assert_eq!(link(&ov1_nas4, "veth0")["master"], "br0");
@@ -306,6 +313,16 @@ fn bridge_lab_isolation_and_static_addresses() {
     let br = format!("br-{}", &network_id(&lab, "my_net2")[..12]);
     assert_eq!(link(&host, &br)["linkinfo"]["info_kind"], "bridge");
     assert_eq!(addrs(&host, &br), vec!["172.18.0.1/16"]);
+    // Docker's host bridges have 02:42: MACs of their own, kept when ports join (a bridge
+    // whose MAC is the kernel's would take its lowest port's).
+    let mac = link(&host, &br)["address"].as_str().unwrap().to_string();
+    assert!(mac.starts_with("02:42:"), "{mac}");
+    for p in ip_json(&host, &["link", "show", "master", &br])
+        .as_array()
+        .unwrap()
+    {
+        assert_ne!(p["address"], mac.as_str(), "{p}");
+    }
     let db = ns(&lab, "db");
     assert_eq!(addrs(&db, "eth0"), vec!["172.18.0.10/16"], "static address");
     assert_eq!(

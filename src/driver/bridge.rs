@@ -219,6 +219,20 @@ fn switch_frame(
     )))
 }
 
+/// A host bridge's MAC, Docker-style (seed 000: docker_gwbridge is `02:42:46:34:22:3d`):
+/// `02:42:` and four bytes Docker draws at random, here drawn from the network's id and the
+/// host, so that a lab has the same MACs every time it is built.
+pub(crate) fn bridge_mac(net_id: &str, host: &str) -> [u8; 6] {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::new()
+        .chain_update(b"netlab bridge mac\0")
+        .chain_update(net_id.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(host.as_bytes())
+        .finalize();
+    [0x02, 0x42, d[0], d[1], d[2], d[3]]
+}
+
 fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
     let net = &lab.networks[ni];
     let Driver::Bridge { bridge, icc } = &net.driver else {
@@ -229,6 +243,7 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
         p.add(Object::Bridge {
             ns: hns.clone(),
             name: bridge.clone(),
+            mac: Some(bridge_mac(&net.id, &lab.hosts[hi].name)),
         });
         let local = lab.endpoints_on_host(ni, hi);
         for (ci, ei) in &local {

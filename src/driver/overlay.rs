@@ -495,9 +495,11 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
                 });
             }
         }
+        // br0 keeps the kernel's MAC, as Docker's (seed 000: designated_root 8000.66:ef:..).
         p.add(Object::Bridge {
             ns: ons.clone(),
             name: "br0".into(),
+            mac: None,
         });
         p.add(Object::Vxlan {
             ns: lab.host_ns(hi),

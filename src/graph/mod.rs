@@ -389,7 +389,7 @@ impl Builder<'_> {
         }
         for o in &plan.objects {
             match o {
-                Object::Bridge { ns, name } => {
+                Object::Bridge { ns, name, .. } => {
                     let Some(&space) = self.spaces.get(ns) else {
                         continue;
                     };

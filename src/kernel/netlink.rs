@@ -262,12 +262,12 @@ impl NsLink {
     async fn apply_inner(&mut self, o: &Object) -> io::Result<()> {
         let h = self.handle.clone();
         match o {
-            Object::Bridge { name, .. } => {
-                h.link()
-                    .add(LinkBridge::new(name).build())
-                    .execute()
-                    .await
-                    .map_err(io_err)?;
+            Object::Bridge { name, mac, .. } => {
+                let mut b = LinkBridge::new(name);
+                if let Some(mac) = mac {
+                    b = b.address(mac.to_vec());
+                }
+                h.link().add(b.build()).execute().await.map_err(io_err)?;
             }
             Object::Veth {
                 name,

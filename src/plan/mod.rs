@@ -50,6 +50,10 @@ pub enum Object {
     Bridge {
         ns: String,
         name: String,
+        /// The bridge's own MAC, set at creation (Docker gives its host bridges a random
+        /// `02:42:` one); None: the kernel's (random, then the lowest port's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mac: Option<[u8; 6]>,
     },
     /// A veth pair: `name` in `ns` (optionally enslaved to `master`), `peer` in `peer_ns`.
     Veth {
@@ -366,7 +370,14 @@ impl fmt::Display for Object {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             // rtnetlink's bridge builder creates it up.
-            Object::Bridge { ns, name } => write!(f, "ip -n {ns} link add {name} up type bridge"),
+            Object::Bridge { ns, name, mac: None } => {
+                write!(f, "ip -n {ns} link add {name} up type bridge")
+            }
+            Object::Bridge { ns, name, mac: Some(mac) } => write!(
+                f,
+                "ip -n {ns} link add {name} up address {} type bridge",
+                format_mac(mac)
+            ),
             Object::Veth { ns, name, master, mtu, peer_ns, peer, peer_mac } => {
                 write!(f, "ip -n {ns} link add {name} mtu {mtu}")?;
                 if let Some(m) = master {

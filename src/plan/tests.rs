@@ -128,7 +128,7 @@ fn plans_are_self_consistent() {
                 seen_config = true;
             }
             match o {
-                Object::Bridge { ns, name } => assert!(
+                Object::Bridge { ns, name, .. } => assert!(
                     devs.insert((ns.clone(), name.clone())),
                     "{o}: created twice"
                 ),

@@ -65,6 +65,7 @@ pub fn plan(lab: &Lab, p: &mut Plan) {
     p.add(Object::Bridge {
         ns: sw.clone(),
         name: SWITCH.into(),
+        mac: None,
     });
     let ports = port_names(lab);
     for (hi, host) in lab.hosts.iter().enumerate() {
