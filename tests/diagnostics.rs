@@ -555,6 +555,24 @@ fn inspect_prints_the_seeds_docker_objects() {
     addrs.sort();
     assert_eq!(addrs, ["172.18.0.2/16", "172.18.0.3/16"]);
 
+    // vxlan0's IFLA_LINK is its own index, which some device of the host namespace has too
+    // (ens33 or docker_gwbridge): its other side is its socket's namespace, no device of it
+    // (it is bound to none).
+    let sandbox = cs_ns(&lab, "nas4", "ov_net1");
+    let vx = link(&sandbox, "vxlan0");
+    let host = format!("{lab}.nas4");
+    if let Some(i) = vx.get("link_index") {
+        assert_eq!(
+            i, &vx["ifindex"],
+            "a VXLAN's IFLA_LINK is its own index: {vx}"
+        );
+    }
+    let v = json_of(&["find-link", "--peer-of", &sandbox, "vxlan0", "--json"]);
+    assert_eq!(v["relation"], "underlay (UDP socket namespace)", "{v}");
+    assert_eq!(v["peer"]["namespace"], host.as_str(), "{v}");
+    assert_eq!(v["peer"]["name"], Value::Null, "{v}");
+    assert_eq!(v["peer_link"], Value::Null, "{v}");
+
     // A global network is every host's (seed 003: node-3 sees ov_net1), with that host's
     // containers: nas4 has none on ov_net2. An unknown host is bad input.
     let v = json_of(&[

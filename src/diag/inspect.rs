@@ -227,7 +227,8 @@ pub struct InterfaceView<'a> {
     pub state: &'a str,
     pub master: Option<&'a str>,
     pub addresses: Vec<&'a str>,
-    /// `namespace:interface` on the other side (veth peer, lower device, VXLAN socket namespace).
+    /// `namespace:interface` on the other side (veth peer, lower device), or `namespace` (a
+    /// VXLAN's socket namespace, when the VXLAN is bound to no device).
     pub peer: Option<String>,
 }
 
@@ -253,10 +254,11 @@ pub fn node(ns: &Namespace) -> NodeView<'_> {
                     .filter(|a| a.index == l.index)
                     .map(|a| a.address.as_str())
                     .collect(),
-                peer: l
-                    .peer
-                    .as_ref()
-                    .map(|p| format!("{}:{}", p.namespace, p.name.as_deref().unwrap_or("-"))),
+                // A VXLAN bound to no device leads to its socket's namespace only.
+                peer: l.peer.as_ref().map(|p| match &p.name {
+                    Some(n) => format!("{}:{n}", p.namespace),
+                    None => p.namespace.clone(),
+                }),
             })
             .collect(),
         routes: &ns.routes,

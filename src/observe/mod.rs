@@ -77,7 +77,8 @@ pub struct Link {
     pub operstate: String,
     pub qdisc: Option<String>,
     pub master: Option<String>,
-    /// IFLA_LINK: the peer (veth), lower device (macvlan, ipvlan, vlan) or underlay device (vxlan).
+    /// IFLA_LINK: the peer (veth), lower device (macvlan, ipvlan, vlan); a VXLAN's is its own
+    /// index (see [`Link::lower`]).
     pub link: Option<u32>,
     /// IFLA_LINK_NETNSID: `link` is in another namespace, known here by this id.
     pub link_netnsid: Option<i32>,
@@ -471,9 +472,7 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
         let mut far = Vec::new();
         for m in &links {
             let l = convert::link(m);
-            if let (true, Some(nsid), Some(peer)) =
-                (want.peers, l.link_netnsid, l.link.filter(|p| *p != 0))
-            {
+            if let (true, Some(nsid), Some(peer)) = (want.peers, l.link_netnsid, l.lower()) {
                 if let Ok(Some(pm)) = d.link_in(nsid, peer) {
                     let p = convert::link(&pm);
                     far.push((l.index, (p.mac, p.name)));
@@ -596,8 +595,8 @@ fn resolve_peers(namespaces: &mut [Namespace], targets: &[Target]) {
             if l.link_netnsid.is_none() {
                 continue;
             }
-            let mut cands: Vec<usize> = match l.link {
-                Some(peer) if peer != 0 => by_index.get(&peer).cloned().unwrap_or_default(),
+            let mut cands: Vec<usize> = match l.lower() {
+                Some(peer) => by_index.get(&peer).cloned().unwrap_or_default(),
                 _ => match l.vxlan.as_ref().map(|v| v.local.as_deref()) {
                     Some(Some(ip)) => by_addr.get(ip).cloned().unwrap_or_default(),
                     // A VXLAN without a local address (Docker's) names nothing of its socket's
@@ -618,7 +617,7 @@ fn resolve_peers(namespaces: &mut [Namespace], targets: &[Target]) {
             }
             // The far end's MAC and name, read during observation, usually leave one candidate:
             // that is the answer without entering this namespace again.
-            if let (Some((mac, name)), Some(peer)) = (&l.far_end, l.link) {
+            if let (Some((mac, name)), Some(peer)) = (&l.far_end, l.lower()) {
                 cands.retain(|c| {
                     namespaces[*c]
                         .links
@@ -651,7 +650,7 @@ fn resolve_peers(namespaces: &mut [Namespace], targets: &[Target]) {
             let l = &ns_ref[*ni].links[*li];
             let nsid = l.link_netnsid.unwrap();
             let mut cands = cands.clone();
-            if let (Some(peer), true) = (l.link.filter(|p| *p != 0), cands.len() > 1) {
+            if let (Some(peer), true) = (l.lower(), cands.len() > 1) {
                 if let Ok(Some(m)) = d.link_in(nsid, peer) {
                     let p = convert::link(&m);
                     cands.retain(|c| {
@@ -675,7 +674,7 @@ fn resolve_peers(namespaces: &mut [Namespace], targets: &[Target]) {
         out
     });
     for (ni, li, target) in found.into_iter().flatten().chain(direct) {
-        let peer_index = namespaces[ni].links[li].link.filter(|i| *i != 0);
+        let peer_index = namespaces[ni].links[li].lower();
         let tname = namespaces[target].name.clone();
         let pname = peer_index.and_then(|pi| {
             namespaces[target]
@@ -697,7 +696,7 @@ fn resolve_peers(namespaces: &mut [Namespace], targets: &[Target]) {
         let me = ns.name.clone();
         for l in ns.links.iter_mut() {
             if l.peer.is_none() && l.link_netnsid.is_none() {
-                if let Some(i) = l.link.filter(|i| *i != 0 && *i != l.index) {
+                if let Some(i) = l.lower().filter(|i| *i != l.index) {
                     l.peer = Some(Peer {
                         namespace: me.clone(),
                         index: Some(i),
@@ -706,6 +705,21 @@ fn resolve_peers(namespaces: &mut [Namespace], targets: &[Target]) {
                 }
             }
         }
+    }
+}
+
+impl Link {
+    /// The index of the device this one leads to (in its IFLA_LINK_NETNSID namespace, or its
+    /// own): a veth's peer, a macvlan's, ipvlan's or VLAN's lower device. A VXLAN's IFLA_LINK
+    /// is its own index (the kernel's default iflink), not a device of the socket's namespace
+    /// that happens to have that index: its lower device is the one its socket is bound to
+    /// (IFLA_VXLAN_LINK), if any.
+    pub fn lower(&self) -> Option<u32> {
+        match &self.vxlan {
+            Some(v) => v.underlay,
+            None => self.link,
+        }
+        .filter(|i| *i != 0)
     }
 }
 
