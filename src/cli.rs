@@ -219,13 +219,10 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         /// A namespace name, or a container or host of a lab that is up (LAB.NODE when several labs have it)
         #[arg(add = crate::completion::namespace_completer())]
         target: String,
-        /// The command and its arguments (everything after TARGET; `--` before it is allowed)
-        #[arg(
-            required = true,
-            num_args = 1..,
-            trailing_var_arg = true,
-            allow_hyphen_values = true
-        )]
+        /// The command and its arguments (everything after TARGET; `--` before it is allowed;
+        /// none: an interactive shell). A lab's host runs it in its own view: /run/netns and
+        /// /var/run/docker/netns hold its namespaces under Docker's names (`1-<id>`, sandboxes)
+        #[arg(num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
     /// Find the link with an interface index in every namespace (all links without one)

@@ -1,7 +1,7 @@
 //! Handlers of the read-side commands: observe the kernel once, then hand the snapshot to `diag`.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use colored::Colorize;
@@ -109,6 +109,30 @@ pub fn netns(all: bool, json: bool, snapshot: bool) -> Result<()> {
 
 /// The namespace file for a target, without reading any namespace: a name in /run/netns or
 /// Docker's directory, a container or host of a lab that is up, or a pid.
+/// The host of a lab that is up whose namespace is `path`, and its view: its namespaces as
+/// its Docker daemon names them ([`crate::spec::Lab::host_view`]). A host-mode container
+/// (`target` names it) shares the host's network namespace, not the host's view.
+fn host_of(path: &Path, target: &str) -> Option<(String, Vec<(String, PathBuf)>)> {
+    if path.parent() != Some(Path::new(netns::NETNS_DIR)) {
+        return None;
+    }
+    let name = path.file_name()?.to_str()?;
+    let node = target.rsplit('.').next().unwrap_or(target);
+    records().into_iter().find_map(|r| {
+        let hi = (0..r.lab.hosts.len()).find(|&hi| r.lab.host_ns(hi) == name)?;
+        if r.lab.containers.iter().any(|c| c.name == node) && r.lab.hosts[hi].name != node {
+            return None;
+        }
+        let view = r
+            .lab
+            .host_view(hi)
+            .into_iter()
+            .map(|(docker, ns)| (docker, netns::path(&ns)))
+            .collect();
+        Some((r.lab.hosts[hi].name.clone(), view))
+    })
+}
+
 fn target_path(target: &str) -> Result<PathBuf> {
     let invalid = target.is_empty() || target.contains('/') || target == "." || target == "..";
     if !invalid {
@@ -166,7 +190,38 @@ pub fn exec(target: &str, command: &[String]) -> Result<()> {
 pub fn exec_with(target: &str, command: &[String], stdin: std::process::Stdio) -> Result<()> {
     let path = target_path(target)?;
     need_root_to("run a command in another network namespace")?;
-    let status = kexec::run_in_with(&path, command, stdin)?;
+    // A lab's host runs the command in its own view: its namespaces under Docker's names.
+    let (label, view) = match host_of(&path, target) {
+        Some((host, view)) => (host, view),
+        None => (
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| target.to_string()),
+            Vec::new(),
+        ),
+    };
+    // No command: an interactive shell whose prompt names where it is.
+    let shell: Vec<String>;
+    let mut env: Vec<(&str, &str)> = Vec::new();
+    let prompt = format!("[{label}] # ");
+    let command = if command.is_empty() {
+        let sh = std::env::var("SHELL")
+            .ok()
+            .filter(|s| Path::new(s).is_file())
+            .unwrap_or_else(|| "/bin/sh".into());
+        let bash = Path::new(&sh).file_name().is_some_and(|n| n == "bash");
+        // bash reads no startup file that would set the prompt again.
+        shell = if bash {
+            vec![sh, "--norc".into(), "-i".into()]
+        } else {
+            vec![sh, "-i".into()]
+        };
+        env.push(("PS1", &prompt));
+        &shell[..]
+    } else {
+        command
+    };
+    let status = kexec::run_in_view(&path, &view, command, stdin, &env)?;
     match status.code() {
         Some(0) => Ok(()),
         Some(c) => Err(ExitWith(c).into()),

@@ -24,6 +24,24 @@ pub fn run_in_with(
     argv: &[String],
     stdin: std::process::Stdio,
 ) -> io::Result<ExitStatus> {
+    run_in_view(ns_path, &[], argv, stdin, &[])
+}
+
+/// A simulated host's own view of the machine's namespaces: `(name, namespace file)`, what
+/// its Docker daemon would hold in /var/run/docker/netns.
+pub type HostView = [(String, std::path::PathBuf)];
+
+/// [`run_in_with`], and where `view` is not empty, the child's /run is a tmpfs of its own
+/// whose `netns/` and `docker/netns/` hold exactly the namespaces of `view` under their
+/// names: `ip netns`, `ip netns exec NAME` and seed 004's docker_netns.sh run there as on
+/// that host. Nothing of it outlives the child. `env`: variables to set.
+pub fn run_in_view(
+    ns_path: &Path,
+    view: &HostView,
+    argv: &[String],
+    stdin: std::process::Stdio,
+    env: &[(&str, &str)],
+) -> io::Result<ExitStatus> {
     // Opened safely: a FIFO or a symbolic link at the path is refused, never waited on.
     let file: File = super::netns::open_path(ns_path)?;
     let (prog, args) = argv
@@ -31,7 +49,18 @@ pub fn run_in_with(
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no command given"))?;
     let mut cmd = Command::new(prog);
     cmd.args(args).stdin(stdin);
-    enter(&mut cmd, ns_path, file);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let files = view
+        .iter()
+        .map(|(name, path)| {
+            super::netns::open_path(path)
+                .map(|f| (name.clone(), f))
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        })
+        .collect::<io::Result<Vec<_>>>()?;
+    enter_view(&mut cmd, ns_path, file, files);
     cmd.status()
         .map_err(|e| io::Error::new(e.kind(), format!("running {prog}: {e}")))
 }
@@ -54,7 +83,29 @@ pub fn output_in(ns_path: &Path, argv: &[String]) -> io::Result<std::process::Ou
 /// nothing it mounts leaks out) with every file of `/etc/netns/<name>/` bound over the one of
 /// /etc, and a fresh sysfs on /sys.
 fn enter(cmd: &mut Command, ns_path: &Path, file: File) {
+    enter_view(cmd, ns_path, file, Vec::new())
+}
+
+/// [`enter`], then (with a view) a tmpfs on /run holding the view's namespace files.
+fn enter_view(cmd: &mut Command, ns_path: &Path, file: File, view: Vec<(String, File)>) {
+    use std::os::fd::AsRawFd;
     let binds = etc_binds(ns_path);
+    // Everything the child needs, as C strings made before the fork.
+    let c = |s: &str| CString::new(s).unwrap_or_default();
+    let dirs = [c("/run/netns"), c("/run/docker"), c("/run/docker/netns")];
+    let view_binds: Vec<(CString, [CString; 2])> = view
+        .iter()
+        .map(|(name, f)| {
+            (
+                c(&format!("/proc/self/fd/{}", f.as_raw_fd())),
+                [
+                    c(&format!("/run/netns/{name}")),
+                    c(&format!("/run/docker/netns/{name}")),
+                ],
+            )
+        })
+        .collect();
+    let with_view = !view.is_empty();
     // SAFETY: between fork and exec the child only makes system calls (setns, unshare, mount,
     // umount2) on strings prepared before the fork; nothing allocates or locks.
     unsafe {
@@ -95,6 +146,50 @@ fn enter(cmd: &mut Command, ns_path: &Path, file: File) {
                     0,
                     std::ptr::null(),
                 );
+            }
+            if with_view {
+                let _keep = &view;
+                let run = c"/run";
+                let tmpfs = c"tmpfs";
+                let opts = c"mode=755";
+                if libc::mount(
+                    tmpfs.as_ptr(),
+                    run.as_ptr(),
+                    tmpfs.as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    opts.as_ptr().cast(),
+                ) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+                for d in &dirs {
+                    if libc::mkdir(d.as_ptr(), 0o755) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                for (src, dsts) in &view_binds {
+                    for dst in dsts {
+                        let fd = libc::open(
+                            dst.as_ptr(),
+                            libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY | libc::O_CLOEXEC,
+                            0o444,
+                        );
+                        if fd < 0 {
+                            return Err(io::Error::last_os_error());
+                        }
+                        libc::close(fd);
+                        if libc::mount(
+                            src.as_ptr(),
+                            dst.as_ptr(),
+                            none.as_ptr(),
+                            libc::MS_BIND,
+                            std::ptr::null(),
+                        ) != 0
+                        {
+                            return Err(io::Error::last_os_error());
+                        }
+                    }
+                }
             }
             Ok(())
         });

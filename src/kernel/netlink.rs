@@ -324,6 +324,10 @@ impl NsLink {
                     set_src_port(&mut msg, *p);
                 }
                 h.link().add(msg).execute().await.map_err(io_err)?;
+                // Docker creates vxlan0 here and moves it, which gives the sandbox an id in
+                // this namespace (seed 004's `ip netns`: `1-8lyfiluksq (id: 0)`); created
+                // straight into the sandbox, it has none yet: ask for one.
+                assign_nsid(&h, fd.as_raw_fd()).await?;
                 drop(fd);
             }
             Object::Vlan { name, link, id, .. } => {
@@ -695,6 +699,32 @@ pub fn describe(o: &Object) -> String {
 /// IPsec policy selects. IFLA_VXLAN_PORT_RANGE's high end is exclusive (udp_flow_src_port picks
 /// low + hash * (high - low) / 2^32), and low = high means the namespace's default range, so
 /// one port is the range [port, port + 1).
+/// Give the namespace open as `fd` an id in this connection's namespace (RTM_NEWNSID with
+/// NETNSA_NSID -1: the kernel picks it; `ip netns set NAME auto`). One it has already is kept.
+async fn assign_nsid(h: &Handle, fd: i32) -> io::Result<()> {
+    use futures::StreamExt;
+    use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST};
+    use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
+    use netlink_packet_route::RouteNetlinkMessage;
+    let mut q = NsidMessage::default();
+    q.attributes.push(NsidAttribute::Fd(fd as u32));
+    q.attributes.push(NsidAttribute::Id(-1));
+    let mut req = NetlinkMessage::from(RouteNetlinkMessage::NewNsId(q));
+    req.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+    let mut answers = h.clone().request(req).map_err(io_err)?;
+    while let Some(m) = answers.next().await {
+        if let NetlinkPayload::Error(e) = m.payload {
+            if let Some(code) = e.code {
+                let errno = -code.get();
+                if errno != libc::EEXIST {
+                    return Err(io::Error::from_raw_os_error(errno));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn set_src_port(msg: &mut LinkMessage, port: u16) {
     use netlink_packet_route::link::{InfoVxlan, LinkInfo};
     for a in &mut msg.attributes {

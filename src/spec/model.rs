@@ -473,6 +473,35 @@ impl Lab {
     }
 
     /// Namespace of a node (container or host) by name.
+    /// Host `hi`'s network namespaces as its Docker daemon names them under
+    /// /var/run/docker/netns (seed 004's `ip netns` on a node, docker_netns.sh): each overlay
+    /// sandbox `1-<network id>` where the host has a container on the overlay, and each local
+    /// container's sandbox (the first 12 digits of its sandbox id). `(Docker's name, netlab's)`.
+    pub fn host_view(&self, hi: usize) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (ni, net) in self.networks.iter().enumerate() {
+            let here = self
+                .containers
+                .iter()
+                .any(|c| c.host == hi && c.endpoints.iter().any(|e| e.network == ni));
+            if net.is_overlay() && here {
+                out.push((net.overlay_sandbox(), self.overlay_ns(hi, ni)));
+            }
+        }
+        for (ci, c) in self.containers.iter().enumerate() {
+            if c.host == hi && c.mode != NetworkMode::Host {
+                out.push((self.sandbox_id(ci)[..12].to_string(), self.container_ns(ci)));
+            }
+        }
+        out
+    }
+
+    /// Container `ci`'s sandbox id (Docker's SandboxID: 64 hex digits, derived like the ids
+    /// of networks), whose first 12 digits name its namespace file in /var/run/docker/netns.
+    pub fn sandbox_id(&self, ci: usize) -> String {
+        super::network_id(&self.name, &format!("sandbox/{}", self.containers[ci].name))
+    }
+
     pub fn node_ns(&self, name: &str) -> Option<String> {
         if let Some(ci) = self.containers.iter().position(|c| c.name == name) {
             return Some(self.container_ns(ci));
