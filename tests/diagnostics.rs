@@ -29,10 +29,7 @@ impl Drop for Scratch {
 
 /// An overlay sandbox's namespace, `LAB.HOST.1-<id>`.
 fn cs_ns(lab: &str, host: &str, net: &str) -> String {
-    format!(
-        "{lab}.{host}.1-{}",
-        &netlab::spec::network_id(lab, net)[..10]
-    )
+    format!("{lab}.{host}.1-{}", &net_id(lab, net)[..10])
 }
 
 fn ip(args: &[&str]) {

@@ -11,7 +11,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Command;
 
 use common::*;
-use netlab::spec::network_id;
 
 /// Seed 004's scripts, verbatim (the article's `$@`, which its page mangled, restored).
 const DOCKER_NETNS_SH: &str = r#"#!/bin/bash
@@ -98,7 +97,11 @@ fn a_host_sees_its_own_namespaces_under_dockers_names() {
     let docker_dir_before = std::path::Path::new("/run/docker").exists();
     let _guard = LabGuard(lab.clone());
     up_ok(&lab, "labs/overlay.toml");
-    let sandbox = |net: &str| format!("1-{}", &network_id(&lab, net)[..10]);
+    let sandbox = |net: &str| format!("1-{}", &net_id(&lab, net)[..10]);
+    // Seed 000 on nas4: `ip netns` -> `2c7d5aba687e (id: 1) 1-c2ad163525 (id: 0)`: the lab
+    // file gives ov_net1 the article's id, so its sandbox has the article's name.
+    assert_eq!(sandbox("ov_net1"), "1-c2ad163525");
+    assert!(listed(&lab, "nas4").contains_key("1-c2ad163525"));
 
     // nas4 holds ov_net1's sandbox and bbox1's; nas5 ov_net1's, ov_net2's, bbox2's, bbox3's.
     // Each name leads to the namespace netlab built for it, and each has an id in the host.

@@ -4,14 +4,13 @@
 mod common;
 
 use common::*;
-use netlab::spec::network_id;
 
 fn ns(lab: &str, node: &str) -> String {
     format!("{lab}.{node}")
 }
 
 fn overlay_ns(lab: &str, host: &str, net: &str) -> String {
-    format!("{lab}.{host}.1-{}", &network_id(lab, net)[..10])
+    format!("{lab}.{host}.1-{}", &net_id(lab, net)[..10])
 }
 
 #[test]
@@ -310,7 +309,7 @@ fn bridge_lab_isolation_and_static_addresses() {
     let o = netlab(&["up", "-q", "--name", &lab, "labs/bridge.toml"]);
     assert!(o.status.success(), "up failed: {}", text(&o));
     let host = ns(&lab, "host1");
-    let br = format!("br-{}", &network_id(&lab, "my_net2")[..12]);
+    let br = format!("br-{}", &net_id(&lab, "my_net2")[..12]);
     assert_eq!(link(&host, &br)["linkinfo"]["info_kind"], "bridge");
     assert_eq!(addrs(&host, &br), vec!["172.18.0.1/16"]);
     // Docker's host bridges have 02:42: MACs of their own, kept when ports join (a bridge
@@ -332,7 +331,7 @@ fn bridge_lab_isolation_and_static_addresses() {
     );
     assert_eq!(addrs(&ns(&lab, "cache"), "eth0"), vec!["172.22.16.3/24"]);
     assert_eq!(addrs(&ns(&lab, "web"), "eth0"), vec!["172.18.0.2/16"]);
-    let quiet = format!("br-{}", &network_id(&lab, "quiet_net")[..12]);
+    let quiet = format!("br-{}", &net_id(&lab, "quiet_net")[..12]);
     for p in ip_json(&host, &["link", "show", "master", &quiet])
         .as_array()
         .unwrap()

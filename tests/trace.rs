@@ -282,7 +282,7 @@ fn broken_overlay_lab_gives_the_first_failing_hop() {
     let _guard = LabGuard(lab.clone());
     let o = netlab(&["up", "-q", "--name", &lab, "labs/overlay.toml"]);
     assert!(o.status.success(), "{}", text(&o));
-    let id = &netlab::spec::network_id(&lab, "ov_net1")[..10];
+    let id = &net_id(&lab, "ov_net1")[..10];
     let (ov4, ov5) = (format!("{lab}.nas4.1-{id}"), format!("{lab}.nas5.1-{id}"));
     let b2 = format!("{lab}.bbox2");
     let path = trace_json(&b2, "10.0.0.2");

@@ -442,6 +442,8 @@ pub(crate) struct NetDraft {
     subnet_refused: bool,
     gateway: Option<(Ipv4Addr, Range<usize>)>,
     internal: bool,
+    /// The id the lab file gives, checked.
+    id: Option<String>,
 }
 
 /// A stand-in subnet for a network whose own was refused, so that the rest of the lab can
@@ -541,6 +543,7 @@ impl Validator<'_, '_> {
                 subnet_refused: false,
                 gateway: None,
                 internal: false,
+                id: None,
             });
         }
         self.allocate_subnets(&mut drafts, underlay_known.then_some(&underlay));
@@ -556,7 +559,7 @@ impl Validator<'_, '_> {
         let networks: Vec<Network> = drafts
             .iter()
             .map(|d| {
-                let id = network_id(&name, &d.name);
+                let id = d.id.clone().unwrap_or_else(|| network_id(&name, &d.name));
                 let subnet = d.subnet.unwrap_or(UNKNOWN_SUBNET);
                 let mut driver = d.options.settings.clone();
                 d.driver.finish(&mut driver, &id);
@@ -1311,8 +1314,42 @@ impl Validator<'_, '_> {
         false
     }
 
+    /// A network id the lab file gives: 64 hex digits (a daemon's) or 25 lowercase letters
+    /// and digits (swarm's), whose first 10 (the overlay sandbox's name) no other network of
+    /// the lab shares.
+    fn network_id_of(
+        &mut self,
+        net: &str,
+        id: &Spanned<String>,
+        seen: &[(String, String)],
+    ) -> Option<String> {
+        let s = id.get_ref();
+        let daemon = s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let swarm = s.len() == 25
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if !daemon && !swarm {
+            self.r.error_help(
+                span(id),
+                format!("invalid network id {s:?}: Docker's are 64 hex digits, swarm's 25 lowercase letters and digits"),
+                "copy the id as `docker network inspect` or `docker network ls --no-trunc` prints it, or leave id out",
+            );
+            return None;
+        }
+        if let Some((_, other)) = seen.iter().find(|(o, _)| o[..10] == s[..10]) {
+            self.r.error_help(
+                span(id),
+                format!("network {net}'s id starts as network {other}'s does ({}): their sandboxes would have one name", &s[..10]),
+                "give each network its own id",
+            );
+            return None;
+        }
+        Some(s.clone())
+    }
+
     fn networks(&mut self, raw: &RawLab) -> Vec<NetDraft> {
         let mut out = Vec::new();
+        let mut seen_ids: Vec<(String, String)> = Vec::new();
         for (name, net) in &raw.networks {
             if let Some(p) = name_problem(name.get_ref(), NODE_NAME_MAX) {
                 self.r
@@ -1443,7 +1480,14 @@ impl Validator<'_, '_> {
                 subnet_span: n.subnet.as_ref().map(span),
                 gateway,
                 internal: n.internal.as_ref().is_some_and(|b| *b.get_ref()),
+                id: n
+                    .id
+                    .as_ref()
+                    .and_then(|i| self.network_id_of(name.get_ref(), i, &seen_ids)),
             });
+            if let Some(id) = &out.last().and_then(|d| d.id.clone()) {
+                seen_ids.push((id.clone(), name.get_ref().clone()));
+            }
         }
         out
     }

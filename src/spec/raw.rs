@@ -341,6 +341,12 @@ pub struct RawNetwork {
     /// overlay (multi-host, VXLAN), bridge, macvlan or ipvlan (host-local).
     #[schemars(with = "String", transform = driver_values)]
     pub driver: Spanned<String>,
+    /// The network's id, as an article prints it: 64 hex digits (a daemon's) or swarm's 25
+    /// lowercase letters and digits (default: derived from the lab and network names). Names
+    /// what is named after it: the overlay sandbox `1-<first 10>`, `br-<first 12>`.
+    #[serde(default)]
+    #[schemars(with = "String", regex(pattern = r"^([0-9a-f]{64}|[0-9a-z]{25})$"))]
+    pub id: Option<Spanned<String>>,
     /// IPv4 subnet, /8 to /30 (default: Docker's pools).
     #[serde(default)]
     #[schemars(with = "String")]

@@ -650,3 +650,12 @@ pub fn echo_source(from: &str, to: &str, dev: &str, dst: &str) -> (String, bool)
         .to_string();
     (src, answered)
 }
+
+/// Network `net`'s id in lab `lab` (which is up), as `inspect` prints it: derived, or the one
+/// the lab file gives (labs/overlay.toml gives ov_net1 seed 000's).
+pub fn net_id(lab: &str, net: &str) -> String {
+    let o = netlab(&["inspect", &format!("{lab}/{net}"), "--json"]);
+    assert!(o.status.success(), "inspect {lab}/{net}: {}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    v[0]["Id"].as_str().unwrap().to_string()
+}
