@@ -17,6 +17,12 @@ mod common;
 
 /// The bad labs the schema rejects: the file, where (a JSON pointer into the lab), and why.
 const REJECTED: &[(&str, &str, &str)] = &[
+    // A string of the wrong form, which the schema's pattern catches.
+    (
+        "network-id-malformed.toml",
+        "/networks/my_net/id",
+        "an id that is neither 64 hex digits nor 25 lowercase letters and digits",
+    ),
     // A value of the wrong type: a string, table or array where another type is expected.
     (
         "wrong-type.toml",

@@ -561,18 +561,24 @@ pub fn render_vxlans(views: &[VxlanView]) -> String {
         }
         // In iproute2's words and order, as the seed's `ip -d link show vxlan0` prints them:
         // learning, ttl and tos only when not the default.
-        for (flag, on, off) in [
-            (x.learning, "", "nolearning"),
-            (x.proxy, "proxy", ""),
-            (x.rsc, "rsc", ""),
-            (x.l2miss, "l2miss", ""),
-            (x.l3miss, "l3miss", ""),
-        ] {
-            let s = onoff(flag, on, off);
-            if !s.is_empty() {
-                attrs.push(s);
+        let flags = |attrs: &mut Vec<String>, words: &[(Option<bool>, &str, &str)]| {
+            for (flag, on, off) in words {
+                let s = onoff(*flag, on, off);
+                if !s.is_empty() {
+                    attrs.push(s);
+                }
             }
-        }
+        };
+        flags(
+            &mut attrs,
+            &[
+                (x.learning, "", "nolearning"),
+                (x.proxy, "proxy", ""),
+                (x.rsc, "rsc", ""),
+                (x.l2miss, "l2miss", ""),
+                (x.l3miss, "l3miss", ""),
+            ],
+        );
         match x.ttl {
             Some(0) | None => {}
             Some(t) => attrs.push(format!("ttl {t}")),
@@ -585,16 +591,14 @@ pub fn render_vxlans(views: &[VxlanView]) -> String {
         if let Some(a) = x.ageing {
             attrs.push(format!("ageing {a}"));
         }
-        for (flag, on, off) in [
-            (x.udp_csum, "udpcsum", "noudpcsum"),
-            (x.udp6_zero_csum_tx, "udp6zerocsumtx", "noudp6zerocsumtx"),
-            (x.udp6_zero_csum_rx, "udp6zerocsumrx", "noudp6zerocsumrx"),
-        ] {
-            let s = onoff(flag, on, off);
-            if !s.is_empty() {
-                attrs.push(s);
-            }
-        }
+        flags(
+            &mut attrs,
+            &[
+                (x.udp_csum, "udpcsum", "noudpcsum"),
+                (x.udp6_zero_csum_tx, "udp6zerocsumtx", "noudp6zerocsumtx"),
+                (x.udp6_zero_csum_rx, "udp6zerocsumrx", "noudp6zerocsumrx"),
+            ],
+        );
         out.push_str(&format!("  {}\n", attrs.join(" ")));
         out.push_str(&format!(
             "  underlay: {}{}\n",
