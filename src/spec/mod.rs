@@ -2257,6 +2257,12 @@ impl Validator<'_, '_> {
                 }
             } else if let Some(h) = host_at.get(to.as_str()).map(|&i| &lab.hosts[i]) {
                 Some(h.address.ip())
+            } else if let Some(ip) =
+                src_container.and_then(|s| crate::plan::names::resolve(lab, s, to))
+            {
+                // An alias, at the address the source container resolves it to (Docker's
+                // embedded DNS; the lab's hosts files).
+                Some(ip)
             } else if declared(to) {
                 None
             } else {
@@ -2266,7 +2272,7 @@ impl Validator<'_, '_> {
                     .unwrap_or_else(|| "name a container or host, or give an IPv4 address".into());
                 self.r.error_help(
                     span(&ch.to),
-                    format!("check target {to:?} is not a container, host or IPv4 address"),
+                    format!("check target {to:?} is not a container, host, alias the source resolves, or IPv4 address"),
                     help,
                 );
                 None

@@ -1290,7 +1290,7 @@ ttl = 300
         (
             39,
             6,
-            "check target \"nobody\" is not a container, host or IPv4 address",
+            "check target \"nobody\" is not a container, host, alias the source resolves, or IPv4 address",
         ),
         (42, 8, "check source \"c9\" is not a container or host"),
         (44, 10, "expect must be"),
@@ -1806,4 +1806,27 @@ fn a_subnet_without_a_gateway_is_recorded_as_such() {
     for n in &m.networks {
         assert!(!n.subnet_only, "{}: --subnet and --gateway", n.name);
     }
+}
+
+/// A check may target an alias, at the address its source resolves it to; a source that does
+/// not resolve it (not on the alias's network) is told so, with the position.
+#[test]
+fn a_check_can_target_an_alias_its_source_resolves() {
+    let base = include_str!("../../labs/bridge.toml").replace(
+        "ip = { my_net2 = \"172.18.0.10\" }",
+        "ip = { my_net2 = \"172.18.0.10\" }\naliases = { quiet_net = [\"store\"] }",
+    );
+    let text =
+        format!("{base}\n[[checks]]\nfrom = \"cache\"\nto = \"store\"\nexpect = \"unreachable\"\n");
+    let l = lab(&text);
+    let c = l.checks.iter().find(|c| c.to == "store").unwrap();
+    assert_eq!(c.address, ip("172.22.16.2"), "db's address on quiet_net");
+    let text = format!("{base}\n[[checks]]\nfrom = \"web\"\nto = \"store\"\n");
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].message
+            .contains("check target \"store\" is not a container, host, alias the source resolves"),
+        "{e:?}"
+    );
 }
