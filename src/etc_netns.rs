@@ -110,8 +110,20 @@ pub fn sync(st: &mut LabState, lab: &Lab, old: Option<&Lab>) -> Result<()> {
         if let Some(d) = open_etc_netns(false)? {
             return Ok(d);
         }
-        state::mark_etc_netns_made().context("writing /run/netlab/etc-netns-made")?;
-        open_etc_netns(true)?.ok_or_else(|| anyhow!("{ETC_NETNS} vanished"))
+        let made = match mkdirat(
+            nix::fcntl::AT_FDCWD,
+            ETC_NETNS,
+            Mode::from_bits_truncate(0o755),
+        ) {
+            Ok(()) => true,
+            Err(Errno::EEXIST) => false,
+            Err(e) => return Err(io::Error::from(e)).context(format!("creating {ETC_NETNS}")),
+        };
+        let d = open_etc_netns(false)?.ok_or_else(|| anyhow!("{ETC_NETNS} vanished"))?;
+        if made {
+            mark(&d).with_context(|| format!("writing {ETC_NETNS}/{MADE}"))?;
+        }
+        Ok(d)
     };
     let gone: Vec<String> = st
         .etc_namespaces()
@@ -219,14 +231,42 @@ pub fn remove(st: &LabState) -> Result<Vec<String>> {
             )),
         }
     }
-    drop(dir);
-    if state::etc_netns_made() {
-        match std::fs::remove_dir(ETC_NETNS) {
-            Ok(()) => state::clear_etc_netns_made(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => state::clear_etc_netns_made(),
-            // Not empty: another lab's, or somebody's, entries are there.
-            Err(_) => {}
+    // Made by netlab, and nothing but the mark is left: the last lab to leave it empty
+    // removes it, whichever made it. Should an entry appear meanwhile (another lab's `up`),
+    // the directory stays and so does the mark.
+    let marked = fstatat(&dir, MADE, AtFlags::AT_SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG);
+    let only_mark = || {
+        std::fs::read_dir(ETC_NETNS).is_ok_and(|rd| {
+            rd.filter_map(|e| e.ok())
+                .all(|e| e.file_name() == std::ffi::OsStr::new(MADE))
+        })
+    };
+    if marked && only_mark() {
+        let _ = unlinkat(&dir, MADE, UnlinkatFlags::NoRemoveDir);
+        match unlinkat(nix::fcntl::AT_FDCWD, ETC_NETNS, UnlinkatFlags::RemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(_) => {
+                let _ = mark(&dir);
+            }
         }
     }
     Ok(left)
+}
+
+/// The mark that netlab made `/etc/netns` (it did not exist): a file in it, so that the mark
+/// and the directory are one thing (labs come and go in any order, in mount namespaces of
+/// their own; whichever empties it last may not be the one that made it). `ip netns exec`
+/// only looks at the entries named after namespaces.
+const MADE: &str = ".netlab-made";
+
+fn mark(dir: &OwnedFd) -> io::Result<()> {
+    nix::fcntl::openat(
+        dir,
+        MADE,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )
+    .map(drop)
+    .map_err(io::Error::from)
 }

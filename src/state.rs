@@ -680,32 +680,6 @@ pub fn exists(lab: &str) -> bool {
 }
 
 /// Names of labs with a state directory (directories only; a symbolic link is not a lab).
-/// `/run/netlab/etc-netns-made`: netlab made `/etc/netns` (it did not exist), so the last lab
-/// to leave it empty removes it. A mark of all labs, not one lab's journal entry: labs come and
-/// go in any order, and whichever empties it last may not be the one that made it.
-const ETC_NETNS_MADE: &str = "etc-netns-made";
-
-/// Note that netlab made `/etc/netns`.
-pub fn mark_etc_netns_made() -> io::Result<()> {
-    let root = open_root(true)?;
-    create_at(&root, ETC_NETNS_MADE, OFlag::empty()).map(drop)
-}
-
-/// Whether netlab made `/etc/netns` (and has not removed it since).
-pub fn etc_netns_made() -> bool {
-    open_root(false).is_ok_and(|root| {
-        fstatat(&root, ETC_NETNS_MADE, AtFlags::AT_SYMLINK_NOFOLLOW)
-            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
-    })
-}
-
-/// `/etc/netns` is gone again.
-pub fn clear_etc_netns_made() {
-    if let Ok(root) = open_root(false) {
-        let _ = unlinkat(&root, ETC_NETNS_MADE, UnlinkatFlags::NoRemoveDir);
-    }
-}
-
 pub fn labs() -> Result<Vec<String>> {
     let mut out = match std::fs::read_dir(STATE_DIR) {
         Ok(rd) => rd

@@ -1024,9 +1024,8 @@ fn full_run_is_all_or_nothing() {
             "mount -t tmpfs -o {state_opt} tmpfs /run/netlab && mount -t tmpfs -o {netns_opt} tmpfs /run/netns || exit 99
              \"$NETLAB\" up -q --no-check --name {lab} labs/bridge.toml; echo \"rc=$?\"
              echo netns: $(ls -A /run/netns)
-             echo state: $(ls -A /run/netlab | grep -vx etc-netns-made) $(ls -A /run/netlab/{lab} 2>/dev/null)
-             \"$NETLAB\" down {lab} >/dev/null 2>&1; echo after: $(ls -A /run/netns) $(ls -A /run/netlab | grep -vx etc-netns-made)
-             echo handover: $(ls /run/netlab/etc-netns-made 2>/dev/null)"
+             echo state: $(ls -A /run/netlab) $(ls -A /run/netlab/{lab} 2>/dev/null)
+             \"$NETLAB\" down {lab} >/dev/null 2>&1; echo after: $(ls -A /run/netns) $(ls -A /run/netlab)"
         );
         let o = private_mounts(&script);
         let out = String::from_utf8_lossy(&o.stdout).to_string();
@@ -1054,12 +1053,6 @@ fn full_run_is_all_or_nothing() {
             assert!(state.is_empty(), "{what}");
         }
         assert!(line("after:").is_empty(), "{what}");
-        // This run's /run/netlab is its own: when it made /etc/netns and other tests' labs
-        // kept it from being emptied, its mark would be lost with it; hand it over to the
-        // machine's (the last lab to leave /etc/netns empty removes it).
-        if !line("handover:").is_empty() {
-            etc_netns_made_by_test(false);
-        }
         let err = String::from_utf8_lossy(&o.stderr);
         let after_build = ["lab.json", "/etc/"];
         if !ok

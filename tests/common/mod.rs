@@ -79,8 +79,7 @@ impl Drop for LabGuard {
 /// makes, so the last lab to leave it empty removes it.
 pub fn etc_netns_made_by_test(existed_before: bool) {
     if !existed_before && std::fs::remove_dir("/etc/netns").is_err() {
-        let _ = std::fs::create_dir_all("/run/netlab");
-        let _ = std::fs::write("/run/netlab/etc-netns-made", "");
+        let _ = std::fs::write("/etc/netns/.netlab-made", "");
     }
 }
 
