@@ -39,17 +39,8 @@ pub enum Found {
     Other(String),
 }
 
-fn open_etc_netns(create: bool) -> io::Result<Option<OwnedFd>> {
-    if create {
-        match mkdirat(
-            nix::fcntl::AT_FDCWD,
-            ETC_NETNS,
-            Mode::from_bits_truncate(0o755),
-        ) {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+/// `/etc/netns`, opened without following a symbolic link; None if it does not exist.
+fn open_etc_netns() -> io::Result<Option<OwnedFd>> {
     let how = OpenHow::new()
         .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
         .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS);
@@ -81,7 +72,7 @@ fn probe_in(dir: &OwnedFd, lab: &str, ns: &str) -> Found {
 /// `/etc/netns/<ns>` entries lab `lab` would need that hold something not its own:
 /// `path is what`.
 pub fn clashes(lab: &Lab) -> Result<Vec<String>> {
-    let Some(dir) = open_etc_netns(false)? else {
+    let Some(dir) = open_etc_netns()? else {
         return Ok(Vec::new());
     };
     Ok(names::files(lab)
@@ -107,7 +98,7 @@ pub fn sync(st: &mut LabState, lab: &Lab, old: Option<&Lab>) -> Result<()> {
     // it). Another lab's `down` may remove it, empty, between two of these steps: then it is
     // made again.
     let open = || -> Result<OwnedFd> {
-        if let Some(d) = open_etc_netns(false)? {
+        if let Some(d) = open_etc_netns()? {
             return Ok(d);
         }
         let made = match mkdirat(
@@ -119,7 +110,7 @@ pub fn sync(st: &mut LabState, lab: &Lab, old: Option<&Lab>) -> Result<()> {
             Err(Errno::EEXIST) => false,
             Err(e) => return Err(io::Error::from(e)).context(format!("creating {ETC_NETNS}")),
         };
-        let d = open_etc_netns(false)?.ok_or_else(|| anyhow!("{ETC_NETNS} vanished"))?;
+        let d = open_etc_netns()?.ok_or_else(|| anyhow!("{ETC_NETNS} vanished"))?;
         if made {
             mark(&d).with_context(|| format!("writing {ETC_NETNS}/{MADE}"))?;
         }
@@ -218,7 +209,7 @@ pub fn remove(st: &LabState) -> Result<Vec<String>> {
         .collect();
     names.sort();
     names.dedup();
-    let Some(dir) = open_etc_netns(false)? else {
+    let Some(dir) = open_etc_netns()? else {
         return Ok(Vec::new());
     };
     let mut left = Vec::new();

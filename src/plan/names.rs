@@ -134,10 +134,7 @@ fn file_of(lab: &Lab, rosters: &Rosters, ci: usize) -> NameFiles {
 /// aliases there.
 fn own(lab: &Lab, ci: usize) -> (String, Vec<(String, Ipv4Addr, Vec<String>)>) {
     let c = &lab.containers[ci];
-    let eps = c
-        .endpoints
-        .iter()
-        .filter(|e| !lab.networks[e.network].implicit)
+    let eps = named_endpoints(lab, c)
         .map(|e| {
             (
                 lab.networks[e.network].name.clone(),
@@ -147,6 +144,17 @@ fn own(lab: &Lab, ci: usize) -> (String, Vec<(String, Ipv4Addr, Vec<String>)>) {
         })
         .collect();
     (lab.hosts[c.host].name.clone(), eps)
+}
+
+/// Container `c`'s endpoints on networks that give names: all but docker_gwbridge's, which
+/// Docker registers none on (CreateOptionDisableResolution).
+fn named_endpoints<'a>(
+    lab: &'a Lab,
+    c: &'a crate::spec::Container,
+) -> impl Iterator<Item = &'a crate::spec::Endpoint> {
+    c.endpoints
+        .iter()
+        .filter(|e| !lab.networks[e.network].implicit)
 }
 
 /// A network's names as one daemon knows them: the network, and the host for a local-scope
@@ -170,11 +178,7 @@ impl Rosters {
     fn of(lab: &Lab) -> Rosters {
         let mut m: HashMap<RosterKey, Vec<(String, Ipv4Addr, Vec<String>)>> = HashMap::new();
         for c in &lab.containers {
-            for e in c
-                .endpoints
-                .iter()
-                .filter(|e| !lab.networks[e.network].implicit)
-            {
+            for e in named_endpoints(lab, c) {
                 m.entry(roster_key(lab, c, e.network)).or_default().push((
                     c.name.clone(),
                     e.address.ip(),
@@ -251,11 +255,7 @@ fn resolvable_with<'a>(
             }
         }
     };
-    let named: Vec<_> = me
-        .endpoints
-        .iter()
-        .filter(|e| !lab.networks[e.network].implicit)
-        .collect();
+    let named: Vec<_> = named_endpoints(lab, me).collect();
     if let Some(first) = named.first() {
         add(first.address.ip(), &mut std::iter::once(&me.name));
     }
