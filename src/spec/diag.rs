@@ -1,8 +1,13 @@
-//! Lab-file diagnostics: a message tied to a byte span, rendered as `file:line:col`, or to the
-//! file as a whole (`file: message`) when there is no text to point into.
+//! Lab-file diagnostics: a message tied to a byte span, rendered as `file:line:col: message`
+//! (the form editors and `grep` know) followed by the line it points into, underlined, and its
+//! help, as compilers show them; or tied to the file as a whole (`file: message`) when there is
+//! no text to point into. The snippet is drawn by annotate-snippets (the renderer rustc and
+//! cargo use): it knows wide characters, tabs and long lines, which a hand-drawn caret does not.
 
 use std::fmt;
 use std::ops::Range;
+
+use annotate_snippets::{Level, Renderer, Snippet};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
@@ -11,6 +16,38 @@ pub struct Diagnostic {
     pub at: Option<(usize, usize)>,
     pub message: String,
     pub help: Option<String>,
+    /// The line the problem is on, to show under the message; `None` when there is no text.
+    pub source: Option<SourceLine>,
+}
+
+/// One line of the lab file and the part of it a diagnostic points at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceLine {
+    /// The line, without its line break.
+    pub text: String,
+    /// Byte range within `text`; empty for a point (drawn as one caret).
+    pub span: Range<usize>,
+}
+
+impl SourceLine {
+    /// The line of `text` that byte `span.start` is on, with `span` cut to that line.
+    pub fn of(text: &str, span: &Range<usize>) -> SourceLine {
+        let mut start = span.start.min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        let line = text[line_start..line_end].trim_end_matches('\r');
+        let mut end = span.end.clamp(start, line_start + line.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        SourceLine {
+            text: line.to_string(),
+            span: start - line_start..end.max(start) - line_start,
+        }
+    }
 }
 
 impl Diagnostic {
@@ -20,6 +57,17 @@ impl Diagnostic {
             at: Some((line, col)),
             message: message.into(),
             help: None,
+            source: None,
+        }
+    }
+
+    /// A problem at byte `span` of `text`, shown with its line.
+    pub fn in_text(text: &str, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            at: Some(line_col(text, span.start)),
+            message: message.into(),
+            help: None,
+            source: Some(SourceLine::of(text, &span)),
         }
     }
 
@@ -29,6 +77,7 @@ impl Diagnostic {
             at: None,
             message: message.into(),
             help: None,
+            source: None,
         }
     }
 
@@ -59,11 +108,43 @@ impl fmt::Display for SpecError {
                 Some((line, col)) => write!(f, "{}:{line}:{col}: {}", self.file, d.message)?,
                 None => write!(f, "{}: {}", self.file, d.message)?,
             }
-            if let Some(help) = &d.help {
-                write!(f, "\n  help: {help}")?;
+            match (&d.source, d.at) {
+                (Some(source), Some((line, _))) => {
+                    write!(f, "\n{}", snippet(source, line, d.help.as_deref()))?
+                }
+                _ => {
+                    if let Some(help) = &d.help {
+                        write!(f, "\n  help: {help}")?;
+                    }
+                }
             }
         }
         Ok(())
+    }
+}
+
+/// `source` as line `line`, underlined, with `help` under it, in colour when stdout has it.
+fn snippet(source: &SourceLine, line: usize, help: Option<&str>) -> String {
+    // The message, with its position, is already on the line above, in the `file:line:col:`
+    // form; annotate-snippets always starts with a title line ("error: ..."), so the title is
+    // left empty and its line dropped.
+    let mut message = Level::Error.title("").snippet(
+        Snippet::source(&source.text)
+            .line_start(line)
+            .annotation(Level::Error.span(source.span.clone())),
+    );
+    if let Some(help) = help {
+        message = message.footer(Level::Help.title(help));
+    }
+    let renderer = if crate::table::colour() {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    let drawn = renderer.render(message).to_string();
+    match drawn.split_once('\n') {
+        Some((_, rest)) => rest.to_string(),
+        None => drawn,
     }
 }
 
@@ -121,6 +202,7 @@ impl<'a> Reporter<'a> {
             at: Some((line, col)),
             message,
             help,
+            source: Some(SourceLine::of(self.text, &span)),
         });
     }
 
@@ -161,6 +243,7 @@ impl<'a> Reporter<'a> {
                     self.suppressed
                 ),
                 help: None,
+                source: None,
             });
         }
         self.diagnostics
@@ -215,6 +298,40 @@ mod tests {
             e.to_string(),
             "labs/x.toml: is a FIFO, not a lab file\n  help: give a file\nlabs/x.toml:3:7: boom"
         );
+    }
+
+    #[test]
+    fn a_positioned_problem_shows_its_line_underlined_and_its_help() {
+        let text = "[lab]\nname = \"x\"\ndriver = overlay\n";
+        let mut r = Reporter::new(text);
+        r.error_help(26..33, "string values must be quoted", "write \"overlay\"");
+        let e = SpecError {
+            file: "labs/x.toml".into(),
+            diagnostics: r.finish(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "labs/x.toml:3:10: string values must be quoted\n  \
+             |\n\
+             3 | driver = overlay\n  \
+             |          ^^^^^^^\n  \
+             |\n  \
+             = help: write \"overlay\""
+        );
+    }
+
+    #[test]
+    fn a_source_line_is_cut_to_its_line_and_to_char_boundaries() {
+        let text = "a = 1\r\nnamé = \"long\nvalue\"\n";
+        // A span running past the line ends at its end (without the \r of a CRLF file).
+        let s = SourceLine::of(text, &(0..12));
+        assert_eq!((s.text.as_str(), s.span), ("a = 1", 0..5));
+        // A span starting inside a multi-byte character starts at the character.
+        let s = SourceLine::of(text, &(11..13));
+        assert_eq!((s.text.as_str(), s.span), ("namé = \"long", 3..6));
+        // An empty span at the end of the text: the last, empty line.
+        let s = SourceLine::of(text, &(text.len()..text.len()));
+        assert_eq!((s.text.as_str(), s.span), ("", 0..0));
     }
 
     #[test]

@@ -181,19 +181,15 @@ fn parse_nested(
     let (raw, shape_errors) = match RawLab::read(text) {
         Ok(read) => read,
         Err(e) => {
-            let (offset, message, help) = toml_problem(text, &e);
-            let (line, col) = line_col(text, offset);
-            return Err(err(vec![Diagnostic {
-                at: Some((line, col)),
-                message,
-                help,
-            }]));
+            let (span, message, help) = toml_problem(text, &e);
+            let d = Diagnostic::in_text(text, span, message);
+            return Err(err(vec![Diagnostic { help, ..d }]));
         }
     };
     let mut r = Reporter::new(text);
     for e in &shape_errors {
-        let (offset, message, help) = toml_problem(text, e);
-        r.report(offset..offset, message, help);
+        let (span, message, help) = toml_problem(text, e);
+        r.report(span, message, help);
     }
     let lab = Validator {
         r: &mut r,
@@ -210,19 +206,20 @@ fn parse_nested(
 }
 
 /// A TOML syntax or shape error: where it is, the message and a hint for the common ones.
-fn toml_problem(text: &str, e: &ShapeError) -> (usize, String, Option<String>) {
+fn toml_problem(text: &str, e: &ShapeError) -> (Range<usize>, String, Option<String>) {
     let message = e
         .message
         .trim()
         .replace('\n', " ")
         .replace("expected a map", "expected a table")
-        .replace("expected a sequence", "expected an array");
+        .replace("expected a sequence", "expected an array")
+        .replace(", expected nothing", "");
     let recursion = message.contains("recursion");
-    let offset = match &e.span {
-        Some(s) => s.start,
+    let mut span = match &e.span {
+        Some(s) => s.clone(),
         // toml reports over-long dotted keys without a position: find the key ourselves.
-        None if recursion => deepest_key(text).unwrap_or(0),
-        None => 0,
+        None if recursion => deepest_key(text).map_or(0..0, |o| o..o),
+        None => 0..0,
     };
     let (message, help) = if recursion {
         (
@@ -250,9 +247,133 @@ fn toml_problem(text: &str, e: &ShapeError) -> (usize, String, Option<String>) {
         };
         (message.clone(), Some(help))
     } else {
-        (message, None)
+        match syntax_hint(text, &span, &message) {
+            Some((help, at)) => {
+                // toml points where its reading failed (inside `10.0.0.0/24`, after `10.0`);
+                // the mistake is the whole value.
+                span = at.unwrap_or(span);
+                (message, Some(help))
+            }
+            None => (message, None),
+        }
     };
-    (offset, message, help)
+    (span, message, help)
+}
+
+/// netlab's hint for the TOML mistakes people make in lab files, below toml's own message:
+/// YAML's `key: value`, an unquoted address or word, a quoted number, an array left open.
+fn syntax_hint(
+    text: &str,
+    span: &Range<usize>,
+    message: &str,
+) -> Option<(String, Option<Range<usize>>)> {
+    let at = span.start.min(text.len());
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = &text[line_start..line_end];
+    let key = |l: &str| l.split(['=', ':']).next().unwrap_or("").trim().to_string();
+    // The bare value after `=` on this line, up to a comment, and where it is in the text.
+    let bare = || {
+        let eq = line.find('=')?;
+        let v = line[eq + 1..].split('#').next().unwrap_or("");
+        let v = v.trim().trim_end_matches([',', ']', '}']).trim();
+        let start = line_start + eq + 1 + line[eq + 1..].find(v)?;
+        (!v.is_empty()).then(|| (v.to_string(), start..start + v.len()))
+    };
+    let looks_like_address = |v: &str| {
+        v.parse::<Ipv4Network>().is_ok()
+            || v.parse::<std::net::IpAddr>().is_ok()
+            || (v.contains(':')
+                && v.chars()
+                    .all(|c| c.is_ascii_hexdigit() || ":/.".contains(c)))
+    };
+    if message.starts_with("key with no value") && line.contains(':') && !line.contains('=') {
+        let (k, v) = line.split_once(':')?;
+        return Some((
+            format!(
+                "TOML assigns with `=`, not `:` (YAML): {} = {}",
+                k.trim(),
+                v.trim()
+            ),
+            None,
+        ));
+    }
+    if message.starts_with("string values must be quoted") {
+        let (v, at) = bare()?;
+        let what = if looks_like_address(&v) {
+            "addresses are strings"
+        } else {
+            "words are strings"
+        };
+        return Some((format!("{what}: {} = \"{v}\"", key(line)), Some(at)));
+    }
+    if message.starts_with("invalid float")
+        || message.starts_with("invalid integer")
+        || message.starts_with("invalid number")
+        || message.contains("date")
+        || message.contains("time")
+    {
+        let (v, at) = bare()?;
+        if looks_like_address(&v) {
+            return Some((
+                format!("addresses are strings: {} = \"{v}\"", key(line)),
+                Some(at),
+            ));
+        }
+        return None;
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: string ") {
+        let quoted = rest.split(", expected").next()?.trim_matches('"');
+        if (rest.contains("expected i") || rest.contains("expected u"))
+            && quoted.parse::<i64>().is_ok()
+        {
+            return Some((
+                format!("numbers are written without quotes: {quoted}"),
+                None,
+            ));
+        }
+        return None;
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: integer `") {
+        let n = rest.split('`').next()?;
+        if rest.contains("expected a string") {
+            return Some((format!("quote it: \"{n}\""), None));
+        }
+        return None;
+    }
+    if message.starts_with("missing comma between array elements") {
+        // The array opened above and not closed: name its line.
+        let before = &text[..line_start];
+        let (mut depth, mut opened) = (0i32, None);
+        for (i, l) in before.lines().enumerate() {
+            let code = l.split('#').next().unwrap_or("");
+            if code.trim_start().starts_with('[') && !code.contains('=') {
+                (depth, opened) = (0, None);
+                continue;
+            }
+            for c in code.chars() {
+                match c {
+                    '[' => {
+                        if depth == 0 {
+                            opened = Some(i + 1);
+                        }
+                        depth += 1
+                    }
+                    ']' => depth -= 1,
+                    _ => {}
+                }
+            }
+        }
+        if let (true, Some(l)) = (depth > 0, opened) {
+            return Some((
+                format!(
+                    "the array opened on line {l} is not closed: end it with `]` (or add a `,` if it goes on)"
+                ),
+                None,
+            ));
+        }
+    }
+    None
 }
 
 /// Byte offset of the key with the most dots (a table header or `key = value` line).

@@ -1002,8 +1002,8 @@ fn apply(
         Ok(_) => None,
     };
     if let Some(e) = syntax {
-        let (offset, message, _) = super::toml_problem(&text, &e);
-        let (l, c) = super::line_col(&text, offset);
+        let (span, message, _) = super::toml_problem(&text, &e);
+        let (l, c) = super::line_col(&text, span.start);
         r.error(
             f.span(),
             format!("apply file {file:?} does not parse: {shown}:{l}:{c}: {message}"),

@@ -1830,3 +1830,60 @@ fn a_check_can_target_an_alias_its_source_resolves() {
         "{e:?}"
     );
 }
+
+/// The message and help of the last problem in the file (the others are "no hosts" and such).
+fn last_problem(text: &str) -> (String, String) {
+    let d = errors(text).into_iter().max_by_key(|d| d.at).unwrap();
+    (d.message, d.help.unwrap_or_default())
+}
+
+#[test]
+fn toml_mistakes_get_netlab_hints() {
+    let head = "[lab]\nname = \"x\"\n";
+    let cases = [
+        ("name2: \"y\"\n", "TOML assigns with `=`, not `:` (YAML): name2 = \"y\""),
+        (
+            "[networks.n]\ndriver = overlay\n",
+            "words are strings: driver = \"overlay\"",
+        ),
+        (
+            "[networks.n]\ndriver = \"bridge\"\nsubnet = 10.0.0.0/24 # a comment\n",
+            "addresses are strings: subnet = \"10.0.0.0/24\"",
+        ),
+        (
+            "[networks.n]\ndriver = \"overlay\"\nvni = \"4\"\n",
+            "numbers are written without quotes: 4",
+        ),
+        (
+            "[hosts.h]\nnic = \"ens33\"\naddress = \"10.1.1.2/24\"\n[containers.c]\nhost = \"h\"\nnetworks = [\"a\", \"b\"\nip = 3\n",
+            "the array opened on line 8 is not closed",
+        ),
+    ];
+    for (body, help) in cases {
+        let (message, got) = last_problem(&format!("{head}{body}"));
+        assert!(
+            got.contains(help),
+            "{body:?}: {message}: help {got:?}, wanted {help:?}"
+        );
+        assert!(!message.contains("expected nothing"), "{message}");
+    }
+}
+
+#[test]
+fn a_toml_problem_is_shown_with_the_line_it_is_on() {
+    let e = parse(
+        "t.toml",
+        "t.toml",
+        "[lab]\nname = \"x\"\nip = 10.0.0.2\n",
+        None,
+    )
+    .unwrap_err();
+    let shown = e.to_string();
+    assert!(shown.starts_with("t.toml:3:6: "), "{shown}");
+    assert!(shown.contains("  |      ^^^^^^^^\n"), "{shown}");
+    assert!(shown.contains("3 | ip = 10.0.0.2\n"), "{shown}");
+    assert!(
+        shown.contains("= help: addresses are strings: ip = \"10.0.0.2\""),
+        "{shown}"
+    );
+}
