@@ -879,6 +879,7 @@ fn dry_run_script_builds_what_up_builds_bridge_and_macvlan() {
     if require_root("dry_run_script_builds_what_up_builds_bridge_and_macvlan") {
         dry_run_script_builds_what_up_builds("labs/bridge.toml", "tdrybr");
         dry_run_script_builds_what_up_builds("labs/macvlan.toml", "tdrymv");
+        dry_run_script_builds_what_up_builds("labs/macvlan-nodes.toml", "tdrymn");
     }
 }
 

@@ -1,5 +1,6 @@
 //! Root integration tests for macvlan networks, 802.1Q sub-interfaces and router hosts: build
-//! labs/macvlan.toml, labs/macvlan-vlan.toml and labs/routed-gateway.toml in the real kernel and
+//! labs/macvlan.toml, labs/macvlan-vlan.toml, labs/routed-gateway.toml and seed 003's
+//! labs/macvlan-nodes.toml and labs/macvlan-trunk.toml (a parent per host) in the real kernel and
 //! check them with iproute2's JSON, procps' sysctl and iputils ping as independent oracles.
 //!
 //! The VLAN labs need 802.1Q, which not every kernel has (this project's development machine's
@@ -211,7 +212,11 @@ fn vlan_labs_on_a_kernel_without_8021q_are_refused_before_anything_exists() {
         return;
     }
     let before = root_snapshot();
-    for file in ["labs/macvlan-vlan.toml", "labs/routed-gateway.toml"] {
+    for file in [
+        "labs/macvlan-vlan.toml",
+        "labs/routed-gateway.toml",
+        "labs/macvlan-trunk.toml",
+    ] {
         let lab = unique("tnovlan");
         let _guard = LabGuard(lab.clone());
         let o = netlab(&["up", "-q", "--name", &lab, file]);
@@ -430,6 +435,142 @@ fn routed_gateway_lab_routes_between_vlans() {
         .matches("\"rule\"")
         .count();
     assert_eq!(rules, 6, "the article's six rules");
+
+    let o = netlab(&["down", &lab]);
+    assert!(o.status.success(), "down: {}", text(&o));
+    assert_clean(&lab);
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}
+
+/// `netlab inspect LAB/NET --host H --json`'s Options.parent: the parent that host's daemon
+/// was given.
+fn inspected_parent(lab: &str, net: &str, host: &str) -> Value {
+    let args = ["inspect", &format!("{lab}/{net}"), "--host", host, "--json"];
+    let o = netlab(&args);
+    assert!(o.status.success(), "netlab {args:?}: {}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("inspect --json is not JSON ({e}): {}", text(&o)));
+    v[0]["Options"]["parent"].clone()
+}
+
+/// Seed 003: one macvlan network on two nodes whose NICs are named differently, a parent per
+/// host. Each container's eth0 sits on its own host's NIC (the kernel's link index), pings
+/// cross with TTL 64, and inspect on each host shows that host's parent.
+#[test]
+fn macvlan_with_a_parent_per_host_sits_on_each_hosts_own_nic() {
+    if !require_root("macvlan_with_a_parent_per_host_sits_on_each_hosts_own_nic") {
+        return;
+    }
+    let lab = unique("tmvn");
+    let before = root_snapshot();
+    let _guard = LabGuard(lab.clone());
+    let o = netlab(&["up", "-q", "--name", &lab, "labs/macvlan-nodes.toml"]);
+    assert!(o.status.success(), "up failed: {}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("2 passed, 0 failed"),
+        "{}",
+        text(&o)
+    );
+    let (n1, n2) = (ns(&lab, "node-1"), ns(&lab, "node-2"));
+    let (b1, b2) = (ns(&lab, "bbox-1"), ns(&lab, "bbox-2"));
+    // Each host has only its own NIC: node-2 has no ens33 for a lab-wide parent to use.
+    let names: Vec<Value> = ip_json(&n2, &["link", "show"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["ifname"].clone())
+        .collect();
+    assert!(
+        names.contains(&"ens32".into()) && !names.contains(&"ens33".into()),
+        "{names:?}"
+    );
+    assert_macvlan(&b1, "eth0", &n1, "ens33", "bridge", "02:42:0a:00:00:0b");
+    assert_macvlan(&b2, "eth0", &n2, "ens32", "bridge", "02:42:0a:00:00:0c");
+    assert_eq!(addrs(&b2, "eth0"), vec!["10.0.0.12/24"]);
+    let m = ping_matrix(&[(b1.clone(), "10.0.0.11"), (b2.clone(), "10.0.0.12")]);
+    for ((from, to), got) in &m {
+        assert_eq!(*got, Some(64), "ping {from} -> {to}: {m:?}");
+    }
+    assert_eq!(inspected_parent(&lab, "mac_net1", "node-1"), "ens33");
+    assert_eq!(inspected_parent(&lab, "mac_net1", "node-2"), "ens32");
+
+    let o = netlab(&["down", &lab]);
+    assert!(o.status.success(), "down: {}", text(&o));
+    assert_clean(&lab);
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}
+
+/// Seed 003's VLAN half: VLANs 10 and 20 on ens33 of node-1 and on ens32 of node-2, one
+/// macvlan network per VLAN with a parent per host; same VLAN reaches across, the other not.
+#[test]
+#[ignore = "needs 802.1Q (CONFIG_VLAN_8021Q): tests/vm/run runs it"]
+fn macvlan_trunk_with_a_parent_per_host_matches_the_article() {
+    if !require_root("macvlan_trunk_with_a_parent_per_host_matches_the_article") {
+        return;
+    }
+    need_vlan("macvlan_trunk_with_a_parent_per_host_matches_the_article");
+    let lab = unique("tmvt");
+    let before = root_snapshot();
+    let _guard = LabGuard(lab.clone());
+    let o = netlab(&["up", "-q", "--name", &lab, "labs/macvlan-trunk.toml"]);
+    assert!(o.status.success(), "up failed: {}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("3 passed, 0 failed"),
+        "{}",
+        text(&o)
+    );
+    let (n1, n2) = (ns(&lab, "node-1"), ns(&lab, "node-2"));
+    for (h, nic) in [(&n1, "ens33"), (&n2, "ens32")] {
+        assert_vlan(h, &format!("{nic}.10"), nic, 10);
+        assert_vlan(h, &format!("{nic}.20"), nic, 20);
+    }
+    let c = |name: &str| ns(&lab, name);
+    assert_macvlan(
+        &c("bbox-11"),
+        "eth0",
+        &n1,
+        "ens33.10",
+        "bridge",
+        "02:42:ac:10:0b:0b",
+    );
+    assert_macvlan(
+        &c("bbox-12"),
+        "eth0",
+        &n1,
+        "ens33.20",
+        "bridge",
+        "02:42:ac:10:0c:0b",
+    );
+    assert_macvlan(
+        &c("bbox-21"),
+        "eth0",
+        &n2,
+        "ens32.10",
+        "bridge",
+        "02:42:ac:10:0b:0c",
+    );
+    assert_macvlan(
+        &c("bbox-22"),
+        "eth0",
+        &n2,
+        "ens32.20",
+        "bridge",
+        "02:42:ac:10:0c:0c",
+    );
+    let nodes = [
+        (c("bbox-11"), "172.16.11.11"),
+        (c("bbox-12"), "172.16.12.11"),
+        (c("bbox-21"), "172.16.11.12"),
+        (c("bbox-22"), "172.16.12.12"),
+    ];
+    let m = ping_matrix(&nodes);
+    assert_eq!(m.len(), 12);
+    let vlan = |a: &str| a.split('.').nth(2).unwrap().to_string();
+    for ((from, to), got) in &m {
+        let want = (vlan(from) == vlan(to)).then_some(64);
+        assert_eq!(*got, want, "ping {from} -> {to}: {m:?}");
+    }
+    assert_eq!(inspected_parent(&lab, "mac_net12", "node-2"), "ens32.20");
 
     let o = netlab(&["down", &lab]);
     assert!(o.status.success(), "down: {}", text(&o));

@@ -105,6 +105,7 @@ fn overlay_predictions_match_real_pings_for_every_pair() {
 fn macvlan_predictions_match_real_pings_for_every_pair() {
     if require_root("macvlan_predictions_match_real_pings_for_every_pair") {
         all_pairs_agree("labs/macvlan.toml", "ttrmv");
+        all_pairs_agree("labs/macvlan-nodes.toml", "ttrmn");
     }
 }
 
@@ -122,7 +123,8 @@ fn ipvlan_lab_predictions_match_real_pings_for_every_pair() {
     }
 }
 
-/// VM tier (802.1Q): macvlan on VLAN sub-interfaces, with and without the router.
+/// VM tier (802.1Q): macvlan on VLAN sub-interfaces, with and without the router, and with a
+/// parent per host (seed 003).
 #[test]
 #[ignore = "needs 802.1Q (CONFIG_VLAN_8021Q): tests/vm/run runs it"]
 fn vlan_predictions_match_real_pings_for_every_pair() {
@@ -130,6 +132,7 @@ fn vlan_predictions_match_real_pings_for_every_pair() {
         need_vlan("vlan_predictions_match_real_pings_for_every_pair");
         all_pairs_agree("labs/macvlan-vlan.toml", "ttrvl");
         all_pairs_agree("labs/routed-gateway.toml", "ttrrg");
+        all_pairs_agree("labs/macvlan-trunk.toml", "ttrmt");
     }
 }
 

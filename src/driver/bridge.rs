@@ -30,6 +30,7 @@ impl NetworkDriver for Bridge {
                 icc: raw.icc.as_ref().is_none_or(|b| *b.get_ref()),
             },
             spans: raw.icc.iter().map(|v| ("icc", span(v))).collect(),
+            host_spans: Vec::new(),
             ok: true,
         }
     }

@@ -32,7 +32,8 @@ use crate::observe::{Link, Namespace, Snapshot};
 use crate::plan::{endpoint_in_container, hosts_on, Object, Plan};
 use crate::spec::change::Refused;
 use crate::spec::{
-    span, Container, Driver, Host, IpvlanMode, Lab, Name, NetDraft, RawNetwork, Reporter, Validator,
+    span, Container, Driver, Host, IpvlanMode, Lab, Name, NetDraft, Parent, RawNetwork, Reporter,
+    Validator,
 };
 use crate::trace::l2::{hop, Fail, Found, Walk, Want};
 use crate::trace::{is_up, Disposition, RouteResult};
@@ -70,23 +71,23 @@ impl NetworkDriver for Ipvlan {
                 mode
             }
         };
-        let parent_ok = n.parent.as_ref().is_none_or(|p| parent::check_form(r, p));
+        let (parent, host_spans, parent_ok) = match &n.parent {
+            Some(raw) => parent::read(r, raw),
+            None => (Parent::default(), Vec::new(), true),
+        };
         Options {
             settings: Driver::Ipvlan {
-                parent: n
-                    .parent
-                    .as_ref()
-                    .map(|p| p.get_ref().clone())
-                    .unwrap_or_default(),
+                parent,
                 mode: mode.unwrap_or(IpvlanMode::L2),
                 internal: n.parent.is_none(),
             },
             spans: n
                 .parent
                 .as_ref()
-                .map(|p| ("parent", span(p)))
+                .map(|p| ("parent", p.span()))
                 .into_iter()
                 .collect(),
+            host_spans,
             ok: mode.is_some() && parent_ok,
         }
     }
@@ -97,7 +98,7 @@ impl NetworkDriver for Ipvlan {
             ..
         } = settings
         {
-            *parent = dummy_name(id);
+            *parent = Parent::All(dummy_name(id));
         }
     }
     fn place(
@@ -150,22 +151,26 @@ impl NetworkDriver for Ipvlan {
             return;
         };
         for hi in hosts_on(lab, ni) {
+            // Validation gave the network a parent on every host it has containers on.
+            let Some(parent) = parent.on(&lab.hosts[hi].name) else {
+                continue;
+            };
             let hns = lab.host_ns(hi);
             if *internal {
                 p.add(Object::Dummy {
                     ns: hns.clone(),
-                    name: parent.clone(),
+                    name: parent.to_string(),
                 });
                 p.add(Object::Up {
                     ns: hns.clone(),
-                    dev: parent.clone(),
+                    dev: parent.to_string(),
                 });
             }
             let local = lab.endpoints_on_host(ni, hi);
             for (ci, ei) in &local {
                 p.add(Object::Ipvlan {
                     ns: hns.clone(),
-                    parent: parent.clone(),
+                    parent: parent.to_string(),
                     mode: *mode,
                     target_ns: lab.container_ns(*ci),
                     name: lab.containers[*ci].endpoints[*ei].ifname.clone(),
@@ -307,7 +312,7 @@ impl NetworkDriver for Ipvlan {
         _snap: &Snapshot,
         lab: &Lab,
         ni: usize,
-        _hosts: &[usize],
+        hosts: &[usize],
     ) -> (Map<String, Value>, Map<String, Value>) {
         let mut options = Map::new();
         if let Driver::Ipvlan {
@@ -317,7 +322,9 @@ impl NetworkDriver for Ipvlan {
         } = &lab.networks[ni].driver
         {
             if !internal {
-                options.insert("parent".into(), json!(parent));
+                // The `-o parent=` of the daemon whose view this is.
+                let on = hosts.first().and_then(|&hi| parent.on(&lab.hosts[hi].name));
+                options.insert("parent".into(), json!(on.unwrap_or_default()));
             }
             options.insert("ipvlan_mode".into(), json!(mode.as_str()));
         }

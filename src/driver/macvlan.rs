@@ -17,8 +17,8 @@ use crate::observe::{Link, Snapshot};
 use crate::plan::{endpoint_in_container, hosts_on, Object, Plan};
 use crate::spec::change::Refused;
 use crate::spec::{
-    span, split_vlan, Container, Driver, Host, Lab, MacvlanMode, Name, NetDraft, RawNetwork,
-    Reporter, Validator,
+    span, split_vlan, Container, Driver, Host, Lab, MacvlanMode, Name, NetDraft, Parent,
+    RawNetwork, Reporter, Validator,
 };
 use crate::trace::l2::{hop, Fail, Found, Walk, Want};
 use crate::trace::{ips, is_up, Disposition};
@@ -55,28 +55,32 @@ impl NetworkDriver for Macvlan {
                 mode
             }
         };
-        let refused = |parent: Option<&Name>| Options {
-            settings: Driver::Macvlan {
-                parent: parent.map(|p| p.get_ref().clone()).unwrap_or_default(),
-                mode: mode.unwrap_or(MacvlanMode::Bridge),
-            },
-            spans: vec![("parent", parent.map(span).unwrap_or_else(|| span(name)))],
-            ok: false,
-        };
-        let Some(parent) = &n.parent else {
+        let mode = mode.ok_or(MacvlanMode::Bridge);
+        let Some(raw) = &n.parent else {
             r.error_help(
                 span(name),
                 format!("macvlan network {} needs a parent interface", name.get_ref()),
                 "add parent = \"ens33\" (a NIC of the hosts), or parent = \"ens38.10\" for VLAN 10 on ens38",
             );
-            return refused(None);
+            return Options {
+                settings: Driver::Macvlan {
+                    parent: Parent::default(),
+                    mode: mode.unwrap_or_else(|m| m),
+                },
+                spans: vec![("parent", span(name))],
+                host_spans: Vec::new(),
+                ok: false,
+            };
         };
-        if !parent::check_form(r, parent) {
-            return refused(Some(parent));
-        }
+        let (parent, host_spans, parent_ok) = parent::read(r, raw);
         Options {
-            ok: mode.is_some(),
-            ..refused(Some(parent))
+            settings: Driver::Macvlan {
+                parent,
+                mode: mode.unwrap_or_else(|m| m),
+            },
+            spans: vec![("parent", raw.span())],
+            host_spans,
+            ok: parent_ok && mode.is_ok(),
         }
     }
 
@@ -201,11 +205,13 @@ impl NetworkDriver for Macvlan {
         _snap: &Snapshot,
         lab: &Lab,
         ni: usize,
-        _hosts: &[usize],
+        hosts: &[usize],
     ) -> (Map<String, Value>, Map<String, Value>) {
         let mut options = Map::new();
         if let Driver::Macvlan { parent, mode } = &lab.networks[ni].driver {
-            options.insert("parent".into(), json!(parent));
+            // The `-o parent=` of the daemon whose view this is.
+            let on = hosts.first().and_then(|&hi| parent.on(&lab.hosts[hi].name));
+            options.insert("parent".into(), json!(on.unwrap_or_default()));
             // `-o macvlan_mode` only when the lab file sets another than Docker's default.
             if *mode != MacvlanMode::Bridge {
                 options.insert("macvlan_mode".into(), json!(mode.as_str()));
@@ -264,16 +270,20 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
     let Driver::Macvlan { parent, mode } = &net.driver else {
         return;
     };
-    // Promiscuous mode goes on the NIC; a VLAN sub-interface passes its frames through it.
-    let nic = split_vlan(parent).map_or(parent.as_str(), |(nic, _)| nic);
     for hi in hosts_on(lab, ni) {
+        // Validation gave the network a parent on every host it has containers on.
+        let Some(parent) = parent.on(&lab.hosts[hi].name) else {
+            continue;
+        };
+        // Promiscuous mode goes on the NIC; a VLAN sub-interface passes its frames through it.
+        let nic = split_vlan(parent).map_or(parent, |(nic, _)| nic);
         let hns = lab.host_ns(hi);
         let local = lab.endpoints_on_host(ni, hi);
         for (ci, ei) in &local {
             let e = &lab.containers[*ci].endpoints[*ei];
             p.add(Object::Macvlan {
                 ns: hns.clone(),
-                parent: parent.clone(),
+                parent: parent.to_string(),
                 mode: *mode,
                 target_ns: lab.container_ns(*ci),
                 name: e.ifname.clone(),

@@ -48,10 +48,16 @@ pub(crate) enum DefaultRoute {
 
 /// A network's driver settings as checked: stand-ins where a value was refused (the lab is
 /// then never returned) or is still to be allocated.
+/// A per-host value's host, where that host's key is written and where its value is.
+pub(crate) type HostSpan = (String, Range<usize>, Range<usize>);
+
 pub(crate) struct Options {
     pub settings: Driver,
     /// Where each of the driver's options is written, for errors found later.
     pub spans: Vec<(&'static str, Range<usize>)>,
+    /// Where a per-host value is written, by host: the host's key and its value (`node-2` and
+    /// `"ens32.10"` of a per-host parent).
+    pub host_spans: Vec<HostSpan>,
     /// Every option was accepted. A refused one still makes a network of this driver (so that
     /// nothing treats it as another), but the rules that need its values skip it.
     pub ok: bool,

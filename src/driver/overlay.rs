@@ -56,6 +56,7 @@ impl NetworkDriver for Overlay {
         Options {
             settings: Driver::Overlay { vni, encrypted },
             spans,
+            host_spans: Vec::new(),
             ok,
         }
     }

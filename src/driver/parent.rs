@@ -5,21 +5,27 @@
 //! one network per parent per host, whatever its driver (Docker refuses a second macvlan or
 //! ipvlan network on a parent; the kernel refuses a macvlan and an ipvlan on one device).
 //!
+//! `parent` names one device for every host, or one per host (`parent = { node-1 = "ens33.10",
+//! node-2 = "ens32.10" }`), as each Docker daemon is given its own `-o parent=` (seed 003's
+//! nodes call their NICs ens33 and ens32). A per-host network exists only on the hosts it names.
+//!
 //! It must not plan anything: the drivers plan their own children of the parent.
 
 use std::collections::HashMap;
 use std::ops::Range;
 
-use super::NetworkDriver;
+use serde_spanned::Spanned;
+
+use super::{HostSpan, NetworkDriver};
 use crate::spec::change::Refused;
 use crate::spec::{
-    add_vlan, ifname_problem, span, split_vlan, Container, Driver, Host, Lab, Name, NetDraft,
-    Reporter, Validator, Vlan, VlanSpelling, MAX_VLAN,
+    add_vlan, close_match, ifname_problem, span, split_vlan, Container, Driver, Host, Lab, Name,
+    NetDraft, Parent, RawParent, Reporter, Validator, Vlan, VlanSpelling, MAX_VLAN,
 };
 
-/// The parent device of a checked network, if its driver has one: a macvlan's, an ipvlan's
-/// (its dummy when internal: a device of its own that nobody else uses).
-pub(crate) fn device(d: &Driver) -> Option<&str> {
+/// The parent of a checked network, if its driver has one: a macvlan's, an ipvlan's (its
+/// dummy when internal: a device of its own that nobody else uses).
+pub(crate) fn device(d: &Driver) -> Option<&Parent> {
     match d {
         Driver::Macvlan { parent, .. } => Some(parent),
         Driver::Ipvlan {
@@ -34,6 +40,37 @@ pub(crate) fn nic_of(parent: &str) -> (&str, Option<u16>) {
     match split_vlan(parent) {
         Some((nic, id)) => (nic, u16::try_from(id).ok()),
         None => (parent, None),
+    }
+}
+
+/// `parent` as written, checked for its form ([`check_form`] of each name; a per-host table
+/// names at least one host, which [`place`] checks against the lab's hosts): the parent, where
+/// each host's device is written, and whether it is acceptable.
+pub(crate) fn read(r: &mut Reporter, raw: &Spanned<RawParent>) -> (Parent, Vec<HostSpan>, bool) {
+    match raw.get_ref() {
+        RawParent::One(p) => {
+            let name = Spanned::new(raw.span(), p.clone());
+            let ok = check_form(r, &name);
+            (Parent::All(p.clone()), Vec::new(), ok)
+        }
+        RawParent::PerHost(m) => {
+            let mut ok = !m.is_empty();
+            if m.is_empty() {
+                r.error_help(
+                    raw.span(),
+                    "parent names no host",
+                    "name the parent once for every host, parent = \"ens33\", or per host: parent = { node-1 = \"ens33\", node-2 = \"ens32\" }",
+                );
+            }
+            let mut per_host = indexmap::IndexMap::new();
+            let mut spans = Vec::new();
+            for (host, dev) in m {
+                ok &= check_form(r, dev);
+                per_host.insert(host.get_ref().clone(), dev.get_ref().clone());
+                spans.push((host.get_ref().clone(), span(host), span(dev)));
+            }
+            (Parent::PerHost(per_host), spans, ok)
+        }
     }
 }
 
@@ -67,21 +104,77 @@ pub(crate) fn check_form(r: &mut Reporter, parent: &Name) -> bool {
 
 /// A network's accepted parent while validating (one whose options were refused is not looked
 /// at by the placement rules: it was reported).
-struct Parent<'d> {
-    parent: &'d str,
+struct Accepted<'d> {
+    parent: &'d Parent,
     span: Range<usize>,
+    host_spans: &'d [HostSpan],
 }
 
-impl<'d> Parent<'d> {
-    fn of(d: &'d NetDraft) -> Option<Parent<'d>> {
+impl<'d> Accepted<'d> {
+    fn of(d: &'d NetDraft) -> Option<Accepted<'d>> {
         if !d.options.ok {
             return None;
         }
-        device(&d.options.settings).map(|parent| Parent {
+        device(&d.options.settings).map(|parent| Accepted {
             parent,
             span: d.options.span("parent").cloned().unwrap_or(d.span.clone()),
+            host_spans: &d.options.host_spans,
         })
     }
+
+    /// The device on host `host` and where it is written.
+    fn on(&self, host: &str) -> Option<(&'d str, Range<usize>)> {
+        let dev = self.parent.on(host)?;
+        let at = self
+            .host_spans
+            .iter()
+            .find(|(h, _, _)| h == host)
+            .map_or(self.span.clone(), |(_, _, s)| s.clone());
+        Some((dev, at))
+    }
+}
+
+/// A per-host parent names only hosts of the lab.
+fn check_hosts(
+    mine: &dyn NetworkDriver,
+    v: &mut Validator<'_, '_>,
+    drafts: &[NetDraft],
+    hosts: &[Host],
+) {
+    for d in drafts.iter().filter(|d| d.driver.name() == mine.name()) {
+        if Accepted::of(d).is_none() {
+            continue;
+        }
+        for (host, at, _) in &d.options.host_spans {
+            if hosts.iter().any(|h| &h.name == host) {
+                continue;
+            }
+            // Suggest the hosts the table does not name yet: node-3 among node-1 (named) and
+            // node-2 (not) was meant to be node-2.
+            let named = |n: &str| d.options.host_spans.iter().any(|(h, _, _)| h == n);
+            let names = hosts.iter().map(|h| h.name.as_str()).filter(|n| !named(n));
+            let help = match close_match(host, names) {
+                Some(near) => format!("{near} The lab's hosts: {}", host_list(hosts)),
+                None => format!("the lab's hosts: {}", host_list(hosts)),
+            };
+            v.r.error_help(
+                at.clone(),
+                format!(
+                    "parent of network {} names host {host}, which the lab does not have",
+                    d.name
+                ),
+                help,
+            );
+        }
+    }
+}
+
+fn host_list(hosts: &[Host]) -> String {
+    hosts
+        .iter()
+        .map(|h| h.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What "one parent, one network" says of two networks' drivers: "macvlan" when both are.
@@ -91,6 +184,12 @@ fn kinds(a: &str, b: &str) -> String {
     } else {
         "macvlan or ipvlan".to_string()
     }
+}
+
+/// A network's device on one host, and where it is written.
+struct Placed<'d> {
+    parent: &'d str,
+    span: Range<usize>,
 }
 
 /// The parent rules at `up`, once containers are placed, for the networks of driver `mine`
@@ -106,13 +205,14 @@ pub(crate) fn place(
     hosts: &mut [Host],
     containers: &[Container],
 ) -> Vec<(usize, usize, usize)> {
+    check_hosts(mine, v, drafts, hosts);
     let mut accepted = Vec::new();
     for (hi, host) in hosts.iter_mut().enumerate() {
         let mut on_host: Vec<usize> = Vec::new();
         let mut per_net: HashMap<usize, usize> = HashMap::new();
         for c in containers.iter().filter(|c| c.host == hi) {
             for e in &c.endpoints {
-                if Parent::of(&drafts[e.network]).is_some() {
+                if Accepted::of(&drafts[e.network]).is_some() {
                     *per_net.entry(e.network).or_default() += 1;
                     if !on_host.contains(&e.network) {
                         on_host.push(e.network);
@@ -125,7 +225,29 @@ pub(crate) fn place(
         for ni in on_host {
             let d = &drafts[ni];
             let is_mine = d.driver.name() == mine.name();
-            let m = Parent::of(d).unwrap();
+            let accepted_parent = Accepted::of(d).unwrap();
+            let Some((parent, at)) = accepted_parent.on(&host.name) else {
+                if is_mine {
+                    let count = per_net.get(&ni).copied().unwrap_or(0);
+                    v.r.error_help(
+                        accepted_parent.span.clone(),
+                        format!(
+                            "network {} has no parent on host {}, which has {} on it",
+                            d.name,
+                            host.name,
+                            crate::table::count(count, "container", "containers")
+                        ),
+                        format!(
+                            "add {} = \"NIC\" to the network's parent table, naming a NIC of {} ({})",
+                            host.name,
+                            host.name,
+                            host.all_nics().join(", ")
+                        ),
+                    );
+                }
+                continue;
+            };
+            let m = Placed { parent, span: at };
             let (nic, vlan) = nic_of(m.parent);
             if !host.all_nics().iter().any(|n| n == nic) {
                 if is_mine {
@@ -149,7 +271,12 @@ pub(crate) fn place(
             // Keyed by NIC and VLAN id, not by name: "ens38.010" is "ens38.10".
             if let Some(&other) = users.get(&(nic, vlan)) {
                 if is_mine {
-                    let o = Parent::of(&drafts[other]).unwrap();
+                    let o = Accepted::of(&drafts[other]).unwrap();
+                    let (o_parent, o_span) = o.on(&host.name).unwrap();
+                    let o = Placed {
+                        parent: o_parent,
+                        span: o_span,
+                    };
                     let (message, spelling) = if o.parent == m.parent {
                         (
                             format!(
@@ -205,13 +332,19 @@ pub(crate) fn place(
 /// the same NIC and VLAN. A VLAN sub-interface the host lacks is added to it (Docker's drivers
 /// create it; it stays while the network does).
 pub(crate) fn connect(lab: &mut Lab, ni: usize, ci: usize) -> Result<(), Refused> {
-    let Some(parent) = device(&lab.networks[ni].driver).map(String::from) else {
+    let Some(parents) = device(&lab.networks[ni].driver) else {
         return Ok(());
     };
-    let parent = parent.as_str();
     let hi = lab.containers[ci].host;
     let host = &lab.hosts[hi];
     let net = &lab.networks[ni];
+    let Some(parent) = parents.on(&host.name).map(String::from) else {
+        return Err(Refused(format!(
+            "network {} has no parent on host {} (its parent: {parents}); add {} = \"NIC\" to its parent table in the lab file",
+            net.name, host.name, host.name
+        )));
+    };
+    let parent = parent.as_str();
     let (nic, vlan) = match split_vlan(parent) {
         Some((nic, id)) => (nic, Some(id)),
         None => (parent, None),
@@ -225,7 +358,7 @@ pub(crate) fn connect(lab: &mut Lab, ni: usize, ci: usize) -> Result<(), Refused
         )));
     }
     for (oi, other) in lab.networks.iter().enumerate() {
-        let Some(p) = device(&other.driver) else {
+        let Some(p) = device(&other.driver).and_then(|p| p.on(&host.name)) else {
             continue;
         };
         let same = match split_vlan(p) {
@@ -266,5 +399,7 @@ pub(crate) fn containers_on(lab: &Lab, ni: usize, hi: usize) -> usize {
 /// A plain NIC's segment is the underlay's: a network on it may share its subnet. A refused
 /// parent may have been a plain NIC: it gets the benefit of the doubt.
 pub(crate) fn on_plain_nic(d: &NetDraft) -> bool {
-    !d.options.ok || device(&d.options.settings).is_some_and(|p| split_vlan(p).is_none())
+    !d.options.ok
+        || device(&d.options.settings)
+            .is_some_and(|p| p.devices().iter().all(|p| split_vlan(p).is_none()))
 }

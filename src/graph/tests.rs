@@ -9,10 +9,12 @@ use toml::Value;
 
 use super::*;
 
-const LABS: [&str; 5] = [
+const LABS: [&str; 7] = [
     "bridge",
     "macvlan",
     "macvlan-vlan",
+    "macvlan-nodes",
+    "macvlan-trunk",
     "overlay",
     "routed-gateway",
 ];
@@ -124,7 +126,11 @@ fn expected(name: &str) -> Expected {
                 "overlay" => e.veths += 1,
                 "macvlan" => {
                     e.macvlans += 1;
-                    let parent = nets[n]["parent"].as_str().unwrap();
+                    // One name for every host, or a table of one per host.
+                    let parent = match &nets[n]["parent"] {
+                        Value::Table(per_host) => per_host[&host].as_str().unwrap(),
+                        one => one.as_str().unwrap(),
+                    };
                     if parent.contains('.') {
                         e.vlans.insert((host.clone(), parent.to_string()));
                     }

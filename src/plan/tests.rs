@@ -112,6 +112,8 @@ fn plans_are_self_consistent() {
         include_str!("../../labs/bridge.toml"),
         include_str!("../../labs/macvlan.toml"),
         include_str!("../../labs/macvlan-vlan.toml"),
+        include_str!("../../labs/macvlan-nodes.toml"),
+        include_str!("../../labs/macvlan-trunk.toml"),
         include_str!("../../labs/routed-gateway.toml"),
         include_str!("../../labs/ipvlan.toml"),
     ] {

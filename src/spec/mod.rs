@@ -23,7 +23,7 @@ pub use model::*;
 
 pub(crate) use diag::Reporter;
 use raw::*;
-pub(crate) use raw::{Name, RawNetwork};
+pub(crate) use raw::{Name, RawNetwork, RawParent};
 
 use crate::driver::{self, AddressPool, NetworkDriver};
 
@@ -657,6 +657,7 @@ impl Validator<'_, '_> {
                         icc: false,
                     },
                     spans: Vec::new(),
+                    host_spans: Vec::new(),
                     ok: true,
                 },
                 subnet: None,

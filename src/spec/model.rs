@@ -182,13 +182,13 @@ pub enum Driver {
     Bridge { bridge: String, icc: bool },
     /// Host-local macvlan on a host interface (`ens33`, or a sub-interface like `ens38.10`).
     /// No bridge and no gateway address: the gateway lives elsewhere (a router host) or nowhere.
-    Macvlan { parent: String, mode: MacvlanMode },
+    Macvlan { parent: Parent, mode: MacvlanMode },
     /// Host-local ipvlan on a host interface, like macvlan but the children share the
     /// parent's MAC. Without a parent the network is internal: its parent is a dummy device
     /// the host plan creates (`internal`), named as Docker names it (`di-` and the id's first
     /// 12 digits), so its containers reach only each other.
     Ipvlan {
-        parent: String,
+        parent: Parent,
         mode: IpvlanMode,
         /// Recorded as `dummy_parent`: the key `internal` is the network's own (a flattened
         /// field of the same name would be read back into the network, not here).
@@ -199,6 +199,66 @@ pub enum Driver {
         )]
         internal: bool,
     },
+}
+
+/// The parent device of a macvlan or ipvlan network: one name on every host (`parent =
+/// "ens33"`), or one per host (`parent = { node-1 = "ens33.10", node-2 = "ens32.10" }`: seed
+/// 003's two nodes name their NICs ens33 and ens32). Recorded as written: a string or a table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Parent {
+    All(String),
+    PerHost(indexmap::IndexMap<String, String>),
+}
+
+impl From<&str> for Parent {
+    fn from(p: &str) -> Parent {
+        Parent::All(p.to_string())
+    }
+}
+
+impl Default for Parent {
+    fn default() -> Parent {
+        Parent::All(String::new())
+    }
+}
+
+impl Parent {
+    /// The device on host `host`, if the network has one there.
+    pub fn on(&self, host: &str) -> Option<&str> {
+        match self {
+            Parent::All(p) => Some(p),
+            Parent::PerHost(m) => m.get(host).map(String::as_str),
+        }
+    }
+    /// Every device named, once each, in the order written.
+    pub fn devices(&self) -> Vec<&str> {
+        match self {
+            Parent::All(p) => vec![p.as_str()],
+            Parent::PerHost(m) => {
+                let mut out: Vec<&str> = Vec::new();
+                for d in m.values() {
+                    if !out.contains(&d.as_str()) {
+                        out.push(d);
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Parent {
+    /// `ens33`, or `node-1: ens33.10, node-2: ens32.10`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Parent::All(p) => f.write_str(p),
+            Parent::PerHost(m) => {
+                let all: Vec<String> = m.iter().map(|(h, d)| format!("{h}: {d}")).collect();
+                f.write_str(&all.join(", "))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

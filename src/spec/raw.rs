@@ -369,10 +369,12 @@ pub struct RawNetwork {
     #[schemars(with = "bool", extend("default" = true))]
     pub icc: Option<Spanned<bool>>,
     /// Macvlan and ipvlan drivers: the host interface (`ens33`, or `ens38.10` for VLAN 10 on
-    /// ens38); an ipvlan network without one is internal (its parent is a dummy device).
+    /// ens38), or one per host when their NICs are named differently (`parent = { node-1 =
+    /// "ens33.10", node-2 = "ens32.10" }`); an ipvlan network without one is internal (its
+    /// parent is a dummy device).
     #[serde(default)]
-    #[schemars(with = "String")]
-    pub parent: Option<Name>,
+    #[schemars(with = "ParentSchema")]
+    pub parent: Option<Spanned<RawParent>>,
     /// Macvlan driver: bridge (default), vepa, private or passthru; ipvlan driver: l2 (default)
     /// or l3.
     #[serde(default)]
@@ -382,6 +384,47 @@ pub struct RawNetwork {
     #[serde(default)]
     #[schemars(with = "bool", extend("default" = false))]
     pub internal: Option<Spanned<bool>>,
+}
+
+/// `parent` as written: one interface name for every host, or a table of one per host.
+#[derive(Debug)]
+pub enum RawParent {
+    One(String),
+    PerHost(IndexMap<Name, Name>),
+}
+
+/// The schema of `parent`: a string, or a table of strings by host.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ParentSchema {
+    One(String),
+    PerHost(IndexMap<String, String>),
+}
+
+impl<'de> Deserialize<'de> for RawParent {
+    // By hand, not `#[serde(untagged)]`: an untagged enum buffers its input, and the buffer
+    // loses the spans of the per-host names (serde_spanned needs toml's own deserializer).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ParentVisitor;
+        impl<'de> Visitor<'de> for ParentVisitor {
+            type Value = RawParent;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an interface name, or a table of one per host")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawParent, E> {
+                Ok(RawParent::One(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawParent, A::Error> {
+                let mut out = IndexMap::new();
+                while let Some((host, dev)) = map.next_entry::<Name, Name>()? {
+                    out.insert(host, dev);
+                }
+                Ok(RawParent::PerHost(out))
+            }
+        }
+        d.deserialize_any(ParentVisitor)
+    }
 }
 
 impl RawNetwork {

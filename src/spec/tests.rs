@@ -1696,7 +1696,7 @@ fn ipvlan_lab_is_docker_faithful() {
     assert_eq!(
         iso.driver,
         Driver::Ipvlan {
-            parent: format!("di-{}", &iso.id[..12]),
+            parent: Parent::All(format!("di-{}", &iso.id[..12])),
             mode: IpvlanMode::L2,
             internal: true
         }
@@ -1886,4 +1886,139 @@ fn a_toml_problem_is_shown_with_the_line_it_is_on() {
         shown.contains("= help: addresses are strings: ip = \"10.0.0.2\""),
         "{shown}"
     );
+}
+
+const MACVLAN_NODES: &str = include_str!("../../labs/macvlan-nodes.toml");
+const MACVLAN_TRUNK: &str = include_str!("../../labs/macvlan-trunk.toml");
+
+/// Seed 003: each node's daemon is given its own parent (ens33 on node-1, ens32 on node-2),
+/// and the trunk half's sub-interfaces are each host's own.
+#[test]
+fn a_parent_may_name_a_device_per_host() {
+    let l = lab(MACVLAN_NODES);
+    let Driver::Macvlan { parent, .. } = &net(&l, "mac_net1").driver else {
+        panic!()
+    };
+    assert_eq!(parent.on("node-1"), Some("ens33"));
+    assert_eq!(parent.on("node-2"), Some("ens32"));
+    assert_eq!(parent.on("node-3"), None);
+    let t = lab(MACVLAN_TRUNK);
+    let vlans = |h: &str| {
+        let host = t.hosts.iter().find(|x| x.name == h).unwrap();
+        let mut v: Vec<(String, String, u16)> = host
+            .vlans
+            .iter()
+            .map(|v| (v.name.clone(), v.nic.clone(), v.id))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        vlans("node-1"),
+        [
+            ("ens33.10".to_string(), "ens33".to_string(), 10),
+            ("ens33.20".to_string(), "ens33".to_string(), 20)
+        ]
+    );
+    assert_eq!(
+        vlans("node-2"),
+        [
+            ("ens32.10".to_string(), "ens32".to_string(), 10),
+            ("ens32.20".to_string(), "ens32".to_string(), 20)
+        ]
+    );
+    // The record keeps the table, and reads back the same.
+    let json = serde_json::to_string(&l).unwrap();
+    assert!(
+        json.contains(r#""parent":{"node-1":"ens33","node-2":"ens32"}"#),
+        "{json}"
+    );
+    assert_eq!(serde_json::from_str::<Lab>(&json).unwrap(), l);
+}
+
+/// The per-host parent's problems, each where it is written.
+#[test]
+fn a_per_host_parent_is_checked_host_by_host() {
+    let with = |parent: &str, extra: &str| {
+        format!(
+            "[lab]\nname = \"x\"\n[hosts.node-1]\nnic = \"ens33\"\n[hosts.node-2]\nnic = \"ens32\"\n\
+             [networks.m]\ndriver = \"macvlan\"\nparent = {parent}\nsubnet = \"10.0.0.0/24\"\n\
+             [containers.a]\nhost = \"node-1\"\nnetworks = [\"m\"]\n\
+             [containers.b]\nhost = \"node-2\"\nnetworks = [\"m\"]\n{extra}"
+        )
+    };
+    let messages = |text: &str| -> Vec<String> {
+        errors(text)
+            .into_iter()
+            .map(|d| {
+                let (l, c) = d.at.unwrap();
+                format!("{l}:{c}: {}", d.message)
+            })
+            .collect()
+    };
+    // A host of the lab missing from the table, while it has a container on the network.
+    assert_eq!(
+        messages(&with(r#"{ node-1 = "ens33" }"#, "")),
+        ["9:10: network m has no parent on host node-2, which has 1 container on it"]
+    );
+    // A host the lab does not have (a typo), with the closest name.
+    let e = errors(&with(r#"{ node-1 = "ens33", nod-2 = "ens32" }"#, ""));
+    assert!(
+        e.iter().any(|d| d.at == Some((9, 30))
+            && d.message == "parent of network m names host nod-2, which the lab does not have"
+            && d.help
+                .as_deref()
+                .unwrap()
+                .starts_with("did you mean \"node-2\"? The lab's hosts: node-1, node-2")),
+        "{e:?}"
+    );
+    // Each host's device checked for its form and against that host's NICs, at the device.
+    assert_eq!(
+        messages(&with(r#"{ node-1 = "ens33", node-2 = "ens33" }"#, "")),
+        ["9:39: parent interface ens33 of network m does not exist on host node-2 (its NICs: ens32)"]
+    );
+    assert_eq!(
+        messages(&with(r#"{ node-1 = "ens33.5000", node-2 = "ens32" }"#, "")),
+        [
+            r#"9:21: VLAN id 5000 in parent "ens33.5000" is out of range: 802.1Q VLAN ids are 1 to 4094"#
+        ]
+    );
+    assert_eq!(messages(&with("{}", "")), ["9:10: parent names no host"]);
+    // One parent per host: node-2's ens32 is taken by m; node-1's ens33 would be free.
+    let second = "[networks.m2]\ndriver = \"macvlan\"\nparent = { node-1 = \"ens33.7\", node-2 = \"ens32\" }\n\
+                  [containers.c]\nhost = \"node-2\"\nnetworks = [\"m2\"]\n";
+    assert_eq!(
+        messages(&with(r#"{ node-1 = "ens33", node-2 = "ens32" }"#, second)),
+        ["19:41: network m is already using parent interface ens32 on host node-2, so network m2 cannot"]
+    );
+    // A number is no interface name.
+    let e = errors(&with("{ node-1 = 3 }", ""));
+    assert!(e[0].message.contains("invalid type: integer `3`"), "{e:?}");
+}
+
+/// At run time as at `up`: a container joins a per-host network only on a host it names.
+#[test]
+fn connect_to_a_per_host_parent_needs_one_on_the_containers_host() {
+    let text = MACVLAN_NODES.replace(
+        "[containers.bbox-1]",
+        "[hosts.node-3]\nnic = \"ens33\"\n\n[networks.n]\ndriver = \"bridge\"\n\n\
+         [containers.bbox-3]\nhost = \"node-3\"\nnetworks = [\"n\"]\n\n[containers.bbox-1]",
+    );
+    let l = lab(&text);
+    let ni = l
+        .networks
+        .iter()
+        .position(|n| n.name == "mac_net1")
+        .unwrap();
+    let ci = |name: &str| l.containers.iter().position(|c| c.name == name).unwrap();
+    let e = change::connect(&l, ni, ci("bbox-3"), None).unwrap_err();
+    assert!(
+        e.0.starts_with("network mac_net1 has no parent on host node-3 (its parent: node-1: ens33, node-2: ens32)"),
+        "{}",
+        e.0
+    );
+    // bbox-2 may join a second network on node-2's ens32 only if mac_net1 leaves it first.
+    let new = change::disconnect(&l, ni, ci("bbox-2")).unwrap();
+    let back = change::connect(&new, ni, ci("bbox-2"), None).unwrap();
+    assert_eq!(back.containers[ci("bbox-2")].endpoints.len(), 1);
 }
