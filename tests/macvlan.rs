@@ -79,6 +79,26 @@ fn assert_macvlan(
     );
 }
 
+/// `netlab up` of `file` as `lab`, all of its `checks` checks passing.
+fn up_passing(lab: &str, file: &str, checks: usize) {
+    let o = netlab(&["up", "-q", "--name", lab, file]);
+    assert!(o.status.success(), "up {file} failed: {}", text(&o));
+    let want = format!("{checks} passed, 0 failed");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&want),
+        "{file}: {}",
+        text(&o)
+    );
+}
+
+/// `netlab down`: nothing of the lab left, and the root namespace as it was `before` up.
+fn down_restoring(lab: &str, before: &str) {
+    let o = netlab(&["down", lab]);
+    assert!(o.status.success(), "down: {}", text(&o));
+    assert_clean(lab);
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}
+
 /// Every ordered pair of `nodes` (namespace, address) pinged at once; returns the TTL seen
 /// (None: unreachable) per (from, to) address.
 fn ping_matrix(nodes: &[(String, &str)]) -> BTreeMap<(String, String), Option<u8>> {
@@ -116,10 +136,7 @@ fn macvlan_lab_matches_the_article() {
     let lab = unique("tmv");
     let before = root_snapshot();
     let _guard = LabGuard(lab.clone());
-    let o = netlab(&["up", "-q", "--name", &lab, "labs/macvlan.toml"]);
-    assert!(o.status.success(), "up failed: {}", text(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("4 passed, 0 failed"), "lab checks: {out}");
+    up_passing(&lab, "labs/macvlan.toml", 4);
 
     let mut expected = vec![
         ns(&lab, "underlay"),
@@ -179,10 +196,7 @@ fn macvlan_lab_matches_the_article() {
         assert_eq!(*got, want(from, to), "ping {from} -> {to}: {m:?}");
     }
 
-    let o = netlab(&["down", &lab]);
-    assert!(o.status.success(), "down: {}", text(&o));
-    assert_clean(&lab);
-    assert_eq!(root_snapshot(), before, "the root namespace changed");
+    down_restoring(&lab, &before);
 }
 
 /// Every kernel operation of a macvlan `up` can fail; each failure leaves nothing behind.
@@ -323,13 +337,7 @@ fn macvlan_vlan_lab_matches_the_article() {
     let lab = unique("tmvv");
     let before = root_snapshot();
     let _guard = LabGuard(lab.clone());
-    let o = netlab(&["up", "-q", "--name", &lab, "labs/macvlan-vlan.toml"]);
-    assert!(o.status.success(), "up failed: {}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("4 passed, 0 failed"),
-        "{}",
-        text(&o)
-    );
+    up_passing(&lab, "labs/macvlan-vlan.toml", 4);
     assert_vlan_hosts(&lab);
 
     // Same VLAN: TTL 64 across hosts (and on one host); different VLANs: nothing, no router.
@@ -343,10 +351,7 @@ fn macvlan_vlan_lab_matches_the_article() {
         assert_eq!(*got, want, "ping {from} -> {to}: {m:?}");
     }
 
-    let o = netlab(&["down", &lab]);
-    assert!(o.status.success(), "down: {}", text(&o));
-    assert_clean(&lab);
-    assert_eq!(root_snapshot(), before, "the root namespace changed");
+    down_restoring(&lab, &before);
 }
 
 #[test]
@@ -359,13 +364,7 @@ fn routed_gateway_lab_routes_between_vlans() {
     let lab = unique("tmvr");
     let before = root_snapshot();
     let _guard = LabGuard(lab.clone());
-    let o = netlab(&["up", "-q", "--name", &lab, "labs/routed-gateway.toml"]);
-    assert!(o.status.success(), "up failed: {}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("6 passed, 0 failed"),
-        "{}",
-        text(&o)
-    );
+    up_passing(&lab, "labs/routed-gateway.toml", 6);
     assert_vlan_hosts(&lab);
 
     // The router: gateways on its sub-interfaces, forwarding on in its namespace only.
@@ -436,10 +435,7 @@ fn routed_gateway_lab_routes_between_vlans() {
         .count();
     assert_eq!(rules, 6, "the article's six rules");
 
-    let o = netlab(&["down", &lab]);
-    assert!(o.status.success(), "down: {}", text(&o));
-    assert_clean(&lab);
-    assert_eq!(root_snapshot(), before, "the root namespace changed");
+    down_restoring(&lab, &before);
 }
 
 /// `netlab inspect LAB/NET --host H --json`'s Options.parent: the parent that host's daemon
@@ -464,13 +460,7 @@ fn macvlan_with_a_parent_per_host_sits_on_each_hosts_own_nic() {
     let lab = unique("tmvn");
     let before = root_snapshot();
     let _guard = LabGuard(lab.clone());
-    let o = netlab(&["up", "-q", "--name", &lab, "labs/macvlan-nodes.toml"]);
-    assert!(o.status.success(), "up failed: {}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("2 passed, 0 failed"),
-        "{}",
-        text(&o)
-    );
+    up_passing(&lab, "labs/macvlan-nodes.toml", 2);
     let (n1, n2) = (ns(&lab, "node-1"), ns(&lab, "node-2"));
     let (b1, b2) = (ns(&lab, "bbox-1"), ns(&lab, "bbox-2"));
     // Each host has only its own NIC: node-2 has no ens33 for a lab-wide parent to use.
@@ -494,10 +484,7 @@ fn macvlan_with_a_parent_per_host_sits_on_each_hosts_own_nic() {
     assert_eq!(inspected_parent(&lab, "mac_net1", "node-1"), "ens33");
     assert_eq!(inspected_parent(&lab, "mac_net1", "node-2"), "ens32");
 
-    let o = netlab(&["down", &lab]);
-    assert!(o.status.success(), "down: {}", text(&o));
-    assert_clean(&lab);
-    assert_eq!(root_snapshot(), before, "the root namespace changed");
+    down_restoring(&lab, &before);
 }
 
 /// Seed 003's VLAN half: VLANs 10 and 20 on ens33 of node-1 and on ens32 of node-2, one
@@ -512,13 +499,7 @@ fn macvlan_trunk_with_a_parent_per_host_matches_the_article() {
     let lab = unique("tmvt");
     let before = root_snapshot();
     let _guard = LabGuard(lab.clone());
-    let o = netlab(&["up", "-q", "--name", &lab, "labs/macvlan-trunk.toml"]);
-    assert!(o.status.success(), "up failed: {}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("3 passed, 0 failed"),
-        "{}",
-        text(&o)
-    );
+    up_passing(&lab, "labs/macvlan-trunk.toml", 3);
     let (n1, n2) = (ns(&lab, "node-1"), ns(&lab, "node-2"));
     for (h, nic) in [(&n1, "ens33"), (&n2, "ens32")] {
         assert_vlan(h, &format!("{nic}.10"), nic, 10);
@@ -572,8 +553,5 @@ fn macvlan_trunk_with_a_parent_per_host_matches_the_article() {
     }
     assert_eq!(inspected_parent(&lab, "mac_net12", "node-2"), "ens32.20");
 
-    let o = netlab(&["down", &lab]);
-    assert!(o.status.success(), "down: {}", text(&o));
-    assert_clean(&lab);
-    assert_eq!(root_snapshot(), before, "the root namespace changed");
+    down_restoring(&lab, &before);
 }
