@@ -30,6 +30,11 @@ const REJECTED: &[(&str, &str, &str)] = &[
         "a string where an integer is expected",
     ),
     (
+        "parent-per-host-not-a-string.toml",
+        "/networks/mac_net1/parent",
+        "an integer where a host's parent NIC name is expected",
+    ),
+    (
         "wrong-type-networks.toml",
         "/containers/c1/networks",
         "a string where an array is expected",
