@@ -838,7 +838,10 @@ fn dry_run_script_builds_what_up_builds(file: &str, prefix: &str) {
     }
     let namespaces = lab_namespaces(&lab);
     assert!(namespaces.len() >= 3, "{namespaces:?}");
-    let scripted: Vec<serde_json::Value> = namespaces.iter().map(|n| built_state(n, &planned)).collect();
+    let scripted: Vec<serde_json::Value> = namespaces
+        .iter()
+        .map(|n| built_state(n, &planned))
+        .collect();
     for n in &namespaces {
         let o = std::process::Command::new("ip")
             .args(["netns", "del", n])
