@@ -55,7 +55,6 @@ impl NetworkDriver for Macvlan {
                 mode
             }
         };
-        let mode = mode.ok_or(MacvlanMode::Bridge);
         let Some(raw) = &n.parent else {
             r.error_help(
                 span(name),
@@ -65,7 +64,7 @@ impl NetworkDriver for Macvlan {
             return Options {
                 settings: Driver::Macvlan {
                     parent: Parent::default(),
-                    mode: mode.unwrap_or_else(|m| m),
+                    mode: mode.unwrap_or(MacvlanMode::Bridge),
                 },
                 spans: vec![("parent", span(name))],
                 host_spans: Vec::new(),
@@ -76,11 +75,11 @@ impl NetworkDriver for Macvlan {
         Options {
             settings: Driver::Macvlan {
                 parent,
-                mode: mode.unwrap_or_else(|m| m),
+                mode: mode.unwrap_or(MacvlanMode::Bridge),
             },
             spans: vec![("parent", raw.span())],
             host_spans,
-            ok: parent_ok && mode.is_ok(),
+            ok: parent_ok && mode.is_some(),
         }
     }
 

@@ -46,11 +46,11 @@ pub(crate) enum DefaultRoute {
     None,
 }
 
-/// A network's driver settings as checked: stand-ins where a value was refused (the lab is
-/// then never returned) or is still to be allocated.
 /// A per-host value's host, where that host's key is written and where its value is.
 pub(crate) type HostSpan = (String, Range<usize>, Range<usize>);
 
+/// A network's driver settings as checked: stand-ins where a value was refused (the lab is
+/// then never returned) or is still to be allocated.
 pub(crate) struct Options {
     pub settings: Driver,
     /// Where each of the driver's options is written, for errors found later.

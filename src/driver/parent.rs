@@ -123,14 +123,14 @@ impl<'d> Accepted<'d> {
     }
 
     /// The device on host `host` and where it is written.
-    fn on(&self, host: &str) -> Option<(&'d str, Range<usize>)> {
-        let dev = self.parent.on(host)?;
-        let at = self
+    fn on(&self, host: &str) -> Option<Placed<'d>> {
+        let parent = self.parent.on(host)?;
+        let span = self
             .host_spans
             .iter()
             .find(|(h, _, _)| h == host)
             .map_or(self.span.clone(), |(_, _, s)| s.clone());
-        Some((dev, at))
+        Some(Placed { parent, span })
     }
 }
 
@@ -226,7 +226,7 @@ pub(crate) fn place(
             let d = &drafts[ni];
             let is_mine = d.driver.name() == mine.name();
             let accepted_parent = Accepted::of(d).unwrap();
-            let Some((parent, at)) = accepted_parent.on(&host.name) else {
+            let Some(m) = accepted_parent.on(&host.name) else {
                 if is_mine {
                     let count = per_net.get(&ni).copied().unwrap_or(0);
                     v.r.error_help(
@@ -247,7 +247,6 @@ pub(crate) fn place(
                 }
                 continue;
             };
-            let m = Placed { parent, span: at };
             let (nic, vlan) = nic_of(m.parent);
             if !host.all_nics().iter().any(|n| n == nic) {
                 if is_mine {
@@ -271,12 +270,9 @@ pub(crate) fn place(
             // Keyed by NIC and VLAN id, not by name: "ens38.010" is "ens38.10".
             if let Some(&other) = users.get(&(nic, vlan)) {
                 if is_mine {
-                    let o = Accepted::of(&drafts[other]).unwrap();
-                    let (o_parent, o_span) = o.on(&host.name).unwrap();
-                    let o = Placed {
-                        parent: o_parent,
-                        span: o_span,
-                    };
+                    let o = Accepted::of(&drafts[other])
+                        .and_then(|o| o.on(&host.name))
+                        .unwrap();
                     let (message, spelling) = if o.parent == m.parent {
                         (
                             format!(
