@@ -907,12 +907,16 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__trace)
-            opts="-h --probe --minimal --detailed --json --color --help"
+            opts="-h --probe --minimal --detailed --size --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

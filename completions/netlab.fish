@@ -149,6 +149,7 @@ always\t''
 never\t''"
 complete -c netlab -n "__fish_netlab_using_subcommand bridge" -l json -d 'Machine-readable output'
 complete -c netlab -n "__fish_netlab_using_subcommand bridge" -s h -l help -d 'Print help'
+complete -c netlab -n "__fish_netlab_using_subcommand trace" -l size -d 'An echo request with N bytes of ICMP payload and DF set, as `ping -M do -s N` (an IP packet of N + 28 bytes): where an MTU on the way stops it (MTU_EXCEEDED)' -r
 complete -c netlab -n "__fish_netlab_using_subcommand trace" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -279,7 +279,7 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
     /// Predict the hop-by-hop path of a ping from a container to a peer, from live kernel state;
     /// exit 1 unless the ping would be delivered
     #[command(
-        after_help = "Examples:\n  netlab trace bbox2 bbox1\n  netlab trace bbox1 172.16.20.11 --minimal\n  netlab trace bbox3 10.0.0.2 --probe"
+        after_help = "Examples:\n  netlab trace bbox2 bbox1\n  netlab trace bbox1 172.16.20.11 --minimal\n  netlab trace bbox3 10.0.0.2 --probe\n  netlab trace bbox2 bbox1 --size 1423"
     )]
     Trace {
         /// Source: a container, host or namespace
@@ -297,6 +297,9 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         /// Also every step of the reply's way back
         #[arg(long)]
         detailed: bool,
+        /// An echo request with N bytes of ICMP payload and DF set, as `ping -M do -s N` (an IP packet of N + 28 bytes): where an MTU on the way stops it (MTU_EXCEEDED)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=65507))]
+        size: Option<u16>,
         /// Machine-readable output
         #[arg(long)]
         json: bool,

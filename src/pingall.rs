@@ -762,6 +762,7 @@ mod tests {
                         ttl: ok.then_some(64),
                         rtt_ms: ok.then_some(0.02),
                         error: None,
+                        mtu: None,
                     },
                 });
             }

@@ -452,3 +452,110 @@ fn destination_resolves_in_the_source_lab_first() {
         assert_eq!(v["trace"]["delivered_to"], format!("{src}.bbox1"), "{v}");
     }
 }
+
+/// iputils `ping -M do -s N -c 1` from `ns`: its output, the oracle for what a DF packet of N
+/// bytes of payload meets.
+fn ping_df(ns: &str, dst: &str, size: u32) -> String {
+    let o = Command::new("ip")
+        .args([
+            "netns", "exec", ns, "ping", "-n", "-M", "do", "-c", "1", "-W", "2",
+        ])
+        .args(["-s", &size.to_string(), dst])
+        .output()
+        .unwrap();
+    text(&o)
+}
+
+/// `trace --size N --json --probe`: the disposition and MTU it predicts, and whether the real
+/// probe (DF set, N bytes) agreed.
+fn trace_sized(from: &str, to: &str, size: u32) -> (String, Option<u64>, Value) {
+    let o = netlab(&[
+        "trace",
+        from,
+        to,
+        "--size",
+        &size.to_string(),
+        "--json",
+        "--probe",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("trace --size {size}: no JSON ({e}): {}", text(&o)));
+    let d = v["trace"]["disposition"].as_str().unwrap().to_string();
+    assert_eq!(
+        o.status.code(),
+        Some(if d == "DELIVERED" { 0 } else { 1 }),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(v["trace"]["size"], size + 28, "{v}");
+    assert_eq!(v["agree"], true, "the probe disagrees: {v}");
+    (d, v["trace"]["mtu"].as_u64(), v)
+}
+
+/// `trace --size`: the overlay's MTU (1450, the underlay's 1500 less VXLAN's 50) stops a DF
+/// packet one byte larger at the source, as iputils says; an underlay NIC lowered to 1400
+/// makes the VXLAN port answer "fragmentation needed" (mtu 1350) from the destination, after
+/// which the source knows that path MTU, and trace says so.
+#[test]
+fn sized_traces_meet_the_mtus_iputils_meets() {
+    if !require_root("sized_traces_meet_the_mtus_iputils_meets") {
+        return;
+    }
+    let lab = unique("trmtu");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/overlay.toml");
+    let (src, dst) = (format!("{lab}.bbox2"), format!("{lab}.bbox1"));
+    // 1422 + 28 = 1450: fits.
+    let (d, mtu, _) = trace_sized(&src, &dst, 1422);
+    assert_eq!((d.as_str(), mtu), ("DELIVERED", None));
+    let p = ping_df(&src, "10.0.0.2", 1422);
+    assert!(p.contains("1430 bytes from 10.0.0.2"), "{p}");
+    // One byte more: the source refuses it.
+    let (d, mtu, v) = trace_sized(&src, &dst, 1423);
+    assert_eq!((d.as_str(), mtu), ("MTU_EXCEEDED", Some(1450)), "{v}");
+    assert_eq!(v["trace"]["hops"][0]["namespace"], src.as_str());
+    let p = ping_df(&src, "10.0.0.2", 1423);
+    assert!(p.contains("message too long, mtu=1450"), "{p}");
+
+    // The underlay NIC of bbox2's host at 1400: the inner packet may be 1350 bytes.
+    ip(&[
+        "-n",
+        &format!("{lab}.nas5"),
+        "link",
+        "set",
+        "ens33",
+        "mtu",
+        "1400",
+    ]);
+    let (d, mtu, v) = trace_sized(&src, &dst, 1322);
+    assert_eq!((d.as_str(), mtu), ("DELIVERED", None), "{v}");
+    let (d, mtu, v) = trace_sized(&src, &dst, 1323);
+    assert_eq!((d.as_str(), mtu), ("MTU_EXCEEDED", Some(1350)), "{v}");
+    let why = v["trace"]["reason"].as_str().unwrap();
+    assert!(
+        why.contains("vxlan0") && why.contains("(mtu = 1350) from 10.0.0.2"),
+        "{why}"
+    );
+    assert!(
+        v["probe"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("fragmentation needed (mtu = 1350) (ICMP from 10.0.0.2)"),
+        "{v}"
+    );
+    // The probe taught the source the path MTU: now the send itself fails, for trace as for
+    // iputils (whose own first try had taught it nothing new).
+    let (d, mtu, v) = trace_sized(&src, &dst, 1323);
+    assert_eq!((d.as_str(), mtu), ("MTU_EXCEEDED", Some(1350)), "{v}");
+    assert!(
+        v["trace"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("path MTU 1350"),
+        "{v}"
+    );
+    let p = ping_df(&src, "10.0.0.2", 1323);
+    assert!(p.contains("message too long, mtu=1350"), "{p}");
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
+}

@@ -74,6 +74,9 @@ enum ConsoleCommand {
         /// Also every step of the reply's way back
         #[arg(long)]
         detailed: bool,
+        /// ICMP payload bytes with DF set, as `ping -M do -s N`
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=65507))]
+        size: Option<u16>,
     },
     /// Set a node's interface up or down (`netlab link`)
     Link {
@@ -309,6 +312,7 @@ impl Session {
                 probe,
                 minimal,
                 detailed,
+                size,
             } => {
                 node_ns(&rec.lab, &from)?;
                 let to = qualified_target(&rec.lab, &to)?;
@@ -318,6 +322,7 @@ impl Session {
                     probe,
                     minimal,
                     detailed,
+                    size,
                     false,
                 )?
             }

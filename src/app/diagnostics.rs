@@ -495,9 +495,11 @@ pub fn trace(
     probe: bool,
     minimal: bool,
     detailed: bool,
+    size: Option<u16>,
     json: bool,
 ) -> Result<()> {
     let recs = records();
+    let len = size.map(|n| u32::from(n) + crate::trace::ICMP_ECHO_OVERHEAD);
     need_root_to(if probe {
         "read other network namespaces and send ICMP probes from them (CAP_NET_RAW)"
     } else {
@@ -518,7 +520,7 @@ pub fn trace(
         .name
         .clone();
     let (dst, intended) = trace_target(&recs, &src_name, to)?;
-    let mut t = crate::trace::trace(&snap, &observe::KernelRoutes, &src_name, dst);
+    let mut t = crate::trace::trace_sized(&snap, &observe::KernelRoutes, &src_name, dst, len);
     let leaves = snap
         .namespaces
         .iter()
@@ -526,7 +528,7 @@ pub fn trace(
         .any(|l| l.link_netnsid.is_some() && l.peer.is_none());
     if lab.is_some() && t.disposition != crate::trace::Disposition::Delivered && leaves {
         snap = observe::snapshot(&targets, Want::ALL);
-        t = crate::trace::trace(&snap, &observe::KernelRoutes, &src_name, dst);
+        t = crate::trace::trace_sized(&snap, &observe::KernelRoutes, &src_name, dst, len);
     }
     let src = snap.namespace(&src_name).expect("source observed");
     let src_path = std::path::Path::new(&src.path);
@@ -534,23 +536,31 @@ pub fn trace(
         Some(crate::kernel::icmp::ping_in(
             src_path,
             dst.into(),
-            Default::default(),
+            crate::kernel::icmp::PingOptions {
+                size,
+                ..Default::default()
+            },
         )?)
     } else {
         None
     };
     // Hop by hop: TTL 1..=routers+1; each answer must come from the predicted router's
-    // namespace (time exceeded), and the last from the destination (echo reply).
+    // namespace (time exceeded), and the last from the destination (echo reply). These are
+    // small probes: with a size, they are judged against the path of a small packet.
+    let routed = match len {
+        Some(_) => crate::trace::trace(&snap, &observe::KernelRoutes, &src_name, dst),
+        None => t.clone(),
+    };
     let mut hop_probes = Vec::new();
     if probe {
-        for k in 1..=(crate::trace::routers(&t).len() as u8 + 1) {
+        for k in 1..=(crate::trace::routers(&routed).len() as u8 + 1) {
             let p = crate::kernel::icmp::probe_ttl(
                 src_path,
                 dst.into(),
                 k,
                 std::time::Duration::from_millis(700),
             )?;
-            hop_probes.push(crate::trace::probe::judge(&snap, &t, &p));
+            hop_probes.push(crate::trace::probe::judge(&snap, &routed, &p));
         }
     }
     let hops_agree = hop_probes.iter().all(|h| h.agrees);
@@ -564,9 +574,14 @@ pub fn trace(
         _ => None,
     };
     let delivered = t.disposition == crate::trace::Disposition::Delivered && elsewhere.is_none();
+    // Stopped by an MTU: the probe must be stopped by the same one (the local refusal's or
+    // the "fragmentation needed"'s).
+    let same_mtu = |p: &crate::kernel::icmp::PingResult| {
+        t.disposition != crate::trace::Disposition::MtuExceeded || p.mtu == t.mtu
+    };
     let agree = probed
         .as_ref()
-        .map(|p| hops_agree && (p.received > 0) == delivered);
+        .map(|p| hops_agree && (p.received > 0) == delivered && same_mtu(p));
     // Exit 0 only for a ping that would be delivered (and, with --probe, is), as `check` does.
     let status = || -> Result<()> {
         if delivered && agree != Some(false) {
@@ -616,7 +631,10 @@ pub fn trace(
                 p.ttl.unwrap_or(0)
             )
         } else {
-            "unreachable".to_string()
+            match &p.error {
+                Some(e) => format!("unreachable ({e})"),
+                None => "unreachable".to_string(),
+            }
         };
         if ok {
             println!("probe: {got}: agrees with the prediction");

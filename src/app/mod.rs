@@ -193,8 +193,9 @@ fn dispatch(cmd: Command) -> Result<()> {
             probe,
             minimal,
             detailed,
+            size,
             json,
-        } => diagnostics::trace(&from, &to, probe, minimal, detailed, json),
+        } => diagnostics::trace(&from, &to, probe, minimal, detailed, size, json),
         Command::Pingall {
             lab,
             count,

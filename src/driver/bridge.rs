@@ -196,7 +196,14 @@ fn switch_frame(
             ));
             continue;
         }
-        match w.transmit(ns, &p, want, vlan) {
+        let sent = w.through(
+            ns,
+            n.link(&p),
+            &format!("as a port of {br}"),
+            known.is_some(),
+            |w| w.transmit(ns, &p, want, vlan),
+        );
+        match sent {
             Ok(mut r) => {
                 r.2.insert(
                     0,

@@ -193,6 +193,64 @@ impl NetworkDriver for Overlay {
     }
 }
 
+/// IPv4, UDP and VXLAN headers and the inner Ethernet header: what encapsulation adds
+/// (the kernel's VXLAN_HEADROOM).
+const VXLAN_HEADROOM: u32 = 50;
+
+/// The kernel's `skb_tunnel_check_pmtu` for a VXLAN device: the inner packet must fit the MTU
+/// of the underlay route to the VTEP less the encapsulation. When it does not, a VXLAN device
+/// that is a bridge port answers, for a packet with DF set, an ICMP "fragmentation needed"
+/// from the inner destination's address and drops it (the sender learns that path MTU);
+/// otherwise, or below 576 bytes, the outer packet is sent and fragmented on the way.
+fn tunnel_pmtu(
+    w: &mut Walk<'_>,
+    ns: &str,
+    l: &Link,
+    sock_ns: &str,
+    vtep: Ipv4Addr,
+    len: u32,
+    pre: &mut Vec<crate::trace::Hop>,
+) -> Result<(), Fail> {
+    let Some(sock) = w.snap.namespace(sock_ns) else {
+        return Ok(());
+    };
+    let crate::trace::RouteResult::Via { dev, mtu, .. } = w.routes.lookup(sock, vtep) else {
+        return Ok(());
+    };
+    let Some(under) = mtu.or_else(|| sock.link(&dev).and_then(|d| d.mtu)) else {
+        return Ok(());
+    };
+    let room = under.saturating_sub(VXLAN_HEADROOM);
+    if len <= room {
+        return Ok(());
+    }
+    if l.master.is_some() && room >= 576 {
+        w.mtu_hit = Some(room);
+        return Err((
+            Disposition::MtuExceeded,
+            format!(
+                "{ns}:{}: the {len}-byte packet, encapsulated ({} bytes), exceeds the MTU {under} of {sock_ns}'s route to VTEP {vtep} (dev {dev}); with DF set the kernel answers ICMP \"fragmentation needed\" (mtu = {room}) from {}, the destination, and drops it; the source keeps {room} as the path MTU to it",
+                l.name,
+                len + VXLAN_HEADROOM,
+                w.dst
+            ),
+        ));
+    }
+    pre.push(hop(
+        ns,
+        None,
+        Some(&l.name),
+        format!(
+            "{}: encapsulated {} bytes > underlay mtu {under}: the outer packet is fragmented",
+            l.name,
+            len + VXLAN_HEADROOM
+        ),
+        w.ttl,
+        "l2",
+    ));
+    Ok(())
+}
+
 /// A frame sent out of a VXLAN device: FDB -> VTEP, underlay, decapsulation.
 fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, Fail> {
     let n = w.ns(ns)?;
@@ -289,7 +347,11 @@ fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, 
         w.ttl,
         "l2",
     ));
-    // The outer packet crosses the underlay like any packet from the socket's namespace.
+    if let Some(len) = w.size {
+        tunnel_pmtu(w, ns, l, &sock_ns, vtep, len, &mut pre)?;
+    }
+    // The outer packet crosses the underlay like any packet from the socket's namespace (not
+    // sized: VXLAN sets no DF on it, so a router may fragment it).
     let under = one_way(w.snap, w.routes, &sock_ns, vtep);
     if under.disposition != Disposition::Delivered {
         return Err((

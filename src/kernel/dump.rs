@@ -248,6 +248,32 @@ impl Dumper {
         }
     }
 
+    /// The MTU the kernel's route to `dst` carries (RTA_METRICS, RTAX_MTU): a path MTU it
+    /// learnt from an ICMP "fragmentation needed" (a cached exception, which only a lookup
+    /// without fibmatch shows), or a route's own `mtu`. None when the device's MTU applies.
+    pub fn path_mtu(&mut self, dst: std::net::Ipv4Addr) -> io::Result<Option<u32>> {
+        use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMetric};
+        let mut q = RouteMessage::default();
+        q.header.address_family = AddressFamily::Inet;
+        q.header.destination_prefix_length = 32;
+        q.attributes
+            .push(RouteAttribute::Destination(RouteAddress::Inet(dst)));
+        let r = match self.request(RouteNetlinkMessage::GetRoute(q), false) {
+            Ok(r) => r,
+            Err(_) => return Ok(None),
+        };
+        Ok(r.into_iter().find_map(|m| match m {
+            RouteNetlinkMessage::NewRoute(x) => x.attributes.into_iter().find_map(|a| match a {
+                RouteAttribute::Metrics(ms) => ms.into_iter().find_map(|m| match m {
+                    RouteMetric::Mtu(v) => Some(v),
+                    _ => None,
+                }),
+                _ => None,
+            }),
+            _ => None,
+        }))
+    }
+
     /// Link `index` of the namespace this one knows as `nsid` (IFLA_TARGET_NETNSID).
     pub fn link_in(&mut self, nsid: i32, index: u32) -> io::Result<Option<LinkMessage>> {
         let mut q = LinkMessage::default();

@@ -30,6 +30,10 @@ pub struct PingResult {
     pub rtt_ms: Option<f64>,
     /// Why nothing came back, when the kernel or an ICMP error said so.
     pub error: Option<String>,
+    /// The MTU that stopped a request sent with DF set ([`PingOptions::size`]): the local
+    /// one the send failed with (EMSGSIZE), or the one an ICMP "fragmentation needed" gave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
 }
 
 /// How [`ping_in`] sends and waits; the same for IPv4 and IPv6.
@@ -43,6 +47,9 @@ pub struct PingOptions {
     /// keep sending one more per interval until this long after the first: a loaded machine
     /// or an emulated VM can hold a reply past `timeout`. Zero: give up after `timeout`.
     pub patience: Duration,
+    /// ICMP payload bytes with DF set, as `ping -M do -s N` sends (IPv4 only); None: 56
+    /// bytes, and the kernel may fragment.
+    pub size: Option<u16>,
 }
 
 impl Default for PingOptions {
@@ -52,6 +59,7 @@ impl Default for PingOptions {
             interval: Duration::from_millis(200),
             timeout: Duration::from_millis(1000),
             patience: Duration::ZERO,
+            size: None,
         }
     }
 }
@@ -89,8 +97,36 @@ fn next_id() -> u16 {
 /// An IPv6 link-local destination (fe80::/10) needs the interface it is on, which an
 /// [`IpAddr`] does not carry: the kernel refuses the request (EINVAL), and that is the result.
 pub fn ping_in(ns_path: &Path, dst: IpAddr, opts: PingOptions) -> io::Result<PingResult> {
-    let sock = EchoSocket::open(ns_path, dst)?;
+    let mut sock = EchoSocket::open(ns_path, dst)?;
+    if let Some(n) = opts.size {
+        sock.sized(n)?;
+    }
     ping(&sock, dst, opts)
+}
+
+/// The path MTU the kernel has for `dst` in the namespace at `ns_path` (a learnt exception or
+/// the route's device): IP_MTU of a UDP socket connected there, which sends nothing.
+fn path_mtu(ns_path: &Path, dst: IpAddr) -> io::Result<u32> {
+    netns::run_in_path(ns_path, move || {
+        let s = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
+        s.connect(&SockAddr::from(SocketAddr::new(dst, 9)))?;
+        let mut mtu: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: IP_MTU writes one int into `mtu`, whose size `len` gives.
+        let r = unsafe {
+            libc::getsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&s),
+                libc::IPPROTO_IP,
+                libc::IP_MTU,
+                (&mut mtu as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(mtu as u32)
+    })
 }
 
 fn checksum(data: &[u8]) -> u16 {
@@ -106,12 +142,12 @@ fn checksum(data: &[u8]) -> u16 {
 
 const PAYLOAD: &[u8] = b"netlab-probe-payload-56-bytes-of-data-for-a-classic-pin";
 
-/// An ICMP echo request (type 8), checksummed.
-fn echo_request(id: u16, seq: u16) -> Vec<u8> {
+/// An ICMP echo request (type 8), checksummed, with `payload` bytes of data (PAYLOAD repeated).
+fn echo_request(id: u16, seq: u16, payload: usize) -> Vec<u8> {
     let mut p = vec![8u8, 0, 0, 0];
     p.extend_from_slice(&id.to_be_bytes());
     p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(PAYLOAD);
+    p.extend(PAYLOAD.iter().cycle().take(payload));
     let c = checksum(&p);
     p[2..4].copy_from_slice(&c.to_be_bytes());
     p
@@ -138,6 +174,8 @@ enum Reply {
         from: IpAddr,
         time_exceeded: bool,
         what: String,
+        /// "Fragmentation needed" (ICMPv6 "packet too big"): the next hop's MTU.
+        mtu: Option<u32>,
     },
 }
 
@@ -166,6 +204,7 @@ enum Heard {
         time_exceeded: bool,
         local: bool,
         what: String,
+        mtu: Option<u32>,
     },
 }
 
@@ -214,14 +253,17 @@ fn hear(pkt: &[u8]) -> Option<Heard> {
                 return None;
             }
             let (id, seq) = id_seq(orig)?;
+            // RFC 1191: "fragmentation needed" carries the next hop's MTU in bytes 6-7.
+            let mtu =
+                ((typ, code) == (3, 4)).then(|| u32::from(u16::from_be_bytes([icmp[6], icmp[7]])));
             let what = match (typ, code) {
-                (11, _) => "time to live exceeded",
-                (3, 0) => "network unreachable",
-                (3, 1) => "host unreachable",
-                (3, 3) => "port unreachable",
-                (3, 4) => "fragmentation needed",
-                (3, 13) => "communication administratively prohibited",
-                _ => "destination unreachable",
+                (11, _) => "time to live exceeded".to_string(),
+                (3, 0) => "network unreachable".into(),
+                (3, 1) => "host unreachable".into(),
+                (3, 3) => "port unreachable".into(),
+                (3, 4) => format!("fragmentation needed (mtu = {})", mtu.unwrap_or(0)),
+                (3, 13) => "communication administratively prohibited".into(),
+                _ => "destination unreachable".into(),
             };
             Some(Heard::Error {
                 src: src.into(),
@@ -231,6 +273,7 @@ fn hear(pkt: &[u8]) -> Option<Heard> {
                 time_exceeded: typ == 11,
                 local: src == inner_src,
                 what: format!("{what} (ICMP from {src})"),
+                mtu,
             })
         }
         _ => None,
@@ -296,6 +339,8 @@ fn hear6(src: Ipv6Addr, hop_limit: Option<u8>, icmp: &[u8]) -> Option<Heard> {
                 time_exceeded: typ == 3,
                 local: src == inner_src,
                 what: format!("{what} (ICMPv6 from {src})"),
+                // RFC 4443 3.2: "packet too big" carries the next hop's MTU in bytes 4-7.
+                mtu: (typ == 2).then(|| u32::from_be_bytes([icmp[4], icmp[5], icmp[6], icmp[7]])),
             })
         }
         _ => None,
@@ -317,11 +362,13 @@ fn ours(heard: Heard, id: u16, dst: IpAddr) -> Option<Reply> {
             id: i,
             time_exceeded,
             what,
+            mtu,
             ..
         } if d == dst && i == id => Some(Reply::Error {
             from: src,
             time_exceeded,
             what,
+            mtu,
         }),
         _ => None,
     }
@@ -331,6 +378,12 @@ fn ours(heard: Heard, id: u16, dst: IpAddr) -> Option<Reply> {
 struct EchoSocket {
     sock: Socket,
     v6: bool,
+    /// ICMP payload bytes of each request.
+    payload: usize,
+    /// DF set ([`EchoSocket::sized`]).
+    df: bool,
+    /// The namespace's mount, to ask for the path MTU a send with DF failed for.
+    ns_path: std::path::PathBuf,
 }
 
 impl EchoSocket {
@@ -362,7 +415,30 @@ impl EchoSocket {
             }
             set_opt(&sock, libc::IPPROTO_ICMPV6, ICMP6_FILTER, &block)?;
         }
-        Ok(EchoSocket { sock, v6 })
+        Ok(EchoSocket {
+            sock,
+            v6,
+            payload: PAYLOAD.len(),
+            df: false,
+            ns_path: ns_path.to_path_buf(),
+        })
+    }
+
+    /// Requests of `payload` bytes with DF set (IP_PMTUDISC_DO: the kernel neither fragments
+    /// them nor sends one larger than the path MTU), as `ping -M do -s N`.
+    fn sized(&mut self, payload: u16) -> io::Result<()> {
+        if self.v6 {
+            return Err(io::Error::other("sized probes are IPv4 only"));
+        }
+        set_opt(
+            &self.sock,
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            &libc::IP_PMTUDISC_DO,
+        )?;
+        self.payload = usize::from(payload);
+        self.df = true;
+        Ok(())
     }
 
     /// IP TTL (IPv4) or unicast hop limit (IPv6) of the requests sent from now on.
@@ -379,7 +455,7 @@ impl EchoSocket {
         let packet = if self.v6 {
             echo_request6(id, seq)
         } else {
-            echo_request(id, seq)
+            echo_request(id, seq, self.payload)
         };
         self.sock
             .send_to(&packet, &SockAddr::from(SocketAddr::new(dst, 0)))
@@ -474,6 +550,7 @@ fn ping(sock: &EchoSocket, dst: IpAddr, opts: PingOptions) -> io::Result<PingRes
         ttl: None,
         rtt_ms: None,
         error: None,
+        mtu: None,
     };
     let mut sent_at: Vec<Instant> = Vec::new();
     let mut count = opts.count;
@@ -491,8 +568,19 @@ fn ping(sock: &EchoSocket, dst: IpAddr, opts: PingOptions) -> io::Result<PingRes
             match sock.send_request(dst, id, seq) {
                 Ok(_) => {}
                 Err(e) => {
-                    // No route, network down: the kernel answers at once.
-                    res.error.get_or_insert_with(|| e.to_string());
+                    // No route, network down: the kernel answers at once. With DF, a request
+                    // over the path MTU is refused here too, as ping says "local error:
+                    // message too long, mtu=1450".
+                    if sock.df && e.raw_os_error() == Some(libc::EMSGSIZE) {
+                        let mtu = path_mtu(&sock.ns_path, dst).ok();
+                        res.mtu = res.mtu.or(mtu);
+                        res.error.get_or_insert_with(|| match mtu {
+                            Some(m) => format!("local error: message too long, mtu={m}"),
+                            None => "local error: message too long".into(),
+                        });
+                    } else {
+                        res.error.get_or_insert_with(|| e.to_string());
+                    }
                 }
             }
             sent_at.push(t0);
@@ -537,7 +625,8 @@ fn ping(sock: &EchoSocket, dst: IpAddr, opts: PingOptions) -> io::Result<PingRes
                     res.rtt_ms = Some(res.rtt_ms.map_or(rtt, |r| r.min(rtt)));
                 }
             }
-            Some(Reply::Error { what, .. }) => {
+            Some(Reply::Error { what, mtu, .. }) => {
+                res.mtu = res.mtu.or(mtu);
                 res.error.get_or_insert(what);
             }
             None => {}
@@ -755,6 +844,7 @@ impl<'a> Sweep<'a> {
             ttl: None,
             rtt_ms: None,
             error: None,
+            mtu: None,
         };
         Sweep {
             sock,
@@ -802,7 +892,7 @@ impl<'a> Sweep<'a> {
             if self.answers[i] != Answer::Waiting {
                 continue;
             }
-            let packet = echo_request(id, i as u16);
+            let packet = echo_request(id, i as u16, PAYLOAD.len());
             let to = SockAddr::from(SocketAddrV4::new(self.targets[i], 0));
             let t0 = Instant::now();
             let sent = loop {
@@ -1126,7 +1216,7 @@ mod tests {
 
     #[test]
     fn checksum_of_echo_request_verifies_to_zero() {
-        let p = echo_request(0x1234, 7);
+        let p = echo_request(0x1234, 7, PAYLOAD.len());
         assert_eq!(checksum(&p), 0);
     }
 
@@ -1170,6 +1260,7 @@ mod tests {
                 time_exceeded: false,
                 local: false,
                 what: "host unreachable (ICMP from 10.0.0.1)".into(),
+                mtu: None,
             })
         );
         assert!(matches!(
@@ -1211,7 +1302,7 @@ mod tests {
         let p = echo_request6(0x1234, 7);
         assert_eq!(&p[..8], &[128, 0, 0, 0, 0x12, 0x34, 0, 7]);
         // Same payload as the v4 request: the same probe, the other family.
-        assert_eq!(&p[8..], &echo_request(0x1234, 7)[8..]);
+        assert_eq!(&p[8..], &echo_request(0x1234, 7, PAYLOAD.len())[8..]);
     }
 
     #[test]
@@ -1268,6 +1359,7 @@ mod tests {
                     time_exceeded,
                     local: false,
                     what: format!("{what} (ICMPv6 from 2001:db8::1)"),
+                    mtu: (typ == 2).then_some(0),
                 }),
                 "type {typ} code {code}"
             );

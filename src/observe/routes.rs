@@ -18,7 +18,16 @@ impl RouteOracle for KernelRoutes {
         let path = PathBuf::from(&ns.path);
         let names: std::collections::BTreeMap<u32, String> =
             ns.links.iter().map(|l| (l.index, l.name.clone())).collect();
-        let got = netns::run_in_path(&path, move || Dumper::here()?.route_get(dst));
+        // The FIB entry (fibmatch: the route as configured) and, on one socket, the route the
+        // kernel would use (with the path MTU it learnt, if any).
+        let got = netns::run_in_path(&path, move || {
+            let mut d = Dumper::here()?;
+            Ok((d.route_get(dst)?, d.path_mtu(dst)?))
+        });
+        let (got, path_mtu) = match got {
+            Ok((fib, mtu)) => (Ok(fib), mtu),
+            Err(e) => (Err(e), None),
+        };
         match got {
             Ok(Some(m)) => match m.header.kind {
                 RouteType::Local | RouteType::Broadcast => RouteResult::Local,
@@ -36,6 +45,7 @@ impl RouteOracle for KernelRoutes {
                             dev,
                             gateway: r.gateway.as_deref().and_then(|g| g.parse().ok()),
                             prefix: r.dst,
+                            mtu: path_mtu,
                         },
                         _ => RouteResult::None,
                     }

@@ -74,6 +74,7 @@ fn dispositions() -> Vec<Disposition> {
         Disposition::Isolated,
         Disposition::LinkDown,
         Disposition::Loop,
+        Disposition::MtuExceeded,
     ];
     for d in all {
         match d {
@@ -83,7 +84,8 @@ fn dispositions() -> Vec<Disposition> {
             | Disposition::ForwardingDisabled
             | Disposition::Isolated
             | Disposition::LinkDown
-            | Disposition::Loop => {}
+            | Disposition::Loop
+            | Disposition::MtuExceeded => {}
         }
     }
     all.to_vec()

@@ -32,32 +32,44 @@ pub(crate) struct Walk<'a> {
     /// The packet's destination address: what ipvlan dispatches by, its children sharing one
     /// MAC.
     pub dst: Ipv4Addr,
+    /// The packet's IP length when it is traced with a size (DF set); None: ping lets the
+    /// kernel fragment, and no MTU stops it.
+    pub size: Option<u32>,
+    /// The MTU that stopped the frame (MTU_EXCEEDED), as ping would report it.
+    pub mtu_hit: Option<u32>,
     visited: HashSet<(String, String)>,
 }
 
-/// Send a frame for `want`, carrying a packet for `dst`, out of `dev` in `ns`; returns the
-/// namespace and device that accept it.
-#[allow(clippy::too_many_arguments)]
+/// Why `deliver` gets nowhere: the disposition, the reason and, for MTU_EXCEEDED, the MTU.
+pub(crate) type Refused = (Disposition, String, Option<u32>);
+
+/// Send a frame for `want`, carrying a packet for `dst` with `ttl` (and `size` bytes long,
+/// when sized), out of `dev` in `ns`; returns the namespace and device that accept it.
 pub fn deliver(
     snap: &Snapshot,
     routes: &dyn RouteOracle,
     ns: &str,
     dev: &str,
     want: &Want,
-    dst: Ipv4Addr,
-    ttl: u8,
+    (dst, ttl, size): (Ipv4Addr, u8, Option<u32>),
     hops: &mut Vec<Hop>,
-) -> Result<(String, String), Fail> {
+) -> Result<(String, String), Refused> {
     let mut w = Walk {
         snap,
         routes,
         ttl,
         dst,
+        size,
+        mtu_hit: None,
         visited: HashSet::new(),
     };
-    let (n, d, h) = w.transmit(ns, dev, want, None)?;
-    hops.extend(h);
-    Ok((n, d))
+    match w.transmit(ns, dev, want, None) {
+        Ok((n, d, h)) => {
+            hops.extend(h);
+            Ok((n, d))
+        }
+        Err((d, why)) => Err((d, why, w.mtu_hit.filter(|_| d == Disposition::MtuExceeded))),
+    }
 }
 
 pub(crate) fn hop(
@@ -97,6 +109,49 @@ impl<'a> Walk<'a> {
             return Err((Disposition::LinkDown, format!("{ns}: {dev} is down")));
         }
         Ok((n, l))
+    }
+
+    /// A device passes a frame on (a veth peer receiving it, a bridge sending it out of a
+    /// port) only if it fits: the kernel's `is_skb_forwardable` allows the MTU plus the
+    /// Ethernet header and one VLAN tag, so an IP packet of up to MTU + 4 bytes, and drops a
+    /// larger one without a word.
+    pub(crate) fn fits(&mut self, ns: &str, l: &Link, what: &str) -> Result<(), Fail> {
+        match (self.size, l.mtu) {
+            (Some(len), Some(mtu)) if len > mtu + 4 => {
+                self.mtu_hit = Some(mtu);
+                Err((
+                    Disposition::MtuExceeded,
+                    format!(
+                        "{ns}:{} (mtu {mtu}) {what} drops the {len}-byte packet without a word: larger than its MTU (plus 4 for a VLAN tag)",
+                        l.name
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `go` on, through device `l` that must let the frame pass ([`Walk::fits`]). `early`: the
+    /// frame's way is known (a MAC the neighbour table or FDB has), so the device is judged
+    /// before what lies beyond it. Otherwise the way is what an ARP request or a flood finds,
+    /// small frames a big packet does not take until then: the device is judged only on the
+    /// way that leads somewhere (a flood's copy out of another port may be dropped, unseen).
+    pub(crate) fn through(
+        &mut self,
+        ns: &str,
+        l: Option<&Link>,
+        what: &str,
+        early: bool,
+        go: impl FnOnce(&mut Self) -> Result<Found, Fail>,
+    ) -> Result<Found, Fail> {
+        if let (true, Some(l)) = (early, l) {
+            self.fits(ns, l, what)?;
+        }
+        let r = go(self)?;
+        if let (false, Some(l)) = (early, l) {
+            self.fits(ns, l, what)?;
+        }
+        Ok(r)
     }
 
     /// The frame leaves `dev` of `ns`. `vlan` is the 802.1Q tag it carries on the wire.
@@ -147,7 +202,13 @@ impl<'a> Walk<'a> {
                     ));
                 };
                 let pn = p.name.clone().unwrap_or_default();
-                let mut r = self.receive(&p.namespace, &pn, want, vlan)?;
+                let snap = self.snap;
+                let pl = snap.namespace(&p.namespace).and_then(|n| n.link(&pn));
+                // Point to point: the data frame takes the way the ARP request found.
+                let early = matches!(want, Want::Mac(_));
+                let mut r = self.through(&p.namespace, pl, "receiving it", early, |w| {
+                    w.receive(&p.namespace, &pn, want, vlan)
+                })?;
                 r.2.insert(
                     0,
                     hop(

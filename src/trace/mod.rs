@@ -26,6 +26,8 @@ pub enum Disposition {
     Isolated,
     LinkDown,
     Loop,
+    /// The packet (DF set, `--size`) is larger than an MTU on its way.
+    MtuExceeded,
 }
 
 impl Disposition {
@@ -38,6 +40,7 @@ impl Disposition {
             Disposition::Isolated => "ISOLATED",
             Disposition::LinkDown => "LINK_DOWN",
             Disposition::Loop => "LOOP",
+            Disposition::MtuExceeded => "MTU_EXCEEDED",
         }
     }
 }
@@ -71,7 +74,15 @@ pub struct Trace {
     pub reply_ttl: Option<u8>,
     /// The namespace that received it (DELIVERED).
     pub delivered_to: Option<String>,
+    /// The echo request's IP length in bytes, when traced with a size (`--size`: DF set).
+    pub size: Option<u32>,
+    /// MTU_EXCEEDED: the MTU that stops it, as ping reports it ("mtu=1450" for a local error,
+    /// "Frag needed and DF set (mtu = 1350)" for an ICMP error).
+    pub mtu: Option<u32>,
 }
+
+/// IPv4 header and ICMP echo header: `ping -s N` sends an IP packet of N + 28 bytes.
+pub const ICMP_ECHO_OVERHEAD: u32 = 28;
 
 /// The result of a route lookup in one namespace.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +94,9 @@ pub enum RouteResult {
         dev: String,
         gateway: Option<Ipv4Addr>,
         prefix: String,
+        /// The path MTU the kernel has for this destination (a cached exception after an
+        /// ICMP "fragmentation needed", or a route's `mtu`); else the device's MTU applies.
+        mtu: Option<u32>,
     },
     /// No route (or an unreachable/prohibit route).
     None,
@@ -130,6 +144,7 @@ impl RouteOracle for SnapshotRoutes {
                 dev: r.dev.clone().unwrap_or_default(),
                 gateway: r.gateway.as_deref().and_then(|g| g.parse().ok()),
                 prefix: r.dst.clone(),
+                mtu: None,
             },
             None => RouteResult::None,
         }
@@ -151,7 +166,24 @@ pub const MAX_HOPS: usize = 64;
 /// Predict the path of an ICMP echo from namespace `from` to `dst`, and of its reply: a ping
 /// succeeds only if both make it. The TTL reported is the reply's, as ping shows it.
 pub fn trace(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: Ipv4Addr) -> Trace {
-    let mut t = one_way(snap, routes, from, dst);
+    trace_sized(snap, routes, from, dst, None)
+}
+
+/// [`trace`] of an echo request of `size` bytes (its IP length) with DF set, as `ping -M do -s
+/// N` sends it (size = N + 28): the source refuses it if it exceeds the egress MTU (or the path
+/// MTU the kernel cached), a router answers "fragmentation needed", a veth or bridge port drops
+/// a frame over its MTU, a VXLAN port whose encapsulated packet exceeds the underlay's MTU
+/// answers "fragmentation needed" for the destination. Without a size, ping lets the kernel
+/// fragment and no MTU stops it. The reply is not sized: the kernel sends echo replies without
+/// DF, fragmented as needed.
+pub fn trace_sized(
+    snap: &Snapshot,
+    routes: &dyn RouteOracle,
+    from: &str,
+    dst: Ipv4Addr,
+    size: Option<u32>,
+) -> Trace {
+    let mut t = one_way_sized(snap, routes, from, dst, size);
     if t.disposition != Disposition::Delivered {
         return t;
     }
@@ -214,6 +246,17 @@ pub(crate) fn source_address(
 
 /// One direction only (also the underlay of a VXLAN hop).
 pub fn one_way(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: Ipv4Addr) -> Trace {
+    one_way_sized(snap, routes, from, dst, None)
+}
+
+/// [`one_way`] for a packet of `size` bytes with DF set (see [`trace_sized`]).
+pub fn one_way_sized(
+    snap: &Snapshot,
+    routes: &dyn RouteOracle,
+    from: &str,
+    dst: Ipv4Addr,
+    size: Option<u32>,
+) -> Trace {
     let mut t = Trace {
         from: from.to_string(),
         to: dst,
@@ -224,6 +267,8 @@ pub fn one_way(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: Ipv4A
         ttl: None,
         reply_ttl: None,
         delivered_to: None,
+        size,
+        mtu: None,
     };
     let mut ns_name = from.to_string();
     let mut in_dev: Option<String> = None;
@@ -277,12 +322,13 @@ pub fn one_way(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: Ipv4A
             }
             ttl -= 1;
         }
-        let (dev, gateway, prefix) = match lookup {
+        let (dev, gateway, prefix, path_mtu) = match lookup {
             RouteResult::Via {
                 dev,
                 gateway,
                 prefix,
-            } => (dev, gateway, prefix),
+                mtu,
+            } => (dev, gateway, prefix, mtu),
             _ => {
                 t.hops.push(Hop {
                     namespace: ns_name.clone(),
@@ -340,6 +386,38 @@ pub fn one_way(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: Ipv4A
                 format!("{ns_name}: {dev} is down (`ip link set {dev} up`)"),
             );
         }
+        // IP output (the source) and forwarding (a router) check the packet strictly against
+        // the route's MTU: the device's, or a smaller path MTU the kernel learnt.
+        if let (Some(len), Some(mtu)) = (size, path_mtu.or(out.mtu)) {
+            if len > mtu {
+                t.mtu = Some(mtu);
+                let (action, why) = if forwarded {
+                    (
+                        format!("{len} bytes > mtu {mtu} of {dev}, DF set: dropped, ICMP fragmentation needed (mtu {mtu}) to the source"),
+                        format!("{ns_name} cannot forward the {len}-byte packet out of {dev} (mtu {mtu}) with DF set: it answers ICMP \"fragmentation needed\" (mtu = {mtu}) and drops it"),
+                    )
+                } else {
+                    let whose = if path_mtu.is_some_and(|p| out.mtu.is_none_or(|m| p < m)) {
+                        format!("the path MTU {mtu} the kernel learnt for {dst}")
+                    } else {
+                        format!("the MTU {mtu} of {dev}")
+                    };
+                    (
+                        format!("{len} bytes > mtu {mtu}, DF set: the send fails (EMSGSIZE)"),
+                        format!("{ns_name}: the {len}-byte packet exceeds {whose} and DF is set: the send fails (ping: \"local error: message too long, mtu={mtu}\")"),
+                    )
+                };
+                t.hops.push(Hop {
+                    namespace: ns_name.clone(),
+                    in_dev: in_dev.clone(),
+                    action,
+                    out_dev: Some(dev.clone()),
+                    ttl,
+                    layer: "l3",
+                });
+                return finish(t, Disposition::MtuExceeded, why);
+            }
+        }
         let neigh = ns.neighbours.iter().find(|n| {
             n.dev == dev && n.ip == nexthop.to_string() && n.mac.is_some() && n.state != "FAILED"
         });
@@ -347,12 +425,22 @@ pub fn one_way(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: Ipv4A
             Some(n) => l2::Want::Mac(n.mac.clone().unwrap()),
             None => l2::Want::Ip(nexthop),
         };
-        match l2::deliver(snap, routes, &ns_name, &dev, &target, dst, ttl, &mut t.hops) {
+        let sent = l2::deliver(
+            snap,
+            routes,
+            &ns_name,
+            &dev,
+            &target,
+            (dst, ttl, size),
+            &mut t.hops,
+        );
+        match sent {
             Ok((next_ns, next_dev)) => {
                 ns_name = next_ns;
                 in_dev = Some(next_dev);
             }
-            Err((d, why)) => {
+            Err((d, why, mtu)) => {
+                t.mtu = mtu;
                 let why = if d == Disposition::NeighborUnreachable {
                     format!("{ns_name}: nobody answers ARP for {nexthop} out of {dev}: {why}")
                 } else {
@@ -438,7 +526,10 @@ fn hop_line(n: usize, h: &Hop) -> String {
 
 /// Every hop with what happened there (with `detailed`, the reply's way back too).
 pub fn render(t: &Trace, detailed: bool) -> String {
-    let mut out = format!("trace {} -> {}\n", t.from, t.to);
+    let mut out = match t.size {
+        Some(n) => format!("trace {} -> {}, {n} bytes with DF\n", t.from, t.to),
+        None => format!("trace {} -> {}\n", t.from, t.to),
+    };
     let reply: &[Hop] = if detailed { &t.reply_hops } else { &[] };
     for (i, h) in t.hops.iter().chain(reply).enumerate() {
         out.push_str(&hop_line(i + 1, h));

@@ -353,3 +353,185 @@ fn encrypted_overlay_encap_hop_says_esp() {
     );
     assert!(!t.hops.iter().any(|h| h.action.contains("ESP")));
 }
+
+fn link_mut<'a>(s: &'a mut Snapshot, ns: &str, dev: &str) -> &'a mut crate::observe::Link {
+    ns_mut(s, ns)
+        .links
+        .iter_mut()
+        .find(|l| l.name == dev)
+        .unwrap()
+}
+
+/// The source's own egress MTU is strict: 1450 bytes leave eth0 (mtu 1450), 1451 do not, and
+/// the send itself fails, as `ping -M do -s 1423` says "local error: message too long, mtu=1450".
+#[test]
+fn a_sized_packet_over_the_source_mtu_is_refused_at_the_source() {
+    let s = snap();
+    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1450));
+    assert_eq!(
+        t.disposition,
+        Disposition::Delivered,
+        "{}",
+        render(&t, true)
+    );
+    assert_eq!((t.size, t.mtu), (Some(1450), None));
+    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1451));
+    assert_eq!(
+        t.disposition,
+        Disposition::MtuExceeded,
+        "{}",
+        render(&t, true)
+    );
+    assert_eq!(t.mtu, Some(1450));
+    // The route lookup, then the refusal, both in the source.
+    assert_eq!(t.hops.len(), 2, "{}", render(&t, true));
+    assert!(
+        t.hops[1].action.contains("EMSGSIZE"),
+        "{}",
+        render(&t, true)
+    );
+    let why = t.reason.as_deref().unwrap();
+    assert!(
+        why.starts_with("fx.bbox2: the 1451-byte packet exceeds the MTU 1450 of eth0")
+            && why.contains("local error: message too long, mtu=1450"),
+        "{why}"
+    );
+    assert!(render_minimal(&t).ends_with(&format!("MTU_EXCEEDED: {why}")));
+    // Unsized, ping lets the kernel fragment: nothing stops it.
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
+    assert_eq!(
+        (t.disposition, t.size, t.mtu),
+        (Disposition::Delivered, None, None)
+    );
+}
+
+/// A veth peer and a bridge port let a frame pass up to MTU + 4 (the kernel's
+/// is_skb_forwardable) and drop a larger one silently; the first such device is named.
+#[test]
+fn a_veth_peer_or_bridge_port_with_a_smaller_mtu_drops_the_frame() {
+    let sandbox = overlay_ns(&snap(), "nas5", "10.1.1.15");
+    // The container's peer in the sandbox: 1450 + 4 passes, one byte more is dropped.
+    let mut s = snap();
+    link_mut(&mut s, &sandbox, "veth0").mtu = Some(1446);
+    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1450));
+    assert_eq!(
+        t.disposition,
+        Disposition::Delivered,
+        "{}",
+        render(&t, true)
+    );
+    link_mut(&mut s, &sandbox, "veth0").mtu = Some(1445);
+    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1450));
+    assert_eq!(
+        t.disposition,
+        Disposition::MtuExceeded,
+        "{}",
+        render(&t, true)
+    );
+    assert_eq!(t.mtu, Some(1445));
+    let why = t.reason.as_deref().unwrap();
+    assert!(
+        why.starts_with(&format!(
+            "{sandbox}:veth0 (mtu 1445) receiving it drops the 1450-byte packet"
+        )),
+        "{why}"
+    );
+    // The bridge's way out: vxlan0 as a port of br0.
+    let mut s = snap();
+    link_mut(&mut s, &sandbox, "vxlan0").mtu = Some(1400);
+    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1405));
+    assert_eq!(
+        t.disposition,
+        Disposition::MtuExceeded,
+        "{}",
+        render(&t, true)
+    );
+    assert_eq!(t.mtu, Some(1400));
+    assert!(
+        t.reason.as_deref().unwrap().starts_with(&format!(
+            "{sandbox}:vxlan0 (mtu 1400) as a port of br0 drops"
+        )),
+        "{:?}",
+        t.reason
+    );
+    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1404));
+    assert_eq!(
+        t.disposition,
+        Disposition::Delivered,
+        "{}",
+        render(&t, true)
+    );
+}
+
+/// A VXLAN bridge port whose encapsulated packet exceeds the underlay's MTU: the kernel answers
+/// "fragmentation needed" for the destination (mtu = underlay - 50) when DF is set.
+#[test]
+fn an_underlay_smaller_than_the_overlay_needs_fragmentation_at_the_vxlan_port() {
+    let mut s = snap();
+    link_mut(&mut s, "fx.nas5", "ens33").mtu = Some(1400);
+    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1350));
+    assert_eq!(
+        t.disposition,
+        Disposition::Delivered,
+        "{}",
+        render(&t, true)
+    );
+    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1351));
+    assert_eq!(
+        t.disposition,
+        Disposition::MtuExceeded,
+        "{}",
+        render(&t, true)
+    );
+    assert_eq!(t.mtu, Some(1350));
+    let why = t.reason.as_deref().unwrap();
+    assert!(
+        why.contains("vxlan0: the 1351-byte packet, encapsulated (1401 bytes), exceeds the MTU 1400 of fx.nas5's route to VTEP 10.1.1.14 (dev ens33)")
+            && why.contains("(mtu = 1350) from 10.0.0.2, the destination"),
+        "{why}"
+    );
+    // Without DF (unsized) the outer packet is fragmented: delivered.
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
+    assert_eq!(
+        t.disposition,
+        Disposition::Delivered,
+        "{}",
+        render(&t, true)
+    );
+}
+
+/// A router checks the egress MTU strictly and answers "fragmentation needed" itself.
+#[test]
+fn a_router_with_a_smaller_egress_mtu_needs_fragmentation() {
+    let mut s = snap();
+    ns_mut(&mut s, "fx.nas4").forwarding = Some(true);
+    link_mut(&mut s, "fx.nas4", "ens33").mtu = Some(1400);
+    // bbox1 -> nas5's underlay address: routed by nas4 out of ens33.
+    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox1", ip("10.1.1.15"), Some(1401));
+    assert_eq!(
+        t.disposition,
+        Disposition::MtuExceeded,
+        "{}",
+        render(&t, true)
+    );
+    assert_eq!(t.mtu, Some(1400));
+    let last = t.hops.last().unwrap();
+    assert_eq!(
+        (last.namespace.as_str(), last.out_dev.as_deref()),
+        ("fx.nas4", Some("ens33"))
+    );
+    assert!(
+        t.reason.as_deref().unwrap().starts_with(
+            "fx.nas4 cannot forward the 1401-byte packet out of ens33 (mtu 1400) with DF set"
+        ),
+        "{:?}",
+        t.reason
+    );
+    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox1", ip("10.1.1.15"), Some(1400));
+    assert_ne!(
+        t.disposition,
+        Disposition::MtuExceeded,
+        "{}",
+        render(&t, true)
+    );
+}
