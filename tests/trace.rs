@@ -513,9 +513,33 @@ fn sized_traces_meet_the_mtus_iputils_meets() {
     // One byte more: the source refuses it.
     let (d, mtu, v) = trace_sized(&src, &dst, 1423);
     assert_eq!((d.as_str(), mtu), ("MTU_EXCEEDED", Some(1450)), "{v}");
+    assert_eq!(v["trace"]["mtu_answer"], "local-error", "{v}");
     assert_eq!(v["trace"]["hops"][0]["namespace"], src.as_str());
     let p = ping_df(&src, "10.0.0.2", 1423);
     assert!(p.contains("message too long, mtu=1450"), "{p}");
+
+    // The container's peer in the sandbox at 1400: it passes 1404 bytes, drops more unseen;
+    // the probe, like iputils, hears nothing.
+    let sandbox = format!("{lab}.nas5.1-{}", &net_id(&lab, "ov_net1")[..10]);
+    ip(&["-n", &sandbox, "link", "set", "veth0", "mtu", "1400"]);
+    let (d, mtu, v) = trace_sized(&src, &dst, 1376);
+    assert_eq!((d.as_str(), mtu), ("DELIVERED", None), "{v}");
+    let (d, mtu, v) = trace_sized(&src, &dst, 1377);
+    assert_eq!((d.as_str(), mtu), ("MTU_EXCEEDED", Some(1400)), "{v}");
+    assert_eq!(v["trace"]["mtu_answer"], "silent", "{v}");
+    assert!(
+        v["trace"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{sandbox}:veth0 (mtu 1400)")),
+        "{v}"
+    );
+    let p = ping_df(&src, "10.0.0.2", 1377);
+    assert!(
+        p.contains("1 packets transmitted, 0 received") && !p.contains("mtu"),
+        "{p}"
+    );
+    ip(&["-n", &sandbox, "link", "set", "veth0", "mtu", "1450"]);
 
     // The underlay NIC of bbox2's host at 1400: the inner packet may be 1350 bytes.
     ip(&[
@@ -531,6 +555,7 @@ fn sized_traces_meet_the_mtus_iputils_meets() {
     assert_eq!((d.as_str(), mtu), ("DELIVERED", None), "{v}");
     let (d, mtu, v) = trace_sized(&src, &dst, 1323);
     assert_eq!((d.as_str(), mtu), ("MTU_EXCEEDED", Some(1350)), "{v}");
+    assert_eq!(v["trace"]["mtu_answer"], "frag-needed", "{v}");
     let why = v["trace"]["reason"].as_str().unwrap();
     assert!(
         why.contains("vxlan0") && why.contains("(mtu = 1350) from 10.0.0.2"),

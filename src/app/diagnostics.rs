@@ -575,9 +575,11 @@ pub fn trace(
     };
     let delivered = t.disposition == crate::trace::Disposition::Delivered && elsewhere.is_none();
     // Stopped by an MTU: the probe must be stopped by the same one (the local refusal's or
-    // the "fragmentation needed"'s).
-    let same_mtu = |p: &crate::kernel::icmp::PingResult| {
-        t.disposition != crate::trace::Disposition::MtuExceeded || p.mtu == t.mtu
+    // the "fragmentation needed"'s), or meet silence where a device drops it.
+    let same_mtu = |p: &crate::kernel::icmp::PingResult| match t.mtu_answer {
+        _ if t.disposition != crate::trace::Disposition::MtuExceeded => true,
+        Some(crate::trace::MtuAnswer::Silent) => p.mtu.is_none() && p.error.is_none(),
+        _ => p.mtu == t.mtu,
     };
     let agree = probed
         .as_ref()

@@ -193,10 +193,6 @@ impl NetworkDriver for Overlay {
     }
 }
 
-/// IPv4, UDP and VXLAN headers and the inner Ethernet header: what encapsulation adds
-/// (the kernel's VXLAN_HEADROOM).
-const VXLAN_HEADROOM: u32 = 50;
-
 /// The kernel's `skb_tunnel_check_pmtu` for a VXLAN device: the inner packet must fit the MTU
 /// of the underlay route to the VTEP less the encapsulation. When it does not, a VXLAN device
 /// that is a bridge port answers, for a packet with DF set, an ICMP "fragmentation needed"
@@ -220,18 +216,18 @@ fn tunnel_pmtu(
     let Some(under) = mtu.or_else(|| sock.link(&dev).and_then(|d| d.mtu)) else {
         return Ok(());
     };
-    let room = under.saturating_sub(VXLAN_HEADROOM);
+    let room = under.saturating_sub(VXLAN_OVERHEAD);
     if len <= room {
         return Ok(());
     }
     if l.master.is_some() && room >= 576 {
-        w.mtu_hit = Some(room);
+        w.mtu_hit = Some((room, crate::trace::MtuAnswer::FragNeeded));
         return Err((
             Disposition::MtuExceeded,
             format!(
                 "{ns}:{}: the {len}-byte packet, encapsulated ({} bytes), exceeds the MTU {under} of {sock_ns}'s route to VTEP {vtep} (dev {dev}); with DF set the kernel answers ICMP \"fragmentation needed\" (mtu = {room}) from {}, the destination, and drops it; the source keeps {room} as the path MTU to it",
                 l.name,
-                len + VXLAN_HEADROOM,
+                len + VXLAN_OVERHEAD,
                 w.dst
             ),
         ));
@@ -243,7 +239,7 @@ fn tunnel_pmtu(
         format!(
             "{}: encapsulated {} bytes > underlay mtu {under}: the outer packet is fragmented",
             l.name,
-            len + VXLAN_HEADROOM
+            len + VXLAN_OVERHEAD
         ),
         w.ttl,
         "l2",

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
-use super::{ips, is_up, Disposition, Hop, RouteOracle};
+use super::{ips, is_up, Disposition, Hop, MtuAnswer, RouteOracle};
 use crate::driver;
 use crate::observe::{Link, Namespace, Snapshot};
 
@@ -35,13 +35,14 @@ pub(crate) struct Walk<'a> {
     /// The packet's IP length when it is traced with a size (DF set); None: ping lets the
     /// kernel fragment, and no MTU stops it.
     pub size: Option<u32>,
-    /// The MTU that stopped the frame (MTU_EXCEEDED), as ping would report it.
-    pub mtu_hit: Option<u32>,
+    /// The MTU that stopped the frame (MTU_EXCEEDED), as ping would report it, and what the
+    /// sender hears of it.
+    pub mtu_hit: Option<(u32, MtuAnswer)>,
     visited: HashSet<(String, String)>,
 }
 
 /// Why `deliver` gets nowhere: the disposition, the reason and, for MTU_EXCEEDED, the MTU.
-pub(crate) type Refused = (Disposition, String, Option<u32>);
+pub(crate) type Refused = (Disposition, String, Option<(u32, MtuAnswer)>);
 
 /// Send a frame for `want`, carrying a packet for `dst` with `ttl` (and `size` bytes long,
 /// when sized), out of `dev` in `ns`; returns the namespace and device that accept it.
@@ -118,7 +119,7 @@ impl<'a> Walk<'a> {
     pub(crate) fn fits(&mut self, ns: &str, l: &Link, what: &str) -> Result<(), Fail> {
         match (self.size, l.mtu) {
             (Some(len), Some(mtu)) if len > mtu + 4 => {
-                self.mtu_hit = Some(mtu);
+                self.mtu_hit = Some((mtu, MtuAnswer::Silent));
                 Err((
                     Disposition::MtuExceeded,
                     format!(

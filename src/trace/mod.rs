@@ -79,6 +79,20 @@ pub struct Trace {
     /// MTU_EXCEEDED: the MTU that stops it, as ping reports it ("mtu=1450" for a local error,
     /// "Frag needed and DF set (mtu = 1350)" for an ICMP error).
     pub mtu: Option<u32>,
+    /// MTU_EXCEEDED: what the sender hears of it.
+    pub mtu_answer: Option<MtuAnswer>,
+}
+
+/// What a sender hears when an MTU stops its packet (DF set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MtuAnswer {
+    /// The send itself fails (EMSGSIZE): "local error: message too long, mtu=N".
+    LocalError,
+    /// An ICMP "fragmentation needed" carrying the MTU.
+    FragNeeded,
+    /// Nothing: a device dropped the frame.
+    Silent,
 }
 
 /// IPv4 header and ICMP echo header: `ping -s N` sends an IP packet of N + 28 bytes.
@@ -269,6 +283,7 @@ pub fn one_way_sized(
         delivered_to: None,
         size,
         mtu: None,
+        mtu_answer: None,
     };
     let mut ns_name = from.to_string();
     let mut in_dev: Option<String> = None;
@@ -391,6 +406,11 @@ pub fn one_way_sized(
         if let (Some(len), Some(mtu)) = (size, path_mtu.or(out.mtu)) {
             if len > mtu {
                 t.mtu = Some(mtu);
+                t.mtu_answer = Some(if forwarded {
+                    MtuAnswer::FragNeeded
+                } else {
+                    MtuAnswer::LocalError
+                });
                 let (action, why) = if forwarded {
                     (
                         format!("{len} bytes > mtu {mtu} of {dev}, DF set: dropped, ICMP fragmentation needed (mtu {mtu}) to the source"),
@@ -440,7 +460,9 @@ pub fn one_way_sized(
                 in_dev = Some(next_dev);
             }
             Err((d, why, mtu)) => {
-                t.mtu = mtu;
+                if let Some((m, a)) = mtu {
+                    (t.mtu, t.mtu_answer) = (Some(m), Some(a));
+                }
                 let why = if d == Disposition::NeighborUnreachable {
                     format!("{ns_name}: nobody answers ARP for {nexthop} out of {dev}: {why}")
                 } else {

@@ -382,7 +382,10 @@ fn a_sized_packet_over_the_source_mtu_is_refused_at_the_source() {
         "{}",
         render(&t, true)
     );
-    assert_eq!(t.mtu, Some(1450));
+    assert_eq!(
+        (t.mtu, t.mtu_answer),
+        (Some(1450), Some(MtuAnswer::LocalError))
+    );
     // The route lookup, then the refusal, both in the source.
     assert_eq!(t.hops.len(), 2, "{}", render(&t, true));
     assert!(
@@ -428,7 +431,7 @@ fn a_veth_peer_or_bridge_port_with_a_smaller_mtu_drops_the_frame() {
         "{}",
         render(&t, true)
     );
-    assert_eq!(t.mtu, Some(1445));
+    assert_eq!((t.mtu, t.mtu_answer), (Some(1445), Some(MtuAnswer::Silent)));
     let why = t.reason.as_deref().unwrap();
     assert!(
         why.starts_with(&format!(
@@ -483,7 +486,10 @@ fn an_underlay_smaller_than_the_overlay_needs_fragmentation_at_the_vxlan_port() 
         "{}",
         render(&t, true)
     );
-    assert_eq!(t.mtu, Some(1350));
+    assert_eq!(
+        (t.mtu, t.mtu_answer),
+        (Some(1350), Some(MtuAnswer::FragNeeded))
+    );
     let why = t.reason.as_deref().unwrap();
     assert!(
         why.contains("vxlan0: the 1351-byte packet, encapsulated (1401 bytes), exceeds the MTU 1400 of fx.nas5's route to VTEP 10.1.1.14 (dev ens33)")
@@ -514,7 +520,10 @@ fn a_router_with_a_smaller_egress_mtu_needs_fragmentation() {
         "{}",
         render(&t, true)
     );
-    assert_eq!(t.mtu, Some(1400));
+    assert_eq!(
+        (t.mtu, t.mtu_answer),
+        (Some(1400), Some(MtuAnswer::FragNeeded))
+    );
     let last = t.hops.last().unwrap();
     assert_eq!(
         (last.namespace.as_str(), last.out_dev.as_deref()),
