@@ -709,6 +709,7 @@ mod tests {
                 implicit: false,
                 internal: false,
                 subnet_only: false,
+                mtu: None,
             }],
             containers: (0..n)
                 .map(|i| Container {

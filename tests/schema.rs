@@ -116,6 +116,11 @@ const REJECTED: &[(&str, &str, &str)] = &[
         "encrypted is a key of overlay networks only",
     ),
     (
+        "network-mtu-on-macvlan.toml",
+        "/networks/mac",
+        "mtu is a key of bridge and overlay networks only",
+    ),
+    (
         "parent-on-bridge-network.toml",
         "/networks/n1",
         "parent is a key of macvlan networks only",
@@ -197,6 +202,11 @@ const REJECTED: &[(&str, &str, &str)] = &[
     // A number out of its range.
     ("mtu-too-big.toml", "/underlay/mtu", "mtu above 9000"),
     ("mtu-too-small.toml", "/underlay/mtu", "mtu below 1280"),
+    (
+        "network-mtu-too-big.toml",
+        "/networks/ov/mtu",
+        "a network's mtu above 9000",
+    ),
     ("vni-zero.toml", "/networks/ov/vni", "vni 0"),
     ("vni-negative.toml", "/networks/ov/vni", "vni -1"),
     ("vni-too-big.toml", "/networks/ov/vni", "vni above 16777215"),

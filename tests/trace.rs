@@ -584,3 +584,54 @@ fn sized_traces_meet_the_mtus_iputils_meets() {
     assert!(netlab(&["down", &lab]).status.success());
     assert_clean(&lab);
 }
+
+/// Docker's jumbo-overlay trap, from a lab file: `mtu = 9000` on an overlay
+/// (com.docker.network.driver.mtu) gives its devices 8950 over an underlay of 1500. A
+/// 1500-byte DF packet leaves the container and is refused at the VXLAN port with
+/// "fragmentation needed" (mtu 1450) from the destination, as iputils sees; then the source
+/// knows that path MTU.
+#[test]
+fn jumbo_overlay_on_a_1500_underlay_needs_fragmentation_at_the_vxlan_port() {
+    if !require_root("jumbo_overlay_on_a_1500_underlay_needs_fragmentation_at_the_vxlan_port") {
+        return;
+    }
+    let lab = unique("trjmb");
+    let _guard = LabGuard(lab.clone());
+    let file = std::env::temp_dir().join(format!("{lab}.toml"));
+    let lab_file = std::fs::read_to_string("labs/overlay.toml")
+        .unwrap()
+        .replace("[networks.ov_net1]\n", "[networks.ov_net1]\nmtu = 9000\n");
+    std::fs::write(&file, lab_file).unwrap();
+    let o = netlab(&["up", "-q", "--name", &lab, file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&file);
+    assert!(o.status.success(), "{}", text(&o));
+    let (b1, b2) = (format!("{lab}.bbox1"), format!("{lab}.bbox2"));
+    assert_eq!(link(&b2, "eth0")["mtu"], 8950);
+    let sandbox = format!("{lab}.nas5.1-{}", &net_id(&lab, "ov_net1")[..10]);
+    assert_eq!(link(&sandbox, "vxlan0")["mtu"], 8950);
+    let o = netlab(&["inspect", &format!("{lab}/ov_net1")]);
+    let v: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    assert_eq!(
+        v[0]["Options"]["com.docker.network.driver.mtu"], "9000",
+        "{v}"
+    );
+    // iputils first, on a path the source knows nothing of yet.
+    let p = ping_df(&b2, "10.0.0.2", 1472);
+    assert!(
+        p.contains("From 10.0.0.2") && p.contains("Frag needed and DF set (mtu = 1450)"),
+        "{p}"
+    );
+    let (d, mtu, v) = trace_sized(&b2, &b1, 1472);
+    assert_eq!((d.as_str(), mtu), ("MTU_EXCEEDED", Some(1450)), "{v}");
+    assert_eq!(v["trace"]["mtu_answer"], "local-error", "{v}");
+    // The other way, fresh: trace predicts the VXLAN port's answer and its probe meets it.
+    let (d, mtu, v) = trace_sized(&b1, &b2, 1472);
+    assert_eq!((d.as_str(), mtu), ("MTU_EXCEEDED", Some(1450)), "{v}");
+    assert_eq!(v["trace"]["mtu_answer"], "frag-needed", "{v}");
+    // What fits the underlay is delivered.
+    let (d, _, v) = trace_sized(&b1, &b2, 1422);
+    assert_eq!(d, "DELIVERED", "{v}");
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
+}

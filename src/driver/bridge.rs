@@ -20,7 +20,7 @@ impl NetworkDriver for Bridge {
         "bridge"
     }
     fn keys(&self) -> &'static [&'static str] {
-        &["icc"]
+        &["icc", "mtu"]
     }
     /// The bridge's name is Docker's `br-<id>`, given by [`Bridge::finish`].
     fn options(&self, _r: &mut Reporter, _name: &Name, raw: &RawNetwork) -> Options {
@@ -103,6 +103,9 @@ impl NetworkDriver for Bridge {
                     "com.docker.network.bridge.enable_ip_masquerade".into(),
                     json!("false"),
                 );
+            }
+            if let Some(m) = net.mtu {
+                options.insert("com.docker.network.driver.mtu".into(), json!(m.to_string()));
             }
             own.insert("Bridge".into(), json!(bridge));
         }
@@ -261,7 +264,7 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
                 ns: hns.clone(),
                 name: host_veth_name(&lab.name, &c.name, &e.ifname),
                 master: Some(bridge.clone()),
-                mtu: lab.underlay.mtu,
+                mtu: net.mtu.unwrap_or(lab.underlay.mtu),
                 peer_ns: lab.container_ns(*ci),
                 peer: e.ifname.clone(),
                 peer_mac: Some(e.mac),

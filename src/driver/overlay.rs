@@ -30,7 +30,7 @@ impl NetworkDriver for Overlay {
         "overlay"
     }
     fn keys(&self) -> &'static [&'static str] {
-        &["vni", "encrypted"]
+        &["vni", "encrypted", "mtu"]
     }
     /// `vni`: 0 in the settings until [`Overlay::allocate`] gives one.
     fn options(&self, r: &mut Reporter, _name: &Name, raw: &RawNetwork) -> Options {
@@ -181,6 +181,9 @@ impl NetworkDriver for Overlay {
         if encrypted {
             // As `docker network inspect` shows `--opt encrypted`: the option, with no value.
             options.insert("encrypted".into(), json!(""));
+        }
+        if let Some(m) = lab.networks[ni].mtu {
+            options.insert("com.docker.network.driver.mtu".into(), json!(m.to_string()));
         }
         let peers: Vec<Value> = hosts
             .iter()
@@ -510,7 +513,8 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
     let Driver::Overlay { vni, encrypted } = net.driver else {
         return;
     };
-    let mut mtu = lab.underlay.mtu - VXLAN_OVERHEAD;
+    // libnetwork's maxMTU: (the network's mtu option, else 1500) less VXLAN's overhead.
+    let mut mtu = net.mtu.unwrap_or(lab.underlay.mtu) - VXLAN_OVERHEAD;
     if encrypted {
         // As libnetwork's maxMTU: room for ESP, and a multiple of 4 so its padding fits.
         mtu -= ESP_OVERHEAD;

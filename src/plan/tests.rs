@@ -924,3 +924,40 @@ fn a_change_rewrites_the_name_files_it_alters() {
     }
     assert!(changes > 20, "only {changes} changes tried");
 }
+
+/// A network's `mtu` (Docker's com.docker.network.driver.mtu): a bridge network's veths get
+/// it, an overlay's VXLAN device and containers get it less 50; other networks keep the
+/// underlay's.
+#[test]
+fn a_network_mtu_sets_its_devices_mtu() {
+    let mtus = |text: &str| -> Vec<(String, u32)> {
+        plan(&lab(text))
+            .objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::Veth {
+                    peer, mtu, peer_ns, ..
+                } => Some((format!("{peer_ns}:{peer}"), *mtu)),
+                Object::Vxlan { ns, mtu, .. } => Some((format!("{ns}:vxlan0"), *mtu)),
+                _ => None,
+            })
+            .collect()
+    };
+    let bridge = include_str!("../../labs/bridge.toml");
+    let before = mtus(bridge);
+    assert!(before.iter().all(|(_, m)| *m == 1500), "{before:?}");
+    let after = mtus(&bridge.replacen("driver = \"bridge\"", "driver = \"bridge\"\nmtu = 1400", 1));
+    assert!(after.iter().any(|(_, m)| *m == 1400), "{after:?}");
+    assert!(
+        after.iter().any(|(_, m)| *m == 1500),
+        "the other networks keep 1500: {after:?}"
+    );
+    let overlay = include_str!("../../labs/overlay.toml")
+        .replace("[networks.ov_net1]\n", "[networks.ov_net1]\nmtu = 9000\n");
+    let got = mtus(&overlay);
+    assert!(got.iter().any(|(_, m)| *m == 8950), "{got:?}");
+    assert!(
+        got.iter().any(|(_, m)| *m == 1450),
+        "ov_net2 keeps 1450: {got:?}"
+    );
+}

@@ -229,6 +229,7 @@ fn add_gwbridge(lab: &mut Lab) -> Result<usize, Refused> {
         implicit: true,
         internal: false,
         subnet_only: false,
+        mtu: None,
     });
     Ok(lab.networks.len() - 1)
 }

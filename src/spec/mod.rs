@@ -563,6 +563,8 @@ pub(crate) struct NetDraft {
     subnet_refused: bool,
     gateway: Option<(Ipv4Addr, Range<usize>)>,
     internal: bool,
+    /// Docker's com.docker.network.driver.mtu, checked.
+    mtu: Option<u32>,
     /// The id the lab file gives, checked.
     id: Option<String>,
 }
@@ -665,6 +667,7 @@ impl Validator<'_, '_> {
                 subnet_refused: false,
                 gateway: None,
                 internal: false,
+                mtu: None,
                 id: None,
             });
         }
@@ -698,6 +701,7 @@ impl Validator<'_, '_> {
                     implicit: d.name == GWBRIDGE,
                     internal: d.internal,
                     subnet_only: d.subnet_span.is_some() && d.gateway.is_none(),
+                    mtu: d.mtu,
                 }
             })
             .collect();
@@ -1602,6 +1606,18 @@ impl Validator<'_, '_> {
                 subnet_span: n.subnet.as_ref().map(span),
                 gateway,
                 internal: n.internal.as_ref().is_some_and(|b| *b.get_ref()),
+                mtu: n.mtu.as_ref().and_then(|m| {
+                    let v = *m.get_ref();
+                    if (1280..=9000).contains(&v) {
+                        Some(v as u32)
+                    } else {
+                        self.r.error(
+                            span(m),
+                            format!("network mtu {v} must be between 1280 and 9000"),
+                        );
+                        None
+                    }
+                }),
                 id: n
                     .id
                     .as_ref()

@@ -280,6 +280,9 @@ pub struct Network {
     /// the subnet in IPAM.Config (`docker network create --subnet`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub subnet_only: bool,
+    /// Docker's `com.docker.network.driver.mtu` (bridge and overlay drivers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
 }
 
 impl Network {

@@ -384,6 +384,12 @@ pub struct RawNetwork {
     #[serde(default)]
     #[schemars(with = "bool", extend("default" = false))]
     pub internal: Option<Spanned<bool>>,
+    /// Bridge and overlay drivers: Docker's `com.docker.network.driver.mtu`. A bridge
+    /// network's veths get it; an overlay's VXLAN, bridge and containers get it less 50
+    /// (default: the underlay's MTU).
+    #[serde(default)]
+    #[schemars(with = "i64", range(min = 1280, max = 9000))]
+    pub mtu: Option<Spanned<i64>>,
 }
 
 /// `parent` as written: one interface name for every host, or a table of one per host.
@@ -436,6 +442,7 @@ impl RawNetwork {
             "icc" => self.icc.as_ref().map(|v| v.span()),
             "parent" => self.parent.as_ref().map(|v| v.span()),
             "mode" => self.mode.as_ref().map(|v| v.span()),
+            "mtu" => self.mtu.as_ref().map(|v| v.span()),
             _ => None,
         }
     }
