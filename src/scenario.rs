@@ -433,7 +433,7 @@ fn explain(lab: &str, from: &str, to: &str) -> Option<String> {
     let targets = crate::observe::of_lab(&crate::observe::discover(false), lab);
     let snap = crate::observe::snapshot(&targets, crate::observe::Want::ALL);
     snap.namespace(&src)?;
-    let t = crate::trace::trace(&snap, &crate::observe::KernelRoutes, &src, dst);
+    let t = crate::trace::trace(&snap, &crate::observe::KernelRoutes::PLAIN, &src, dst);
     let last = t.hops.last().map(|h| {
         format!(
             " at {}{}",

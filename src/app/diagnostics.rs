@@ -520,7 +520,10 @@ pub fn trace(
         .name
         .clone();
     let (dst, intended) = trace_target(&recs, &src_name, to)?;
-    let mut t = crate::trace::trace_sized(&snap, &observe::KernelRoutes, &src_name, dst, len);
+    let routes = observe::KernelRoutes {
+        path_mtu: len.is_some(),
+    };
+    let mut t = crate::trace::trace_sized(&snap, &routes, &src_name, dst, len);
     let leaves = snap
         .namespaces
         .iter()
@@ -528,7 +531,7 @@ pub fn trace(
         .any(|l| l.link_netnsid.is_some() && l.peer.is_none());
     if lab.is_some() && t.disposition != crate::trace::Disposition::Delivered && leaves {
         snap = observe::snapshot(&targets, Want::ALL);
-        t = crate::trace::trace_sized(&snap, &observe::KernelRoutes, &src_name, dst, len);
+        t = crate::trace::trace_sized(&snap, &routes, &src_name, dst, len);
     }
     let src = snap.namespace(&src_name).expect("source observed");
     let src_path = std::path::Path::new(&src.path);
@@ -548,7 +551,7 @@ pub fn trace(
     // namespace (time exceeded), and the last from the destination (echo reply). These are
     // small probes: with a size, they are judged against the path of a small packet.
     let routed = match len {
-        Some(_) => crate::trace::trace(&snap, &observe::KernelRoutes, &src_name, dst),
+        Some(_) => crate::trace::trace(&snap, &observe::KernelRoutes::PLAIN, &src_name, dst),
         None => t.clone(),
     };
     let mut hop_probes = Vec::new();

@@ -11,7 +11,15 @@ use crate::kernel::dump::Dumper;
 use crate::kernel::netns;
 use crate::trace::{RouteOracle, RouteResult};
 
-pub struct KernelRoutes;
+pub struct KernelRoutes {
+    /// Also ask for the path MTU (a second lookup, without fibmatch): a trace with a size.
+    pub path_mtu: bool,
+}
+
+impl KernelRoutes {
+    /// Routes only, for a trace without a size.
+    pub const PLAIN: KernelRoutes = KernelRoutes { path_mtu: false };
+}
 
 impl RouteOracle for KernelRoutes {
     fn lookup(&self, ns: &Namespace, dst: Ipv4Addr) -> RouteResult {
@@ -20,9 +28,12 @@ impl RouteOracle for KernelRoutes {
             ns.links.iter().map(|l| (l.index, l.name.clone())).collect();
         // The FIB entry (fibmatch: the route as configured) and, on one socket, the route the
         // kernel would use (with the path MTU it learnt, if any).
+        let want_mtu = self.path_mtu;
         let got = netns::run_in_path(&path, move || {
             let mut d = Dumper::here()?;
-            Ok((d.route_get(dst)?, d.path_mtu(dst)?))
+            let fib = d.route_get(dst)?;
+            let mtu = if want_mtu { d.path_mtu(dst)? } else { None };
+            Ok((fib, mtu))
         });
         let (got, path_mtu) = match got {
             Ok((fib, mtu)) => (Ok(fib), mtu),
