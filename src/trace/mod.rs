@@ -401,40 +401,19 @@ pub fn one_way_sized(
                 format!("{ns_name}: {dev} is down (`ip link set {dev} up`)"),
             );
         }
-        // IP output (the source) and forwarding (a router) check the packet strictly against
-        // the route's MTU: the device's, or a smaller path MTU the kernel learnt.
-        if let (Some(len), Some(mtu)) = (size, path_mtu.or(out.mtu)) {
-            if len > mtu {
-                t.mtu = Some(mtu);
-                t.mtu_answer = Some(if forwarded {
-                    MtuAnswer::FragNeeded
-                } else {
-                    MtuAnswer::LocalError
-                });
-                let (action, why) = if forwarded {
-                    (
-                        format!("{len} bytes > mtu {mtu} of {dev}, DF set: dropped, ICMP fragmentation needed (mtu {mtu}) to the source"),
-                        format!("{ns_name} cannot forward the {len}-byte packet out of {dev} (mtu {mtu}) with DF set: it answers ICMP \"fragmentation needed\" (mtu = {mtu}) and drops it"),
-                    )
-                } else {
-                    let whose = if path_mtu.is_some_and(|p| out.mtu.is_none_or(|m| p < m)) {
-                        format!("the path MTU {mtu} the kernel learnt for {dst}")
-                    } else {
-                        format!("the MTU {mtu} of {dev}")
-                    };
-                    (
-                        format!("{len} bytes > mtu {mtu}, DF set: the send fails (EMSGSIZE)"),
-                        format!("{ns_name}: the {len}-byte packet exceeds {whose} and DF is set: the send fails (ping: \"local error: message too long, mtu={mtu}\")"),
-                    )
-                };
-                t.hops.push(Hop {
-                    namespace: ns_name.clone(),
-                    in_dev: in_dev.clone(),
+        if let Some(len) = size {
+            if let Some((mtu, answer, action, why)) =
+                ip_mtu_check(&ns_name, &dev, out.mtu, path_mtu, dst, len, forwarded)
+            {
+                (t.mtu, t.mtu_answer) = (Some(mtu), Some(answer));
+                t.hops.push(l2::hop(
+                    &ns_name,
+                    in_dev.as_deref(),
+                    Some(&dev),
                     action,
-                    out_dev: Some(dev.clone()),
                     ttl,
-                    layer: "l3",
-                });
+                    "l3",
+                ));
                 return finish(t, Disposition::MtuExceeded, why);
             }
         }
@@ -473,6 +452,44 @@ pub fn one_way_sized(
         }
     }
     finish(t, Disposition::Loop, format!("more than {MAX_HOPS} hops"))
+}
+
+/// IP output (the source) and forwarding (a router) check a DF packet of `len` bytes strictly
+/// against the route's MTU: the device's (`dev_mtu`), or a path MTU the kernel learnt. Over
+/// it: the MTU, what the sender hears, the hop's action and the reason.
+fn ip_mtu_check(
+    ns: &str,
+    dev: &str,
+    dev_mtu: Option<u32>,
+    path_mtu: Option<u32>,
+    dst: Ipv4Addr,
+    len: u32,
+    forwarded: bool,
+) -> Option<(u32, MtuAnswer, String, String)> {
+    let mtu = path_mtu.or(dev_mtu)?;
+    if len <= mtu {
+        return None;
+    }
+    Some(if forwarded {
+        (
+            mtu,
+            MtuAnswer::FragNeeded,
+            format!("{len} bytes > mtu {mtu} of {dev}, DF set: dropped, ICMP fragmentation needed (mtu {mtu}) to the source"),
+            format!("{ns} cannot forward the {len}-byte packet out of {dev} (mtu {mtu}) with DF set: it answers ICMP \"fragmentation needed\" (mtu = {mtu}) and drops it"),
+        )
+    } else {
+        let whose = if path_mtu.is_some_and(|p| dev_mtu.is_none_or(|m| p < m)) {
+            format!("the path MTU {mtu} the kernel learnt for {dst}")
+        } else {
+            format!("the MTU {mtu} of {dev}")
+        };
+        (
+            mtu,
+            MtuAnswer::LocalError,
+            format!("{len} bytes > mtu {mtu}, DF set: the send fails (EMSGSIZE)"),
+            format!("{ns}: the {len}-byte packet exceeds {whose} and DF is set: the send fails (ping: \"local error: message too long, mtu={mtu}\")"),
+        )
+    })
 }
 
 fn finish(mut t: Trace, d: Disposition, reason: String) -> Trace {

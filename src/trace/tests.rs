@@ -354,6 +354,13 @@ fn encrypted_overlay_encap_hop_says_esp() {
     assert!(!t.hops.iter().any(|h| h.action.contains("ESP")));
 }
 
+/// A trace of a DF packet of `size` bytes, and that it ends in `want` (rendered if not).
+fn sized(s: &Snapshot, from: &str, to: &str, size: u32, want: Disposition) -> Trace {
+    let t = trace_sized(s, &SnapshotRoutes, from, ip(to), Some(size));
+    assert_eq!(t.disposition, want, "{}", render(&t, true));
+    t
+}
+
 fn link_mut<'a>(s: &'a mut Snapshot, ns: &str, dev: &str) -> &'a mut crate::observe::Link {
     ns_mut(s, ns)
         .links
@@ -367,21 +374,9 @@ fn link_mut<'a>(s: &'a mut Snapshot, ns: &str, dev: &str) -> &'a mut crate::obse
 #[test]
 fn a_sized_packet_over_the_source_mtu_is_refused_at_the_source() {
     let s = snap();
-    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1450));
-    assert_eq!(
-        t.disposition,
-        Disposition::Delivered,
-        "{}",
-        render(&t, true)
-    );
+    let t = sized(&s, "fx.bbox2", "10.0.0.2", 1450, Disposition::Delivered);
     assert_eq!((t.size, t.mtu), (Some(1450), None));
-    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1451));
-    assert_eq!(
-        t.disposition,
-        Disposition::MtuExceeded,
-        "{}",
-        render(&t, true)
-    );
+    let t = sized(&s, "fx.bbox2", "10.0.0.2", 1451, Disposition::MtuExceeded);
     assert_eq!(
         (t.mtu, t.mtu_answer),
         (Some(1450), Some(MtuAnswer::LocalError))
@@ -416,21 +411,9 @@ fn a_veth_peer_or_bridge_port_with_a_smaller_mtu_drops_the_frame() {
     // The container's peer in the sandbox: 1450 + 4 passes, one byte more is dropped.
     let mut s = snap();
     link_mut(&mut s, &sandbox, "veth0").mtu = Some(1446);
-    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1450));
-    assert_eq!(
-        t.disposition,
-        Disposition::Delivered,
-        "{}",
-        render(&t, true)
-    );
+    sized(&s, "fx.bbox2", "10.0.0.2", 1450, Disposition::Delivered);
     link_mut(&mut s, &sandbox, "veth0").mtu = Some(1445);
-    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1450));
-    assert_eq!(
-        t.disposition,
-        Disposition::MtuExceeded,
-        "{}",
-        render(&t, true)
-    );
+    let t = sized(&s, "fx.bbox2", "10.0.0.2", 1450, Disposition::MtuExceeded);
     assert_eq!((t.mtu, t.mtu_answer), (Some(1445), Some(MtuAnswer::Silent)));
     let why = t.reason.as_deref().unwrap();
     assert!(
@@ -442,13 +425,7 @@ fn a_veth_peer_or_bridge_port_with_a_smaller_mtu_drops_the_frame() {
     // The bridge's way out: vxlan0 as a port of br0.
     let mut s = snap();
     link_mut(&mut s, &sandbox, "vxlan0").mtu = Some(1400);
-    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1405));
-    assert_eq!(
-        t.disposition,
-        Disposition::MtuExceeded,
-        "{}",
-        render(&t, true)
-    );
+    let t = sized(&s, "fx.bbox2", "10.0.0.2", 1405, Disposition::MtuExceeded);
     assert_eq!(t.mtu, Some(1400));
     assert!(
         t.reason.as_deref().unwrap().starts_with(&format!(
@@ -457,13 +434,7 @@ fn a_veth_peer_or_bridge_port_with_a_smaller_mtu_drops_the_frame() {
         "{:?}",
         t.reason
     );
-    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1404));
-    assert_eq!(
-        t.disposition,
-        Disposition::Delivered,
-        "{}",
-        render(&t, true)
-    );
+    sized(&s, "fx.bbox2", "10.0.0.2", 1404, Disposition::Delivered);
 }
 
 /// A VXLAN bridge port whose encapsulated packet exceeds the underlay's MTU: the kernel answers
@@ -472,20 +443,8 @@ fn a_veth_peer_or_bridge_port_with_a_smaller_mtu_drops_the_frame() {
 fn an_underlay_smaller_than_the_overlay_needs_fragmentation_at_the_vxlan_port() {
     let mut s = snap();
     link_mut(&mut s, "fx.nas5", "ens33").mtu = Some(1400);
-    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1350));
-    assert_eq!(
-        t.disposition,
-        Disposition::Delivered,
-        "{}",
-        render(&t, true)
-    );
-    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), Some(1351));
-    assert_eq!(
-        t.disposition,
-        Disposition::MtuExceeded,
-        "{}",
-        render(&t, true)
-    );
+    sized(&s, "fx.bbox2", "10.0.0.2", 1350, Disposition::Delivered);
+    let t = sized(&s, "fx.bbox2", "10.0.0.2", 1351, Disposition::MtuExceeded);
     assert_eq!(
         (t.mtu, t.mtu_answer),
         (Some(1350), Some(MtuAnswer::FragNeeded))
@@ -513,13 +472,7 @@ fn a_router_with_a_smaller_egress_mtu_needs_fragmentation() {
     ns_mut(&mut s, "fx.nas4").forwarding = Some(true);
     link_mut(&mut s, "fx.nas4", "ens33").mtu = Some(1400);
     // bbox1 -> nas5's underlay address: routed by nas4 out of ens33.
-    let t = trace_sized(&s, &SnapshotRoutes, "fx.bbox1", ip("10.1.1.15"), Some(1401));
-    assert_eq!(
-        t.disposition,
-        Disposition::MtuExceeded,
-        "{}",
-        render(&t, true)
-    );
+    let t = sized(&s, "fx.bbox1", "10.1.1.15", 1401, Disposition::MtuExceeded);
     assert_eq!(
         (t.mtu, t.mtu_answer),
         (Some(1400), Some(MtuAnswer::FragNeeded))
