@@ -285,7 +285,7 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         /// Source: a container, host or namespace
         #[arg(add = crate::completion::namespace_completer())]
         from: String,
-        /// Destination: a container or host (LAB.NODE when several labs have it; its address on a network shared with the source), or an IPv4 address
+        /// Destination: a container or host (LAB.NODE when several labs have it; its address on a network shared with the source), a network alias the source container resolves, or an IPv4 address
         #[arg(add = crate::completion::node_completer())]
         to: String,
         /// Also send real pings and say whether the prediction and reality agree

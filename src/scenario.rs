@@ -188,9 +188,10 @@ fn run_step(
 }
 
 /// The address a ping to `to` from `from` goes to, in the lab's current model: an address as
-/// given, a host's underlay address, or a container's address on a network they share (else
-/// its first: a ping that cannot work, which is what the step may expect). Also the console's
-/// `ping`.
+/// given, a host's underlay address, a container's address on a network they share (else
+/// its first: a ping that cannot work, which is what the step may expect), or what the source
+/// container resolves an alias to (Docker's embedded DNS: the lab's hosts files; None when it
+/// does not resolve it). Also the console's `ping`.
 pub(crate) fn target(lab: &Lab, from: &str, to: &str) -> Option<Ipv4Addr> {
     if let Ok(ip) = to.parse() {
         return Some(ip);
@@ -198,8 +199,11 @@ pub(crate) fn target(lab: &Lab, from: &str, to: &str) -> Option<Ipv4Addr> {
     if let Some(h) = lab.hosts.iter().find(|h| h.name == to) {
         return Some(h.address.ip());
     }
-    let ti = lab.containers.iter().position(|c| c.name == to)?;
-    match lab.containers.iter().position(|c| c.name == from) {
+    let fi = lab.containers.iter().position(|c| c.name == from);
+    let Some(ti) = lab.containers.iter().position(|c| c.name == to) else {
+        return crate::plan::names::resolve(lab, fi?, to);
+    };
+    match fi {
         Some(fi) => lab.container_address(fi, ti),
         // From a host: the container's first address.
         None => lab.containers[ti].endpoints.first().map(|e| e.address.ip()),
@@ -227,8 +231,14 @@ fn attempt(
                 .lab
                 .node_ns(from)
                 .ok_or_else(|| anyhow!("{from} is not a node of lab {lab}"))?;
-            let dst = target(&rec.lab, from, to)
-                .ok_or_else(|| anyhow!("{to} has no address in lab {lab}"))?;
+            let Some(dst) = target(&rec.lab, from, to) else {
+                // A name the source does not resolve: ping's "bad address", a failed ping.
+                let got = format!("{from} does not resolve it (ping: bad address)");
+                return match expect {
+                    Expect::Unreachable => Ok(format!("{to}: {got}")),
+                    Expect::Reachable => bail!("{to}: {got}; expected reachable"),
+                };
+            };
             let opts = icmp::PingOptions::for_check(*count, *expect == Expect::Reachable);
             let r = icmp::ping_in(&netns::path(&ns), dst.into(), opts)?;
             let got = if r.received > 0 {

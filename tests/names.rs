@@ -205,8 +205,28 @@ fn local_networks_keep_names_on_their_host() {
         .unwrap()
         .replace(
             "ip = { my_net2 = \"172.18.0.10\" }",
-            "ip = { my_net2 = \"172.18.0.10\" }\naliases = { quiet_net = [\"store\"] }",
-        );
+            "ip = { my_net2 = \"172.18.0.10\" }\naliases = { quiet_net = [\"store\"], my_net2 = [\"sql\"] }",
+        )
+        + r#"
+[scenarios.by-alias]
+[[scenarios.by-alias.steps]]
+do = "ping"
+from = "web"
+to = "sql"
+ttl = 64
+
+[[scenarios.by-alias.steps]]
+do = "ping"
+from = "cache"
+to = "sql"
+expect = "unreachable"
+
+[[scenarios.by-alias.steps]]
+do = "ping"
+from = "cache"
+to = "store"
+expect = "unreachable"
+"#;
     let file = write_lab(&dir, "bridge.toml", &text_lab);
     let lab = unique("nmbr");
     let _guard = LabGuard(lab.clone());
@@ -224,6 +244,69 @@ fn local_networks_keep_names_on_their_host() {
         "an alias of another network"
     );
     assert_eq!(getent(&ns("web"), "cache"), None, "no shared network");
+
+    // trace and scenario pings take an alias as the source resolves it, as `ping sql` does.
+    let o = in_ns(&ns("web"), &["ping", "-c", "1", "-W", "2", "sql"]);
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains("(172.18.0.10)"),
+        "{}",
+        text(&o)
+    );
+    let trace = |from: &str, to: &str| {
+        let o = netlab(&["trace", &ns(from), to, "--json"]);
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+        (o.status.code(), v)
+    };
+    let (code, v) = trace("web", "sql");
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["trace"]["to"], "172.18.0.10", "{v}");
+    assert_eq!(v["target"], ns("db").as_str(), "{v}");
+    assert_eq!(v["trace"]["delivered_to"], ns("db").as_str(), "{v}");
+    // cache resolves store, on its own network, where icc is off: isolated, as iputils finds.
+    let (code, v) = trace("cache", "store");
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(
+        (
+            v["trace"]["to"].as_str(),
+            v["trace"]["disposition"].as_str()
+        ),
+        (Some("172.22.16.2"), Some("ISOLATED")),
+        "{v}"
+    );
+    let o = in_ns(&ns("cache"), &["ping", "-c", "1", "-W", "1", "store"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    // cache does not resolve sql: refused, as `ping sql` there fails with a name error.
+    let o = netlab(&["trace", &ns("cache"), "sql"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("or a name the source resolves"),
+        "{}",
+        text(&o)
+    );
+    let o = netlab(&["run", &lab, "by-alias", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let steps = v["scenarios"][0]["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["pass"] == true), "{v}");
+    assert!(
+        steps[0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("sql (172.18.0.10): reachable"),
+        "{v}"
+    );
+    assert_eq!(
+        steps[1]["detail"], "sql: cache does not resolve it (ping: bad address)",
+        "{v}"
+    );
+    assert!(
+        steps[2]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("store (172.22.16.2): unreachable"),
+        "{v}"
+    );
     assert!(netlab(&["down", &lab]).status.success());
     assert_clean(&lab);
 }

@@ -418,6 +418,10 @@ fn trace_target(
                 (Some(r), _) => (r, to),
                 (None, [r]) => (*r, to),
                 (None, []) => {
+                    // A network alias, as the source container's resolver answers it.
+                    if let Some(found) = alias_target(records, from_ns, to) {
+                        return Ok(found);
+                    }
                     let mut known: Vec<String> = Vec::new();
                     for r in records {
                         known.extend(r.lab.containers.iter().map(|c| c.name.clone()));
@@ -428,7 +432,7 @@ fn trace_target(
                         .map(|h| format!("; {h}"))
                         .unwrap_or_default();
                     return Err(BadInput(format!(
-                        "{to:?} is not an IPv4 address, nor a container or host of a lab that is up{hint}"
+                        "{to:?} is not an IPv4 address, a container or host of a lab that is up, or a name the source resolves{hint}"
                     ))
                     .into());
                 }
@@ -466,6 +470,29 @@ fn trace_target(
         .iter()
         .find(|e| src.is_some_and(|s| s.endpoints.iter().any(|se| se.network == e.network)));
     Ok((shared.unwrap_or(&c.endpoints[0]).address.ip(), ns))
+}
+
+/// What container namespace `from_ns` resolves `name` to (a network alias, through the lab's
+/// hosts files as Docker's embedded DNS would), and the container that has that address.
+fn alias_target(
+    records: &[Record],
+    from_ns: &str,
+    name: &str,
+) -> Option<(std::net::Ipv4Addr, Option<String>)> {
+    let (lab, ci) = records.iter().find_map(|r| {
+        let ci = (0..r.lab.containers.len()).find(|&i| r.lab.container_ns(i) == from_ns)?;
+        Some((&r.lab, ci))
+    })?;
+    let ip = crate::plan::names::resolve(lab, ci, name)?;
+    let holder = (0..lab.containers.len())
+        .find(|&i| {
+            lab.containers[i]
+                .endpoints
+                .iter()
+                .any(|e| e.address.ip() == ip)
+        })
+        .map(|i| lab.container_ns(i));
+    Some((ip, holder))
 }
 
 /// The namespaces on a trace's way (there and back) where the lab's plan has a firewall

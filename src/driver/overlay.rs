@@ -513,7 +513,8 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
     let Driver::Overlay { vni, encrypted } = net.driver else {
         return;
     };
-    // libnetwork's maxMTU: (the network's mtu option, else 1500) less VXLAN's overhead.
+    // libnetwork's maxMTU: (the network's mtu option, else 1500: here the underlay's, 1500
+    // by default) less VXLAN's overhead.
     let mut mtu = net.mtu.unwrap_or(lab.underlay.mtu) - VXLAN_OVERHEAD;
     if encrypted {
         // As libnetwork's maxMTU: room for ESP, and a multiple of 4 so its padding fits.

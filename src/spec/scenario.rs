@@ -388,6 +388,9 @@ struct Names {
     nodes: Vec<String>,
     containers: Vec<String>,
     networks: Vec<String>,
+    /// The containers' network aliases: what a ping may also be sent to (resolved, when the
+    /// step runs, as the source's resolver answers).
+    aliases: Vec<String>,
     known: bool,
 }
 
@@ -402,6 +405,12 @@ impl Names {
                 .collect(),
             containers,
             networks: lab.networks.iter().map(|n| n.name.clone()).collect(),
+            aliases: lab
+                .containers
+                .iter()
+                .flat_map(|c| &c.endpoints)
+                .flat_map(|e| e.aliases.iter().cloned())
+                .collect(),
             known: true,
         }
     }
@@ -411,6 +420,7 @@ impl Names {
             nodes: Vec::new(),
             containers: Vec::new(),
             networks: Vec::new(),
+            aliases: Vec::new(),
             known: false,
         }
     }
@@ -573,7 +583,16 @@ fn step(
                     None
                 }
                 Some(t) if t.get_ref().parse::<Ipv4Addr>().is_ok() => Some(t.get_ref().clone()),
-                Some(t) => need(r, Some(t), "to", nodes, "container, host or IPv4 address"),
+                Some(t) => {
+                    let known: Vec<String> = nodes.iter().chain(&names.aliases).cloned().collect();
+                    need(
+                        r,
+                        Some(t),
+                        "to",
+                        &known,
+                        "container, host, alias or IPv4 address",
+                    )
+                }
             };
             let expect = match s.expect.as_ref().map(|e| e.get_ref().as_str()) {
                 None | Some("reachable") => Some(Expect::Reachable),
