@@ -218,11 +218,41 @@ impl Dumper {
     /// Ask the kernel's FIB for `dst` (`ip route get fibmatch`): the matching route itself, or
     /// None when there is no route (ENETUNREACH / EHOSTUNREACH).
     pub fn route_get(&mut self, dst: std::net::Ipv4Addr) -> io::Result<Option<RouteMessage>> {
+        self.route_lookup(dst, true)
+    }
+
+    /// The MTU the kernel's route to `dst` carries (RTA_METRICS, RTAX_MTU): a path MTU it
+    /// learnt from an ICMP "fragmentation needed" (a cached exception, which only a lookup
+    /// without fibmatch shows), or a route's own `mtu`. None when the device's MTU applies,
+    /// and when the lookup fails (the route itself is [`Dumper::route_get`]'s to report).
+    pub fn path_mtu(&mut self, dst: std::net::Ipv4Addr) -> io::Result<Option<u32>> {
+        use netlink_packet_route::route::{RouteAttribute, RouteMetric};
+        let Ok(Some(m)) = self.route_lookup(dst, false) else {
+            return Ok(None);
+        };
+        Ok(m.attributes.into_iter().find_map(|a| match a {
+            RouteAttribute::Metrics(ms) => ms.into_iter().find_map(|m| match m {
+                RouteMetric::Mtu(v) => Some(v),
+                _ => None,
+            }),
+            _ => None,
+        }))
+    }
+
+    /// RTM_GETROUTE for `dst`: the FIB entry (`fibmatch`) or the route the kernel would use
+    /// (with its cached exceptions); None when there is none.
+    fn route_lookup(
+        &mut self,
+        dst: std::net::Ipv4Addr,
+        fibmatch: bool,
+    ) -> io::Result<Option<RouteMessage>> {
         use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteFlags};
         let mut q = RouteMessage::default();
         q.header.address_family = AddressFamily::Inet;
         q.header.destination_prefix_length = 32;
-        q.header.flags = RouteFlags::FibMatch;
+        if fibmatch {
+            q.header.flags = RouteFlags::FibMatch;
+        }
         q.attributes
             .push(RouteAttribute::Destination(RouteAddress::Inet(dst)));
         match self.request(RouteNetlinkMessage::GetRoute(q), false) {
@@ -246,32 +276,6 @@ impl Dumper {
             }
             Err(e) => Err(e),
         }
-    }
-
-    /// The MTU the kernel's route to `dst` carries (RTA_METRICS, RTAX_MTU): a path MTU it
-    /// learnt from an ICMP "fragmentation needed" (a cached exception, which only a lookup
-    /// without fibmatch shows), or a route's own `mtu`. None when the device's MTU applies.
-    pub fn path_mtu(&mut self, dst: std::net::Ipv4Addr) -> io::Result<Option<u32>> {
-        use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMetric};
-        let mut q = RouteMessage::default();
-        q.header.address_family = AddressFamily::Inet;
-        q.header.destination_prefix_length = 32;
-        q.attributes
-            .push(RouteAttribute::Destination(RouteAddress::Inet(dst)));
-        let r = match self.request(RouteNetlinkMessage::GetRoute(q), false) {
-            Ok(r) => r,
-            Err(_) => return Ok(None),
-        };
-        Ok(r.into_iter().find_map(|m| match m {
-            RouteNetlinkMessage::NewRoute(x) => x.attributes.into_iter().find_map(|a| match a {
-                RouteAttribute::Metrics(ms) => ms.into_iter().find_map(|m| match m {
-                    RouteMetric::Mtu(v) => Some(v),
-                    _ => None,
-                }),
-                _ => None,
-            }),
-            _ => None,
-        }))
     }
 
     /// Link `index` of the namespace this one knows as `nsid` (IFLA_TARGET_NETNSID).

@@ -35,12 +35,11 @@ impl RouteOracle for KernelRoutes {
             let mtu = if want_mtu { d.path_mtu(dst)? } else { None };
             Ok((fib, mtu))
         });
-        let (got, path_mtu) = match got {
-            Ok((fib, mtu)) => (Ok(fib), mtu),
-            Err(e) => (Err(e), None),
+        let Ok((fib, path_mtu)) = got else {
+            return RouteResult::None;
         };
-        match got {
-            Ok(Some(m)) => match m.header.kind {
+        match fib {
+            Some(m) => match m.header.kind {
                 RouteType::Local | RouteType::Broadcast => RouteResult::Local,
                 RouteType::Unicast => {
                     let r = convert::route(&m, &names);
@@ -63,7 +62,7 @@ impl RouteOracle for KernelRoutes {
                 }
                 _ => RouteResult::None,
             },
-            _ => RouteResult::None,
+            None => RouteResult::None,
         }
     }
 }
