@@ -907,7 +907,7 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__trace)
-            opts="-h --probe --minimal --detailed --size --json --color --help"
+            opts="-h --probe --capture --minimal --detailed --size --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -279,7 +279,7 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
     /// Predict the hop-by-hop path of a ping from a container to a peer, from live kernel state;
     /// exit 1 unless the ping would be delivered
     #[command(
-        after_help = "Examples:\n  netlab trace bbox2 bbox1\n  netlab trace bbox1 172.16.20.11 --minimal\n  netlab trace bbox3 10.0.0.2 --probe\n  netlab trace bbox2 bbox1 --size 1423"
+        after_help = "Examples:\n  netlab trace bbox2 bbox1\n  netlab trace bbox1 172.16.20.11 --minimal\n  netlab trace bbox3 10.0.0.2 --probe\n  netlab trace bbox2 bbox1 --size 1423\n  netlab trace bbox1 bbox2 --capture --detailed"
     )]
     Trace {
         /// Source: a container, host or namespace
@@ -291,6 +291,9 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         /// Also send real pings and say whether the prediction and reality agree
         #[arg(long)]
         probe: bool,
+        /// Also listen on every device of the predicted path, both ways, while one more echo request crosses it, and mark each hop seen or NOT SEEN, with the TTL, 802.1Q tag and VXLAN tunnel seen there (implies --probe)
+        #[arg(long)]
+        capture: bool,
         /// One line per namespace crossed
         #[arg(long, conflicts_with_all = ["json", "detailed"])]
         minimal: bool,

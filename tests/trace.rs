@@ -668,3 +668,257 @@ fn jumbo_overlay_on_a_1500_underlay_needs_fragmentation_at_the_vxlan_port() {
     assert!(netlab(&["down", &lab]).status.success());
     assert_clean(&lab);
 }
+
+/// `trace --capture --json` (exit status as for any trace: 0 delivered, 1 not).
+fn trace_capture(from: &str, to: &str) -> (Option<i32>, Value) {
+    let o = netlab(&["trace", from, to, "--capture", "--detailed", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("trace {from} {to} --capture: no JSON ({e}): {}", text(&o)));
+    (o.status.code(), v)
+}
+
+/// A tcpdump in `ns` on `dev` with `filter`, printing everything it decodes (-v: VXLAN and
+/// the frame inside), until it is stopped.
+struct Dump {
+    child: std::process::Child,
+}
+
+impl Dump {
+    fn start(ns: &str, dev: &str, filter: &str) -> Dump {
+        use std::io::BufRead;
+        let mut child = Command::new("ip")
+            .args([
+                "netns", "exec", ns, "tcpdump", "-nn", "-l", "-i", dev, filter,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("running tcpdump: install tcpdump");
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("listening on") {
+            line.clear();
+            if err.read_line(&mut line).unwrap() == 0 {
+                let _ = child.kill();
+                panic!("tcpdump did not start in {ns}");
+            }
+        }
+        // Keep reading stderr so tcpdump never blocks on it.
+        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        Dump { child }
+    }
+
+    /// What it printed (after a moment for the last packets).
+    fn stop(mut self) -> String {
+        use std::io::Read;
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let mut out = String::new();
+        let _ = self.child.stdout.take().unwrap().read_to_string(&mut out);
+        let _ = self.child.wait();
+        out
+    }
+}
+
+impl Drop for Dump {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The packet sockets open in namespace `ns` (/proc/net/packet, which is per namespace).
+fn packet_sockets(ns: &str) -> usize {
+    let o = Command::new("ip")
+        .args(["netns", "exec", ns, "cat", "/proc/net/packet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).lines().count() - 1
+}
+
+fn all_observed(hops: &Value) -> bool {
+    hops.as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["observed"] == true)
+}
+
+/// `--capture` on the overlay: every predicted device sees the probe, in order, with the TTL
+/// predicted; the underlay devices see it inside VXLAN with the network's VNI (iproute2's) and
+/// the hosts' underlay addresses (iproute2's), as tcpdump also sees it there.
+#[test]
+fn capture_sees_the_overlay_probe_on_every_predicted_device() {
+    if !require_root("capture_sees_the_overlay_probe_on_every_predicted_device") {
+        return;
+    }
+    let lab = unique("trcap");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/overlay.toml");
+    let (b1, underlay) = (format!("{lab}.bbox1"), format!("{lab}.underlay"));
+    let sandbox = format!("{lab}.nas4.1-{}", &net_id(&lab, "ov_net1")[..10]);
+    let vni = ip_json(&sandbox, &["-d", "link", "show", "vxlan0"])[0]["linkinfo"]["info_data"]
+        ["id"]
+        .as_u64()
+        .unwrap();
+    let underlay_ip = |host: &str| {
+        addrs(&format!("{lab}.{host}"), "ens33")[0]
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let (vtep4, vtep5) = (underlay_ip("nas4"), underlay_ip("nas5"));
+    let dump = Dump::start(&underlay, "nas5", "udp port 4789");
+    let (code, v) = trace_capture(&b1, "bbox2");
+    let seen_by_tcpdump = dump.stop();
+    assert_eq!(code, Some(0), "{v}");
+    let t = &v["trace"];
+    let c = &v["capture"];
+    assert_eq!(t["disposition"], "DELIVERED", "{v}");
+    assert_eq!(c["agrees"], true, "{v}");
+    assert_eq!(c["in_order"], true, "{v}");
+    assert_eq!(c["lost_at"], Value::Null, "{v}");
+    assert_eq!(v["agree"], true, "{v}");
+    assert!(c["devices"].as_u64().unwrap() >= 10, "{v}");
+    assert!(
+        all_observed(&t["hops"]) && all_observed(&t["reply_hops"]),
+        "{v}"
+    );
+    let mut underlay_seen = 0;
+    for (leg, (src, dst)) in [("hops", (&vtep4, &vtep5)), ("reply_hops", (&vtep5, &vtep4))] {
+        for h in t[leg].as_array().unwrap() {
+            for s in h["seen"].as_array().unwrap() {
+                let p = &s["packet"];
+                assert_eq!(p["ttl"], s["expected_ttl"], "{h}");
+                assert_eq!(p["ttl"], 64, "{h}");
+                if h["layer"] == "underlay" {
+                    underlay_seen += 1;
+                    assert_eq!(p["vxlan"]["vni"], vni, "{h}");
+                    assert_eq!(p["vxlan"]["port"], 4789, "{h}");
+                    assert_eq!(p["vxlan"]["src"].as_str(), Some(src.as_str()), "{h}");
+                    assert_eq!(p["vxlan"]["dst"].as_str(), Some(dst.as_str()), "{h}");
+                } else {
+                    assert_eq!(p["vxlan"], Value::Null, "{h}");
+                }
+            }
+        }
+    }
+    assert!(underlay_seen >= 8, "{v}");
+    // tcpdump on the underlay saw that very probe (its echo id) in VXLAN with that VNI.
+    let id = c["id"].as_u64().unwrap();
+    assert!(
+        seen_by_tcpdump.contains(&format!("vni {vni}"))
+            && seen_by_tcpdump.contains(&format!("ICMP echo request, id {id},")),
+        "tcpdump on {underlay}:nas5 saw:\n{seen_by_tcpdump}\nnetlab: {v}"
+    );
+    // The text: each hop marked, and the verdict.
+    let o = netlab(&["trace", &b1, "bbox2", "--capture"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(&format!(
+            "-- seen out ens33 (ttl 64, VXLAN VNI {vni} {vtep4} -> {vtep5}:4789)"
+        )) && out.contains("seen on every device predicted, in order, with the TTL predicted"),
+        "{out}"
+    );
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
+}
+
+/// What the prediction cannot know (a drop rule on the underlay switch): the capture names
+/// the first device that did not see the packet. What it does know (an FDB entry removed):
+/// the capture sees the packet up to the hop where the prediction stops it. No packet socket
+/// outlives a capture, even one interrupted by Ctrl-C.
+#[test]
+fn capture_names_the_first_device_that_did_not_see_the_packet() {
+    if !require_root("capture_names_the_first_device_that_did_not_see_the_packet") {
+        return;
+    }
+    assert!(have_nft(), "this test needs nft (apt install nftables)");
+    let lab = unique("trcapx");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/overlay.toml");
+    let (b1, underlay) = (format!("{lab}.bbox1"), format!("{lab}.underlay"));
+    let nft = |rule: &str| {
+        let o = Command::new("ip")
+            .args(["netns", "exec", &underlay, "nft", rule])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "nft {rule}: {}", text(&o));
+    };
+    nft("add table bridge drop_vxlan");
+    nft("add chain bridge drop_vxlan fw { type filter hook forward priority 0; }");
+    nft("add rule bridge drop_vxlan fw oifname nas5 udp dport 4789 drop");
+    let (code, v) = trace_capture(&b1, "bbox2");
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["trace"]["disposition"], "DELIVERED", "{v}");
+    assert_eq!(v["agree"], false, "{v}");
+    let lost = &v["capture"]["lost_at"];
+    assert_eq!(lost["kind"], "request", "{v}");
+    assert_eq!(lost["namespace"], underlay.as_str(), "{v}");
+    assert_eq!(
+        (lost["device"].as_str(), lost["direction"].as_str()),
+        (Some("nas5"), Some("out")),
+        "{v}"
+    );
+    // Every hop before it saw the packet.
+    let hops = v["trace"]["hops"].as_array().unwrap();
+    let at = lost["hop"].as_u64().unwrap() as usize;
+    assert!(hops[..at - 1].iter().all(|h| h["observed"] == true), "{v}");
+    assert_eq!(hops[at - 1]["observed"], false, "{v}");
+    assert!(!ping(&b1, "10.0.0.3"));
+    nft("delete table bridge drop_vxlan");
+    assert!(ping_eventually(&b1, "10.0.0.3"));
+
+    // The FDB entry for bbox2 removed on bbox1's VTEP: the prediction stops at br0's port
+    // vxlan0, and the capture saw the packet on every device before.
+    let sandbox = format!("{lab}.nas4.1-{}", &net_id(&lab, "ov_net1")[..10]);
+    ip(&["-n", &sandbox, "neigh", "flush", "dev", "vxlan0"]);
+    let o = Command::new("bridge")
+        .args([
+            "-n",
+            &sandbox,
+            "fdb",
+            "del",
+            "02:42:0a:00:00:03",
+            "dev",
+            "vxlan0",
+            "self",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let (code, v) = trace_capture(&b1, "bbox2");
+    assert_eq!(code, Some(1), "{v}");
+    let hops = v["trace"]["hops"].as_array().unwrap();
+    assert!(
+        hops.len() >= 3,
+        "the trace shows the way to where it stops: {v}"
+    );
+    let last = hops.last().unwrap();
+    assert_eq!(last["namespace"], sandbox.as_str(), "{v}");
+    assert_eq!(last["out_dev"], "vxlan0", "{v}");
+    assert_eq!(v["capture"]["stops_at"], hops.len(), "{v}");
+    assert_eq!(v["capture"]["agrees"], true, "{v}");
+    assert!(
+        hops[..hops.len() - 1].iter().all(|h| h["observed"] == true),
+        "{v}"
+    );
+
+    // Ctrl-C in the middle of a capture (it waits a second for a reply that never comes):
+    // no packet socket is left in any namespace of the lab.
+    let mut child = spawn_netlab(&["trace", &b1, "bbox2", "--capture"], &[]);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    for ns in lab_namespaces(&lab) {
+        assert_eq!(packet_sockets(&ns), 0, "{ns} still has a packet socket");
+    }
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
+}

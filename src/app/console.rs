@@ -68,6 +68,9 @@ enum ConsoleCommand {
         /// Also send real pings and compare
         #[arg(long)]
         probe: bool,
+        /// Also listen on every predicted device while one echo request crosses (implies --probe)
+        #[arg(long)]
+        capture: bool,
         /// One line per namespace crossed
         #[arg(long, conflicts_with = "detailed")]
         minimal: bool,
@@ -310,6 +313,7 @@ impl Session {
                 from,
                 to,
                 probe,
+                capture,
                 minimal,
                 detailed,
                 size,
@@ -319,11 +323,14 @@ impl Session {
                 super::diagnostics::trace(
                     &format!("{lab}.{from}"),
                     &to,
-                    probe,
-                    minimal,
-                    detailed,
-                    size,
-                    false,
+                    super::diagnostics::TraceHow {
+                        probe: probe || capture,
+                        capture,
+                        minimal,
+                        detailed,
+                        size,
+                        json: false,
+                    },
                 )?
             }
             ConsoleCommand::Link { node, dev, state } => {

@@ -516,15 +516,88 @@ fn firewalls_on_path(recs: &[Record], t: &crate::trace::Trace) -> Vec<String> {
     out
 }
 
-pub fn trace(
-    from: &str,
-    to: &str,
-    probe: bool,
-    minimal: bool,
-    detailed: bool,
+/// How `trace` checks its prediction, and how it prints it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TraceHow {
+    /// Send real pings (and TTL-limited ones) and compare.
+    pub probe: bool,
+    /// Listen on the predicted devices while one more echo request crosses them.
+    pub capture: bool,
+    pub minimal: bool,
+    pub detailed: bool,
+    /// ICMP payload bytes, DF set.
+    pub size: Option<u16>,
+    pub json: bool,
+}
+
+/// `trace --capture`: a packet socket on every device of the predicted path, both ways, one
+/// echo request with an identifier of its own, and each hop of `t` marked with what was seen.
+fn capture_probe(
+    snap: &observe::Snapshot,
+    t: &mut crate::trace::Trace,
+    src_path: &std::path::Path,
+    dst: std::net::Ipv4Addr,
     size: Option<u16>,
-    json: bool,
-) -> Result<()> {
+) -> Result<crate::trace::capture::Observed> {
+    use crate::kernel::{capture, icmp};
+    use crate::trace::capture as judged;
+    let devices = judged::devices(t);
+    let paths: Vec<std::path::PathBuf> = devices
+        .iter()
+        .map(|(ns, _)| {
+            snap.namespace(ns)
+                .map(|n| std::path::PathBuf::from(&n.path))
+                .ok_or_else(|| anyhow::anyhow!("namespace {ns} is no longer there"))
+        })
+        .collect::<Result<_>>()?;
+    let points: Vec<capture::Point> = devices
+        .iter()
+        .zip(&paths)
+        .map(|((_, dev), p)| capture::Point { ns_path: p, dev })
+        .collect();
+    let taps = capture::Taps::open(&points)?;
+    let id = icmp::fresh_id();
+    icmp::ping_in(
+        src_path,
+        dst.into(),
+        icmp::PingOptions {
+            count: 1,
+            size,
+            id: Some(id),
+            ..Default::default()
+        },
+    )?;
+    // A reply is read after every tap on its way has queued it; a frame still in a softirq on
+    // the other CPU (an ICMP error's way back, say) gets a moment more.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let frames = taps.drain();
+    drop(taps);
+    let seen: Vec<judged::Seen> = frames
+        .into_iter()
+        .filter_map(|f| {
+            let packet = judged::parse(&f.data, f.vlan, id)?;
+            let (namespace, device) = devices[f.tap].clone();
+            Some(judged::Seen {
+                namespace,
+                device,
+                outgoing: f.outgoing,
+                at_ns: f.at_ns,
+                packet,
+            })
+        })
+        .collect();
+    Ok(judged::judge(t, &seen, id, devices.len()))
+}
+
+pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
+    let TraceHow {
+        probe,
+        capture,
+        minimal,
+        detailed,
+        size,
+        json,
+    } = how;
     let recs = records();
     let len = size.map(|n| u32::from(n) + crate::trace::ICMP_ECHO_OVERHEAD);
     need_root_to(if probe {
@@ -562,6 +635,13 @@ pub fn trace(
     }
     let src = snap.namespace(&src_name).expect("source observed");
     let src_path = std::path::Path::new(&src.path);
+    // The capture goes first: a sized probe that meets "fragmentation needed" teaches the
+    // source a path MTU, and the capture must cross the path the prediction saw.
+    let observed = if capture {
+        Some(capture_probe(&snap, &mut t, src_path, dst, size)?)
+    } else {
+        None
+    };
     let probed = if probe {
         Some(crate::kernel::icmp::ping_in(
             src_path,
@@ -611,9 +691,10 @@ pub fn trace(
         Some(crate::trace::MtuAnswer::Silent) => p.mtu.is_none() && p.error.is_none(),
         _ => p.mtu == t.mtu,
     };
+    let captured_agrees = observed.as_ref().is_none_or(|o| o.agrees);
     let agree = probed
         .as_ref()
-        .map(|p| hops_agree && (p.received > 0) == delivered && same_mtu(p));
+        .map(|p| hops_agree && captured_agrees && (p.received > 0) == delivered && same_mtu(p));
     // Exit 0 only for a ping that would be delivered (and, with --probe, is), as `check` does.
     let status = || -> Result<()> {
         if delivered && agree != Some(false) {
@@ -629,6 +710,7 @@ pub fn trace(
             "reached_target": delivered,
             "probe": probed,
             "probe_hops": hop_probes,
+            "capture": observed,
             "agree": agree,
             "firewalls_not_evaluated": firewalls,
         }))?;
@@ -653,6 +735,9 @@ pub fn trace(
     }
     for h in &hop_probes {
         println!("{}", crate::trace::probe::render_hop(h));
+    }
+    if let Some(o) = &observed {
+        println!("{}", crate::trace::capture::render(o));
     }
     if let (Some(p), Some(ok)) = (&probed, agree) {
         let got = if p.received > 0 {

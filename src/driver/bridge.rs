@@ -188,15 +188,16 @@ fn switch_frame(
             },
         ),
     };
+    let one_way = targets.iter().filter(|p| Some(p.as_str()) != from).count() == 1;
     for p in targets {
         if Some(p.as_str()) == from {
             continue;
         }
         if from_isolated && isolated(&p) {
-            first_err.get_or_insert((
+            first_err.get_or_insert(Fail::from((
                 Disposition::Isolated,
                 format!("bridge {br} in {ns}: ports {} and {p} are both isolated (no traffic between them)", from.unwrap_or("")),
-            ));
+            )));
             continue;
         }
         let sent = w.through(
@@ -206,15 +207,19 @@ fn switch_frame(
             known.is_some(),
             |w| w.transmit(ns, &p, want, vlan),
         );
+        let step = hop(ns, from, Some(&p), format!("bridge {br}: {how}"), ttl, "l2");
         match sent {
             Ok(mut r) => {
-                r.2.insert(
-                    0,
-                    hop(ns, from, Some(&p), format!("bridge {br}: {how}"), ttl, "l2"),
-                );
+                r.2.insert(0, step);
                 return Ok(r);
             }
-            Err(e) => {
+            Err(mut e) => {
+                // One way out: the failure keeps it. A flood's copies go several ways, and
+                // which of them was meant is a guess: the failure stops at the bridge.
+                if !one_way {
+                    e.2.clear();
+                }
+                e.2.insert(0, step);
                 if first_err.as_ref().is_none_or(|f| {
                     f.0 == Disposition::NeighborUnreachable
                         && e.0 != Disposition::NeighborUnreachable
@@ -224,10 +229,12 @@ fn switch_frame(
             }
         }
     }
-    Err(first_err.unwrap_or((
-        Disposition::NeighborUnreachable,
-        format!("bridge {br} in {ns}: no port leads to the destination"),
-    )))
+    Err(first_err.unwrap_or_else(|| {
+        Fail::from((
+            Disposition::NeighborUnreachable,
+            format!("bridge {br} in {ns}: no port leads to the destination"),
+        ))
+    }))
 }
 
 /// A host bridge's MAC, Docker-style (seed 000: docker_gwbridge is `02:42:46:34:22:3d`):

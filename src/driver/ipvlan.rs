@@ -35,7 +35,7 @@ use crate::spec::{
     span, Container, Driver, Host, IpvlanMode, Lab, Name, NetDraft, Parent, RawNetwork, Reporter,
     Validator,
 };
-use crate::trace::l2::{hop, Fail, Found, Walk, Want};
+use crate::trace::l2::{hop, via, Fail, Found, Walk, Want};
 use crate::trace::{is_up, Disposition, RouteResult};
 
 pub(crate) struct Ipvlan;
@@ -229,18 +229,14 @@ impl NetworkDriver for Ipvlan {
                 );
                 return Ok((p.namespace.clone(), lower, vec![h]));
             }
-            let mut r = w.transmit(&p.namespace, &lower, want, vlan)?;
-            r.2.insert(
-                0,
-                sent(
-                    format!(
-                        "ipvlan (l2) {dev} sends through its parent {}:{lower} (not up its stack)",
-                        p.namespace
-                    ),
-                    w,
+            let h = sent(
+                format!(
+                    "ipvlan (l2) {dev} sends through its parent {}:{lower} (not up its stack)",
+                    p.namespace
                 ),
+                w,
             );
-            return Ok(r);
+            return via(h, w.transmit(&p.namespace, &lower, want, vlan));
         }
         // L3 (and l3s): by the packet's destination, whatever the frame.
         let dst = w.dst;
@@ -250,13 +246,13 @@ impl NetworkDriver for Ipvlan {
         let host = w.ns(&p.namespace)?;
         let nexthop = match w.routes.lookup(host, dst) {
             RouteResult::Local => {
-                return Err((
+                return Err(Fail::from((
                     Disposition::Isolated,
                     format!(
                         "{dst} is {}'s own address: an ipvlan child never reaches its parent's namespace",
                         p.namespace
                     ),
-                ))
+                )))
             }
             // The parent's namespace routes the packet, its output device bound to the parent:
             // a route through another device does not match, and without one the kernel takes
@@ -269,18 +265,14 @@ impl NetworkDriver for Ipvlan {
             _ => dst,
         };
         let target = neighbour(host, &lower, nexthop);
-        let mut r = w.transmit(&p.namespace, &lower, &target, vlan)?;
-        r.2.insert(
-            0,
-            sent(
-                format!(
-                    "ipvlan (l3) {dev}: no child of {}:{lower} holds {dst}; routed by {} out of {lower} to {nexthop}",
-                    p.namespace, p.namespace
-                ),
-                w,
+        let h = sent(
+            format!(
+                "ipvlan (l3) {dev}: no child of {}:{lower} holds {dst}; routed by {} out of {lower} to {nexthop}",
+                p.namespace, p.namespace
             ),
+            w,
         );
-        Ok(r)
+        via(h, w.transmit(&p.namespace, &lower, &target, vlan))
     }
     /// A frame arrives on `ns:lower`: the child holding the address an ARP request asks for
     /// (L2 only: L3 children do not answer ARP), or, for the shared MAC, the child holding the
@@ -303,7 +295,7 @@ impl NetworkDriver for Ipvlan {
             }
             Want::Mac(_) => None,
         };
-        found.ok_or_else(none)
+        found.ok_or_else(|| none().into())
     }
     /// `docker network inspect` of an ipvlan network: the -o options it was created with (no
     /// parent for an internal one, as Docker shows it).

@@ -20,7 +20,7 @@ use crate::spec::{
     span, split_vlan, Container, Driver, Host, Lab, MacvlanMode, Name, NetDraft, Parent,
     RawNetwork, Reporter, Validator,
 };
-use crate::trace::l2::{hop, Fail, Found, Walk, Want};
+use crate::trace::l2::{hop, via, Fail, Found, Walk, Want};
 use crate::trace::{ips, is_up, Disposition};
 
 pub(crate) struct Macvlan;
@@ -171,22 +171,18 @@ impl NetworkDriver for Macvlan {
                 return Ok(r);
             }
         }
-        let mut r = w.transmit(&p.namespace, &lower, want, vlan)?;
-        r.2.insert(
-            0,
-            hop(
-                ns,
-                None,
-                Some(dev),
-                format!(
-                    "macvlan ({mode}) {dev} sends through its lower device {}:{lower}",
-                    p.namespace
-                ),
-                w.ttl,
-                "l2",
+        let h = hop(
+            ns,
+            None,
+            Some(dev),
+            format!(
+                "macvlan ({mode}) {dev} sends through its lower device {}:{lower}",
+                p.namespace
             ),
+            w.ttl,
+            "l2",
         );
-        Ok(r)
+        via(h, w.transmit(&p.namespace, &lower, want, vlan))
     }
     fn uppers_take(
         &self,
@@ -229,7 +225,10 @@ fn siblings_take(
     want: &Want,
 ) -> Result<Found, Fail> {
     let Some(lower_link) = w.ns(ns)?.link(lower) else {
-        return Err((Disposition::NeighborUnreachable, String::new()));
+        return Err(Fail::from((
+            Disposition::NeighborUnreachable,
+            String::new(),
+        )));
     };
     let lower_index = lower_link.index;
     for n in &w.snap.namespaces {
@@ -258,10 +257,10 @@ fn siblings_take(
             }
         }
     }
-    Err((
+    Err(Fail::from((
         Disposition::NeighborUnreachable,
         format!("no macvlan on {ns}:{lower} takes the frame"),
-    ))
+    )))
 }
 
 fn plan(lab: &Lab, ni: usize, p: &mut Plan) {

@@ -184,17 +184,20 @@ pub(crate) trait NetworkDriver: Sync {
         _except: Option<(&str, &str)>,
         _want: &Want,
     ) -> Result<Found, Fail> {
-        Err((Disposition::NeighborUnreachable, String::new()))
+        Err(Fail::from((
+            Disposition::NeighborUnreachable,
+            String::new(),
+        )))
     }
     #[doc(hidden)]
     fn not_mine(&self, ns: &str, dev: &str) -> Fail {
-        (
+        Fail::from((
             Disposition::NeighborUnreachable,
             format!(
                 "{ns}: {dev} is not a device the {} driver follows",
                 self.name()
             ),
-        )
+        ))
     }
     /// `docker network inspect`'s "Scope".
     fn docker_scope(&self) -> &'static str {

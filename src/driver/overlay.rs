@@ -225,7 +225,7 @@ fn tunnel_pmtu(
     }
     if l.master.is_some() && room >= 576 {
         w.mtu_hit = Some((room, crate::trace::MtuAnswer::FragNeeded));
-        return Err((
+        return Err(Fail::from((
             Disposition::MtuExceeded,
             format!(
                 "{ns}:{}: the {len}-byte packet, encapsulated ({} bytes), exceeds the MTU {under} of {sock_ns}'s route to VTEP {vtep} (dev {dev}); with DF set the kernel answers ICMP \"fragmentation needed\" (mtu = {room}) from {}, the destination, and drops it; the source keeps {room} as the path MTU to it",
@@ -233,7 +233,7 @@ fn tunnel_pmtu(
                 len + VXLAN_OVERHEAD,
                 w.dst
             ),
-        ));
+        )));
     }
     pre.push(hop(
         ns,
@@ -277,7 +277,7 @@ fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, 
                     m
                 }
                 _ => {
-                    return Err((
+                    return Err(Fail::from((
                         Disposition::NeighborUnreachable,
                         format!(
                             "{ns}:{} has no neighbour entry for {ip}{}",
@@ -288,7 +288,7 @@ fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, 
                                 ""
                             }
                         ),
-                    ))
+                    )))
                 }
             }
         }
@@ -303,13 +303,13 @@ fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, 
         })
     });
     let Some(entry) = entry else {
-        return Err((
+        return Err(Fail::from((
             Disposition::Isolated,
             format!(
                 "{ns}:{} has no FDB entry for {mac}: no VTEP to send it to (l2miss)",
                 l.name
             ),
-        ));
+        )));
     };
     let vtep: Ipv4Addr = entry.dst.as_deref().unwrap_or("").parse().map_err(|_| {
         (
@@ -353,13 +353,13 @@ fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, 
     // sized: VXLAN sets no DF on it, so a router may fragment it).
     let under = one_way(w.snap, w.routes, &sock_ns, vtep);
     if under.disposition != Disposition::Delivered {
-        return Err((
+        return Err(Fail::from((
             under.disposition,
             format!(
                 "underlay to VTEP {vtep}: {}",
                 under.reason.unwrap_or_default()
             ),
-        ));
+        )));
     }
     for mut h in under.hops {
         h.layer = "underlay";
@@ -391,10 +391,10 @@ fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, 
             }
         }
     }
-    Err((
+    Err(Fail::from((
         Disposition::Isolated,
         format!("no VXLAN with VNI {vni} listens on UDP {port} in {remote}"),
-    ))
+    )))
 }
 
 /// ESP in transport mode with AES-GCM adds up to 34 bytes: SPI 4, sequence number 4, IV 8,
@@ -490,7 +490,7 @@ fn esp_to(
             return Ok(Some(*spi));
         }
     }
-    Err((
+    Err(Fail::from((
         Disposition::NeighborUnreachable,
         format!(
             "{sock_ns}: the IPsec policy for UDP {local}:{sport} -> {vtep}:{port} has no SA to send through (spi {})",
@@ -501,7 +501,7 @@ fn esp_to(
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-    ))
+    )))
 }
 
 pub const VXLAN_PORT: u16 = 4789;

@@ -50,6 +50,8 @@ pub struct PingOptions {
     /// ICMP payload bytes with DF set, as `ping -M do -s N` sends (IPv4 only); None: 56
     /// bytes, and the kernel may fragment.
     pub size: Option<u16>,
+    /// The echo identifier to send with ([`fresh_id`]); None: a fresh one.
+    pub id: Option<u16>,
 }
 
 impl Default for PingOptions {
@@ -60,6 +62,7 @@ impl Default for PingOptions {
             timeout: Duration::from_millis(1000),
             patience: Duration::ZERO,
             size: None,
+            id: None,
         }
     }
 }
@@ -85,6 +88,11 @@ impl PingOptions {
 pub const EXPECTED_REPLY_PATIENCE: Duration = Duration::from_secs(4);
 
 static NEXT_ID: AtomicU16 = AtomicU16::new(0);
+
+/// An echo identifier no other probe of this process uses (`trace --capture` filters by it).
+pub fn fresh_id() -> u16 {
+    next_id()
+}
 
 fn next_id() -> u16 {
     let base = std::process::id() as u16;
@@ -543,7 +551,7 @@ fn hear6_until(sock: &Socket, deadline: Instant) -> io::Result<Option<Heard>> {
 }
 
 fn ping(sock: &EchoSocket, dst: IpAddr, opts: PingOptions) -> io::Result<PingResult> {
-    let id = next_id();
+    let id = opts.id.unwrap_or_else(next_id);
     let mut res = PingResult {
         sent: 0,
         received: 0,

@@ -1,6 +1,7 @@
 //! Everything that touches the kernel: namespaces, netlink, nftables, ICMP. Nothing outside this module
 //! calls setns, unshare, mount or opens a socket.
 
+pub mod capture;
 pub mod dump;
 pub mod exec;
 pub mod icmp;

@@ -18,8 +18,31 @@ pub enum Want {
     Ip(Ipv4Addr),
 }
 
-/// Why a frame gets nowhere.
-pub(crate) type Fail = (Disposition, String);
+/// Why a frame gets nowhere: the disposition, the reason, and the hops it took before (the
+/// way it went; empty where that way is a guess, as a flood's).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Fail(pub Disposition, pub String, pub Vec<Hop>);
+
+impl From<(Disposition, String)> for Fail {
+    fn from((d, why): (Disposition, String)) -> Fail {
+        Fail(d, why, Vec::new())
+    }
+}
+
+/// `r` with `h` as its first hop, whether the frame got somewhere or not (a failure keeps
+/// the way it went, so a trace shows where it stopped).
+pub(crate) fn via(h: Hop, r: Result<Found, Fail>) -> Result<Found, Fail> {
+    match r {
+        Ok(mut f) => {
+            f.2.insert(0, h);
+            Ok(f)
+        }
+        Err(mut e) => {
+            e.2.insert(0, h);
+            Err(e)
+        }
+    }
+}
 /// The namespace and device that accept a frame, and the hops on its way there.
 pub(crate) type Found = (String, String, Vec<Hop>);
 
@@ -69,7 +92,10 @@ pub fn deliver(
             hops.extend(h);
             Ok((n, d))
         }
-        Err((d, why)) => Err((d, why, w.mtu_hit.filter(|_| d == Disposition::MtuExceeded))),
+        Err(Fail(d, why, h)) => {
+            hops.extend(h);
+            Err((d, why, w.mtu_hit.filter(|_| d == Disposition::MtuExceeded)))
+        }
     }
 }
 
@@ -88,15 +114,18 @@ pub(crate) fn hop(
         out_dev: out_dev.map(String::from),
         ttl,
         layer,
+        ..Default::default()
     }
 }
 
 impl<'a> Walk<'a> {
     pub(crate) fn ns(&self, name: &str) -> Result<&'a Namespace, Fail> {
-        self.snap.namespace(name).ok_or((
-            Disposition::NeighborUnreachable,
-            format!("namespace {name} is not in the snapshot"),
-        ))
+        self.snap.namespace(name).ok_or_else(|| {
+            Fail::from((
+                Disposition::NeighborUnreachable,
+                format!("namespace {name} is not in the snapshot"),
+            ))
+        })
     }
 
     /// Device `dev` of `ns`, which must exist and be up for a frame to pass.
@@ -107,7 +136,10 @@ impl<'a> Walk<'a> {
             format!("{ns} has no device {dev}"),
         ))?;
         if !is_up(l) {
-            return Err((Disposition::LinkDown, format!("{ns}: {dev} is down")));
+            return Err(Fail::from((
+                Disposition::LinkDown,
+                format!("{ns}: {dev} is down"),
+            )));
         }
         Ok((n, l))
     }
@@ -120,13 +152,13 @@ impl<'a> Walk<'a> {
         match (self.size, l.mtu) {
             (Some(len), Some(mtu)) if len > mtu + 4 => {
                 self.mtu_hit = Some((mtu, MtuAnswer::Silent));
-                Err((
+                Err(Fail::from((
                     Disposition::MtuExceeded,
                     format!(
                         "{ns}:{} (mtu {mtu}) {what} drops the {len}-byte packet without a word: larger than its MTU (plus 4 for a VLAN tag)",
                         l.name
                     ),
-                ))
+                )))
             }
             _ => Ok(()),
         }
@@ -164,10 +196,10 @@ impl<'a> Walk<'a> {
         vlan: Option<u16>,
     ) -> Result<Found, Fail> {
         if !self.visited.insert((ns.to_string(), dev.to_string())) {
-            return Err((
+            return Err(Fail::from((
                 Disposition::NeighborUnreachable,
                 format!("the frame loops back to {ns}:{dev}"),
-            ));
+            )));
         }
         let (_, l) = self.up_device(ns, dev)?;
         match l.kind.as_deref() {
@@ -181,9 +213,8 @@ impl<'a> Walk<'a> {
                     format!("{ns}: {dev} has no lower device"),
                 ))?;
                 let id = l.vlan_id.unwrap_or(0);
-                let mut r = self.transmit(ns, &lower, want, Some(id))?;
-                r.2.insert(
-                    0,
+                let r = self.transmit(ns, &lower, want, Some(id));
+                via(
                     hop(
                         ns,
                         None,
@@ -192,26 +223,25 @@ impl<'a> Walk<'a> {
                         self.ttl,
                         "l2",
                     ),
-                );
-                Ok(r)
+                    r,
+                )
             }
             _ => {
                 let Some(p) = l.peer.clone() else {
-                    return Err((
+                    return Err(Fail::from((
                         Disposition::NeighborUnreachable,
                         format!("{ns}: {dev} has no link partner"),
-                    ));
+                    )));
                 };
                 let pn = p.name.clone().unwrap_or_default();
                 let snap = self.snap;
                 let pl = snap.namespace(&p.namespace).and_then(|n| n.link(&pn));
                 // Point to point: the data frame takes the way the ARP request found.
                 let early = matches!(want, Want::Mac(_));
-                let mut r = self.through(&p.namespace, pl, "receiving it", early, |w| {
+                let r = self.through(&p.namespace, pl, "receiving it", early, |w| {
                     w.receive(&p.namespace, &pn, want, vlan)
-                })?;
-                r.2.insert(
-                    0,
+                });
+                via(
                     hop(
                         ns,
                         None,
@@ -224,8 +254,8 @@ impl<'a> Walk<'a> {
                         self.ttl,
                         "l2",
                     ),
-                );
-                Ok(r)
+                    r,
+                )
             }
         }
     }
@@ -255,9 +285,8 @@ impl<'a> Walk<'a> {
             return match child {
                 Some(c) if is_up(c) => {
                     let name = c.name.clone();
-                    let mut r = self.receive(ns, &name, want, None)?;
-                    r.2.insert(
-                        0,
+                    let r = self.receive(ns, &name, want, None);
+                    via(
                         hop(
                             ns,
                             Some(dev),
@@ -266,14 +295,17 @@ impl<'a> Walk<'a> {
                             self.ttl,
                             "l2",
                         ),
-                    );
-                    Ok(r)
+                        r,
+                    )
                 }
-                Some(c) => Err((Disposition::LinkDown, format!("{ns}: {} is down", c.name))),
-                None => Err((
+                Some(c) => Err(Fail::from((
+                    Disposition::LinkDown,
+                    format!("{ns}: {} is down", c.name),
+                ))),
+                None => Err(Fail::from((
                     Disposition::Isolated,
                     format!("{ns}:{dev} has no sub-interface for VLAN {tag}: the frame is dropped"),
-                )),
+                ))),
             };
         }
         // An upper device of this one may take the frame (a macvlan child, for its MAC).
@@ -296,10 +328,10 @@ impl<'a> Walk<'a> {
         if ok {
             Ok((ns.to_string(), l.name.clone(), vec![]))
         } else {
-            Err((
+            Err(Fail::from((
                 Disposition::NeighborUnreachable,
                 format!("{ns}:{} is not the destination", l.name),
-            ))
+            )))
         }
     }
 }

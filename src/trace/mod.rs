@@ -5,6 +5,7 @@
 //! vxlan -> FDB -> remote VTEP over the underlay, decapsulated where that VNI lives; a router
 //! -> forwarding, TTL - 1. The end is a disposition in the spirit of Batfish's.
 
+pub mod capture;
 pub(crate) mod l2;
 pub mod probe;
 
@@ -46,7 +47,7 @@ impl Disposition {
 }
 
 /// One step of the path, in one namespace.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Hop {
     pub namespace: String,
     pub in_dev: Option<String>,
@@ -56,6 +57,11 @@ pub struct Hop {
     pub ttl: u8,
     /// Layer of the step: "l3" (routing, delivery), "l2" (switching), "underlay" (VXLAN transport).
     pub layer: &'static str,
+    /// `--capture`: whether every device of this hop saw the packet (null: not captured).
+    pub observed: Option<bool>,
+    /// `--capture`: what each device of this hop saw.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub seen: Vec<capture::Sighting>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -314,6 +320,7 @@ pub fn one_way_sized(
                 out_dev: None,
                 ttl,
                 layer: "l3",
+                ..Default::default()
             });
             t.ttl = Some(ttl);
             t.delivered_to = Some(ns_name.clone());
@@ -329,6 +336,7 @@ pub fn one_way_sized(
                     out_dev: None,
                     ttl,
                     layer: "l3",
+                    ..Default::default()
                 });
                 return finish(t, Disposition::ForwardingDisabled, format!("{ns_name} received the packet on {} but does not forward (net.ipv4.ip_forward = 0)", in_dev.unwrap_or_default()));
             }
@@ -352,6 +360,7 @@ pub fn one_way_sized(
                     out_dev: None,
                     ttl,
                     layer: "l3",
+                    ..Default::default()
                 });
                 return finish(
                     t,
@@ -386,6 +395,7 @@ pub fn one_way_sized(
             out_dev: Some(dev.clone()),
             ttl,
             layer: "l3",
+            ..Default::default()
         });
         let Some(out) = ns.link(&dev) else {
             return finish(
@@ -558,8 +568,12 @@ fn hop_line(n: usize, h: &Hop) -> String {
         .map(|d| format!(" out {d}"))
         .unwrap_or_default();
     format!(
-        "{n:>3}. [{}] {}{inn}{out} ttl {}: {}\n",
-        h.layer, h.namespace, h.ttl, h.action
+        "{n:>3}. [{}] {}{inn}{out} ttl {}: {}{}\n",
+        h.layer,
+        h.namespace,
+        h.ttl,
+        h.action,
+        capture::annotate(h)
     )
 }
 

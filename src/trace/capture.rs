@@ -1,0 +1,466 @@
+//! `trace --capture`, judged: what the packet sockets on the predicted devices saw of one
+//! probe (an echo request with its own identifier, its reply, an ICMP error quoting it),
+//! hop by hop against the prediction. Pure: the frames come from `kernel::capture`.
+//!
+//! A hop is observed where its devices are: the device it came in on (a frame the device
+//! received) and the one it leaves by (a frame the device sent). A frame on an underlay NIC
+//! is VXLAN: the probe is found inside, and the outer addresses, port and VNI are what was
+//! seen there.
+
+use std::net::Ipv4Addr;
+
+use etherparse::{Icmpv4Type, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use serde::Serialize;
+
+use super::{is_forwarding, Hop, Trace};
+
+/// What a frame carried of the probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Request,
+    Reply,
+    /// An ICMP error about the request (time exceeded, unreachable, fragmentation needed).
+    Error,
+}
+
+/// The VXLAN around the probe, as seen on an underlay device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Vxlan {
+    pub vni: u32,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub port: u16,
+    pub ttl: u8,
+}
+
+/// One frame's view of the probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Packet {
+    pub kind: Kind,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub ttl: u8,
+    /// The 802.1Q tag of the frame (in the frame, or taken out of it by the device).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vxlan: Option<Vxlan>,
+    /// An ICMP error's type and code, in words ("fragmentation needed, mtu 1350").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The IP length of the packet.
+    pub len: u16,
+}
+
+/// Where a probe packet was seen (or was to be seen): a device of a hop, and the direction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sighting {
+    pub device: String,
+    /// "in": the device received it; "out": the device sent it.
+    pub direction: &'static str,
+    /// The TTL the prediction gives it there.
+    pub expected_ttl: u8,
+    /// What was seen there (None: nothing).
+    pub packet: Option<Packet>,
+}
+
+/// One frame a tap saw, in the terms of the prediction.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub namespace: String,
+    pub device: String,
+    pub outgoing: bool,
+    pub at_ns: u128,
+    pub packet: Packet,
+}
+
+/// Where the capture lost the packet the prediction passes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Lost {
+    /// The request, or the reply on its way back.
+    pub kind: Kind,
+    /// The hop's number, as `trace --detailed` numbers them (the reply's after the request's).
+    pub hop: usize,
+    pub namespace: String,
+    pub device: String,
+    pub direction: &'static str,
+}
+
+/// The capture's verdict over the whole path.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observed {
+    /// The probe's ICMP identifier.
+    pub id: u16,
+    /// How many devices were listened on.
+    pub devices: usize,
+    /// The first place on the way where the prediction says the packet passes and nothing
+    /// was seen.
+    pub lost_at: Option<Lost>,
+    /// The hop where the prediction stops the packet (a trace not delivered): its devices
+    /// are shown, not judged.
+    pub stops_at: Option<usize>,
+    /// Seen in the order predicted (by the kernel's timestamps).
+    pub in_order: bool,
+    /// Every device the prediction passes the packet through saw it, with the TTL predicted.
+    pub agrees: bool,
+    /// ICMP errors about the probe, where they were seen.
+    pub errors: Vec<String>,
+}
+
+/// What the frame `data` (from its Ethernet header; `vlan` a tag the device took out of it)
+/// says about the probe with identifier `id`, if anything.
+pub fn parse(data: &[u8], vlan: Option<u16>, id: u16) -> Option<Packet> {
+    let p = LaxSlicedPacket::from_ethernet(data).ok()?;
+    let tag = vlan.or_else(|| {
+        p.link_exts.iter().find_map(|e| match e {
+            LaxLinkExtSlice::Vlan(v) => Some(v.vlan_identifier().value()),
+            _ => None,
+        })
+    });
+    let mut packet = parse_ip(&p, id)?;
+    packet.vlan = packet.vlan.or(tag);
+    Some(packet)
+}
+
+fn parse_ip(p: &LaxSlicedPacket, id: u16) -> Option<Packet> {
+    let Some(LaxNetSlice::Ipv4(ip)) = &p.net else {
+        return None;
+    };
+    let h = ip.header();
+    let packet = |kind, error| Packet {
+        kind,
+        src: h.source_addr(),
+        dst: h.destination_addr(),
+        ttl: h.ttl(),
+        vlan: None,
+        vxlan: None,
+        error,
+        len: h.total_len(),
+    };
+    match p.transport.as_ref()? {
+        TransportSlice::Icmpv4(icmp) => match icmp.icmp_type() {
+            Icmpv4Type::EchoRequest(e) if e.id == id => Some(packet(Kind::Request, None)),
+            Icmpv4Type::EchoReply(e) if e.id == id => Some(packet(Kind::Reply, None)),
+            t @ (Icmpv4Type::DestinationUnreachable(_) | Icmpv4Type::TimeExceeded(_)) => {
+                let quoted = LaxSlicedPacket::from_ip(icmp.payload()).ok()?;
+                match quoted.transport.as_ref()? {
+                    TransportSlice::Icmpv4(q) => match q.icmp_type() {
+                        Icmpv4Type::EchoRequest(e) if e.id == id => {
+                            Some(packet(Kind::Error, Some(icmp_error(&t))))
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                }
+            }
+            _ => None,
+        },
+        TransportSlice::Udp(udp) => {
+            // VXLAN (RFC 7348): flags with I set, 24-bit VNI, then the inner Ethernet frame.
+            let v = udp.payload();
+            if v.len() < 8 || v[0] & 0x08 == 0 {
+                return None;
+            }
+            let mut inner = parse(&v[8..], None, id)?;
+            inner.vxlan = Some(Vxlan {
+                vni: u32::from_be_bytes([0, v[4], v[5], v[6]]),
+                src: h.source_addr(),
+                dst: h.destination_addr(),
+                port: udp.destination_port(),
+                ttl: h.ttl(),
+            });
+            Some(inner)
+        }
+        _ => None,
+    }
+}
+
+fn icmp_error(t: &Icmpv4Type) -> String {
+    use etherparse::icmpv4::DestUnreachableHeader as D;
+    match t {
+        Icmpv4Type::TimeExceeded(_) => "time exceeded".into(),
+        Icmpv4Type::DestinationUnreachable(D::FragmentationNeeded { next_hop_mtu }) => {
+            format!("fragmentation needed, mtu {next_hop_mtu}")
+        }
+        Icmpv4Type::DestinationUnreachable(D::Host) => "host unreachable".into(),
+        Icmpv4Type::DestinationUnreachable(D::Network) => "network unreachable".into(),
+        Icmpv4Type::DestinationUnreachable(D::Port) => "port unreachable".into(),
+        Icmpv4Type::DestinationUnreachable(d) => format!("destination unreachable ({d:?})"),
+        _ => "ICMP error".into(),
+    }
+}
+
+/// The devices where a hop is observed: the one it came in on, then the one it leaves by,
+/// with the TTL the packet has at each (a router's incoming packet has not yet lost one).
+pub fn points(h: &Hop) -> Vec<(String, &'static str, u8)> {
+    let mut out = Vec::new();
+    if let Some(d) = &h.in_dev {
+        let ttl = if is_forwarding(h) {
+            h.ttl.saturating_add(1)
+        } else {
+            h.ttl
+        };
+        out.push((d.clone(), "in", ttl));
+    }
+    if let Some(d) = &h.out_dev {
+        out.push((d.clone(), "out", h.ttl));
+    }
+    out
+}
+
+/// Every (namespace, device) on the trace's way there and back, each once, in order.
+pub fn devices(t: &Trace) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for h in t.hops.iter().chain(&t.reply_hops) {
+        for (d, _, _) in points(h) {
+            let key = (h.namespace.clone(), d);
+            if !out.contains(&key) {
+                out.push(key);
+            }
+        }
+    }
+    out
+}
+
+/// Mark each hop of `t` with what was seen there, and judge the whole.
+///
+/// A failing trace's last hop is where the prediction stops the packet: that hop's devices are
+/// reported, but not expected to have seen it.
+pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed {
+    let delivered = t.disposition == super::Disposition::Delivered;
+    let mut lost_at = None;
+    let mut agrees = true;
+    let mut stamps: Vec<u128> = Vec::new();
+    let n_req = t.hops.len();
+    let legs: [(&mut Vec<Hop>, Kind, usize); 2] = [
+        (&mut t.hops, Kind::Request, 0),
+        (&mut t.reply_hops, Kind::Reply, n_req),
+    ];
+    for (hops, kind, base) in legs {
+        let last = hops.len().saturating_sub(1);
+        for (i, h) in hops.iter_mut().enumerate() {
+            let stops_here = !delivered && i == last;
+            h.seen = points(h)
+                .into_iter()
+                .map(|(device, direction, expected_ttl)| {
+                    let found = seen
+                        .iter()
+                        .filter(|s| {
+                            s.namespace == h.namespace
+                                && s.device == device
+                                && s.outgoing == (direction == "out")
+                                && s.packet.kind == kind
+                        })
+                        .min_by_key(|s| s.at_ns);
+                    if !stops_here {
+                        match found {
+                            Some(s) => {
+                                stamps.push(s.at_ns);
+                                if s.packet.ttl != expected_ttl {
+                                    agrees = false;
+                                }
+                            }
+                            None => {
+                                agrees = false;
+                                if lost_at.is_none() {
+                                    lost_at = Some(Lost {
+                                        kind,
+                                        hop: base + i + 1,
+                                        namespace: h.namespace.clone(),
+                                        device: device.clone(),
+                                        direction,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    Sighting {
+                        device,
+                        direction,
+                        expected_ttl,
+                        packet: found.map(|s| s.packet.clone()),
+                    }
+                })
+                .collect();
+            h.observed = Some(h.seen.iter().all(|s| s.packet.is_some()));
+        }
+    }
+    let in_order = stamps.iter().all(|&s| s == 0) || stamps.windows(2).all(|w| w[0] <= w[1]);
+    let errors = seen
+        .iter()
+        .filter(|s| s.packet.kind == Kind::Error)
+        .map(|s| {
+            format!(
+                "{} from {} seen {} {} {}",
+                s.packet.error.as_deref().unwrap_or("ICMP error"),
+                s.packet.src,
+                if s.outgoing { "leaving" } else { "entering" },
+                s.namespace,
+                s.device
+            )
+        })
+        .collect();
+    Observed {
+        id,
+        devices,
+        lost_at,
+        stops_at: (!delivered && n_req > 0).then_some(n_req),
+        in_order,
+        agrees: agrees && in_order,
+        errors,
+    }
+}
+
+/// " -- seen (ttl 64, VXLAN VNI 256 10.1.1.14 -> 10.1.1.15:4789)" for a hop's line.
+pub fn annotate(h: &Hop) -> String {
+    let Some(_) = h.observed else {
+        return String::new();
+    };
+    let parts: Vec<String> = h
+        .seen
+        .iter()
+        .map(|s| match &s.packet {
+            None => format!("NOT SEEN {} {}", s.direction, s.device),
+            Some(p) => {
+                let mut what = format!("ttl {}", p.ttl);
+                if p.ttl != s.expected_ttl {
+                    what.push_str(&format!(" (predicted {})", s.expected_ttl));
+                }
+                if let Some(v) = p.vlan {
+                    what.push_str(&format!(", tag {v}"));
+                }
+                if let Some(x) = &p.vxlan {
+                    what.push_str(&format!(
+                        ", VXLAN VNI {} {} -> {}:{}",
+                        x.vni, x.src, x.dst, x.port
+                    ));
+                }
+                format!("seen {} {} ({what})", s.direction, s.device)
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("  -- {}", parts.join("; "))
+    }
+}
+
+/// The capture's summary line.
+pub fn render(o: &Observed) -> String {
+    let mut out = match (&o.lost_at, o.agrees) {
+        (Some(l), _) => format!(
+            "capture (echo id {}, {} devices): the {} is NOT SEEN at hop {} ({} {} {}), where the prediction passes it",
+            o.id,
+            o.devices,
+            if l.kind == Kind::Request { "request" } else { "reply" },
+            l.hop,
+            l.namespace,
+            l.direction,
+            l.device
+        ),
+        (None, true) => match o.stops_at {
+            Some(n) => format!(
+                "capture (echo id {}, {} devices): seen on every device predicted before hop {n}, in order, with the TTL predicted; hop {n} is where the prediction stops it",
+                o.id, o.devices
+            ),
+            None => format!(
+                "capture (echo id {}, {} devices): seen on every device predicted, in order, with the TTL predicted",
+                o.id, o.devices
+            ),
+        },
+        (None, false) => format!(
+            "capture (echo id {}, {} devices): seen everywhere predicted, but {}",
+            o.id,
+            o.devices,
+            if o.in_order {
+                "with another TTL than predicted"
+            } else {
+                "not in the order predicted"
+            }
+        ),
+    };
+    for e in &o.errors {
+        out.push_str(&format!("\ncapture: {e}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn echo(id: u16, ttl: u8, vlan: Option<u16>) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([2, 0x42, 10, 0, 0, 2], [2, 0x42, 10, 0, 0, 3]);
+        let b = match vlan {
+            Some(v) => b.single_vlan(v.try_into().unwrap()),
+            None => b.single_vlan(0.try_into().unwrap()),
+        };
+        let b = b
+            .ipv4([10, 0, 0, 2], [10, 0, 0, 3], ttl)
+            .icmpv4_echo_request(id, 1);
+        let mut out = Vec::new();
+        b.write(&mut out, &[0u8; 56]).unwrap();
+        if vlan.is_none() {
+            // No tag: take the 802.1Q header back out (bytes 12..16).
+            out.drain(12..16);
+        }
+        out
+    }
+
+    #[test]
+    fn an_echo_of_ours_is_found_and_others_are_not() {
+        let f = echo(0x1234, 63, None);
+        let p = parse(&f, None, 0x1234).unwrap();
+        assert_eq!(
+            (p.kind, p.ttl, p.len, p.vlan),
+            (Kind::Request, 63, 84, None)
+        );
+        assert_eq!(parse(&f, None, 0x1235), None);
+        assert_eq!(parse(&f, Some(10), 0x1234).unwrap().vlan, Some(10));
+        assert_eq!(
+            parse(&echo(7, 64, Some(20)), None, 7).unwrap().vlan,
+            Some(20)
+        );
+    }
+
+    #[test]
+    fn a_vxlan_frame_shows_the_probe_inside_and_the_tunnel_outside() {
+        let inner = echo(9, 64, None);
+        let mut vx = vec![0x08, 0, 0, 0, 0, 1, 0, 0];
+        vx.extend_from_slice(&inner);
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 1, 1, 14], [10, 1, 1, 15], 64)
+            .udp(40000, 4789)
+            .write(&mut f, &vx)
+            .unwrap();
+        let p = parse(&f, None, 9).unwrap();
+        assert_eq!(p.src, Ipv4Addr::new(10, 0, 0, 2));
+        let x = p.vxlan.unwrap();
+        assert_eq!((x.vni, x.port), (256, 4789));
+        assert_eq!(x.dst, Ipv4Addr::new(10, 1, 1, 15));
+    }
+
+    #[test]
+    fn an_icmp_error_quoting_our_request_is_an_error_of_ours() {
+        let req = echo(5, 64, None);
+        let quoted = &req[14..14 + 28];
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 3], [10, 0, 0, 2], 64)
+            .icmpv4(Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::FragmentationNeeded {
+                    next_hop_mtu: 1350,
+                },
+            ))
+            .write(&mut f, quoted)
+            .unwrap();
+        let p = parse(&f, None, 5).unwrap();
+        assert_eq!(p.kind, Kind::Error);
+        assert_eq!(p.error.as_deref(), Some("fragmentation needed, mtu 1350"));
+        assert_eq!(parse(&f, None, 6), None);
+    }
+}
