@@ -357,6 +357,26 @@ fn encrypted_overlay_carries_its_vxlan_in_esp() {
         out.contains(&format!("ESP (spi {:#010x}) to VTEP {a4}", rev.spi)),
         "{out}"
     );
+    // --capture: every device outside the underlay sees the probe; on the underlay it is ESP,
+    // which is not told apart (observed null), and that is no disagreement.
+    let o = netlab(&[
+        "trace",
+        &format!("{lab}.s2"),
+        "10.0.0.2",
+        "--capture",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["capture"]["agrees"], true, "{v}");
+    for h in v["trace"]["hops"].as_array().unwrap() {
+        let want = if h["layer"] == "underlay" {
+            Value::Null
+        } else {
+            Value::Bool(true)
+        };
+        assert_eq!(h["observed"], want, "{h}");
+    }
 
     let o = netlab(&["down", &lab]);
     assert!(o.status.success(), "{}", text(&o));

@@ -268,6 +268,34 @@ fn routed_gateway_path_is_the_articles() {
         text(&o)
     );
 
+    // --capture: tag 10 on the wire to the router, tag 20 after it; TTL 64 into vm-vpn and
+    // 63 out of it, as predicted.
+    let (code, c) = trace_capture(&b1, "172.16.20.11");
+    assert_eq!(code, Some(0), "{c}");
+    assert_eq!(c["capture"]["agrees"], true, "{c}");
+    let hops = c["trace"]["hops"].as_array().unwrap();
+    let seen = |needle: &str| {
+        hops.iter()
+            .find(|h| h["action"].as_str().unwrap().contains(needle))
+            .unwrap_or_else(|| panic!("no hop with {needle:?}: {c}"))["seen"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(seen("pushes tag 10")[0]["packet"]["vlan"], 10, "{c}");
+    assert_eq!(seen("pushes tag 20")[0]["packet"]["vlan"], 20, "{c}");
+    let fwd = seen("(forwarded, TTL - 1)");
+    assert_eq!(
+        (&fwd[0]["direction"], &fwd[0]["packet"]["ttl"]),
+        (&Value::from("in"), &Value::from(64)),
+        "{c}"
+    );
+    assert_eq!(
+        (&fwd[1]["direction"], &fwd[1]["packet"]["ttl"]),
+        (&Value::from("out"), &Value::from(63)),
+        "{c}"
+    );
+
     // Forwarding off on the router: the first failing hop is vm-vpn.
     let o = Command::new("ip")
         .args([

@@ -191,8 +191,9 @@ fn icmp_error(t: &Icmpv4Type) -> String {
     }
 }
 
-/// The devices where a hop is observed: the one it came in on, then the one it leaves by,
-/// with the TTL the packet has at each (a router's incoming packet has not yet lost one).
+/// The devices where a hop is observed: the one it came in on, then the one it leaves by (or,
+/// for an 802.1Q tag popped, the VLAN device it goes into), with the TTL the packet has at
+/// each (a router's incoming packet has not yet lost one).
 pub fn points(h: &Hop) -> Vec<(String, &'static str, u8)> {
     let mut out = Vec::new();
     if let Some(d) = &h.in_dev {
@@ -204,7 +205,12 @@ pub fn points(h: &Hop) -> Vec<(String, &'static str, u8)> {
         out.push((d.clone(), "in", ttl));
     }
     if let Some(d) = &h.out_dev {
-        out.push((d.clone(), "out", h.ttl));
+        // A tag popped: the frame goes *into* the VLAN device, which receives it.
+        let into = h
+            .action
+            .trim_start_matches("reply: ")
+            .starts_with("802.1Q: tag ");
+        out.push((d.clone(), if into { "in" } else { "out" }, h.ttl));
     }
     out
 }
@@ -229,6 +235,8 @@ pub fn devices(t: &Trace) -> Vec<(String, String)> {
 /// reported, but not expected to have seen it.
 pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed {
     let delivered = t.disposition == super::Disposition::Delivered;
+    // An encrypted overlay's underlay carries ESP: what is inside cannot be told apart.
+    let encrypted = t.hops.iter().any(|h| h.action.contains("; ESP (spi "));
     let mut lost_at = None;
     let mut agrees = true;
     let mut stamps: Vec<u128> = Vec::new();
@@ -240,7 +248,8 @@ pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed 
     for (hops, kind, base) in legs {
         let last = hops.len().saturating_sub(1);
         for (i, h) in hops.iter_mut().enumerate() {
-            let stops_here = !delivered && i == last;
+            let opaque = encrypted && h.layer == "underlay";
+            let stops_here = (!delivered && i == last) || opaque;
             h.seen = points(h)
                 .into_iter()
                 .map(|(device, direction, expected_ttl)| {
@@ -283,7 +292,7 @@ pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed 
                     }
                 })
                 .collect();
-            h.observed = Some(h.seen.iter().all(|s| s.packet.is_some()));
+            h.observed = (!opaque).then(|| h.seen.iter().all(|s| s.packet.is_some()));
         }
     }
     let in_order = stamps.iter().all(|&s| s == 0) || stamps.windows(2).all(|w| w[0] <= w[1]);
@@ -314,9 +323,13 @@ pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed 
 
 /// " -- seen (ttl 64, VXLAN VNI 256 10.1.1.14 -> 10.1.1.15:4789)" for a hop's line.
 pub fn annotate(h: &Hop) -> String {
-    let Some(_) = h.observed else {
-        return String::new();
-    };
+    if h.observed.is_none() {
+        return if h.layer == "underlay" && !h.seen.is_empty() {
+            "  -- ESP on the wire: not told apart".to_string()
+        } else {
+            String::new()
+        };
+    }
     let parts: Vec<String> = h
         .seen
         .iter()

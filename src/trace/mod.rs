@@ -57,7 +57,8 @@ pub struct Hop {
     pub ttl: u8,
     /// Layer of the step: "l3" (routing, delivery), "l2" (switching), "underlay" (VXLAN transport).
     pub layer: &'static str,
-    /// `--capture`: whether every device of this hop saw the packet (null: not captured).
+    /// `--capture`: whether every device of this hop saw the packet (null: not captured, or
+    /// an encrypted overlay's underlay, whose ESP cannot be told apart).
     pub observed: Option<bool>,
     /// `--capture`: what each device of this hop saw.
     #[serde(skip_serializing_if = "Vec::is_empty")]

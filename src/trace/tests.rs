@@ -497,3 +497,119 @@ fn a_router_with_a_smaller_egress_mtu_needs_fragmentation() {
         render(&t, true)
     );
 }
+
+#[test]
+fn a_failing_trace_keeps_the_way_to_where_it_stops() {
+    let mut s = snap();
+    let o = overlay_ns(&s, "nas5", "");
+    ns_mut(&mut s, &o)
+        .fdb
+        .retain(|f| !(f.dev == "vxlan0" && f.mac == "02:42:0a:00:00:02"));
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
+    assert_eq!(t.disposition, Disposition::Isolated);
+    // bbox2's route, its veth to the sandbox, and br0 forwarding to vxlan0, where it stops.
+    let last = t.hops.last().unwrap();
+    assert_eq!(
+        (last.namespace.as_str(), last.out_dev.as_deref()),
+        (o.as_str(), Some("vxlan0")),
+        "{}",
+        render(&t, false)
+    );
+    assert!(t.hops.len() >= 3, "{}", render(&t, false));
+}
+
+/// What the capture of `t` would see if every device on its way saw the packet with the TTL
+/// predicted, but for `missing`.
+fn sightings(t: &Trace, missing: Option<(&str, &str)>) -> Vec<capture::Seen> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for (hops, kind) in [
+        (&t.hops, capture::Kind::Request),
+        (&t.reply_hops, capture::Kind::Reply),
+    ] {
+        for h in hops {
+            for (dev, dir, ttl) in capture::points(h) {
+                if missing == Some((h.namespace.as_str(), dev.as_str())) {
+                    continue;
+                }
+                at += 1;
+                out.push(capture::Seen {
+                    namespace: h.namespace.clone(),
+                    device: dev,
+                    outgoing: dir == "out",
+                    at_ns: at,
+                    packet: capture::Packet {
+                        kind,
+                        src: ip("10.0.0.3"),
+                        dst: ip("10.0.0.2"),
+                        ttl,
+                        vlan: None,
+                        vxlan: None,
+                        error: None,
+                        len: 84,
+                    },
+                });
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn capture_marks_every_hop_and_names_the_first_device_that_missed_the_packet() {
+    let s = snap();
+    let t0 = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
+    let mut t = t0.clone();
+    let o = capture::judge(&mut t, &sightings(&t0, None), 7, 10);
+    assert!(o.agrees && o.in_order && o.lost_at.is_none(), "{o:?}");
+    assert!(t
+        .hops
+        .iter()
+        .chain(&t.reply_hops)
+        .all(|h| h.observed == Some(true)));
+    assert!(render(&t, false).contains("-- seen out eth0 (ttl 64)"));
+
+    // The underlay switch's port to nas4 never sent it: that is the first device named.
+    let mut t = t0.clone();
+    let o = capture::judge(
+        &mut t,
+        &sightings(&t0, Some(("fx.underlay", "nas4"))),
+        7,
+        10,
+    );
+    let lost = o.lost_at.clone().unwrap();
+    assert_eq!(
+        (
+            lost.kind,
+            lost.namespace.as_str(),
+            lost.device.as_str(),
+            lost.direction
+        ),
+        (capture::Kind::Request, "fx.underlay", "nas4", "out"),
+        "{o:?}"
+    );
+    assert_eq!(t.hops[lost.hop - 1].observed, Some(false));
+    assert!(!o.agrees);
+    assert!(capture::render(&o).contains("NOT SEEN at hop"));
+
+    // Out of order (the kernel's timestamps disagree with the path): not agreeing either.
+    let mut seen = sightings(&t0, None);
+    seen.reverse();
+    for (i, s) in seen.iter_mut().enumerate() {
+        s.at_ns = i as u128 + 1;
+    }
+    let mut t = t0.clone();
+    let o = capture::judge(&mut t, &seen, 7, 10);
+    assert!(!o.in_order && !o.agrees, "{o:?}");
+}
+
+#[test]
+fn a_router_is_seen_with_one_ttl_more_coming_in_than_going_out() {
+    let mut s = snap();
+    ns_mut(&mut s, "fx.nas4").forwarding = Some(true);
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox1", ip("10.1.1.15"));
+    let fwd = t.hops.iter().find(|h| is_forwarding(h)).unwrap();
+    let p = capture::points(fwd);
+    assert_eq!(p.len(), 2, "{fwd:?}");
+    assert_eq!((p[0].1, p[0].2, p[1].1, p[1].2), ("in", 64, "out", 63));
+}
