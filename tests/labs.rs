@@ -820,7 +820,7 @@ fn dry_run_script_builds_what_up_builds(file: &str, prefix: &str) {
         .map(str::to_string)
         .collect();
     assert!(!planned.is_empty(), "the script sets no MAC: {script}");
-    let etc_netns_before = std::path::Path::new("/etc/netns").exists();
+    let hold = EtcNetnsHold::take(&lab);
     for line in script.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         // iproute2, and the /etc/netns files of its convention (the containers' names).
@@ -850,7 +850,7 @@ fn dry_run_script_builds_what_up_builds(file: &str, prefix: &str) {
         assert!(o.status.success(), "{}", text(&o));
         let _ = std::fs::remove_dir_all(format!("/etc/netns/{n}"));
     }
-    etc_netns_made_by_test(etc_netns_before);
+    drop(hold);
     up_ok(&lab, file);
     assert_eq!(lab_namespaces(&lab), namespaces);
     for (n, want) in namespaces.iter().zip(&scripted) {

@@ -321,13 +321,13 @@ fn foreign_etc_netns_entry_is_refused_and_untouched() {
     let lab = unique("nmfx");
     let _guard = LabGuard(lab.clone());
     let theirs = Path::new("/etc/netns").join(format!("{lab}.db"));
-    let etc_netns_before = Path::new("/etc/netns").exists();
+    let hold = EtcNetnsHold::take(&lab);
     std::fs::create_dir_all(&theirs).unwrap();
     std::fs::write(theirs.join("hosts"), "10.9.9.9 theirs\n").unwrap();
     let o = netlab(&["up", "-q", "--name", &lab, "labs/bridge.toml"]);
     let theirs_now = std::fs::read_to_string(theirs.join("hosts"));
     let _ = std::fs::remove_dir_all(&theirs);
-    etc_netns_made_by_test(etc_netns_before);
+    drop(hold);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains(&format!("/etc/netns/{lab}.db is a directory")),

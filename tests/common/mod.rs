@@ -74,12 +74,45 @@ impl Drop for LabGuard {
     }
 }
 
-/// A test made /etc/netns (it was missing) and is done with it: remove it if it is empty, else
-/// (other labs' entries are there, tests run side by side) mark it as netlab marks the one it
-/// makes, so the last lab to leave it empty removes it.
-pub fn etc_netns_made_by_test(existed_before: bool) {
-    if !existed_before && std::fs::remove_dir("/etc/netns").is_err() {
-        let _ = std::fs::write("/etc/netns/.netlab-made", "");
+/// /etc/netns held for a test that writes into it itself (a dry-run script's `mkdir -p`,
+/// another tool's directory): it exists, made and marked as netlab makes it when it was
+/// missing, and an entry of the test's own keeps it there, so that no lab going down meanwhile
+/// finds it empty and removes it under the test (which would then make it again, unmarked, and
+/// leave it behind: tests run side by side). Dropped, the entry goes, and the directory too if
+/// netlab's mark is all that is left, as the last lab to leave it does.
+pub struct EtcNetnsHold(std::path::PathBuf);
+
+impl EtcNetnsHold {
+    pub fn take(lab: &str) -> EtcNetnsHold {
+        let dir = Path::new("/etc/netns");
+        let hold = dir.join(format!(".{lab}.test-hold"));
+        for _ in 0..20 {
+            if std::fs::create_dir(dir).is_ok() {
+                let _ = std::fs::write(dir.join(".netlab-made"), "");
+            }
+            // The directory may vanish between the two (another lab's `down`): then again.
+            if std::fs::write(&hold, "").is_ok() {
+                return EtcNetnsHold(hold);
+            }
+        }
+        panic!("cannot hold /etc/netns");
+    }
+}
+
+impl Drop for EtcNetnsHold {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let dir = Path::new("/etc/netns");
+        let only_mark = std::fs::read_dir(dir).is_ok_and(|rd| {
+            rd.filter_map(|e| e.ok())
+                .all(|e| e.file_name() == ".netlab-made")
+        });
+        if only_mark && dir.join(".netlab-made").exists() {
+            let _ = std::fs::remove_file(dir.join(".netlab-made"));
+            if std::fs::remove_dir(dir).is_err() {
+                let _ = std::fs::write(dir.join(".netlab-made"), "");
+            }
+        }
     }
 }
 
