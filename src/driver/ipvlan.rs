@@ -32,7 +32,7 @@ use crate::observe::{Link, Namespace, Snapshot};
 use crate::plan::{endpoint_in_container, hosts_on, Object, Plan};
 use crate::spec::change::Refused;
 use crate::spec::{
-    span, Container, Driver, Host, IpvlanMode, Lab, Name, NetDraft, Parent, RawNetwork, Reporter,
+    Container, Driver, Host, IpvlanMode, Lab, Name, NetDraft, Parent, RawNetwork, Reporter,
     Validator,
 };
 use crate::trace::l2::{hop, via, Fail, Found, Walk, Want};
@@ -57,20 +57,14 @@ impl NetworkDriver for Ipvlan {
     }
     /// An ipvlan network's `parent` (optional: without one the network is internal) and `mode`.
     fn options(&self, r: &mut Reporter, _name: &Name, n: &RawNetwork) -> Options {
-        let mode = match &n.mode {
-            None => Some(IpvlanMode::L2),
-            Some(m) => {
-                let mode = IpvlanMode::parse(m.get_ref());
-                if mode.is_none() {
-                    r.error_help(
-                        span(m),
-                        format!("unknown ipvlan mode {:?}", m.get_ref()),
-                        "use \"l2\" (the default) or \"l3\", as Docker's -o ipvlan_mode= takes them",
-                    );
-                }
-                mode
-            }
-        };
+        let mode = parent::read_mode(
+            r,
+            "ipvlan",
+            n.mode.as_ref(),
+            IpvlanMode::L2,
+            IpvlanMode::parse,
+            "use \"l2\" (the default) or \"l3\", as Docker's -o ipvlan_mode= takes them",
+        );
         let (parent, host_spans, parent_ok) = match &n.parent {
             Some(raw) => parent::read(r, raw),
             None => (Parent::default(), Vec::new(), true),

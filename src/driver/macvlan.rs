@@ -41,20 +41,14 @@ impl NetworkDriver for Macvlan {
     /// A macvlan network's `parent` and `mode`. The parent is checked for its form here, and
     /// against each host's NICs once containers are placed ([`Macvlan::place`]).
     fn options(&self, r: &mut Reporter, name: &Name, n: &RawNetwork) -> Options {
-        let mode = match &n.mode {
-            None => Some(MacvlanMode::Bridge),
-            Some(m) => {
-                let mode = MacvlanMode::parse(m.get_ref());
-                if mode.is_none() {
-                    r.error_help(
-                        span(m),
-                        format!("unknown macvlan mode {:?}", m.get_ref()),
-                        "use \"bridge\" (the default), \"vepa\", \"private\" or \"passthru\"",
-                    );
-                }
-                mode
-            }
-        };
+        let mode = parent::read_mode(
+            r,
+            "macvlan",
+            n.mode.as_ref(),
+            MacvlanMode::Bridge,
+            MacvlanMode::parse,
+            "use \"bridge\" (the default), \"vepa\", \"private\" or \"passthru\"",
+        );
         let Some(raw) = &n.parent else {
             r.error_help(
                 span(name),

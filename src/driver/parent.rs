@@ -74,6 +74,30 @@ pub(crate) fn read(r: &mut Reporter, raw: &Spanned<RawParent>) -> (Parent, Vec<H
     }
 }
 
+/// A macvlan's or ipvlan's `mode`, as written: `default` when absent, else what `parse` makes
+/// of it, or None after reporting it with the modes `help` names.
+pub(crate) fn read_mode<M>(
+    r: &mut Reporter,
+    driver: &str,
+    mode: Option<&Name>,
+    default: M,
+    parse: fn(&str) -> Option<M>,
+    help: &str,
+) -> Option<M> {
+    let Some(m) = mode else {
+        return Some(default);
+    };
+    let parsed = parse(m.get_ref());
+    if parsed.is_none() {
+        r.error_help(
+            span(m),
+            format!("unknown {driver} mode {:?}", m.get_ref()),
+            help,
+        );
+    }
+    parsed
+}
+
 /// Checks the form of `parent`: an interface name, either a NIC's or `NIC.VLAN` with a VLAN
 /// id from 1 to 4094. Reports what is wrong; true if it is acceptable.
 pub(crate) fn check_form(r: &mut Reporter, parent: &Name) -> bool {
