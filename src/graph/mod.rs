@@ -531,6 +531,27 @@ impl Builder<'_> {
         }
     }
 
+    /// A macvlan's or ipvlan's edge: from the child `name` in `target_ns` to its parent
+    /// device in `ns`, on the child's network (when both are drawn).
+    fn child_edge(
+        &mut self,
+        kind: EdgeKind,
+        (ns, parent): (&str, &str),
+        (target_ns, name): (&str, &str),
+        label: &str,
+    ) {
+        let (Some(inner), Some(outer)) = (
+            self.node_of(target_ns, name, None),
+            self.node_of(ns, parent, None),
+        ) else {
+            return;
+        };
+        let network = self.endpoint_network(target_ns, name);
+        let e = self.edge(kind, inner, outer, label.to_string());
+        e.from_if = Some(name.to_string());
+        e.network = network;
+    }
+
     /// The network of the container endpoint `ifname` in namespace `ns`.
     fn endpoint_network(&self, ns: &str, ifname: &str) -> Option<String> {
         let lab = self.lab;
@@ -588,46 +609,24 @@ impl Builder<'_> {
                     target_ns,
                     name,
                     ..
-                } => {
-                    let (Some(inner), Some(outer)) = (
-                        self.node_of(target_ns, name, None),
-                        self.node_of(ns, parent, None),
-                    ) else {
-                        continue;
-                    };
-                    let network = self.endpoint_network(target_ns, name);
-                    let e = self.edge(
-                        EdgeKind::Macvlan,
-                        inner,
-                        outer,
-                        format!("{name} macvlan {}", mode.as_str()),
-                    );
-                    e.from_if = Some(name.clone());
-                    e.network = network;
-                }
+                } => self.child_edge(
+                    EdgeKind::Macvlan,
+                    (ns, parent),
+                    (target_ns, name),
+                    &format!("{name} macvlan {}", mode.as_str()),
+                ),
                 Object::Ipvlan {
                     ns,
                     parent,
                     mode,
                     target_ns,
                     name,
-                } => {
-                    let (Some(inner), Some(outer)) = (
-                        self.node_of(target_ns, name, None),
-                        self.node_of(ns, parent, None),
-                    ) else {
-                        continue;
-                    };
-                    let network = self.endpoint_network(target_ns, name);
-                    let e = self.edge(
-                        EdgeKind::Ipvlan,
-                        inner,
-                        outer,
-                        format!("{name} ipvlan {}", mode.as_str()),
-                    );
-                    e.from_if = Some(name.clone());
-                    e.network = network;
-                }
+                } => self.child_edge(
+                    EdgeKind::Ipvlan,
+                    (ns, parent),
+                    (target_ns, name),
+                    &format!("{name} ipvlan {}", mode.as_str()),
+                ),
                 Object::Vlan { ns, name, link, id } => {
                     let (Some(sub), Some(nic)) =
                         (self.node_of(ns, name, None), self.node_of(ns, link, None))
