@@ -698,6 +698,16 @@ fn jumbo_overlay_on_a_1500_underlay_needs_fragmentation_at_the_vxlan_port() {
 }
 
 /// `trace --capture --json` (exit status as for any trace: 0 delivered, 1 not).
+/// The kernel's list of loaded BPF programs, as bpftool shows it (JSON).
+fn bpf_programs() -> String {
+    let o = Command::new("bpftool")
+        .args(["-j", "prog", "show"])
+        .output()
+        .expect("this test needs bpftool (apt install bpftool)");
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 fn trace_capture(from: &str, to: &str) -> (Option<i32>, Value) {
     let o = netlab(&["trace", from, to, "--capture", "--detailed", "--json"]);
     let v: Value = serde_json::from_slice(&o.stdout)
@@ -897,6 +907,16 @@ fn capture_names_the_first_device_that_did_not_see_the_packet() {
     let at = lost["hop"].as_u64().unwrap() as usize;
     assert!(hops[..at - 1].iter().all(|h| h["observed"] == true), "{v}");
     assert_eq!(hops[at - 1]["observed"], false, "{v}");
+    // The kernel says where and why: nftables dropped it on the underlay switch's nas5.
+    let drop = &v["drop"];
+    assert_eq!(drop["kind"], "request", "{v}");
+    assert_eq!(drop["namespace"], underlay.as_str(), "{v}");
+    assert_eq!(drop["device"], "nas5", "{v}");
+    assert_eq!(drop["reason"], "NETFILTER_DROP", "{v}");
+    assert!(
+        drop["location"].as_str().unwrap().starts_with("nft_"),
+        "{v}"
+    );
     assert!(!ping(&b1, "10.0.0.3"));
     nft("delete table bridge drop_vxlan");
     assert!(ping_eventually(&b1, "10.0.0.3"));
@@ -935,11 +955,44 @@ fn capture_names_the_first_device_that_did_not_see_the_packet() {
         hops[..hops.len() - 1].iter().all(|h| h["observed"] == true),
         "{v}"
     );
+    // The VXLAN device has nowhere to send it: the kernel's reason (6.6 and later; older
+    // kernels free it without one).
+    let drop = &v["drop"];
+    assert_eq!(drop["namespace"], sandbox.as_str(), "{v}");
+    assert_eq!(drop["device"], "vxlan0", "{v}");
+    assert_eq!(drop["reason"], "NO_TX_TARGET", "{v}");
+    assert!(
+        drop["location"].as_str().unwrap().starts_with("vxlan_xmit"),
+        "{v}"
+    );
+
+    // An address nobody answers ARP for: the request waits in the neighbour's queue until
+    // the neighbour fails, and the kernel says so.
+    let (code, v) = trace_capture(&b1, "10.0.0.77");
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["trace"]["disposition"], "NEIGHBOR_UNREACHABLE", "{v}");
+    let drop = &v["drop"];
+    assert_eq!(drop["namespace"], b1.as_str(), "{v}");
+    assert_eq!(drop["device"], "eth0", "{v}");
+    assert_eq!(drop["reason"], "NEIGH_FAILED", "{v}");
 
     // Ctrl-C in the middle of a capture (it waits a second for a reply that never comes):
     // no packet socket is left in any namespace of the lab.
     let mut child = spawn_netlab(&["trace", &b1, "bbox2", "--capture"], &[]);
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    // Its BPF program is named for its process; it is loaded before the taps open and the
+    // probe is sent, so the capture is under way once it shows (a loaded machine may take
+    // a while to get there).
+    let program = format!("\"nldrops_{}\"", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !bpf_programs().contains(&program) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        bpf_programs().contains(&program),
+        "the capture watches for drops while it runs: {}",
+        bpf_programs()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();
@@ -947,6 +1000,12 @@ fn capture_names_the_first_device_that_did_not_see_the_packet() {
     for ns in lab_namespaces(&lab) {
         assert_eq!(packet_sockets(&ns), 0, "{ns} still has a packet socket");
     }
+    // Nor the BPF program that watched for drops.
+    assert!(
+        !bpf_programs().contains(&program),
+        "a BPF program is still loaded: {}",
+        bpf_programs()
+    );
     assert!(netlab(&["down", &lab]).status.success());
     assert_clean(&lab);
 }

@@ -539,8 +539,9 @@ fn capture_probe(
     dst: std::net::Ipv4Addr,
     size: Option<u16>,
 ) -> Result<crate::trace::capture::Observed> {
-    use crate::kernel::{capture, icmp};
+    use crate::kernel::{capture, drops, icmp};
     use crate::trace::capture as judged;
+    use std::os::unix::fs::MetadataExt;
     let devices = judged::devices(t);
     let paths: Vec<std::path::PathBuf> = devices
         .iter()
@@ -555,6 +556,16 @@ fn capture_probe(
         .zip(&paths)
         .map(|((_, dev), p)| capture::Point { ns_path: p, dev })
         .collect();
+    // The kernel is asked why a packet is dropped in the namespaces of the path, for the
+    // probe's lifetime only: the watch goes when it is dropped, or with the process.
+    let mut inodes: Vec<(u64, String)> = devices
+        .iter()
+        .zip(&paths)
+        .filter_map(|((ns, _), p)| Some((std::fs::metadata(p).ok()?.ino(), ns.clone())))
+        .collect();
+    inodes.sort();
+    inodes.dedup();
+    let watch = drops::DropWatch::start(&inodes.iter().map(|(i, _)| *i).collect::<Vec<_>>());
     let taps = capture::Taps::open(&points)?;
     let id = icmp::fresh_id();
     icmp::ping_in(
@@ -572,6 +583,43 @@ fn capture_probe(
     std::thread::sleep(std::time::Duration::from_millis(20));
     let frames = taps.drain();
     drop(taps);
+    let sent = std::time::Instant::now();
+    let find = |dropped: &[drops::Dropped]| {
+        dropped.iter().find_map(|d| {
+            let packet = judged::parse_dropped(&d.data, id)?;
+            let namespace = inodes.iter().find(|(i, _)| *i == d.netns)?.1.clone();
+            let device = snap
+                .namespace(&namespace)
+                .and_then(|n| n.links.iter().find(|l| l.index as i32 == d.ifindex))
+                .map(|l| l.name.clone());
+            Some(judged::Drop {
+                kind: packet.kind,
+                namespace,
+                device,
+                reason: d.reason.clone(),
+                location: d.location.clone(),
+            })
+        })
+    };
+    // A packet waiting for ARP is dropped when the neighbour fails: by default after three
+    // solicitations a second apart (mcast_solicit x retrans_time), counted from the request.
+    let patience = if t.disposition == crate::trace::Disposition::NeighborUnreachable {
+        std::time::Duration::from_millis(2500)
+    } else {
+        std::time::Duration::ZERO
+    };
+    let (drop, drop_watch) = match watch {
+        Ok(w) => loop {
+            if let Some(d) = find(&w.drain()) {
+                break (Some(d), None);
+            }
+            if sent.elapsed() >= patience {
+                break (None, None);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        },
+        Err(e) => (None, Some(e.to_string())),
+    };
     let seen: Vec<judged::Seen> = frames
         .into_iter()
         .filter_map(|f| {
@@ -586,7 +634,9 @@ fn capture_probe(
             })
         })
         .collect();
-    Ok(judged::judge(t, &seen, id, devices.len()))
+    let mut observed = judged::judge(t, &seen, id, devices.len());
+    (observed.drop, observed.drop_watch) = (drop, drop_watch);
+    Ok(observed)
 }
 
 pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
@@ -711,6 +761,7 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
             "probe": probed,
             "probe_hops": hop_probes,
             "capture": observed,
+            "drop": observed.as_ref().and_then(|o| o.drop.as_ref()),
             "agree": agree,
             "firewalls_not_evaluated": firewalls,
         }))?;

@@ -2,6 +2,7 @@
 //! calls setns, unshare, mount or opens a socket.
 
 pub mod capture;
+pub mod drops;
 pub mod dump;
 pub mod exec;
 pub mod icmp;

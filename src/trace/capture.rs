@@ -106,6 +106,35 @@ pub struct Observed {
     pub agrees: bool,
     /// ICMP errors about the probe, where they were seen.
     pub errors: Vec<String>,
+    /// Where the kernel dropped the probe, and why (its `SKB_DROP_REASON_*`).
+    pub drop: Option<Drop>,
+    /// Why the kernel could not be asked (no BTF, no BPF, no tracepoint), if it could not:
+    /// the capture is given all the same.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drop_watch: Option<String>,
+}
+
+/// The kernel's account of the probe's drop (the `skb:kfree_skb` tracepoint).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drop {
+    /// The request, its reply, or an ICMP error about it.
+    pub kind: Kind,
+    pub namespace: String,
+    /// The skb's device when it was freed, if it had one.
+    pub device: Option<String>,
+    /// `SKB_DROP_REASON_*` without the prefix: "NEIGH_FAILED", "NETFILTER_DROP", ...
+    pub reason: String,
+    /// The kernel function that freed it ("neigh_invalidate+0x9f").
+    pub location: String,
+}
+
+/// What the first bytes at a dropped skb's data (`data`: an Ethernet or an IP header, as the
+/// drop point has it) say about the probe with identifier `id`, if anything.
+pub fn parse_dropped(data: &[u8], id: u16) -> Option<Packet> {
+    parse(data, None, id).or_else(|| {
+        let p = LaxSlicedPacket::from_ip(data).ok()?;
+        parse_ip(&p, id)
+    })
 }
 
 /// What the frame `data` (from its Ethernet header; `vlan` a tag the device took out of it)
@@ -318,6 +347,8 @@ pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed 
         in_order,
         agrees: agrees && in_order,
         errors,
+        drop: None,
+        drop_watch: None,
     }
 }
 
@@ -397,6 +428,24 @@ pub fn render(o: &Observed) -> String {
     for e in &o.errors {
         out.push_str(&format!("\ncapture: {e}"));
     }
+    match (&o.drop, &o.drop_watch) {
+        (Some(d), _) => out.push_str(&format!(
+            "\ndropped at {}:{}: {} ({}, the {})",
+            d.namespace,
+            d.device.as_deref().unwrap_or("-"),
+            d.reason,
+            d.location,
+            match d.kind {
+                Kind::Request => "request",
+                Kind::Reply => "reply",
+                Kind::Error => "ICMP error",
+            }
+        )),
+        (None, Some(why)) => {
+            out.push_str(&format!("\ndrop reason: not asked of this kernel ({why})"))
+        }
+        (None, None) => {}
+    }
     out
 }
 
@@ -437,6 +486,20 @@ mod tests {
             parse(&echo(7, 64, Some(20)), None, 7).unwrap().vlan,
             Some(20)
         );
+    }
+
+    #[test]
+    fn a_dropped_packet_is_ours_from_its_ethernet_or_its_ip_header() {
+        let f = echo(0x4242, 64, None);
+        // skb->data at the MAC header (a device's transmit), or at the IP header (a queued
+        // neighbour, a netfilter hook), cut to the bytes the kernel hands over.
+        assert_eq!(
+            parse_dropped(&f[..96.min(f.len())], 0x4242).unwrap().kind,
+            Kind::Request
+        );
+        assert_eq!(parse_dropped(&f[14..14 + 40], 0x4242).unwrap().ttl, 64);
+        assert_eq!(parse_dropped(&f[14..], 0x4243), None);
+        assert_eq!(parse_dropped(&[0u8; 96], 0x4242), None);
     }
 
     #[test]
