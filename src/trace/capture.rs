@@ -98,7 +98,8 @@ pub struct Observed {
     /// was seen.
     pub lost_at: Option<Lost>,
     /// The hop where the prediction stops the packet (a trace not delivered): its devices
-    /// are shown, not judged.
+    /// are shown, not judged. 0: the request never leaves the source (nobody answers its
+    /// ARP: it waits in the neighbour queue, and no device is expected to see it).
     pub stops_at: Option<usize>,
     /// Seen in the order predicted (by the kernel's timestamps).
     pub in_order: bool,
@@ -264,6 +265,9 @@ pub fn devices(t: &Trace) -> Vec<(String, String)> {
 /// reported, but not expected to have seen it.
 pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed {
     let delivered = t.disposition == super::Disposition::Delivered;
+    // Nobody answers ARP: the hops are the ARP request's way, and the echo request itself
+    // waits in the source's neighbour queue until the neighbour fails; no device sees it.
+    let held = t.disposition == super::Disposition::NeighborUnreachable;
     // An encrypted overlay's underlay carries ESP: what is inside cannot be told apart.
     let encrypted = t.hops.iter().any(|h| h.action.contains("; ESP (spi "));
     let mut lost_at = None;
@@ -278,7 +282,7 @@ pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed 
         let last = hops.len().saturating_sub(1);
         for (i, h) in hops.iter_mut().enumerate() {
             let opaque = encrypted && h.layer == "underlay";
-            let stops_here = (!delivered && i == last) || opaque;
+            let stops_here = (!delivered && i == last) || opaque || held;
             h.seen = points(h)
                 .into_iter()
                 .map(|(device, direction, expected_ttl)| {
@@ -291,6 +295,10 @@ pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed 
                                 && s.packet.kind == kind
                         })
                         .min_by_key(|s| s.at_ns);
+                    if held && kind == Kind::Request && found.is_some() {
+                        // Answered after all: the prediction was wrong.
+                        agrees = false;
+                    }
                     if !stops_here {
                         match found {
                             Some(s) => {
@@ -343,7 +351,11 @@ pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed 
         id,
         devices,
         lost_at,
-        stops_at: (!delivered && n_req > 0).then_some(n_req),
+        stops_at: if held {
+            Some(0)
+        } else {
+            (!delivered && n_req > 0).then_some(n_req)
+        },
         in_order,
         agrees: agrees && in_order,
         errors,
@@ -405,6 +417,10 @@ pub fn render(o: &Observed) -> String {
             l.device
         ),
         (None, true) => match o.stops_at {
+            Some(0) => format!(
+                "capture (echo id {}, {} devices): the request never left the source, as predicted: it waited for an ARP answer that never came",
+                o.id, o.devices
+            ),
             Some(n) => format!(
                 "capture (echo id {}, {} devices): seen on every device predicted before hop {n}, in order, with the TTL predicted; hop {n} is where the prediction stops it",
                 o.id, o.devices

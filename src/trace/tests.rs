@@ -603,3 +603,25 @@ fn a_router_is_seen_with_one_ttl_more_coming_in_than_going_out() {
     assert_eq!(p.len(), 2, "{fwd:?}");
     assert_eq!((p[0].1, p[0].2, p[1].1, p[1].2), ("in", 64, "out", 63));
 }
+
+#[test]
+fn a_request_waiting_for_arp_is_expected_on_no_device() {
+    let s = snap();
+    // Nobody has 10.0.0.77: bbox2's ARP goes out, and the echo request waits for it.
+    let t0 = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.77"));
+    assert_eq!(
+        t0.disposition,
+        Disposition::NeighborUnreachable,
+        "{}",
+        render(&t0, true)
+    );
+    let mut t = t0.clone();
+    let o = capture::judge(&mut t, &[], 7, 3);
+    assert!(o.agrees && o.lost_at.is_none(), "{o:?}");
+    assert_eq!(o.stops_at, Some(0));
+    assert!(capture::render(&o).contains("never left the source"));
+    // Seen on the way after all (something answered the ARP): the prediction was wrong.
+    let mut t = t0.clone();
+    let o = capture::judge(&mut t, &sightings(&t0, None), 7, 3);
+    assert!(!o.agrees, "{o:?}");
+}
