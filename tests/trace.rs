@@ -269,8 +269,45 @@ fn routed_gateway_path_is_the_articles() {
     );
 
     // --capture: tag 10 on the wire to the router, tag 20 after it; TTL 64 into vm-vpn and
-    // 63 out of it, as predicted.
+    // 63 out of it, as predicted; the router's masquerade rewrites the request's source as it
+    // leaves by ens38.20, and conntrack restores the reply's destination as it leaves by
+    // ens38.10 (tcpdump in bbox4 the oracle: the request comes from the router).
+    let b4 = format!("{lab}.bbox4");
+    let dump = Dump::start(&b4, "eth0", "icmp");
     let (code, c) = trace_capture(&b1, "172.16.20.11");
+    let in_bbox4 = dump.stop();
+    let id = c["capture"]["id"].as_u64().unwrap();
+    assert!(
+        in_bbox4.contains(&format!(
+            "172.16.20.254 > 172.16.20.11: ICMP echo request, id {id},"
+        )),
+        "tcpdump in {b4}:\n{in_bbox4}\nnetlab: {c}"
+    );
+    let rewrites: Vec<String> = c["capture"]["rewrites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {} {} {} -> {}",
+                r["kind"].as_str().unwrap(),
+                r["namespace"].as_str().unwrap(),
+                r["direction"].as_str().unwrap(),
+                r["device"].as_str().unwrap(),
+                r["field"].as_str().unwrap(),
+                r["from"].as_str().unwrap(),
+                r["to"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        rewrites,
+        [
+            format!("request {vpn} out ens38.20 source 172.16.10.10 -> 172.16.20.254"),
+            format!("reply {vpn} out ens38.10 destination 172.16.20.254 -> 172.16.10.10"),
+        ],
+        "{c}"
+    );
     assert_eq!(code, Some(0), "{c}");
     assert_eq!(c["capture"]["agrees"], true, "{c}");
     let hops = c["trace"]["hops"].as_array().unwrap();
@@ -294,6 +331,15 @@ fn routed_gateway_path_is_the_articles() {
         (&fwd[1]["direction"], &fwd[1]["packet"]["ttl"]),
         (&Value::from("out"), &Value::from(63)),
         "{c}"
+    );
+
+    let o = netlab(&["trace", &b1, "172.16.20.11", "--capture"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("NAT: source 172.16.10.10 -> 172.16.20.254)")
+            && out.contains("the request's source rewritten 172.16.10.10 -> 172.16.20.254 at hop"),
+        "{out}"
     );
 
     // Forwarding off on the router: the first failing hop is vm-vpn.
@@ -721,25 +767,35 @@ fn bpf_programs() -> String {
 /// `trace FROM TO --capture --json`; whatever it found, its BPF program (named for its
 /// process) is gone once it has ended.
 fn trace_capture(from: &str, to: &str) -> (Option<i32>, Value) {
-    let child = spawn_netlab(
-        &["trace", from, to, "--capture", "--detailed", "--json"],
-        &[],
-    );
+    trace_capture_with(from, to, &[])
+}
+
+/// `trace_capture` with more options (`--size N`).
+fn trace_capture_with(from: &str, to: &str, more: &[&str]) -> (Option<i32>, Value) {
+    let mut args = vec!["trace", from, to, "--capture", "--detailed", "--json"];
+    args.extend(more);
+    let child = spawn_netlab(&args, &[]);
     let program = format!("\"nldrops_{}\"", child.id());
     let o = child.wait_with_output().unwrap();
     let v: Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("trace {from} {to} --capture: no JSON ({e}): {}", text(&o)));
-    // The kernel may free a closed program a moment later (RCU): give it that moment.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while bpf_programs().contains(&program) && std::time::Instant::now() < deadline {
+    assert_unloaded(&program, &format!("trace {from} {to} --capture"));
+    (o.status.code(), v)
+}
+
+/// The BPF program named `program` ("\"nldrops_PID\"") is not loaded, once the kernel has had
+/// a moment to free it: a program whose last descriptor closed goes after an RCU grace
+/// period, on a loaded machine a little after its process has been reaped.
+fn assert_unloaded(program: &str, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while bpf_programs().contains(program) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    let left = bpf_programs();
     assert!(
-        !bpf_programs().contains(&program),
-        "trace {from} {to} --capture left its BPF program loaded: {}",
-        bpf_programs()
+        !left.contains(program),
+        "{what} left its BPF program loaded: {left}"
     );
-    (o.status.code(), v)
 }
 
 /// A tcpdump in `ns` on `dev` with `filter`, printing everything it decodes (-v: VXLAN and
@@ -1050,11 +1106,7 @@ fn capture_names_the_first_device_that_did_not_see_the_packet() {
         assert_eq!(packet_sockets(&ns), 0, "{ns} still has a packet socket");
     }
     // Nor the BPF program that watched for drops.
-    assert!(
-        !bpf_programs().contains(&program),
-        "a BPF program is still loaded: {}",
-        bpf_programs()
-    );
+    assert_unloaded(&program, "a capture interrupted by SIGINT");
     assert!(netlab(&["down", &lab]).status.success());
     assert_clean(&lab);
 }
@@ -1176,6 +1228,264 @@ fn capture_and_the_kernel_agree_where_a_broken_overlay_stops_the_packet() {
     ]);
     assert!(ping_eventually(&b1, "10.0.0.3"));
 
+    // MTU too small: bbox2's bridge port in nas5's sandbox at 1400. nas5's br0 cannot send a
+    // DF packet over its limit out of veth0: MTU_EXCEEDED there, silently (a bridge sends no
+    // ICMP), seen up to nas5's vxlan0, and the kernel drops it in the bridge. The limit is 1404
+    // bytes (is_skb_forwardable leaves room for a VLAN tag), or 1400 where br_netfilter hands
+    // bridged IPv4 to netfilter (the namespace's bridge-nf-call-iptables, as Docker sets it, or
+    // the bridge's own nf_call_iptables): br_nf_dev_queue_xmit refragments it to the port's
+    // MTU, and DF forbids that.
+    ip(&["-n", &there, "link", "set", "veth0", "mtu", "1400"]);
+    let edge = |limit: u64, location: &str, reasons: &[&str]| {
+        let (code, v) = trace_capture_with(&b1, "bbox2", &["--size", &(limit - 28).to_string()]);
+        assert_eq!(code, Some(0), "{limit} bytes: {v}");
+        assert_eq!(v["capture"]["agrees"], true, "{v}");
+        assert_eq!(v["drop"], Value::Null, "{v}");
+        let (code, v) = trace_capture_with(&b1, "bbox2", &["--size", &(limit - 27).to_string()]);
+        assert_eq!(code, Some(1), "{} bytes: {v}", limit + 1);
+        assert_eq!(v["trace"]["disposition"], "MTU_EXCEEDED", "{v}");
+        assert_eq!(v["trace"]["mtu_answer"], "silent", "{v}");
+        let hops = v["trace"]["hops"].as_array().unwrap();
+        assert_eq!(v["capture"]["stops_at"], hops.len(), "{v}");
+        assert_eq!(v["capture"]["agrees"], true, "{v}");
+        assert_eq!(v["capture"]["errors"], serde_json::json!([]), "{v}");
+        assert_eq!(v["agree"], true, "{v}");
+        let drop = &v["drop"];
+        assert_eq!(
+            (&drop["kind"], &drop["namespace"], &drop["device"]),
+            (
+                &Value::from("request"),
+                &Value::from(there.as_str()),
+                &Value::from("veth0")
+            ),
+            "{v}"
+        );
+        assert!(
+            reasons.contains(&drop["reason"].as_str().unwrap()),
+            "{reasons:?}: {v}"
+        );
+        assert!(
+            drop["location"].as_str().unwrap().starts_with(location),
+            "{location}: {v}"
+        );
+    };
+    let sysctl = |value: Option<&str>| {
+        let mut args = vec!["netns", "exec", &there, "sysctl", "-n"];
+        let set;
+        if let Some(v) = value {
+            set = format!("net.bridge.bridge-nf-call-iptables={v}");
+            args.extend(["-w", set.as_str()]);
+        } else {
+            args.push("net.bridge.bridge-nf-call-iptables");
+        }
+        let o = Command::new("ip").args(&args).output().unwrap();
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    // Without netfilter, the bridge's own drop (is_skb_forwardable): no reason on 6.1 or 6.18.
+    let plain = ["NOT_SPECIFIED"];
+    match sysctl(None) {
+        Some(was) => {
+            sysctl(Some("1")).unwrap();
+            edge(1400, "br_nf_dev_queue_xmit", &["NOT_SPECIFIED"]);
+            sysctl(Some("0")).unwrap();
+            edge(1404, "br_dev_queue_push_xmit", &plain);
+            ip(&[
+                "-n",
+                &there,
+                "link",
+                "set",
+                "br0",
+                "type",
+                "bridge",
+                "nf_call_iptables",
+                "1",
+            ]);
+            edge(1400, "br_nf_dev_queue_xmit", &["NOT_SPECIFIED"]);
+            ip(&[
+                "-n",
+                &there,
+                "link",
+                "set",
+                "br0",
+                "type",
+                "bridge",
+                "nf_call_iptables",
+                "0",
+            ]);
+            sysctl(Some(&was)).unwrap();
+        }
+        // br_netfilter not loaded (the VM's kernel has it as a module nobody loaded).
+        None => edge(1404, "br_dev_queue_push_xmit", &plain),
+    }
+    ip(&["-n", &there, "link", "set", "veth0", "mtu", "1450"]);
+
     assert!(netlab(&["down", &lab]).status.success());
     assert_clean(&lab);
+}
+
+/// `trace FROM TO --capture` in lab `file` (up as a lab of its own): delivered, and every
+/// device of the path saw the probe, in order, each with the TTL predicted there; no VXLAN
+/// off the underlay, no tag but on the devices the prediction tags. What the capture said.
+fn capture_delivers(file: &str, prefix: &str, from: &str, to: &str) -> Value {
+    let lab = unique(prefix);
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, file);
+    let (code, v) = trace_capture(&format!("{lab}.{from}"), to);
+    assert_eq!(code, Some(0), "{file}: {from} -> {to}: {v}");
+    let (t, c) = (&v["trace"], &v["capture"]);
+    assert_eq!(t["disposition"], "DELIVERED", "{file}: {v}");
+    assert_eq!(
+        (&c["agrees"], &c["in_order"], &c["lost_at"], &v["agree"]),
+        (
+            &Value::from(true),
+            &Value::from(true),
+            &Value::Null,
+            &Value::from(true)
+        ),
+        "{file}: {from} -> {to}: {v}"
+    );
+    assert!(
+        all_observed(&t["hops"]) && all_observed(&t["reply_hops"]),
+        "{file}: {v}"
+    );
+    for h in t["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(t["reply_hops"].as_array().unwrap())
+    {
+        for s in h["seen"].as_array().unwrap() {
+            let p = &s["packet"];
+            assert_eq!(p["ttl"], s["expected_ttl"], "{file}: {h}");
+            if h["layer"] != "underlay" {
+                assert_eq!(p["vxlan"], Value::Null, "{file}: {h}");
+            }
+        }
+    }
+    assert_eq!(c["rewrites"], serde_json::json!([]), "{file}: {v}");
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
+    v
+}
+
+/// For each sample lab the host kernel can run, `--capture` on a delivered path sees the
+/// probe on every predicted device, in order, with the TTL predicted: a user bridge (through
+/// its bridge), macvlan on one NIC and on a NIC per host (across the underlay switch), and
+/// both of network-modes' overlays (one without docker_gwbridge).
+#[test]
+fn capture_sees_the_probe_on_every_device_of_each_sample_lab() {
+    if !require_root("capture_sees_the_probe_on_every_device_of_each_sample_lab") {
+        return;
+    }
+    for (file, prefix, from, to, at_least) in [
+        ("labs/bridge.toml", "tcsbr", "web", "172.18.0.10", 2),
+        ("labs/macvlan.toml", "tcsmv", "bbox11", "10.1.1.121", 3),
+        ("labs/macvlan-nodes.toml", "tcsmn", "bbox-1", "10.0.0.12", 3),
+        ("labs/network-modes.toml", "tcsnm", "db1", "10.0.1.3", 8),
+    ] {
+        let v = capture_delivers(file, prefix, from, to);
+        let devices = v["capture"]["devices"].as_u64().unwrap();
+        assert!(devices >= at_least, "{file}: {devices} devices: {v}");
+        let underlay = v["trace"]["hops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["layer"] == "underlay")
+            .count();
+        if file.contains("network-modes") {
+            // Across hosts, the overlay's frames on the underlay are VXLAN.
+            assert!(underlay >= 2, "{v}");
+        }
+    }
+
+    // quiet_net has icc off: the bridge drops db's ARP request for cache between its isolated
+    // ports, so the echo request waits in db's neighbour queue and never leaves; the kernel
+    // then frees it as NEIGH_FAILED on db's eth1.
+    let lab = unique("tcsbq");
+    let _guard = LabGuard(lab.clone());
+    up_ok(&lab, "labs/bridge.toml");
+    let db = format!("{lab}.db");
+    let (code, v) = trace_capture(&db, "172.22.16.3");
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["trace"]["disposition"], "ISOLATED", "{v}");
+    let c = &v["capture"];
+    assert_eq!(
+        (&c["agrees"], &c["stops_at"], &c["lost_at"], &v["agree"]),
+        (
+            &Value::from(true),
+            &Value::from(0),
+            &Value::Null,
+            &Value::from(true)
+        ),
+        "{v}"
+    );
+    assert_eq!(
+        (
+            &v["drop"]["kind"],
+            &v["drop"]["namespace"],
+            &v["drop"]["device"],
+            &v["drop"]["reason"]
+        ),
+        (
+            &Value::from("request"),
+            &Value::from(db.as_str()),
+            &Value::from("eth1"),
+            &Value::from("NEIGH_FAILED")
+        ),
+        "{v}"
+    );
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
+}
+
+/// The same on the sample labs only the full kernel runs: macvlan on 802.1Q sub-interfaces
+/// (one VLAN; a trunk with a parent per host), and ipvlan (L2 beside its parent's segment).
+/// On the trunk, the frames carry the network's tag.
+#[test]
+#[ignore = "needs 802.1Q (CONFIG_VLAN_8021Q) and CONFIG_IPVLAN: tests/vm/run runs it"]
+fn capture_sees_the_probe_on_every_device_of_the_vlan_and_ipvlan_labs() {
+    if !require_root("capture_sees_the_probe_on_every_device_of_the_vlan_and_ipvlan_labs") {
+        return;
+    }
+    need_vlan("capture_sees_the_probe_on_every_device_of_the_vlan_and_ipvlan_labs");
+    assert!(
+        kernel_has_ipvlan(),
+        "needs CONFIG_IPVLAN: tests/vm/run runs it"
+    );
+    for (file, prefix, from, to, tag) in [
+        (
+            "labs/macvlan-vlan.toml",
+            "tcsvl",
+            "bbox1",
+            "172.16.10.11",
+            Some(10),
+        ),
+        (
+            "labs/macvlan-trunk.toml",
+            "tcsmt",
+            "bbox-12",
+            "172.16.12.12",
+            Some(20),
+        ),
+        ("labs/ipvlan.toml", "tcsiv", "ipv1", "192.168.1.103", None),
+        ("labs/ipvlan.toml", "tcsil", "l3a", "192.168.214.9", None),
+    ] {
+        let v = capture_delivers(file, prefix, from, to);
+        let tags: Vec<u64> = v["trace"]["hops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|h| h["seen"].as_array().unwrap().clone())
+            .filter_map(|s| s["packet"]["vlan"].as_u64())
+            .collect();
+        match tag {
+            Some(t) => assert!(
+                !tags.is_empty() && tags.iter().all(|&x| x == t),
+                "{file}: tags {tags:?}: {v}"
+            ),
+            None => assert!(tags.is_empty(), "{file}: tags {tags:?}: {v}"),
+        }
+    }
 }

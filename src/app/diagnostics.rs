@@ -603,7 +603,7 @@ fn capture_probe(
     };
     // A packet waiting for ARP is dropped when the neighbour fails: by default after three
     // solicitations a second apart (mcast_solicit x retrans_time), counted from the request.
-    let patience = if t.disposition == crate::trace::Disposition::NeighborUnreachable {
+    let patience = if t.held_at.is_some() {
         std::time::Duration::from_millis(2500)
     } else {
         std::time::Duration::ZERO

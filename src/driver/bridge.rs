@@ -188,6 +188,9 @@ fn switch_frame(
             },
         ),
     };
+    // Forwarded between ports, untagged: br_netfilter's limit, when it is on.
+    let netfilter =
+        from.is_some() && vlan.is_none() && crate::trace::l2::bridged_ipv4_through_netfilter(n, br);
     let one_way = targets.iter().filter(|p| Some(p.as_str()) != from).count() == 1;
     for p in targets {
         if Some(p.as_str()) == from {
@@ -205,6 +208,7 @@ fn switch_frame(
             n.link(&p),
             &format!("as a port of {br}"),
             known.is_some(),
+            netfilter,
             |w| w.transmit(ns, &p, want, vlan),
         );
         let step = hop(ns, from, Some(&p), format!("bridge {br}: {how}"), ttl, "l2");

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoData, InfoIpVlan, InfoMacVlan, InfoPortData, InfoVlan, InfoVxlan,
-    LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
+    InfoBridge, InfoBridgePort, InfoData, InfoIpVlan, InfoMacVlan, InfoPortData, InfoVlan,
+    InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
 };
 use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage,
@@ -72,6 +72,12 @@ pub fn link(m: &LinkMessage) -> Link {
                         LinkInfo::Data(InfoData::Vlan(v)) => {
                             l.vlan_id = v.iter().find_map(|x| match x {
                                 InfoVlan::Id(id) => Some(*id),
+                                _ => None,
+                            })
+                        }
+                        LinkInfo::Data(InfoData::Bridge(b)) => {
+                            l.nf_call_iptables = b.iter().find_map(|x| match x {
+                                InfoBridge::NfCallIpTables(v) => Some(*v),
                                 _ => None,
                             })
                         }

@@ -59,6 +59,11 @@ pub struct Namespace {
     /// net.ipv4.ip_forward inside the namespace.
     #[serde(default)]
     pub forwarding: Option<bool>,
+    /// net.bridge.bridge-nf-call-iptables inside the namespace: bridged IPv4 goes through
+    /// netfilter (br_netfilter), which refragments it to the out port's MTU. None when
+    /// br_netfilter is not loaded (the sysctl does not exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge_nf_call_iptables: Option<bool>,
     /// IPsec SAs and policies (`ip xfrm state`, `ip xfrm policy`), keys left out.
     #[serde(default, skip_serializing_if = "is_no_xfrm")]
     pub xfrm: crate::kernel::xfrm::Observed,
@@ -89,6 +94,10 @@ pub struct Link {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipvlan_mode: Option<String>,
     pub vlan_id: Option<u16>,
+    /// A bridge's own IFLA_BR_NF_CALL_IPTABLES (`ip link set BR type bridge nf_call_iptables
+    /// 1`): bridged IPv4 goes through netfilter even when the namespace's sysctl is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nf_call_iptables: Option<bool>,
     pub bridge_port: Option<BridgePort>,
     /// Where `link` actually is, resolved across namespaces.
     pub peer: Option<Peer>,
@@ -461,6 +470,7 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
         neighbours: vec![],
         fdb: vec![],
         forwarding: None,
+        bridge_nf_call_iptables: None,
         xfrm: Default::default(),
         error: None,
     };
@@ -503,17 +513,25 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
         } else {
             None
         };
+        let brnf = if want.forwarding {
+            std::fs::read_to_string("/proc/sys/net/bridge/bridge-nf-call-iptables")
+                .ok()
+                .map(|v| v.trim() == "1")
+        } else {
+            None
+        };
         // XFRM netlink, from this worker too: its socket is of the namespace it entered.
         let xfrm = if want.xfrm {
             crate::kernel::xfrm::dump_here().unwrap_or_default()
         } else {
             Default::default()
         };
-        Ok((links, addrs, routes, neigh, fdb, fwd, far, xfrm))
+        Ok((links, addrs, routes, neigh, fdb, (fwd, brnf), far, xfrm))
     })();
     match read {
-        Ok((links, addrs, routes, neigh, fdb, fwd, far, xfrm)) => {
+        Ok((links, addrs, routes, neigh, fdb, (fwd, brnf), far, xfrm)) => {
             ns.forwarding = fwd;
+            ns.bridge_nf_call_iptables = brnf;
             ns.xfrm = xfrm;
             ns.links = links.iter().map(convert::link).collect();
             for (index, f) in far {

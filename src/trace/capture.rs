@@ -63,6 +63,27 @@ pub struct Sighting {
     pub expected_ttl: u8,
     /// What was seen there (None: nothing).
     pub packet: Option<Packet>,
+    /// An address not as the device before it saw it: NAT ("source 172.16.10.11 ->
+    /// 172.16.20.254").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewritten: Option<String>,
+}
+
+/// An address rewritten on the way (NAT: masquerade, DNAT, or conntrack undoing either on
+/// the reply), where the capture first saw the new one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rewrite {
+    /// The request or the reply.
+    pub kind: Kind,
+    /// The hop's number, as `trace --detailed` numbers them.
+    pub hop: usize,
+    pub namespace: String,
+    pub device: String,
+    pub direction: &'static str,
+    /// "source" or "destination".
+    pub field: &'static str,
+    pub from: Ipv4Addr,
+    pub to: Ipv4Addr,
 }
 
 /// One frame a tap saw, in the terms of the prediction.
@@ -98,8 +119,9 @@ pub struct Observed {
     /// was seen.
     pub lost_at: Option<Lost>,
     /// The hop where the prediction stops the packet (a trace not delivered): its devices
-    /// are shown, not judged. 0: the request never leaves the source (nobody answers its
-    /// ARP: it waits in the neighbour queue, and no device is expected to see it).
+    /// are shown, not judged, nor those of the ARP request's way after it. 0: the request
+    /// never leaves the source (nobody answers its ARP: it waits in the neighbour queue, and
+    /// no device is expected to see it).
     pub stops_at: Option<usize>,
     /// Seen in the order predicted (by the kernel's timestamps).
     pub in_order: bool,
@@ -107,6 +129,8 @@ pub struct Observed {
     pub agrees: bool,
     /// ICMP errors about the probe, where they were seen.
     pub errors: Vec<String>,
+    /// Addresses rewritten on the way (NAT), in the order seen.
+    pub rewrites: Vec<Rewrite>,
     /// Where the kernel dropped the probe, and why (its `SKB_DROP_REASON_*`).
     pub drop: Option<Drop>,
     /// Why the kernel could not be asked (no BTF, no BPF, no tracepoint), if it could not:
@@ -265,9 +289,10 @@ pub fn devices(t: &Trace) -> Vec<(String, String)> {
 /// reported, but not expected to have seen it.
 pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed {
     let delivered = t.disposition == super::Disposition::Delivered;
-    // Nobody answers ARP: the hops are the ARP request's way, and the echo request itself
-    // waits in the source's neighbour queue until the neighbour fails; no device sees it.
-    let held = t.disposition == super::Disposition::NeighborUnreachable;
+    // Nobody answers ARP: the hops after `held_at` are the ARP request's way, and the echo
+    // request itself waits in the neighbour queue of the hop that routed it (the source's,
+    // or a router's) until the neighbour fails; no device after that sees it.
+    let held_at = t.held_at;
     // An encrypted overlay's underlay carries ESP: what is inside cannot be told apart.
     let encrypted = t.hops.iter().any(|h| h.action.contains("; ESP (spi "));
     let mut lost_at = None;
@@ -282,10 +307,12 @@ pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed 
         let last = hops.len().saturating_sub(1);
         for (i, h) in hops.iter_mut().enumerate() {
             let opaque = encrypted && h.layer == "underlay";
-            let stops_here = (!delivered && i == last) || opaque || held;
+            let stops_here = (!delivered && i == last) || opaque;
             h.seen = points(h)
                 .into_iter()
                 .map(|(device, direction, expected_ttl)| {
+                    let held = kind == Kind::Request
+                        && held_at.is_some_and(|k| i > k || (i == k && direction == "out"));
                     let found = seen
                         .iter()
                         .filter(|s| {
@@ -295,11 +322,11 @@ pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed 
                                 && s.packet.kind == kind
                         })
                         .min_by_key(|s| s.at_ns);
-                    if held && kind == Kind::Request && found.is_some() {
+                    if held && found.is_some() {
                         // Answered after all: the prediction was wrong.
                         agrees = false;
                     }
-                    if !stops_here {
+                    if !stops_here && !held {
                         match found {
                             Some(s) => {
                                 stamps.push(s.at_ns);
@@ -326,6 +353,7 @@ pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed 
                         direction,
                         expected_ttl,
                         packet: found.map(|s| s.packet.clone()),
+                        rewritten: None,
                     }
                 })
                 .collect();
@@ -333,6 +361,7 @@ pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed 
         }
     }
     let in_order = stamps.iter().all(|&s| s == 0) || stamps.windows(2).all(|w| w[0] <= w[1]);
+    let rewrites = rewrites(t, n_req);
     let errors = seen
         .iter()
         .filter(|s| s.packet.kind == Kind::Error)
@@ -351,17 +380,58 @@ pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed 
         id,
         devices,
         lost_at,
-        stops_at: if held {
-            Some(0)
-        } else {
-            (!delivered && n_req > 0).then_some(n_req)
+        stops_at: match held_at {
+            // Held by the source itself: it never leaves.
+            Some(k) if t.hops[k].in_dev.is_none() => Some(0),
+            Some(k) => Some(k + 1),
+            None => (!delivered && n_req > 0).then_some(n_req),
         },
         in_order,
         agrees: agrees && in_order,
         errors,
+        rewrites,
         drop: None,
         drop_watch: None,
     }
+}
+
+/// Mark where each leg's addresses changed from one sighting to the next (the packet as the
+/// device before saw it), and list those places.
+fn rewrites(t: &mut Trace, n_req: usize) -> Vec<Rewrite> {
+    let mut out = Vec::new();
+    let legs: [(&mut Vec<Hop>, Kind, usize); 2] = [
+        (&mut t.hops, Kind::Request, 0),
+        (&mut t.reply_hops, Kind::Reply, n_req),
+    ];
+    for (hops, kind, base) in legs {
+        let mut before: Option<(Ipv4Addr, Ipv4Addr)> = None;
+        for (i, h) in hops.iter_mut().enumerate() {
+            for s in &mut h.seen {
+                let Some(p) = &s.packet else { continue };
+                let mut said = Vec::new();
+                if let Some((src, dst)) = before {
+                    for (field, from, to) in [("source", src, p.src), ("destination", dst, p.dst)] {
+                        if from != to {
+                            said.push(format!("{field} {from} -> {to}"));
+                            out.push(Rewrite {
+                                kind,
+                                hop: base + i + 1,
+                                namespace: h.namespace.clone(),
+                                device: s.device.clone(),
+                                direction: s.direction,
+                                field,
+                                from,
+                                to,
+                            });
+                        }
+                    }
+                }
+                s.rewritten = (!said.is_empty()).then(|| said.join(", "));
+                before = Some((p.src, p.dst));
+            }
+        }
+    }
+    out
 }
 
 /// " -- seen (ttl 64, VXLAN VNI 256 10.1.1.14 -> 10.1.1.15:4789)" for a hop's line.
@@ -391,6 +461,9 @@ pub fn annotate(h: &Hop) -> String {
                         ", VXLAN VNI {} {} -> {}:{}",
                         x.vni, x.src, x.dst, x.port
                     ));
+                }
+                if let Some(r) = &s.rewritten {
+                    what.push_str(&format!(", NAT: {r}"));
                 }
                 format!("seen {} {} ({what})", s.direction, s.device)
             }
@@ -443,6 +516,23 @@ pub fn render(o: &Observed) -> String {
     };
     for e in &o.errors {
         out.push_str(&format!("\ncapture: {e}"));
+    }
+    for r in &o.rewrites {
+        out.push_str(&format!(
+            "\ncapture: the {}'s {} rewritten {} -> {} at hop {} ({} {} {}): NAT",
+            if r.kind == Kind::Request {
+                "request"
+            } else {
+                "reply"
+            },
+            r.field,
+            r.from,
+            r.to,
+            r.hop,
+            r.namespace,
+            r.direction,
+            r.device
+        ));
     }
     match (&o.drop, &o.drop_watch) {
         (Some(d), _) => out.push_str(&format!(

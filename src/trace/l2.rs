@@ -147,15 +147,29 @@ impl<'a> Walk<'a> {
     /// A device passes a frame on (a veth peer receiving it, a bridge sending it out of a
     /// port) only if it fits: the kernel's `is_skb_forwardable` allows the MTU plus the
     /// Ethernet header and one VLAN tag, so an IP packet of up to MTU + 4 bytes, and drops a
-    /// larger one without a word.
-    pub(crate) fn fits(&mut self, ns: &str, l: &Link, what: &str) -> Result<(), Fail> {
+    /// larger one without a word. `netfilter`: a bridge forwarding IPv4 through br_netfilter
+    /// (see [`bridged_ipv4_through_netfilter`]), whose `br_nf_dev_queue_xmit` refragments
+    /// what exceeds the port's MTU itself and, DF set, drops it, silently too.
+    pub(crate) fn fits(
+        &mut self,
+        ns: &str,
+        l: &Link,
+        what: &str,
+        netfilter: bool,
+    ) -> Result<(), Fail> {
+        let slack = if netfilter { 0 } else { 4 };
         match (self.size, l.mtu) {
-            (Some(len), Some(mtu)) if len > mtu + 4 => {
+            (Some(len), Some(mtu)) if len > mtu + slack => {
                 self.mtu_hit = Some((mtu, MtuAnswer::Silent));
+                let why = if netfilter {
+                    "larger than its MTU: br_netfilter (bridge-nf-call-iptables) refragments bridged IPv4 to it, and DF forbids that"
+                } else {
+                    "larger than its MTU (plus 4 for a VLAN tag)"
+                };
                 Err(Fail::from((
                     Disposition::MtuExceeded,
                     format!(
-                        "{ns}:{} (mtu {mtu}) {what} drops the {len}-byte packet without a word: larger than its MTU (plus 4 for a VLAN tag)",
+                        "{ns}:{} (mtu {mtu}) {what} drops the {len}-byte packet without a word: {why}",
                         l.name
                     ),
                 )))
@@ -175,14 +189,15 @@ impl<'a> Walk<'a> {
         l: Option<&Link>,
         what: &str,
         early: bool,
+        netfilter: bool,
         go: impl FnOnce(&mut Self) -> Result<Found, Fail>,
     ) -> Result<Found, Fail> {
         if let (true, Some(l)) = (early, l) {
-            self.fits(ns, l, what)?;
+            self.fits(ns, l, what, netfilter)?;
         }
         let r = go(self)?;
         if let (false, Some(l)) = (early, l) {
-            self.fits(ns, l, what)?;
+            self.fits(ns, l, what, netfilter)?;
         }
         Ok(r)
     }
@@ -238,7 +253,7 @@ impl<'a> Walk<'a> {
                 let pl = snap.namespace(&p.namespace).and_then(|n| n.link(&pn));
                 // Point to point: the data frame takes the way the ARP request found.
                 let early = matches!(want, Want::Mac(_));
-                let r = self.through(&p.namespace, pl, "receiving it", early, |w| {
+                let r = self.through(&p.namespace, pl, "receiving it", early, false, |w| {
                     w.receive(&p.namespace, &pn, want, vlan)
                 });
                 via(
@@ -334,4 +349,14 @@ impl<'a> Walk<'a> {
             )))
         }
     }
+}
+
+/// Whether bridge `br` of namespace `n` hands the IPv4 frames it forwards between ports to
+/// netfilter: br_netfilter loaded, and its sysctl on in the namespace or the bridge's own
+/// `nf_call_iptables` on (the kernel's `br_nf_pre_routing`). A tagged frame is not IPv4 to
+/// it (bridge-nf-filter-vlan-tagged is off by default), nor is one the bridge sends itself.
+pub(crate) fn bridged_ipv4_through_netfilter(n: &Namespace, br: &str) -> bool {
+    n.bridge_nf_call_iptables.is_some()
+        && (n.bridge_nf_call_iptables == Some(true)
+            || n.link(br).and_then(|b| b.nf_call_iptables) == Some(true))
 }

@@ -88,6 +88,12 @@ pub struct Trace {
     pub mtu: Option<u32>,
     /// MTU_EXCEEDED: what the sender hears of it.
     pub mtu_answer: Option<MtuAnswer>,
+    /// The hop (an index into `hops`) that routed the echo request to a neighbour that never
+    /// answers its ARP: the request waits there, in the neighbour queue, and never leaves by
+    /// that hop's device; the hops after it are the ARP request's way to where it is stopped
+    /// (an isolated port, a link down, nobody holding the address).
+    #[serde(skip)]
+    pub held_at: Option<usize>,
 }
 
 /// What a sender hears when an MTU stops its packet (DF set).
@@ -291,6 +297,7 @@ pub fn one_way_sized(
         size,
         mtu: None,
         mtu_answer: None,
+        held_at: None,
     };
     let mut ns_name = from.to_string();
     let mut in_dev: Option<String> = None;
@@ -435,6 +442,7 @@ pub fn one_way_sized(
             Some(n) => l2::Want::Mac(n.mac.clone().unwrap()),
             None => l2::Want::Ip(nexthop),
         };
+        let route_hop = t.hops.len() - 1;
         let sent = l2::deliver(
             snap,
             routes,
@@ -452,6 +460,13 @@ pub fn one_way_sized(
             Err((d, why, mtu)) => {
                 if let Some((m, a)) = mtu {
                     (t.mtu, t.mtu_answer) = (Some(m), Some(a));
+                }
+                // The frame was an ARP request (no neighbour entry): stopped on its way, it
+                // is never answered, and the echo request waits for it where it was routed.
+                // (A packet too big is stopped after the ARP exchange, which small frames
+                // pass.)
+                if matches!(target, l2::Want::Ip(_)) && d != Disposition::MtuExceeded {
+                    t.held_at = Some(route_hop);
                 }
                 let why = if d == Disposition::NeighborUnreachable {
                     format!("{ns_name}: nobody answers ARP for {nexthop} out of {dev}: {why}")

@@ -447,6 +447,37 @@ fn a_veth_peer_or_bridge_port_with_a_smaller_mtu_drops_the_frame() {
     sized(&s, "fx.bbox2", "10.0.0.2", 1404, Disposition::Delivered);
 }
 
+/// With br_netfilter on (Docker loads it and sets bridge-nf-call-iptables), a bridge forwarding
+/// IPv4 between ports refragments it to the out port's MTU itself: no slack of 4, and a DF
+/// packet over it is dropped, silently. The namespace's sysctl or the bridge's own option turns
+/// it on; a namespace without the sysctl (br_netfilter not loaded) keeps the slack.
+#[test]
+fn br_netfilter_limits_a_bridged_packet_to_the_port_mtu() {
+    let sandbox = overlay_ns(&snap(), "nas5", "10.1.1.15");
+    let mut s = snap();
+    link_mut(&mut s, &sandbox, "vxlan0").mtu = Some(1400);
+    sized(&s, "fx.bbox2", "10.0.0.2", 1404, Disposition::Delivered);
+    ns_mut(&mut s, &sandbox).bridge_nf_call_iptables = Some(true);
+    sized(&s, "fx.bbox2", "10.0.0.2", 1400, Disposition::Delivered);
+    let t = sized(&s, "fx.bbox2", "10.0.0.2", 1401, Disposition::MtuExceeded);
+    assert_eq!((t.mtu, t.mtu_answer), (Some(1400), Some(MtuAnswer::Silent)));
+    let why = t.reason.as_deref().unwrap();
+    assert!(
+        why.starts_with(&format!(
+            "{sandbox}:vxlan0 (mtu 1400) as a port of br0 drops the 1401-byte packet without a word: larger than its MTU: br_netfilter (bridge-nf-call-iptables) refragments"
+        )),
+        "{why}"
+    );
+    // The sysctl off, the bridge's own nf_call_iptables on: the same.
+    ns_mut(&mut s, &sandbox).bridge_nf_call_iptables = Some(false);
+    sized(&s, "fx.bbox2", "10.0.0.2", 1401, Disposition::Delivered);
+    link_mut(&mut s, &sandbox, "br0").nf_call_iptables = Some(true);
+    sized(&s, "fx.bbox2", "10.0.0.2", 1401, Disposition::MtuExceeded);
+    // br_netfilter not loaded: the bridge's option does nothing.
+    ns_mut(&mut s, &sandbox).bridge_nf_call_iptables = None;
+    sized(&s, "fx.bbox2", "10.0.0.2", 1404, Disposition::Delivered);
+}
+
 /// A VXLAN bridge port whose encapsulated packet exceeds the underlay's MTU: the kernel answers
 /// "fragmentation needed" for the destination (mtu = underlay - 50) when DF is set.
 #[test]
@@ -624,4 +655,55 @@ fn a_request_waiting_for_arp_is_expected_on_no_device() {
     let mut t = t0.clone();
     let o = capture::judge(&mut t, &sightings(&t0, None), 7, 3);
     assert!(!o.agrees, "{o:?}");
+}
+
+#[test]
+fn an_address_rewritten_on_the_way_is_named_where_it_was_first_seen() {
+    let s = snap();
+    let t0 = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
+    let mut seen = sightings(&t0, None);
+    // From the underlay switch on, the request's source is another (a NAT on the way).
+    let first = seen
+        .iter()
+        .position(|s| s.namespace == "fx.underlay" && s.packet.kind == capture::Kind::Request)
+        .unwrap();
+    for s in seen[first..]
+        .iter_mut()
+        .filter(|s| s.packet.kind == capture::Kind::Request)
+    {
+        s.packet.src = ip("198.51.100.9");
+    }
+    let mut t = t0.clone();
+    let o = capture::judge(&mut t, &seen, 7, 10);
+    assert!(o.agrees, "a rewrite is observed, not a disagreement: {o:?}");
+    assert_eq!(o.rewrites.len(), 1, "{o:?}");
+    let r = &o.rewrites[0];
+    assert_eq!(
+        (
+            r.kind,
+            r.namespace.as_str(),
+            r.field,
+            r.from,
+            r.to,
+            r.device.as_str()
+        ),
+        (
+            capture::Kind::Request,
+            "fx.underlay",
+            "source",
+            ip("10.0.0.3"),
+            ip("198.51.100.9"),
+            seen[first].device.as_str()
+        )
+    );
+    assert!(
+        render(&t, false).contains("NAT: source 10.0.0.3 -> 198.51.100.9"),
+        "{}",
+        render(&t, false)
+    );
+    assert!(capture::render(&o).contains("the request's source rewritten 10.0.0.3 -> 198.51.100.9"));
+    // Unchanged addresses: nothing said.
+    let mut t = t0.clone();
+    let o = capture::judge(&mut t, &sightings(&t0, None), 7, 10);
+    assert!(o.rewrites.is_empty(), "{o:?}");
 }
