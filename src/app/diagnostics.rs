@@ -603,11 +603,13 @@ fn capture_probe(
     };
     // A packet waiting for ARP is dropped when the neighbour fails: by default after three
     // solicitations a second apart (mcast_solicit x retrans_time), counted from the request.
-    let patience = if t.held_at.is_some() {
-        std::time::Duration::from_millis(2500)
-    } else {
-        std::time::Duration::ZERO
-    };
+    // Also wait on any NEIGHBOR_UNREACHABLE: a flood's failure does not always mark the hold.
+    let patience =
+        if t.held_at.is_some() || t.disposition == crate::trace::Disposition::NeighborUnreachable {
+            std::time::Duration::from_millis(2500)
+        } else {
+            std::time::Duration::ZERO
+        };
     let (drop, drop_watch) = match watch {
         Ok(w) => loop {
             if let Some(d) = find(&w.drain()) {
