@@ -441,7 +441,8 @@ fn explain(lab: &str, from: &str, to: &str) -> Option<String> {
     let src = rec.lab.node_ns(from)?;
     let dst = target(&rec.lab, from, to)?;
     let targets = crate::observe::of_lab(&crate::observe::discover(false), lab);
-    let snap = crate::observe::snapshot(&targets, crate::observe::Want::ALL);
+    let mut snap = crate::observe::snapshot(&targets, crate::observe::Want::ALL);
+    snap.firewalls = crate::plan::firewalls(&rec.lab);
     snap.namespace(&src)?;
     let t = crate::trace::trace(&snap, &crate::observe::KernelRoutes::PLAIN, &src, dst);
     let last = t.hops.last().map(|h| {

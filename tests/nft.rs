@@ -628,10 +628,99 @@ networks = ["back"]
         !common::ping(&db, "172.30.0.2"),
         "db reaches web across bridges"
     );
-    // trace does not evaluate nftables yet, and says where it would have to.
-    let o = netlab(&["trace", &web, "172.31.0.2", "--json"]);
-    let v: Value = serde_json::from_slice(&o.stdout).expect("trace json");
-    assert_eq!(v["firewalls_not_evaluated"], json!([h1]), "{v}");
+    // trace evaluates the rules: FILTERED at h1's forward hook, by the DOCKER-ISOLATION rule
+    // nft lists for those two bridges, both ways; the probe and the capture agree, and the
+    // kernel names the drop.
+    let bridge_of = |gateway: &str| -> String {
+        let o = std::process::Command::new("ip")
+            .args(["-j", "-n", &h1, "-4", "addr", "show"])
+            .output()
+            .unwrap();
+        let links: Value = serde_json::from_slice(&o.stdout).unwrap();
+        links
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| {
+                l["addr_info"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a["local"] == gateway)
+            })
+            .map(|l| l["ifname"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no device of {h1} has {gateway}: {links}"))
+    };
+    let (front, back) = (bridge_of("172.30.0.1"), bridge_of("172.31.0.1"));
+    let isolation: Vec<&Value> = rs
+        .iter()
+        .filter_map(|o| o.get("rule"))
+        .filter(|r| r["chain"] == "docker-isolation")
+        .collect();
+    // The 1-based place of the rule that drops iif -> oif, as nft lists the chain.
+    let place = |iif: &str, oif: &str| -> usize {
+        let names = |r: &Value, key: &str| -> Vec<String> {
+            r["expr"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e.get("match"))
+                .filter(|m| m["left"]["meta"]["key"] == key)
+                .map(|m| m["right"].as_str().unwrap().to_string())
+                .collect()
+        };
+        1 + isolation
+            .iter()
+            .position(|r| names(r, "iifname") == [iif] && names(r, "oifname") == [oif])
+            .unwrap_or_else(|| panic!("no isolation rule {iif} -> {oif}: {isolation:?}"))
+    };
+    for (from, to, iif, oif) in [
+        (&web, "172.31.0.2", &front, &back),
+        (&db, "172.30.0.2", &back, &front),
+    ] {
+        let o = netlab(&["trace", from, to, "--capture", "--json"]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).expect("trace json");
+        assert_eq!(v["trace"]["disposition"], "FILTERED", "{v}");
+        assert_eq!(
+            v["trace"]["filtered"],
+            json!({
+                "namespace": h1,
+                "table": "netlab",
+                "chain": "docker-isolation",
+                "hook": "forward",
+                "rule": place(iif, oif),
+                "text": format!("iifname \"{iif}\" oifname \"{oif}\" drop"),
+            }),
+            "{v}"
+        );
+        // The router's hop: in on the source's bridge, TTL already one less, out nowhere.
+        let last = v["trace"]["hops"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (
+                &last["namespace"],
+                &last["in_dev"],
+                &last["out_dev"],
+                &last["ttl"]
+            ),
+            (&json!(h1), &json!(iif), &Value::Null, &json!(63)),
+            "{v}"
+        );
+        assert_eq!(v["agree"], true, "{v}");
+        assert_eq!(v["probe"]["received"], 0, "{v}");
+        // ip_forward answers a TTL of 1 before the forward hook: time exceeded from h1.
+        assert_eq!(v["probe_hops"][0]["kind"], "time-exceeded", "{v}");
+        assert_eq!(v["probe_hops"][0]["namespace"], json!(h1), "{v}");
+        assert_eq!(v["capture"]["agrees"], true, "{v}");
+        assert_eq!(v["firewalls_not_evaluated"], json!([]), "{v}");
+        assert_eq!(v["drop"]["namespace"], json!(h1), "{v}");
+        assert_eq!(v["drop"]["reason"], "NETFILTER_DROP", "{v}");
+    }
 
     drop(server);
     let o = netlab(&["down", &lab]);

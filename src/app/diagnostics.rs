@@ -498,18 +498,29 @@ fn alias_target(
 /// The namespaces on a trace's way (there and back) where the lab's plan has a firewall
 /// (`firewall` rules, published ports, docker_gwbridge's masquerade). The prediction does not
 /// evaluate nftables yet.
-fn firewalls_on_path(recs: &[Record], t: &crate::trace::Trace) -> Vec<String> {
-    let walled: Vec<String> = recs
-        .iter()
-        .flat_map(|r| crate::plan::plan(&r.lab).objects)
-        .filter_map(|o| match o {
-            crate::plan::Object::Firewall { ns, .. } => Some(ns),
-            _ => None,
-        })
-        .collect();
+/// The namespaces on the path whose firewall (netlab's tables) sees traffic trace does not
+/// evaluate: a VXLAN underlay's encapsulated UDP, and frames bridged between ports where
+/// br_netfilter passes them through the IPv4 hooks.
+fn firewalls_on_path(snap: &observe::Snapshot, t: &crate::trace::Trace) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for h in t.hops.iter().chain(&t.reply_hops) {
-        if walled.contains(&h.namespace) && !out.contains(&h.namespace) {
+        // From one bridge port to another (not up to the bridge's own stack).
+        let bridged = |n: &observe::Namespace| {
+            let port = |d: &Option<String>| {
+                d.as_deref()
+                    .and_then(|d| n.link(d))
+                    .is_some_and(|l| l.master.is_some())
+            };
+            h.layer == "l2"
+                && n.bridge_nf_call_iptables == Some(true)
+                && port(&h.in_dev)
+                && port(&h.out_dev)
+        };
+        let bridged = snap.namespace(&h.namespace).is_some_and(bridged);
+        if snap.firewalls.contains_key(&h.namespace)
+            && (h.layer == "underlay" || bridged)
+            && !out.contains(&h.namespace)
+        {
             out.push(h.namespace.clone());
         }
     }
@@ -675,6 +686,11 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
         .name
         .clone();
     let (dst, intended) = trace_target(&recs, &src_name, to)?;
+    let firewalls: std::collections::BTreeMap<_, _> = recs
+        .iter()
+        .flat_map(|r| crate::plan::firewalls(&r.lab))
+        .collect();
+    snap.firewalls = firewalls.clone();
     let routes = observe::KernelRoutes {
         path_mtu: len.is_some(),
     };
@@ -686,6 +702,7 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
         .any(|l| l.link_netnsid.is_some() && l.peer.is_none());
     if lab.is_some() && t.disposition != crate::trace::Disposition::Delivered && leaves {
         snap = observe::snapshot(&targets, Want::ALL);
+        snap.firewalls = firewalls;
         t = crate::trace::trace_sized(&snap, &routes, &src_name, dst, len);
     }
     let src = snap.namespace(&src_name).expect("source observed");
@@ -729,7 +746,7 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
         }
     }
     let hops_agree = hop_probes.iter().all(|h| h.agrees);
-    let firewalls = firewalls_on_path(&recs, &t);
+    let firewalls = firewalls_on_path(&snap, &t);
     // Delivered to the address, but to another namespace than the node named (the same
     // address in another lab, which is another network): the node was not reached.
     let elsewhere = match (&intended, &t.delivered_to) {
@@ -784,7 +801,7 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
     }
     if !firewalls.is_empty() {
         println!(
-            "note: {} {} nftables rules netlab wrote (table inet netlab) that trace does not evaluate: a drop or NAT there is not in this prediction (--probe sends a real ping)",
+            "note: {} {} nftables rules netlab wrote (table inet netlab) that this path crosses as encapsulated or bridged traffic, which trace does not evaluate: a drop or NAT of it is not in this prediction (--probe sends a real ping)",
             firewalls.join(", "),
             if firewalls.len() == 1 { "has" } else { "have" }
         );

@@ -26,6 +26,11 @@ const WORKERS: usize = 8;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Snapshot {
     pub namespaces: Vec<Namespace>,
+    /// The nftables tables netlab wrote, by namespace (a host's firewall rules, Docker's
+    /// published ports and isolation), for trace to evaluate: filled from the labs' plans by
+    /// whoever traces (observe reads no rules), empty otherwise.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub firewalls: std::collections::BTreeMap<String, Vec<crate::kernel::nft::Table>>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -411,7 +416,10 @@ pub fn snapshot(targets: &[Target], want: Want) -> Snapshot {
     if want.peers {
         resolve_peers(&mut namespaces, targets);
     }
-    Snapshot { namespaces }
+    Snapshot {
+        namespaces,
+        firewalls: Default::default(),
+    }
 }
 
 /// Run `f` for every target on a few scoped worker threads, in target order. Workers enter

@@ -265,6 +265,17 @@ impl Plan {
     }
 }
 
+/// The nftables tables the lab's plan writes, by namespace: what trace evaluates.
+pub fn firewalls(lab: &Lab) -> std::collections::BTreeMap<String, Vec<crate::kernel::nft::Table>> {
+    let mut out: std::collections::BTreeMap<String, Vec<_>> = Default::default();
+    for o in plan(lab).objects {
+        if let Object::Firewall { ns, table } = o {
+            out.entry(ns).or_default().push(table);
+        }
+    }
+    out
+}
+
 /// Build the whole plan for a lab. Order within a namespace is the order of creation.
 pub fn plan(lab: &Lab) -> Plan {
     let mut p = Plan {

@@ -75,6 +75,7 @@ fn dispositions() -> Vec<Disposition> {
         Disposition::LinkDown,
         Disposition::Loop,
         Disposition::MtuExceeded,
+        Disposition::Filtered,
     ];
     for d in all {
         match d {
@@ -85,7 +86,8 @@ fn dispositions() -> Vec<Disposition> {
             | Disposition::Isolated
             | Disposition::LinkDown
             | Disposition::Loop
-            | Disposition::MtuExceeded => {}
+            | Disposition::MtuExceeded
+            | Disposition::Filtered => {}
         }
     }
     all.to_vec()

@@ -7,6 +7,7 @@
 
 pub mod capture;
 pub(crate) mod l2;
+pub mod netfilter;
 pub mod probe;
 
 use std::collections::HashSet;
@@ -15,6 +16,7 @@ use std::net::Ipv4Addr;
 use ipnetwork::Ipv4Network;
 use serde::Serialize;
 
+use crate::kernel::nft::{CtState, Hook, L4Proto};
 use crate::observe::{Link, Namespace, Snapshot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -29,6 +31,8 @@ pub enum Disposition {
     Loop,
     /// The packet (DF set, `--size`) is larger than an MTU on its way.
     MtuExceeded,
+    /// An nftables rule (or a chain's policy) drops it.
+    Filtered,
 }
 
 impl Disposition {
@@ -42,6 +46,7 @@ impl Disposition {
             Disposition::LinkDown => "LINK_DOWN",
             Disposition::Loop => "LOOP",
             Disposition::MtuExceeded => "MTU_EXCEEDED",
+            Disposition::Filtered => "FILTERED",
         }
     }
 }
@@ -94,6 +99,9 @@ pub struct Trace {
     /// (an isolated port, a link down, nobody holding the address).
     #[serde(skip)]
     pub held_at: Option<usize>,
+    /// FILTERED: the namespace, table, chain and rule that dropped it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filtered: Option<netfilter::Filtered>,
 }
 
 /// What a sender hears when an MTU stops its packet (DF set).
@@ -210,7 +218,7 @@ pub fn trace_sized(
     dst: Ipv4Addr,
     size: Option<u32>,
 ) -> Trace {
-    let mut t = one_way_sized(snap, routes, from, dst, size);
+    let mut t = walk(snap, routes, from, dst, size, Some(CtState::New));
     if t.disposition != Disposition::Delivered {
         return t;
     }
@@ -220,7 +228,7 @@ pub fn trace_sized(
     ) else {
         return t;
     };
-    let back = one_way(snap, routes, &peer, src);
+    let back = walk(snap, routes, &peer, src, None, Some(CtState::Established));
     let mut reply: Vec<Hop> = back
         .hops
         .into_iter()
@@ -234,6 +242,7 @@ pub fn trace_sized(
         t.reply_ttl = back.ttl;
         return t;
     }
+    t.filtered = back.filtered.clone();
     // A reply delivered somewhere else (another holder of the source address) is lost too.
     t.disposition = if back.disposition == Disposition::Delivered {
         Disposition::NoRoute
@@ -271,7 +280,7 @@ pub(crate) fn source_address(
     }
 }
 
-/// One direction only (also the underlay of a VXLAN hop).
+/// One direction only (also the underlay of a VXLAN hop), firewalls not evaluated.
 pub fn one_way(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: Ipv4Addr) -> Trace {
     one_way_sized(snap, routes, from, dst, None)
 }
@@ -284,6 +293,42 @@ pub fn one_way_sized(
     dst: Ipv4Addr,
     size: Option<u32>,
 ) -> Trace {
+    walk(snap, routes, from, dst, size, None)
+}
+
+/// Hook `hook` of `ns`'s firewall tables over the packet, if it is evaluated (`pkt`).
+fn hook(
+    snap: &Snapshot,
+    ns: &Namespace,
+    pkt: &mut Option<netfilter::Packet>,
+    hook: Hook,
+    iif: Option<&str>,
+    oif: Option<&str>,
+) -> netfilter::Outcome {
+    match (pkt.as_mut(), snap.firewalls.get(&ns.name)) {
+        (Some(p), Some(tables)) => netfilter::run(ns, tables, hook, p, iif, oif),
+        _ => netfilter::Outcome::default(),
+    }
+}
+
+/// The ICMP echo's way from `from` to `dst`; with `ct` (the connection state the packet has:
+/// new for the request, established for the reply), through the firewalls netlab wrote too.
+fn walk(
+    snap: &Snapshot,
+    routes: &dyn RouteOracle,
+    from: &str,
+    dst: Ipv4Addr,
+    size: Option<u32>,
+    ct: Option<CtState>,
+) -> Trace {
+    let mut pkt = ct.map(|ct| netfilter::Packet {
+        saddr: source_address(snap, routes, from, dst),
+        daddr: dst,
+        proto: L4Proto::Icmp,
+        dport: None,
+        ct,
+    });
+    let mut dst = dst;
     let mut t = Trace {
         from: from.to_string(),
         to: dst,
@@ -298,6 +343,7 @@ pub fn one_way_sized(
         mtu: None,
         mtu_answer: None,
         held_at: None,
+        filtered: None,
     };
     let mut ns_name = from.to_string();
     let mut in_dev: Option<String> = None;
@@ -319,12 +365,37 @@ pub fn one_way_sized(
             );
         };
         let forwarded = in_dev.is_some();
+        // Prerouting (from another namespace): DNAT may change where it goes.
+        let mut notes = Vec::new();
+        if forwarded {
+            let o = hook(
+                snap,
+                ns,
+                &mut pkt,
+                Hook::Prerouting,
+                in_dev.as_deref(),
+                None,
+            );
+            if let Some(f) = o.dropped {
+                return filtered(t, f, &ns_name, in_dev.as_deref(), ttl);
+            }
+            notes = o.rewrites;
+            if let Some(p) = &pkt {
+                dst = p.daddr;
+            }
+        }
         let lookup = routes.lookup(ns, dst);
         if lookup == RouteResult::Local {
+            if forwarded {
+                let o = hook(snap, ns, &mut pkt, Hook::Input, in_dev.as_deref(), None);
+                if let Some(f) = o.dropped {
+                    return filtered(t, f, &ns_name, in_dev.as_deref(), ttl);
+                }
+            }
             t.hops.push(Hop {
                 namespace: ns_name.clone(),
                 in_dev: in_dev.clone(),
-                action: format!("{dst} is local: delivered"),
+                action: with_notes(format!("{dst} is local: delivered"), &notes),
                 out_dev: None,
                 ttl,
                 layer: "l3",
@@ -435,6 +506,32 @@ pub fn one_way_sized(
                 return finish(t, Disposition::MtuExceeded, why);
             }
         }
+        // The filter (forward for a routed packet, output for the source's own), then source
+        // NAT, after the MTU checks, as ip_forward and ip_append_data make them first.
+        let filter = if forwarded {
+            Hook::Forward
+        } else {
+            Hook::Output
+        };
+        for h in [filter, Hook::Postrouting] {
+            let o = hook(snap, ns, &mut pkt, h, in_dev.as_deref(), Some(&dev));
+            notes.extend(o.rewrites);
+            if let Some(f) = o.dropped {
+                let last = t.hops.last_mut().expect("the route hop");
+                last.out_dev = None;
+                last.action = with_notes(
+                    format!("{}; dropped by {}", last.action, f.describe()),
+                    &notes,
+                );
+                let why = format!("{} drops it: {}", f.namespace, f.describe());
+                t.filtered = Some(f);
+                return finish(t, Disposition::Filtered, why);
+            }
+        }
+        if !notes.is_empty() {
+            let last = t.hops.last_mut().expect("the route hop");
+            last.action = with_notes(std::mem::take(&mut last.action), &notes);
+        }
         let neigh = ns.neighbours.iter().find(|n| {
             n.dev == dev && n.ip == nexthop.to_string() && n.mac.is_some() && n.state != "FAILED"
         });
@@ -516,6 +613,35 @@ fn ip_mtu_check(
             format!("{ns}: the {len}-byte packet exceeds {whose} and DF is set: the send fails (ping: \"local error: message too long, mtu={mtu}\")"),
         )
     })
+}
+
+/// "ACTION; masquerade, source a -> b": the NAT rewrites made at a hop, after its action.
+fn with_notes(action: String, notes: &[String]) -> String {
+    std::iter::once(action)
+        .chain(notes.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Dropped at prerouting or input, on the way in: the hop that received it is the last.
+fn filtered(
+    mut t: Trace,
+    f: netfilter::Filtered,
+    ns: &str,
+    in_dev: Option<&str>,
+    ttl: u8,
+) -> Trace {
+    t.hops.push(l2::hop(
+        ns,
+        in_dev,
+        None,
+        format!("dropped by {}", f.describe()),
+        ttl,
+        "l3",
+    ));
+    let why = format!("{} drops it: {}", f.namespace, f.describe());
+    t.filtered = Some(f);
+    finish(t, Disposition::Filtered, why)
 }
 
 fn finish(mut t: Trace, d: Disposition, reason: String) -> Trace {

@@ -707,3 +707,172 @@ fn an_address_rewritten_on_the_way_is_named_where_it_was_first_seen() {
     let o = capture::judge(&mut t, &sightings(&t0, None), 7, 10);
     assert!(o.rewrites.is_empty(), "{o:?}");
 }
+
+/// A firewall table of one chain, as netlab writes a host's rules.
+fn wall(s: &mut Snapshot, ns: &str, chain: crate::kernel::nft::Chain) {
+    s.firewalls
+        .entry(ns.to_string())
+        .or_default()
+        .push(crate::kernel::nft::Table {
+            name: "netlab".into(),
+            chains: vec![chain],
+        });
+}
+
+#[test]
+fn a_drop_rule_in_the_sources_output_chain_filters_the_request() {
+    use crate::kernel::nft::{Action, Chain, Hook, Match, Policy, Rule};
+    let mut s = snap();
+    wall(
+        &mut s,
+        "fx.bbox2",
+        Chain::filter(
+            "output",
+            Hook::Output,
+            Policy::Accept,
+            vec![
+                Rule::new(
+                    vec![Match::Daddr("10.0.0.9/32".parse().unwrap())],
+                    Action::Drop,
+                ),
+                Rule::new(
+                    vec![Match::Daddr("10.0.0.0/24".parse().unwrap())],
+                    Action::Drop,
+                ),
+            ],
+        ),
+    );
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
+    assert_eq!(t.disposition, Disposition::Filtered, "{}", render(&t, true));
+    let f = t.filtered.as_ref().unwrap();
+    assert_eq!(
+        (f.namespace.as_str(), f.chain.as_str(), f.hook, f.rule),
+        ("fx.bbox2", "output", "output", Some(2))
+    );
+    assert_eq!(f.text, "ip daddr 10.0.0.0/24 drop");
+    assert_eq!(t.hops.len(), 1, "it never leaves: {}", render(&t, true));
+    assert_eq!(t.hops[0].out_dev, None);
+    assert!(t.reason.as_deref().unwrap().contains(
+        "fx.bbox2 drops it: table inet netlab chain output (hook output) rule 2: ip daddr 10.0.0.0/24 drop"
+    ));
+    // Another protocol's rule does not match an echo request.
+    let mut s = snap();
+    wall(
+        &mut s,
+        "fx.bbox2",
+        Chain::filter(
+            "output",
+            Hook::Output,
+            Policy::Accept,
+            vec![Rule::new(
+                vec![Match::Proto(crate::kernel::nft::L4Proto::Tcp)],
+                Action::Drop,
+            )],
+        ),
+    );
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
+    assert_eq!(
+        t.disposition,
+        Disposition::Delivered,
+        "{}",
+        render(&t, true)
+    );
+}
+
+#[test]
+fn the_reply_meets_the_input_chain_as_an_established_connection() {
+    use crate::kernel::nft::{Action, Chain, CtState, Hook, Match, Policy, Rule};
+    let established = Rule::new(
+        vec![Match::CtState(vec![CtState::Established, CtState::Related])],
+        Action::Accept,
+    );
+    // bbox2 accepts only what answers its own connections: its ping comes back...
+    let mut s = snap();
+    wall(
+        &mut s,
+        "fx.bbox2",
+        Chain::filter("input", Hook::Input, Policy::Drop, vec![established]),
+    );
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
+    assert_eq!(
+        t.disposition,
+        Disposition::Delivered,
+        "{}",
+        render(&t, true)
+    );
+    // ...but bbox1's echo request to it is new, and the policy drops it on the way in.
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox1", ip("10.0.0.3"));
+    assert_eq!(t.disposition, Disposition::Filtered, "{}", render(&t, true));
+    let f = t.filtered.as_ref().unwrap();
+    assert_eq!(
+        (f.namespace.as_str(), f.hook, f.rule),
+        ("fx.bbox2", "input", None)
+    );
+    assert_eq!(f.text, "policy drop");
+    let last = t.hops.last().unwrap();
+    assert_eq!(
+        (
+            last.namespace.as_str(),
+            last.in_dev.as_deref(),
+            last.out_dev.as_deref()
+        ),
+        ("fx.bbox2", Some("eth0"), None)
+    );
+    assert!(t.reply_hops.is_empty());
+    // Without the established rule, bbox2's own ping reaches bbox1 and its reply is dropped.
+    let mut s = snap();
+    wall(
+        &mut s,
+        "fx.bbox2",
+        Chain::filter("input", Hook::Input, Policy::Drop, vec![]),
+    );
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
+    assert_eq!(t.disposition, Disposition::Filtered, "{}", render(&t, true));
+    assert_eq!(t.delivered_to.as_deref(), Some("fx.bbox1"));
+    assert!(!t.reply_hops.is_empty());
+    assert!(
+        t.reason
+            .as_deref()
+            .unwrap()
+            .starts_with("the echo reaches fx.bbox1, but the reply"),
+        "{:?}",
+        t.reason
+    );
+    assert_eq!(t.filtered.as_ref().unwrap().hook, "input");
+}
+
+#[test]
+fn source_nat_is_said_on_the_hop_that_makes_it() {
+    use crate::kernel::nft::{Action, Chain, Hook, Match, Rule};
+    let mut s = snap();
+    wall(
+        &mut s,
+        "fx.bbox2",
+        Chain::nat(
+            "postrouting",
+            Hook::Postrouting,
+            vec![Rule::new(
+                vec![Match::Oif("eth0".into())],
+                Action::Snat {
+                    addr: ip("10.0.0.99"),
+                },
+            )],
+        ),
+    );
+    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
+    assert_eq!(
+        t.disposition,
+        Disposition::Delivered,
+        "{}",
+        render(&t, true)
+    );
+    assert!(
+        t.hops[0]
+            .action
+            .ends_with("; postrouting: snat, source 10.0.0.3 -> 10.0.0.99"),
+        "{}",
+        t.hops[0].action
+    );
+    // The reply is conntrack's: no NAT chain sees it.
+    assert!(t.reply_hops.iter().all(|h| !h.action.contains("snat")));
+}
