@@ -219,6 +219,13 @@ fn routed_gateway_path_is_the_articles() {
     let fwd = find(&format!(
         "{vpn} route 172.16.20.0/24 dev ens38.20 (forwarded, TTL - 1)"
     ));
+    // The router's masquerade rule (postrouting, oif ens38.20), predicted where it rewrites;
+    // the capture below sees the same rewrite.
+    assert!(
+        actions[fwd].ends_with("; postrouting: masquerade, source 172.16.10.10 -> 172.16.20.254"),
+        "{}",
+        actions[fwd]
+    );
     let tag20 = find("pushes tag 20");
     let pop20 = find(&format!("{lab}.nas5 802.1Q: tag 20 popped into ens38.20"));
     let take = find(&format!("{lab}.bbox4 macvlan eth0"));
