@@ -632,11 +632,7 @@ networks = ["back"]
     // nft lists for those two bridges, both ways; the probe and the capture agree, and the
     // kernel names the drop.
     let bridge_of = |gateway: &str| -> String {
-        let o = std::process::Command::new("ip")
-            .args(["-j", "-n", &h1, "-4", "addr", "show"])
-            .output()
-            .unwrap();
-        let links: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let links = common::ip_json(&h1, &["-4", "addr", "show"]);
         links
             .as_array()
             .unwrap()

@@ -268,16 +268,20 @@ pub(crate) fn source_address(
 ) -> Option<Ipv4Addr> {
     let ns = snap.namespace(from)?;
     match routes.lookup(ns, dst) {
-        RouteResult::Via { dev, .. } => {
-            let index = ns.link(&dev)?.index;
-            ns.addresses
-                .iter()
-                .filter(|a| a.index == index)
-                .find_map(|a| a.address.split('/').next()?.parse().ok())
-        }
+        RouteResult::Via { dev, .. } => device_address(ns, &dev),
         RouteResult::Local => Some(dst),
         RouteResult::None => None,
     }
+}
+
+/// The first IPv4 address of `dev` in `ns`: the source the kernel picks, what masquerade
+/// rewrites to, where a router's ICMP error comes from.
+pub(crate) fn device_address(ns: &Namespace, dev: &str) -> Option<Ipv4Addr> {
+    let index = ns.link(dev)?.index;
+    ns.addresses
+        .iter()
+        .filter(|a| a.index == index)
+        .find_map(|a| a.address.split('/').next()?.parse().ok())
 }
 
 /// One direction only (also the underlay of a VXLAN hop), firewalls not evaluated.
@@ -523,9 +527,7 @@ fn walk(
                     format!("{}; dropped by {}", last.action, f.describe()),
                     &notes,
                 );
-                let why = format!("{} drops it: {}", f.namespace, f.describe());
-                t.filtered = Some(f);
-                return finish(t, Disposition::Filtered, why);
+                return stop_filtered(t, f);
             }
         }
         if !notes.is_empty() {
@@ -639,6 +641,10 @@ fn filtered(
         ttl,
         "l3",
     ));
+    stop_filtered(t, f)
+}
+
+fn stop_filtered(mut t: Trace, f: netfilter::Filtered) -> Trace {
     let why = format!("{} drops it: {}", f.namespace, f.describe());
     t.filtered = Some(f);
     finish(t, Disposition::Filtered, why)

@@ -80,15 +80,6 @@ fn rule_matches(r: &Rule, p: &Packet, iif: Option<&str>, oif: Option<&str>) -> b
     r.matches.iter().all(|m| matches(m, p, iif, oif))
 }
 
-/// The first IPv4 address of `dev` in `ns`: what masquerade picks.
-fn address_of(ns: &Namespace, dev: &str) -> Option<Ipv4Addr> {
-    let index = ns.link(dev)?.index;
-    ns.addresses
-        .iter()
-        .filter(|a| a.index == index)
-        .find_map(|a| a.address.split('/').next()?.parse().ok())
-}
-
 /// Run `hook` of every table of `ns` over `p` (which NAT rewrites in place).
 pub fn run(
     ns: &Namespace,
@@ -135,7 +126,7 @@ pub fn run(
                     return out;
                 }
                 Action::Masquerade => {
-                    let to = oif.and_then(|d| address_of(ns, d));
+                    let to = oif.and_then(|d| super::device_address(ns, d));
                     if let (Some(from), Some(to)) = (p.saddr, to) {
                         out.rewrites
                             .push(format!("{}: masquerade, source {from} -> {to}", chain.name));

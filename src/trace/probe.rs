@@ -44,12 +44,7 @@ pub(crate) fn router_hops(t: &Trace) -> Vec<&Hop> {
 
 /// An IPv4 address of device `dev` in namespace `ns`.
 fn address_on(snap: &Snapshot, ns: &str, dev: Option<&str>) -> Option<Ipv4Addr> {
-    let n = snap.namespace(ns)?;
-    let index = n.link(dev?)?.index;
-    n.addresses
-        .iter()
-        .filter(|a| a.index == index)
-        .find_map(|a| a.address.split('/').next()?.parse().ok())
+    super::device_address(snap.namespace(ns)?, dev?)
 }
 
 /// The namespace holding `ip`: `prefer` if it does, else one of `lab`, else any.

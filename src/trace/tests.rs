@@ -708,6 +708,13 @@ fn an_address_rewritten_on_the_way_is_named_where_it_was_first_seen() {
     assert!(o.rewrites.is_empty(), "{o:?}");
 }
 
+/// The trace of `from` -> `to`, which must end in `want`.
+fn traced(s: &Snapshot, from: &str, to: &str, want: Disposition) -> Trace {
+    let t = trace(s, &SnapshotRoutes, from, ip(to));
+    assert_eq!(t.disposition, want, "{}", render(&t, true));
+    t
+}
+
 /// A firewall table of one chain, as netlab writes a host's rules.
 fn wall(s: &mut Snapshot, ns: &str, chain: crate::kernel::nft::Chain) {
     s.firewalls
@@ -742,8 +749,7 @@ fn a_drop_rule_in_the_sources_output_chain_filters_the_request() {
             ],
         ),
     );
-    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
-    assert_eq!(t.disposition, Disposition::Filtered, "{}", render(&t, true));
+    let t = traced(&s, "fx.bbox2", "10.0.0.2", Disposition::Filtered);
     let f = t.filtered.as_ref().unwrap();
     assert_eq!(
         (f.namespace.as_str(), f.chain.as_str(), f.hook, f.rule),
@@ -770,13 +776,7 @@ fn a_drop_rule_in_the_sources_output_chain_filters_the_request() {
             )],
         ),
     );
-    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
-    assert_eq!(
-        t.disposition,
-        Disposition::Delivered,
-        "{}",
-        render(&t, true)
-    );
+    traced(&s, "fx.bbox2", "10.0.0.2", Disposition::Delivered);
 }
 
 #[test]
@@ -793,16 +793,9 @@ fn the_reply_meets_the_input_chain_as_an_established_connection() {
         "fx.bbox2",
         Chain::filter("input", Hook::Input, Policy::Drop, vec![established]),
     );
-    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
-    assert_eq!(
-        t.disposition,
-        Disposition::Delivered,
-        "{}",
-        render(&t, true)
-    );
+    traced(&s, "fx.bbox2", "10.0.0.2", Disposition::Delivered);
     // ...but bbox1's echo request to it is new, and the policy drops it on the way in.
-    let t = trace(&s, &SnapshotRoutes, "fx.bbox1", ip("10.0.0.3"));
-    assert_eq!(t.disposition, Disposition::Filtered, "{}", render(&t, true));
+    let t = traced(&s, "fx.bbox1", "10.0.0.3", Disposition::Filtered);
     let f = t.filtered.as_ref().unwrap();
     assert_eq!(
         (f.namespace.as_str(), f.hook, f.rule),
@@ -826,8 +819,7 @@ fn the_reply_meets_the_input_chain_as_an_established_connection() {
         "fx.bbox2",
         Chain::filter("input", Hook::Input, Policy::Drop, vec![]),
     );
-    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
-    assert_eq!(t.disposition, Disposition::Filtered, "{}", render(&t, true));
+    let t = traced(&s, "fx.bbox2", "10.0.0.2", Disposition::Filtered);
     assert_eq!(t.delivered_to.as_deref(), Some("fx.bbox1"));
     assert!(!t.reply_hops.is_empty());
     assert!(
@@ -859,13 +851,7 @@ fn source_nat_is_said_on_the_hop_that_makes_it() {
             )],
         ),
     );
-    let t = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
-    assert_eq!(
-        t.disposition,
-        Disposition::Delivered,
-        "{}",
-        render(&t, true)
-    );
+    let t = traced(&s, "fx.bbox2", "10.0.0.2", Disposition::Delivered);
     assert!(
         t.hops[0]
             .action
