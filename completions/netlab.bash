@@ -907,13 +907,21 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__trace)
-            opts="-h --probe --capture --minimal --detailed --size --json --color --help"
+            opts="-h --probe --capture --minimal --detailed --size --proto --port --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proto)
+                    COMPREPLY=($(compgen -W "icmp udp tcp" -- "${cur}"))
+                    return 0
+                    ;;
+                --port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -32,6 +32,17 @@ pub enum ColorChoice {
     Never,
 }
 
+/// What `netlab trace` sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TraceProto {
+    /// An ICMP echo request, as ping
+    Icmp,
+    /// A UDP datagram to --port
+    Udp,
+    /// A TCP SYN to --port
+    Tcp,
+}
+
 /// What `netlab graph` draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GraphFormat {
@@ -279,7 +290,7 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
     /// Predict the hop-by-hop path of a ping from a container to a peer, from live kernel state;
     /// exit 1 unless the ping would be delivered
     #[command(
-        after_help = "Examples:\n  netlab trace bbox2 bbox1\n  netlab trace bbox1 172.16.20.11 --minimal\n  netlab trace bbox3 10.0.0.2 --probe\n  netlab trace bbox2 bbox1 --size 1423\n  netlab trace bbox1 bbox2 --capture --detailed"
+        after_help = "Examples:\n  netlab trace bbox2 bbox1\n  netlab trace web h1 --proto tcp --port 8080\n  netlab trace bbox1 172.16.20.11 --minimal\n  netlab trace bbox3 10.0.0.2 --probe\n  netlab trace bbox2 bbox1 --size 1423\n  netlab trace bbox1 bbox2 --capture --detailed"
     )]
     Trace {
         /// Source: a container, host or namespace
@@ -303,6 +314,12 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         /// An echo request with N bytes of ICMP payload and DF set, as `ping -M do -s N` (an IP packet of N + 28 bytes): where an MTU on the way stops it (MTU_EXCEEDED)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=65507))]
         size: Option<u16>,
+        /// Trace a UDP datagram or a TCP SYN to --port instead of an echo request: the same path, with the firewall rules and NAT (a published port's DNAT) that match its protocol and port; the way back is the answer (SYN-ACK or RST; ICMP port unreachable)
+        #[arg(long, value_enum, default_value_t = TraceProto::Icmp, requires_ifs = [("udp", "port"), ("tcp", "port")])]
+        proto: TraceProto,
+        /// The destination port of --proto udp|tcp
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        port: Option<u16>,
         /// Machine-readable output
         #[arg(long)]
         json: bool,

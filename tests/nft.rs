@@ -593,6 +593,75 @@ networks = ["back"]
         (true, "10.1.1.21".to_string()),
         "the host's own connection to its address is DNAT'd too (output)"
     );
+    // trace --proto predicts what those connections did: tcp 8080 is DNAT'd at h1's prerouting
+    // and delivered to web's port 80 (where the server answered), tcp 80 ends at h1 itself
+    // (which refused it), udp 5353 goes to web's port 53; an echo is not rewritten.
+    let traced = |port: &str, proto: &str| -> Value {
+        let o = netlab(&[
+            "trace",
+            &h2,
+            "10.1.1.21",
+            "--proto",
+            proto,
+            "--port",
+            port,
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        serde_json::from_slice(&o.stdout).expect("trace json")
+    };
+    let end = |v: &Value| -> String {
+        v["trace"]["hops"].as_array().unwrap().last().unwrap()["action"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for (proto, port, to, inner) in [
+        ("tcp", "8080", &web, "tcp port 80"),
+        ("tcp", "80", &h1, "tcp port 80"),
+        ("udp", "5353", &web, "udp port 53"),
+    ] {
+        let v = traced(port, proto);
+        assert_eq!(v["trace"]["delivered_to"], json!(to), "{proto} {port}: {v}");
+        assert_eq!(
+            (v["trace"]["proto"].as_str(), v["trace"]["port"].as_u64()),
+            (Some(proto), port.parse().ok())
+        );
+        let end = end(&v);
+        assert!(end.contains(&format!("delivered to {inner}")), "{end}");
+        let dnat = v["trace"]["hops"].as_array().unwrap().iter().find(|h| {
+            h["action"]
+                .as_str()
+                .unwrap()
+                .contains("dnat, destination 10.1.1.21 -> ")
+        });
+        assert_eq!(
+            dnat.map(|h| h["namespace"].clone()),
+            (to == &web).then(|| json!(h1)),
+            "{v}"
+        );
+    }
+    let o = netlab(&["trace", &h2, "10.1.1.21", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            v["trace"]["delivered_to"].clone(),
+            v["trace"]["proto"].clone()
+        ),
+        (json!(h1), json!("icmp"))
+    );
+    // Bad usage: a port without a protocol, a protocol without a port, a probe of TCP.
+    for args in [
+        vec!["--port", "80"],
+        vec!["--proto", "tcp"],
+        vec!["--proto", "tcp", "--port", "80", "--probe"],
+    ] {
+        let mut all = vec!["trace", h2.as_str(), "10.1.1.21"];
+        all.extend(args.iter().copied());
+        let o = netlab(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+    }
 
     let rs = ruleset(Some(&h1));
     let dnats: Vec<String> = rs

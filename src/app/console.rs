@@ -329,6 +329,7 @@ impl Session {
                         minimal,
                         detailed,
                         size,
+                        flow: crate::trace::Flow::Icmp,
                         json: false,
                     },
                 )?

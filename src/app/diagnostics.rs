@@ -538,6 +538,8 @@ pub struct TraceHow {
     pub detailed: bool,
     /// ICMP payload bytes, DF set.
     pub size: Option<u16>,
+    /// An echo, or a UDP datagram or TCP SYN to a port (prediction only).
+    pub flow: crate::trace::Flow,
     pub json: bool,
 }
 
@@ -662,6 +664,7 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
         minimal,
         detailed,
         size,
+        flow,
         json,
     } = how;
     let recs = records();
@@ -694,7 +697,7 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
     let routes = observe::KernelRoutes {
         path_mtu: len.is_some(),
     };
-    let mut t = crate::trace::trace_sized(&snap, &routes, &src_name, dst, len);
+    let mut t = crate::trace::trace_flow(&snap, &routes, &src_name, dst, len, flow);
     let leaves = snap
         .namespaces
         .iter()
@@ -703,7 +706,7 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
     if lab.is_some() && t.disposition != crate::trace::Disposition::Delivered && leaves {
         snap = observe::snapshot(&targets, Want::ALL);
         snap.firewalls = firewalls;
-        t = crate::trace::trace_sized(&snap, &routes, &src_name, dst, len);
+        t = crate::trace::trace_flow(&snap, &routes, &src_name, dst, len, flow);
     }
     let src = snap.namespace(&src_name).expect("source observed");
     let src_path = std::path::Path::new(&src.path);

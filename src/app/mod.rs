@@ -195,19 +195,41 @@ fn dispatch(cmd: Command) -> Result<()> {
             minimal,
             detailed,
             size,
+            proto,
+            port,
             json,
-        } => diagnostics::trace(
-            &from,
-            &to,
-            diagnostics::TraceHow {
-                probe: probe || capture,
-                capture,
-                minimal,
-                detailed,
-                size,
-                json,
-            },
-        ),
+        } => {
+            use crate::cli::TraceProto;
+            let flow = match (proto, port) {
+                (TraceProto::Icmp, None) => crate::trace::Flow::Icmp,
+                (TraceProto::Udp, Some(p)) => crate::trace::Flow::Udp(p),
+                (TraceProto::Tcp, Some(p)) => crate::trace::Flow::Tcp(p),
+                (TraceProto::Icmp, Some(_)) => {
+                    return Err(BadInput("--port needs --proto udp or --proto tcp".into()).into())
+                }
+                _ => return Err(BadInput("--proto udp|tcp needs --port N".into()).into()),
+            };
+            if flow != crate::trace::Flow::Icmp && (probe || capture || size.is_some()) {
+                return Err(BadInput(format!(
+                    "--proto {} is a prediction only: --probe, --capture and --size send ICMP echo requests",
+                    if matches!(flow, crate::trace::Flow::Udp(_)) { "udp" } else { "tcp" }
+                ))
+                .into());
+            }
+            diagnostics::trace(
+                &from,
+                &to,
+                diagnostics::TraceHow {
+                    probe: probe || capture,
+                    capture,
+                    minimal,
+                    detailed,
+                    size,
+                    flow,
+                    json,
+                },
+            )
+        }
         Command::Pingall {
             lab,
             count,

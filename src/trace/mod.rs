@@ -102,6 +102,9 @@ pub struct Trace {
     /// FILTERED: the namespace, table, chain and rule that dropped it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filtered: Option<netfilter::Filtered>,
+    /// What is traced: "proto" icmp, or udp/tcp with its destination "port".
+    #[serde(flatten)]
+    pub flow: Flow,
 }
 
 /// What a sender hears when an MTU stops its packet (DF set).
@@ -198,6 +201,57 @@ pub(crate) fn ips(ns: &Namespace) -> impl Iterator<Item = Ipv4Addr> + '_ {
 
 pub const MAX_HOPS: usize = 64;
 
+/// What is traced: an ICMP echo (ping's), or the first packet of a UDP or TCP exchange to a
+/// port (`trace --proto udp|tcp --port N`), which the firewall rules and NAT see with its
+/// protocol and destination port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "proto", content = "port")]
+pub enum Flow {
+    #[default]
+    Icmp,
+    Udp(u16),
+    Tcp(u16),
+}
+
+impl Flow {
+    fn l4(self) -> (L4Proto, Option<u16>) {
+        match self {
+            Flow::Icmp => (L4Proto::Icmp, None),
+            Flow::Udp(p) => (L4Proto::Udp, Some(p)),
+            Flow::Tcp(p) => (L4Proto::Tcp, Some(p)),
+        }
+    }
+
+    /// "udp port 53", "tcp port 8080"; None for an echo.
+    pub fn describe(self) -> Option<String> {
+        match self {
+            Flow::Icmp => None,
+            Flow::Udp(p) => Some(format!("udp port {p}")),
+            Flow::Tcp(p) => Some(format!("tcp port {p}")),
+        }
+    }
+
+    /// What the destination's kernel sends back, and the connection state conntrack gives it
+    /// on its way: an echo reply and TCP's SYN-ACK or RST are of the established connection;
+    /// UDP's answer from a port nobody listens on is an ICMP port unreachable, related to it.
+    fn answer(self) -> (&'static str, Flow, CtState) {
+        match self {
+            Flow::Icmp => ("reply", Flow::Icmp, CtState::Established),
+            // To the request's source port, which no rule netlab writes matches on (0: none).
+            Flow::Tcp(_) => (
+                "reply (SYN-ACK, or RST)",
+                Flow::Tcp(0),
+                CtState::Established,
+            ),
+            Flow::Udp(_) => (
+                "reply (ICMP port unreachable, if nothing listens)",
+                Flow::Icmp,
+                CtState::Related,
+            ),
+        }
+    }
+}
+
 /// Predict the path of an ICMP echo from namespace `from` to `dst`, and of its reply: a ping
 /// succeeds only if both make it. The TTL reported is the reply's, as ping shows it.
 pub fn trace(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: Ipv4Addr) -> Trace {
@@ -218,7 +272,20 @@ pub fn trace_sized(
     dst: Ipv4Addr,
     size: Option<u32>,
 ) -> Trace {
-    let mut t = walk(snap, routes, from, dst, size, Some(CtState::New));
+    trace_flow(snap, routes, from, dst, size, Flow::Icmp)
+}
+
+/// [`trace_sized`] of `flow`: an echo, or a UDP datagram or TCP SYN to a port, whose answer
+/// (SYN-ACK or RST, or ICMP port unreachable) is the way back.
+pub fn trace_flow(
+    snap: &Snapshot,
+    routes: &dyn RouteOracle,
+    from: &str,
+    dst: Ipv4Addr,
+    size: Option<u32>,
+    flow: Flow,
+) -> Trace {
+    let mut t = walk(snap, routes, from, dst, size, Some((CtState::New, flow)));
     if t.disposition != Disposition::Delivered {
         return t;
     }
@@ -228,12 +295,13 @@ pub fn trace_sized(
     ) else {
         return t;
     };
-    let back = walk(snap, routes, &peer, src, None, Some(CtState::Established));
+    let (said, answer, state) = flow.answer();
+    let back = walk(snap, routes, &peer, src, None, Some((state, answer)));
     let mut reply: Vec<Hop> = back
         .hops
         .into_iter()
         .map(|mut h| {
-            h.action = format!("reply: {}", h.action);
+            h.action = format!("{said}: {}", h.action);
             h
         })
         .collect();
@@ -250,7 +318,8 @@ pub fn trace_sized(
         back.disposition
     };
     t.reason = Some(format!(
-        "the echo reaches {peer}, but the reply to {src} does not come back: {}",
+        "the {} reaches {peer}, but the reply to {src} does not come back: {}",
+        if flow == Flow::Icmp { "echo" } else { "packet" },
         back.reason.unwrap_or_else(|| format!(
             "{peer} routes it to {}, which also has {src}",
             back.delivered_to.unwrap_or_default()
@@ -323,14 +392,18 @@ fn walk(
     from: &str,
     dst: Ipv4Addr,
     size: Option<u32>,
-    ct: Option<CtState>,
+    ct: Option<(CtState, Flow)>,
 ) -> Trace {
-    let mut pkt = ct.map(|ct| netfilter::Packet {
-        saddr: source_address(snap, routes, from, dst),
-        daddr: dst,
-        proto: L4Proto::Icmp,
-        dport: None,
-        ct,
+    let flow = ct.map(|(_, f)| f).unwrap_or_default();
+    let mut pkt = ct.map(|(ct, flow)| {
+        let (proto, dport) = flow.l4();
+        netfilter::Packet {
+            saddr: source_address(snap, routes, from, dst),
+            daddr: dst,
+            proto,
+            dport: dport.filter(|&p| p != 0),
+            ct,
+        }
     });
     let mut dst = dst;
     let mut t = Trace {
@@ -348,6 +421,7 @@ fn walk(
         mtu_answer: None,
         held_at: None,
         filtered: None,
+        flow,
     };
     let mut ns_name = from.to_string();
     let mut in_dev: Option<String> = None;
@@ -399,7 +473,20 @@ fn walk(
             t.hops.push(Hop {
                 namespace: ns_name.clone(),
                 in_dev: in_dev.clone(),
-                action: with_notes(format!("{dst} is local: delivered"), &notes),
+                action: with_notes(
+                    match pkt.as_ref().and_then(|p| p.dport).zip(flow.describe()) {
+                        Some((port, _)) => format!(
+                            "{dst} is local: delivered to {} port {port}",
+                            if matches!(flow, Flow::Tcp(_)) {
+                                "tcp"
+                            } else {
+                                "udp"
+                            }
+                        ),
+                        None => format!("{dst} is local: delivered"),
+                    },
+                    &notes,
+                ),
                 out_dev: None,
                 ttl,
                 layer: "l3",
@@ -727,9 +814,10 @@ fn hop_line(n: usize, h: &Hop) -> String {
 
 /// Every hop with what happened there (with `detailed`, the reply's way back too).
 pub fn render(t: &Trace, detailed: bool) -> String {
-    let mut out = match t.size {
-        Some(n) => format!("trace {} -> {}, {n} bytes with DF\n", t.from, t.to),
-        None => format!("trace {} -> {}\n", t.from, t.to),
+    let mut out = match (t.size, t.flow.describe()) {
+        (Some(n), _) => format!("trace {} -> {}, {n} bytes with DF\n", t.from, t.to),
+        (None, Some(f)) => format!("trace {} -> {}, {f}\n", t.from, t.to),
+        (None, None) => format!("trace {} -> {}\n", t.from, t.to),
     };
     let reply: &[Hop] = if detailed { &t.reply_hops } else { &[] };
     for (i, h) in t.hops.iter().chain(reply).enumerate() {

@@ -862,3 +862,103 @@ fn source_nat_is_said_on_the_hop_that_makes_it() {
     // The reply is conntrack's: no NAT chain sees it.
     assert!(t.reply_hops.iter().all(|h| !h.action.contains("snat")));
 }
+
+#[test]
+fn a_udp_or_tcp_flow_meets_the_rules_of_its_protocol_and_port() {
+    use crate::kernel::nft::{Action, Chain, CtState, Hook, L4Proto, Match, Policy, Rule};
+    let flow = |s: &Snapshot, f: Flow, want: Disposition| {
+        let t = trace_flow(s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"), None, f);
+        assert_eq!(t.disposition, want, "{}", render(&t, true));
+        t
+    };
+    // A published port: bbox1 DNATs tcp 8080 to its port 80; an echo is not rewritten.
+    let mut s = snap();
+    wall(
+        &mut s,
+        "fx.bbox1",
+        Chain::nat(
+            "prerouting",
+            Hook::Prerouting,
+            vec![Rule::new(
+                vec![Match::Dport {
+                    proto: L4Proto::Tcp,
+                    port: 8080,
+                }],
+                Action::Dnat {
+                    addr: ip("10.0.0.2"),
+                    port: Some(80),
+                },
+            )],
+        ),
+    );
+    let t = flow(&s, Flow::Tcp(8080), Disposition::Delivered);
+    let end = t.hops.last().unwrap();
+    assert_eq!(
+        end.action,
+        "10.0.0.2 is local: delivered to tcp port 80; prerouting: dnat, destination 10.0.0.2 -> 10.0.0.2 port 8080 -> 80"
+    );
+    assert!(render(&t, false).starts_with("trace fx.bbox2 -> 10.0.0.2, tcp port 8080\n"));
+    assert!(t.reply_hops[0]
+        .action
+        .starts_with("reply (SYN-ACK, or RST): "));
+    let json = serde_json::to_value(&t).unwrap();
+    assert_eq!(
+        (json["proto"].as_str(), json["port"].as_u64()),
+        (Some("tcp"), Some(8080))
+    );
+    let echo = flow(&s, Flow::Icmp, Disposition::Delivered);
+    assert!(!echo.hops.last().unwrap().action.contains("dnat"));
+    assert_eq!(serde_json::to_value(&echo).unwrap()["proto"], "icmp");
+    flow(&s, Flow::Udp(8080), Disposition::Delivered);
+    // A drop on udp port 53 at bbox1's input: 53 is filtered, 54 is not, nor tcp 53.
+    let mut s = snap();
+    wall(
+        &mut s,
+        "fx.bbox1",
+        Chain::filter(
+            "input",
+            Hook::Input,
+            Policy::Accept,
+            vec![Rule::new(
+                vec![Match::Dport {
+                    proto: L4Proto::Udp,
+                    port: 53,
+                }],
+                Action::Drop,
+            )],
+        ),
+    );
+    let t = flow(&s, Flow::Udp(53), Disposition::Filtered);
+    assert_eq!(t.filtered.as_ref().unwrap().text, "udp dport 53 drop");
+    let t = flow(&s, Flow::Udp(54), Disposition::Delivered);
+    assert!(t.reply_hops[0]
+        .action
+        .starts_with("reply (ICMP port unreachable, if nothing listens): "));
+    flow(&s, Flow::Tcp(53), Disposition::Delivered);
+    // The answers come back through an input chain that accepts only established and related
+    // packets: TCP's SYN-ACK is established, UDP's port unreachable related.
+    let mut s = snap();
+    wall(
+        &mut s,
+        "fx.bbox2",
+        Chain::filter(
+            "input",
+            Hook::Input,
+            Policy::Drop,
+            vec![Rule::new(
+                vec![Match::CtState(vec![CtState::Related])],
+                Action::Accept,
+            )],
+        ),
+    );
+    flow(&s, Flow::Udp(54), Disposition::Delivered);
+    let t = flow(&s, Flow::Tcp(80), Disposition::Filtered);
+    assert!(
+        t.reason
+            .as_deref()
+            .unwrap()
+            .starts_with("the packet reaches fx.bbox1, but the reply"),
+        "{:?}",
+        t.reason
+    );
+}
