@@ -201,6 +201,10 @@ pub(crate) fn ips(ns: &Namespace) -> impl Iterator<Item = Ipv4Addr> + '_ {
 
 pub const MAX_HOPS: usize = 64;
 
+/// What the firewall rules see of a packet besides its addresses: its connection state,
+/// protocol and destination port.
+type Seen = (CtState, L4Proto, Option<u16>);
+
 /// What is traced: an ICMP echo (ping's), or the first packet of a UDP or TCP exchange to a
 /// port (`trace --proto udp|tcp --port N`), which the firewall rules and NAT see with its
 /// protocol and destination port.
@@ -234,21 +238,26 @@ impl Flow {
     /// What the destination's kernel sends back, and the connection state conntrack gives it
     /// on its way: an echo reply and TCP's SYN-ACK or RST are of the established connection;
     /// UDP's answer from a port nobody listens on is an ICMP port unreachable, related to it.
-    fn answer(self) -> (&'static str, Flow, CtState) {
+    /// The answer goes to the request's source port, which no rule netlab writes matches on:
+    /// it has no destination port here.
+    fn answer(self) -> (&'static str, Seen) {
         match self {
-            Flow::Icmp => ("reply", Flow::Icmp, CtState::Established),
-            // To the request's source port, which no rule netlab writes matches on (0: none).
+            Flow::Icmp => ("reply", (CtState::Established, L4Proto::Icmp, None)),
             Flow::Tcp(_) => (
                 "reply (SYN-ACK, or RST)",
-                Flow::Tcp(0),
-                CtState::Established,
+                (CtState::Established, L4Proto::Tcp, None),
             ),
             Flow::Udp(_) => (
                 "reply (ICMP port unreachable, if nothing listens)",
-                Flow::Icmp,
-                CtState::Related,
+                (CtState::Related, L4Proto::Icmp, None),
             ),
         }
+    }
+
+    /// The request as the rules see it: a new connection of this protocol, to this port.
+    fn request(self) -> Seen {
+        let (proto, dport) = self.l4();
+        (CtState::New, proto, dport)
     }
 }
 
@@ -285,7 +294,8 @@ pub fn trace_flow(
     size: Option<u32>,
     flow: Flow,
 ) -> Trace {
-    let mut t = walk(snap, routes, from, dst, size, Some((CtState::New, flow)));
+    let mut t = walk(snap, routes, from, dst, size, Some(flow.request()));
+    t.flow = flow;
     if t.disposition != Disposition::Delivered {
         return t;
     }
@@ -295,8 +305,8 @@ pub fn trace_flow(
     ) else {
         return t;
     };
-    let (said, answer, state) = flow.answer();
-    let back = walk(snap, routes, &peer, src, None, Some((state, answer)));
+    let (said, answer) = flow.answer();
+    let back = walk(snap, routes, &peer, src, None, Some(answer));
     let mut reply: Vec<Hop> = back
         .hops
         .into_iter()
@@ -384,26 +394,23 @@ fn hook(
     }
 }
 
-/// The ICMP echo's way from `from` to `dst`; with `ct` (the connection state the packet has:
-/// new for the request, established for the reply), through the firewalls netlab wrote too.
+/// The packet's way from `from` to `dst`; with `ct` (the connection state the packet has,
+/// new for the request, established or related for the answer, with its protocol and
+/// destination port), through the firewalls netlab wrote too.
 fn walk(
     snap: &Snapshot,
     routes: &dyn RouteOracle,
     from: &str,
     dst: Ipv4Addr,
     size: Option<u32>,
-    ct: Option<(CtState, Flow)>,
+    ct: Option<Seen>,
 ) -> Trace {
-    let flow = ct.map(|(_, f)| f).unwrap_or_default();
-    let mut pkt = ct.map(|(ct, flow)| {
-        let (proto, dport) = flow.l4();
-        netfilter::Packet {
-            saddr: source_address(snap, routes, from, dst),
-            daddr: dst,
-            proto,
-            dport: dport.filter(|&p| p != 0),
-            ct,
-        }
+    let mut pkt = ct.map(|(ct, proto, dport)| netfilter::Packet {
+        saddr: source_address(snap, routes, from, dst),
+        daddr: dst,
+        proto,
+        dport,
+        ct,
     });
     let mut dst = dst;
     let mut t = Trace {
@@ -421,7 +428,7 @@ fn walk(
         mtu_answer: None,
         held_at: None,
         filtered: None,
-        flow,
+        flow: Flow::Icmp,
     };
     let mut ns_name = from.to_string();
     let mut in_dev: Option<String> = None;
@@ -474,15 +481,14 @@ fn walk(
                 namespace: ns_name.clone(),
                 in_dev: in_dev.clone(),
                 action: with_notes(
-                    match pkt.as_ref().and_then(|p| p.dport).zip(flow.describe()) {
-                        Some((port, _)) => format!(
-                            "{dst} is local: delivered to {} port {port}",
-                            if matches!(flow, Flow::Tcp(_)) {
-                                "tcp"
-                            } else {
-                                "udp"
-                            }
-                        ),
+                    match pkt
+                        .as_ref()
+                        .and_then(|p| Some((p.proto.as_str(), p.dport?)))
+                    {
+                        // The port the last DNAT gave it.
+                        Some((proto, port)) => {
+                            format!("{dst} is local: delivered to {proto} port {port}")
+                        }
                         None => format!("{dst} is local: delivered"),
                     },
                     &notes,
