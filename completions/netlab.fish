@@ -150,7 +150,7 @@ never\t''"
 complete -c netlab -n "__fish_netlab_using_subcommand bridge" -l json -d 'Machine-readable output'
 complete -c netlab -n "__fish_netlab_using_subcommand bridge" -s h -l help -d 'Print help'
 complete -c netlab -n "__fish_netlab_using_subcommand trace" -l size -d 'An echo request with N bytes of ICMP payload and DF set, as `ping -M do -s N` (an IP packet of N + 28 bytes): where an MTU on the way stops it (MTU_EXCEEDED)' -r
-complete -c netlab -n "__fish_netlab_using_subcommand trace" -l proto -d 'Trace a UDP datagram or a TCP SYN to --port instead of an echo request: the same path, with the firewall rules and NAT (a published port\'s DNAT) that match its protocol and port; the way back is the answer (SYN-ACK or RST; ICMP port unreachable)' -r -f -a "icmp\t'An ICMP echo request, as ping'
+complete -c netlab -n "__fish_netlab_using_subcommand trace" -l proto -d 'Trace a UDP datagram or a TCP SYN to --port instead of an echo request: the same path, with the firewall rules and NAT (a published port\'s DNAT) that match its protocol and port; the way back is the answer, by the destination\'s sockets (SYN-ACK if one listens, else RST; for UDP nothing if one is bound, else ICMP port unreachable)' -r -f -a "icmp\t'An ICMP echo request, as ping'
 udp\t'A UDP datagram to --port'
 tcp\t'A TCP SYN to --port'"
 complete -c netlab -n "__fish_netlab_using_subcommand trace" -l port -d 'The destination port of --proto udp|tcp' -r

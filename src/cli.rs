@@ -314,7 +314,7 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         /// An echo request with N bytes of ICMP payload and DF set, as `ping -M do -s N` (an IP packet of N + 28 bytes): where an MTU on the way stops it (MTU_EXCEEDED)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=65507))]
         size: Option<u16>,
-        /// Trace a UDP datagram or a TCP SYN to --port instead of an echo request: the same path, with the firewall rules and NAT (a published port's DNAT) that match its protocol and port; the way back is the answer (SYN-ACK or RST; ICMP port unreachable)
+        /// Trace a UDP datagram or a TCP SYN to --port instead of an echo request: the same path, with the firewall rules and NAT (a published port's DNAT) that match its protocol and port; the way back is the answer, by the destination's sockets (SYN-ACK if one listens, else RST; for UDP nothing if one is bound, else ICMP port unreachable)
         #[arg(long, value_enum, default_value_t = TraceProto::Icmp, requires_ifs = [("udp", "port"), ("tcp", "port")])]
         proto: TraceProto,
         /// The destination port of --proto udp|tcp

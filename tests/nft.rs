@@ -616,10 +616,41 @@ networks = ["back"]
             .unwrap()
             .to_string()
     };
-    for (proto, port, to, inner) in [
-        ("tcp", "8080", &web, "tcp port 80"),
-        ("tcp", "80", &h1, "tcp port 80"),
-        ("udp", "5353", &web, "udp port 53"),
+    // Whether a socket takes it is read from the destination's socket table: the server
+    // listens on web's tcp 80 (the connection above was answered), nothing on h1's tcp 80
+    // (refused) nor on web's udp 53 (ss lists no socket there).
+    let first_reply = |v: &Value| -> String {
+        v["trace"]["reply_hops"][0]["action"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let udp_bound = |ns: &str| {
+        let o = std::process::Command::new("ss")
+            .args(["-N", ns, "-H", "-uln", "sport", "= :53"])
+            .output()
+            .expect("ss");
+        !String::from_utf8_lossy(&o.stdout).trim().is_empty()
+    };
+    assert!(!udp_bound(&web), "a socket is bound to web's udp 53");
+    for (proto, port, to, inner, listens, reply) in [
+        (
+            "tcp",
+            "8080",
+            &web,
+            "tcp port 80",
+            true,
+            "reply (SYN-ACK): ",
+        ),
+        ("tcp", "80", &h1, "tcp port 80", false, "reply (RST): "),
+        (
+            "udp",
+            "5353",
+            &web,
+            "udp port 53",
+            false,
+            "reply (ICMP port unreachable): ",
+        ),
     ] {
         let v = traced(port, proto);
         assert_eq!(v["trace"]["delivered_to"], json!(to), "{proto} {port}: {v}");
@@ -627,6 +658,12 @@ networks = ["back"]
             (v["trace"]["proto"].as_str(), v["trace"]["port"].as_u64()),
             (Some(proto), port.parse().ok())
         );
+        assert_eq!(
+            v["trace"]["listening"],
+            json!(listens),
+            "{proto} {port}: {v}"
+        );
+        assert!(first_reply(&v).starts_with(reply), "{proto} {port}: {v}");
         let end = end(&v);
         assert!(end.contains(&format!("delivered to {inner}")), "{end}");
         let dnat = v["trace"]["hops"].as_array().unwrap().iter().find(|h| {
@@ -651,6 +688,30 @@ networks = ["back"]
         ),
         (json!(h1), json!("icmp"))
     );
+    // A UDP socket bound to web's port 53 takes the datagram: the kernel answers nothing.
+    let bound = std::process::Command::new("ip")
+        .args(["netns", "exec", &web, "python3", "-c", UDP_BOUND])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut bound = Kill(bound);
+    {
+        use std::io::BufRead;
+        let mut ready = String::new();
+        std::io::BufReader::new(bound.0.stdout.as_mut().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        assert_eq!(ready.trim(), "bound");
+    }
+    assert!(udp_bound(&web), "ss lists no socket on web's udp 53");
+    let v = traced("5353", "udp");
+    assert_eq!(v["trace"]["listening"], json!(true), "{v}");
+    assert_eq!(v["trace"]["reply_hops"], json!([]), "{v}");
+    assert!(
+        end(&v).ends_with("delivered to udp port 53 (a socket listens)"),
+        "{v}"
+    );
+    drop(bound);
     // Bad usage: a port without a protocol, a protocol without a port, a probe of TCP.
     for args in [
         vec!["--port", "80"],
@@ -811,6 +872,15 @@ while True:
     c, peer = s.accept()
     c.sendall(peer[0].encode())
     c.close()
+"#;
+
+/// Binds a UDP socket to port 53 and keeps it until killed.
+const UDP_BOUND: &str = r#"
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 53))
+print("bound", flush=True)
+time.sleep(600)
 "#;
 
 /// Connects to argv[1]:argv[2] (2 s at most) and prints what the server says.

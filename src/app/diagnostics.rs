@@ -495,9 +495,6 @@ fn alias_target(
     Some((ip, holder))
 }
 
-/// The namespaces on a trace's way (there and back) where the lab's plan has a firewall
-/// (`firewall` rules, published ports, docker_gwbridge's masquerade). The prediction does not
-/// evaluate nftables yet.
 /// The namespaces on the path whose firewall (netlab's tables) sees traffic trace does not
 /// evaluate: a VXLAN underlay's encapsulated UDP, and frames bridged between ports where
 /// br_netfilter passes them through the IPv4 hooks.

@@ -9,6 +9,7 @@ pub mod icmp;
 pub mod netlink;
 pub mod netns;
 pub mod nft;
+pub mod sockets;
 pub mod sysctl;
 pub mod tc;
 pub mod xfrm;

@@ -9,6 +9,8 @@ use netlink_packet_route::route::{RouteAttribute, RouteType};
 use super::{convert, Namespace};
 use crate::kernel::dump::Dumper;
 use crate::kernel::netns;
+use crate::kernel::nft::L4Proto;
+use crate::kernel::sockets;
 use crate::trace::{RouteOracle, RouteResult};
 
 pub struct KernelRoutes {
@@ -22,6 +24,21 @@ impl KernelRoutes {
 }
 
 impl RouteOracle for KernelRoutes {
+    /// The namespace's socket table, dumped by the kernel (inet_diag).
+    fn listening(
+        &self,
+        ns: &Namespace,
+        proto: L4Proto,
+        dst: Ipv4Addr,
+        port: u16,
+        in_dev: Option<&str>,
+    ) -> Option<bool> {
+        // Sent to itself, the packet comes in on lo.
+        let ifindex = ns.link(in_dev.unwrap_or("lo"))?.index;
+        let all = sockets::listeners_in(&PathBuf::from(&ns.path), proto).ok()?;
+        Some(all.iter().any(|l| l.takes(dst, port, ifindex)))
+    }
+
     fn lookup(&self, ns: &Namespace, dst: Ipv4Addr) -> RouteResult {
         let path = PathBuf::from(&ns.path);
         let names: std::collections::BTreeMap<u32, String> =

@@ -105,6 +105,10 @@ pub struct Trace {
     /// What is traced: "proto" icmp, or udp/tcp with its destination "port".
     #[serde(flatten)]
     pub flow: Flow,
+    /// DELIVERED udp/tcp: whether a socket of the destination takes it (a TCP socket listens,
+    /// a UDP socket is bound to the port), which decides the answer; null when not known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listening: Option<bool>,
 }
 
 /// What a sender hears when an MTU stops its packet (DF set).
@@ -143,6 +147,20 @@ pub enum RouteResult {
 /// Where route lookups come from.
 pub trait RouteOracle {
     fn lookup(&self, ns: &Namespace, dst: Ipv4Addr) -> RouteResult;
+
+    /// Whether a socket of `ns` takes a TCP SYN (one listens) or a UDP datagram (one is bound,
+    /// unconnected) to `dst`:`port` arriving on `in_dev` (None: sent from `ns` itself); None
+    /// when not known (a snapshot has no sockets), and the answer is then said both ways.
+    fn listening(
+        &self,
+        _ns: &Namespace,
+        _proto: L4Proto,
+        _dst: Ipv4Addr,
+        _port: u16,
+        _in_dev: Option<&str>,
+    ) -> Option<bool> {
+        None
+    }
 }
 
 /// Longest-prefix match over the snapshot's main table (what the kernel does without rules).
@@ -235,23 +253,28 @@ impl Flow {
         }
     }
 
-    /// What the destination's kernel sends back, and the connection state conntrack gives it
-    /// on its way: an echo reply and TCP's SYN-ACK or RST are of the established connection;
-    /// UDP's answer from a port nobody listens on is an ICMP port unreachable, related to it.
-    /// The answer goes to the request's source port, which no rule netlab writes matches on:
-    /// it has no destination port here.
-    fn answer(self) -> (&'static str, Seen) {
-        match self {
-            Flow::Icmp => ("reply", (CtState::Established, L4Proto::Icmp, None)),
-            Flow::Tcp(_) => (
-                "reply (SYN-ACK, or RST)",
-                (CtState::Established, L4Proto::Tcp, None),
-            ),
-            Flow::Udp(_) => (
+    /// What the destination's kernel sends back when a socket takes the request or none does
+    /// (`listening`; None: not known), and the connection state conntrack gives it on its
+    /// way: an echo reply and TCP's SYN-ACK (a socket listens) or RST (none does) are of the
+    /// established connection; UDP's answer from a port no socket is bound to is an ICMP port
+    /// unreachable, related to it, and a datagram a socket takes has no answer of the kernel
+    /// (None). The answer goes to the request's source port, which no rule netlab writes
+    /// matches on: it has no destination port here.
+    fn answer(self, listening: Option<bool>) -> Option<(&'static str, Seen)> {
+        let tcp = (CtState::Established, L4Proto::Tcp, None);
+        let unreachable = (CtState::Related, L4Proto::Icmp, None);
+        Some(match (self, listening) {
+            (Flow::Icmp, _) => ("reply", (CtState::Established, L4Proto::Icmp, None)),
+            (Flow::Tcp(_), Some(true)) => ("reply (SYN-ACK)", tcp),
+            (Flow::Tcp(_), Some(false)) => ("reply (RST)", tcp),
+            (Flow::Tcp(_), None) => ("reply (SYN-ACK, or RST)", tcp),
+            (Flow::Udp(_), Some(true)) => return None,
+            (Flow::Udp(_), Some(false)) => ("reply (ICMP port unreachable)", unreachable),
+            (Flow::Udp(_), None) => (
                 "reply (ICMP port unreachable, if nothing listens)",
-                (CtState::Related, L4Proto::Icmp, None),
+                unreachable,
             ),
-        }
+        })
     }
 
     /// The request as the rules see it: a new connection of this protocol, to this port.
@@ -305,7 +328,10 @@ pub fn trace_flow(
     ) else {
         return t;
     };
-    let (said, answer) = flow.answer();
+    let Some((said, answer)) = flow.answer(t.listening) else {
+        // A socket takes the datagram: what answers, if anything, is the application's.
+        return t;
+    };
     let back = walk(snap, routes, &peer, src, None, Some(answer));
     let mut reply: Vec<Hop> = back
         .hops
@@ -429,6 +455,7 @@ fn walk(
         held_at: None,
         filtered: None,
         flow: Flow::Icmp,
+        listening: None,
     };
     let mut ns_name = from.to_string();
     let mut in_dev: Option<String> = None;
@@ -477,18 +504,25 @@ fn walk(
                     return filtered(t, f, &ns_name, in_dev.as_deref(), ttl);
                 }
             }
+            // The port the last DNAT gave it, and whether a socket takes it there.
+            let port = pkt.as_ref().and_then(|p| Some((p.proto, p.dport?)));
+            if let Some((proto, port)) = port {
+                t.listening = routes.listening(ns, proto, dst, port, in_dev.as_deref());
+            }
             t.hops.push(Hop {
                 namespace: ns_name.clone(),
                 in_dev: in_dev.clone(),
                 action: with_notes(
-                    match pkt
-                        .as_ref()
-                        .and_then(|p| Some((p.proto.as_str(), p.dport?)))
-                    {
-                        // The port the last DNAT gave it.
-                        Some((proto, port)) => {
-                            format!("{dst} is local: delivered to {proto} port {port}")
-                        }
+                    match port {
+                        Some((proto, port)) => format!(
+                            "{dst} is local: delivered to {} port {port}{}",
+                            proto.as_str(),
+                            match t.listening {
+                                Some(true) => " (a socket listens)",
+                                Some(false) => " (no socket listens)",
+                                None => "",
+                            }
+                        ),
                         None => format!("{dst} is local: delivered"),
                     },
                     &notes,
@@ -787,6 +821,7 @@ pub fn render_minimal(t: &Trace) -> String {
         }
     }
     out.push(match &t.reason {
+        None if taken_by_socket(t) => format!("{} (taken by a socket)", t.disposition.as_str()),
         None => format!(
             "{} (reply ttl {})",
             t.disposition.as_str(),
@@ -795,6 +830,11 @@ pub fn render_minimal(t: &Trace) -> String {
         Some(r) => format!("{}: {r}", t.disposition.as_str()),
     });
     out.join("\n")
+}
+
+/// A UDP datagram delivered to a socket: the kernel sends nothing back.
+fn taken_by_socket(t: &Trace) -> bool {
+    t.disposition == Disposition::Delivered && t.listening == Some(true) && t.reply_hops.is_empty()
 }
 
 fn hop_line(n: usize, h: &Hop) -> String {
@@ -830,6 +870,13 @@ pub fn render(t: &Trace, detailed: bool) -> String {
         out.push_str(&hop_line(i + 1, h));
     }
     out.push_str(&match &t.reason {
+        None if taken_by_socket(t) => format!(
+            "{}: reached {} with ttl {}, where a socket takes it: nothing is predicted to \
+             answer (the application may)",
+            t.disposition.as_str(),
+            t.delivered_to.as_deref().unwrap_or("?"),
+            t.ttl.unwrap_or(0),
+        ),
         None => format!(
             "{}: reached {} with ttl {}; the reply comes back with ttl {}",
             t.disposition.as_str(),

@@ -962,3 +962,74 @@ fn a_udp_or_tcp_flow_meets_the_rules_of_its_protocol_and_port() {
         t.reason
     );
 }
+
+/// The snapshot's routes, and a socket table that takes every port (`true`) or none.
+struct Sockets(bool);
+
+impl RouteOracle for Sockets {
+    fn lookup(&self, ns: &Namespace, dst: Ipv4Addr) -> RouteResult {
+        SnapshotRoutes.lookup(ns, dst)
+    }
+
+    fn listening(
+        &self,
+        _ns: &Namespace,
+        _proto: crate::kernel::nft::L4Proto,
+        _dst: Ipv4Addr,
+        _port: u16,
+        _in_dev: Option<&str>,
+    ) -> Option<bool> {
+        Some(self.0)
+    }
+}
+
+#[test]
+fn the_answer_is_the_one_of_the_destinations_sockets() {
+    let s = snap();
+    let flow = |listens: bool, f: Flow| {
+        let t = trace_flow(&s, &Sockets(listens), "fx.bbox2", ip("10.0.0.2"), None, f);
+        assert_eq!(
+            t.disposition,
+            Disposition::Delivered,
+            "{}",
+            render(&t, true)
+        );
+        assert_eq!(t.listening, Some(listens));
+        assert_eq!(serde_json::to_value(&t).unwrap()["listening"], listens);
+        t
+    };
+    // TCP: a listening socket answers SYN-ACK, none RST; both come back.
+    let t = flow(true, Flow::Tcp(80));
+    assert_eq!(
+        t.hops.last().unwrap().action,
+        "10.0.0.2 is local: delivered to tcp port 80 (a socket listens)"
+    );
+    assert!(t.reply_hops[0].action.starts_with("reply (SYN-ACK): "));
+    assert!(render_minimal(&t).ends_with("(reply ttl 64)"));
+    let t = flow(false, Flow::Tcp(80));
+    assert!(t.reply_hops[0].action.starts_with("reply (RST): "));
+    // UDP: a bound socket takes the datagram and the kernel answers nothing.
+    let t = flow(true, Flow::Udp(53));
+    assert!(t.reply_hops.is_empty(), "{}", render(&t, true));
+    assert!(render_minimal(&t).ends_with("DELIVERED (taken by a socket)"));
+    assert!(render(&t, false).contains("where a socket takes it: nothing is predicted to answer"));
+    let t = flow(false, Flow::Udp(53));
+    assert_eq!(
+        t.hops.last().unwrap().action,
+        "10.0.0.2 is local: delivered to udp port 53 (no socket listens)"
+    );
+    assert!(t.reply_hops[0]
+        .action
+        .starts_with("reply (ICMP port unreachable): "));
+    // An echo is answered by the kernel whatever the sockets.
+    let t = trace_flow(
+        &s,
+        &Sockets(true),
+        "fx.bbox2",
+        ip("10.0.0.2"),
+        None,
+        Flow::Icmp,
+    );
+    assert_eq!(t.listening, None);
+    assert!(!t.reply_hops.is_empty());
+}
