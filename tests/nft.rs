@@ -548,27 +548,7 @@ networks = ["back"]
     assert_eq!(sysctl_in(&h2, "net.ipv4.ip_forward"), "0");
 
     // A TCP server in web on port 80 answers with the peer address it sees.
-    let server = std::process::Command::new("ip")
-        .args(["netns", "exec", &web, "python3", "-c", SERVER])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut server = Kill(server);
-    {
-        use std::io::BufRead;
-        let mut ready = String::new();
-        std::io::BufReader::new(server.0.stdout.as_mut().unwrap())
-            .read_line(&mut ready)
-            .unwrap();
-        assert_eq!(ready.trim(), "listening");
-    }
+    let server = Ready::spawn(&web, SERVER, "listening");
     let connect = |ns: &str, addr: &str, port: &str| {
         let o = std::process::Command::new("ip")
             .args(["netns", "exec", ns, "python3", "-c", CLIENT, addr, port])
@@ -689,20 +669,7 @@ networks = ["back"]
         (json!(h1), json!("icmp"))
     );
     // A UDP socket bound to web's port 53 takes the datagram: the kernel answers nothing.
-    let bound = std::process::Command::new("ip")
-        .args(["netns", "exec", &web, "python3", "-c", UDP_BOUND])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut bound = Kill(bound);
-    {
-        use std::io::BufRead;
-        let mut ready = String::new();
-        std::io::BufReader::new(bound.0.stdout.as_mut().unwrap())
-            .read_line(&mut ready)
-            .unwrap();
-        assert_eq!(ready.trim(), "bound");
-    }
+    let bound = Ready::spawn(&web, UDP_BOUND, "bound");
     assert!(udp_bound(&web), "ss lists no socket on web's udp 53");
     let v = traced("5353", "udp");
     assert_eq!(v["trace"]["listening"], json!(true), "{v}");
@@ -858,6 +825,35 @@ networks = ["back"]
         "the root namespace's ruleset changed"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A python3 script running in a namespace, started once it printed its ready word, and killed
+/// when dropped (a failing assertion too).
+struct Ready(std::process::Child);
+
+impl Ready {
+    fn spawn(ns: &str, script: &str, word: &str) -> Ready {
+        use std::io::BufRead;
+        let child = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "python3", "-c", script])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut me = Ready(child);
+        let mut ready = String::new();
+        std::io::BufReader::new(me.0.stdout.as_mut().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        assert_eq!(ready.trim(), word, "{script}");
+        me
+    }
+}
+
+impl Drop for Ready {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Accepts connections on port 80 and writes each peer's address back.

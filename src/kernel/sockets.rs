@@ -97,25 +97,17 @@ fn dump(family: u8, protocol: u8, states: StateFlags) -> io::Result<Vec<Listener
             match msg.payload {
                 NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => {
                     let id = &r.header.socket_id;
-                    out.push((
-                        r.header.state,
-                        id.destination_port,
-                        Listener {
+                    // UDP: bound, not connected to one peer (which takes only its peer's).
+                    if protocol == IPPROTO_TCP || id.destination_port == 0 {
+                        out.push(Listener {
                             addr: id.source_address,
                             port: id.source_port,
                             v6only: r.nlas.iter().any(|a| matches!(a, Nla::SkV6Only(true))),
                             ifindex: id.interface_id,
-                        },
-                    ));
+                        });
+                    }
                 }
-                NetlinkPayload::Done(_) => {
-                    return Ok(out
-                        .into_iter()
-                        // UDP: bound, not connected to one peer (which takes only its peer's).
-                        .filter(|(_, dport, _)| protocol == IPPROTO_TCP || *dport == 0)
-                        .map(|(_, _, l)| l)
-                        .collect());
-                }
+                NetlinkPayload::Done(_) => return Ok(out),
                 NetlinkPayload::Error(e) => {
                     return Err(e.to_io());
                 }
