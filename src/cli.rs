@@ -302,7 +302,7 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         /// Also send real pings and say whether the prediction and reality agree
         #[arg(long)]
         probe: bool,
-        /// Also listen on every device of the predicted path, both ways, while one more echo request crosses it, and mark each hop seen or NOT SEEN, with the TTL, 802.1Q tag and VXLAN tunnel seen there; where the packet is dropped, the kernel's drop reason (implies --probe)
+        /// Also listen on every device of the predicted path, both ways, while one more probe (an echo request, or the --proto SYN or datagram) crosses it, and mark each hop seen or NOT SEEN, with the TTL, 802.1Q tag and VXLAN tunnel seen there; where the packet is dropped, the kernel's drop reason (implies --probe)
         #[arg(long)]
         capture: bool,
         /// One line per namespace crossed

@@ -575,7 +575,8 @@ networks = ["back"]
     );
     // trace --proto predicts what those connections did: tcp 8080 is DNAT'd at h1's prerouting
     // and delivered to web's port 80 (where the server answered), tcp 80 ends at h1 itself
-    // (which refused it), udp 5353 goes to web's port 53; an echo is not rewritten.
+    // (which refused it), udp 5353 goes to web's port 53; an echo is not rewritten. With
+    // --capture (and so --probe) it sends a real SYN or datagram, hop by hop too.
     let traced = |port: &str, proto: &str| -> Value {
         let o = netlab(&[
             "trace",
@@ -585,6 +586,7 @@ networks = ["back"]
             proto,
             "--port",
             port,
+            "--capture",
             "--json",
         ]);
         assert!(o.status.success(), "{}", text(&o));
@@ -613,7 +615,7 @@ networks = ["back"]
         !String::from_utf8_lossy(&o.stdout).trim().is_empty()
     };
     assert!(!udp_bound(&web), "a socket is bound to web's udp 53");
-    for (proto, port, to, inner, listens, reply) in [
+    for (proto, port, to, inner, listens, reply, answer) in [
         (
             "tcp",
             "8080",
@@ -621,8 +623,17 @@ networks = ["back"]
             "tcp port 80",
             true,
             "reply (SYN-ACK): ",
+            "syn-ack",
         ),
-        ("tcp", "80", &h1, "tcp port 80", false, "reply (RST): "),
+        (
+            "tcp",
+            "80",
+            &h1,
+            "tcp port 80",
+            false,
+            "reply (RST): ",
+            "rst",
+        ),
         (
             "udp",
             "5353",
@@ -630,9 +641,47 @@ networks = ["back"]
             "udp port 53",
             false,
             "reply (ICMP port unreachable): ",
+            "port-unreachable",
         ),
     ] {
         let v = traced(port, proto);
+        // The real SYN (datagram) got what the python client got above (and what ss says):
+        // answered from h1's address, NAT undone; the last TTL-limited one too, after a time
+        // exceeded from h1 where it forwards to web.
+        assert_eq!(v["agree"], true, "{proto} {port}: {v}");
+        assert_eq!(
+            (
+                &v["probe"]["kind"],
+                &v["probe"]["from"],
+                &v["probe"]["port"]
+            ),
+            (
+                &json!(answer),
+                &json!("10.1.1.21"),
+                &json!(port.parse::<u16>().unwrap())
+            ),
+            "{proto} {port}: {v}"
+        );
+        let hops = v["probe_hops"].as_array().unwrap();
+        assert_eq!(hops.last().unwrap()["kind"], answer, "{v}");
+        assert_eq!(hops.last().unwrap()["namespace"], json!(to), "{v}");
+        assert_eq!(hops.len(), if to == &web { 2 } else { 1 }, "{v}");
+        // The capture saw the SYN (datagram) and its answer on every predicted device, from
+        // a port of its own, and h1's DNAT rewriting it.
+        let c = &v["capture"];
+        assert_eq!(c["agrees"], true, "{proto} {port}: {v}");
+        assert!(c["source_port"].as_u64().is_some_and(|p| p > 0), "{v}");
+        assert_eq!(c["id"], Value::Null, "{v}");
+        let rewrote = c["rewrites"].as_array().unwrap().iter().any(|r| {
+            r["kind"] == "request" && r["field"] == "destination" && r["namespace"] == json!(h1)
+        });
+        assert_eq!(rewrote, to == &web, "{v}");
+        let answered = v["trace"]["reply_hops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["observed"] == true);
+        assert!(answered, "{v}");
         assert_eq!(v["trace"]["delivered_to"], json!(to), "{proto} {port}: {v}");
         assert_eq!(
             (v["trace"]["proto"].as_str(), v["trace"]["port"].as_u64()),
@@ -674,16 +723,39 @@ networks = ["back"]
     let v = traced("5353", "udp");
     assert_eq!(v["trace"]["listening"], json!(true), "{v}");
     assert_eq!(v["trace"]["reply_hops"], json!([]), "{v}");
+    // Nothing answers, as predicted; the datagrams wait in the socket's receive queue (ss).
+    assert_eq!(
+        (&v["agree"], &v["probe"]["kind"]),
+        (&json!(true), &json!("none")),
+        "{v}"
+    );
+    assert_eq!(v["capture"]["agrees"], true, "{v}");
+    let queued = {
+        let o = std::process::Command::new("ss")
+            .args(["-N", &web, "-H", "-uln", "sport", "= :53"])
+            .output()
+            .expect("ss");
+        let line = String::from_utf8_lossy(&o.stdout).to_string();
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|q| q.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("ss: {line}"))
+    };
+    // Recv-Q is the memory the queued datagrams take, more than their payload.
+    assert!(
+        queued >= 2 * netlab::kernel::l4::UDP_PAYLOAD.len() as u64,
+        "the probes' datagrams are not queued (Recv-Q {queued})"
+    );
     assert!(
         end(&v).ends_with("delivered to udp port 53 (a socket listens)"),
         "{v}"
     );
     drop(bound);
-    // Bad usage: a port without a protocol, a protocol without a port, a probe of TCP.
+    // Bad usage: a port without a protocol, a protocol without a port, a sized TCP SYN.
     for args in [
         vec!["--port", "80"],
         vec!["--proto", "tcp"],
-        vec!["--proto", "tcp", "--port", "80", "--probe"],
+        vec!["--proto", "tcp", "--port", "80", "--size", "100"],
     ] {
         let mut all = vec!["trace", h2.as_str(), "10.1.1.21"];
         all.extend(args.iter().copied());
@@ -767,11 +839,20 @@ networks = ["back"]
             .position(|r| names(r, "iifname") == [iif] && names(r, "oifname") == [oif])
             .unwrap_or_else(|| panic!("no isolation rule {iif} -> {oif}: {isolation:?}"))
     };
-    for (from, to, iif, oif) in [
-        (&web, "172.31.0.2", &front, &back),
-        (&db, "172.30.0.2", &back, &front),
+    for (from, to, iif, oif, flow) in [
+        (&web, "172.31.0.2", &front, &back, &[][..]),
+        (&db, "172.30.0.2", &back, &front, &[][..]),
+        (
+            &web,
+            "172.31.0.2",
+            &front,
+            &back,
+            &["--proto", "tcp", "--port", "5432"][..],
+        ),
     ] {
-        let o = netlab(&["trace", from, to, "--capture", "--json"]);
+        let mut args = vec!["trace", from.as_str(), to, "--capture", "--json"];
+        args.extend(flow);
+        let o = netlab(&args);
         assert_eq!(o.status.code(), Some(1), "{}", text(&o));
         let v: Value = serde_json::from_slice(&o.stdout).expect("trace json");
         assert_eq!(v["trace"]["disposition"], "FILTERED", "{v}");
@@ -805,7 +886,11 @@ networks = ["back"]
             "{v}"
         );
         assert_eq!(v["agree"], true, "{v}");
-        assert_eq!(v["probe"]["received"], 0, "{v}");
+        if flow.is_empty() {
+            assert_eq!(v["probe"]["received"], 0, "{v}");
+        } else {
+            assert_eq!(v["probe"]["kind"], "none", "no SYN-ACK nor RST: {v}");
+        }
         // ip_forward answers a TTL of 1 before the forward hook: time exceeded from h1.
         assert_eq!(v["probe_hops"][0]["kind"], "time-exceeded", "{v}");
         assert_eq!(v["probe_hops"][0]["namespace"], json!(h1), "{v}");

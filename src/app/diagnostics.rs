@@ -535,13 +535,25 @@ pub struct TraceHow {
     pub detailed: bool,
     /// ICMP payload bytes, DF set.
     pub size: Option<u16>,
-    /// An echo, or a UDP datagram or TCP SYN to a port (prediction only).
+    /// An echo, or a UDP datagram or TCP SYN to a port.
     pub flow: crate::trace::Flow,
     pub json: bool,
 }
 
+/// The transport and port of a TCP or UDP flow; None for an echo.
+fn transport(flow: crate::trace::Flow) -> Option<(crate::kernel::l4::Proto, u16)> {
+    use crate::kernel::l4::Proto;
+    match flow {
+        crate::trace::Flow::Icmp => None,
+        crate::trace::Flow::Udp(p) => Some((Proto::Udp, p)),
+        crate::trace::Flow::Tcp(p) => Some((Proto::Tcp, p)),
+    }
+}
+
 /// `trace --capture`: a packet socket on every device of the predicted path, both ways, one
-/// echo request with an identifier of its own, and each hop of `t` marked with what was seen.
+/// probe told apart from any other packet (an echo request with an identifier of its own, a
+/// TCP SYN or UDP datagram from a port of its own), and each hop of `t` marked with what was
+/// seen.
 fn capture_probe(
     snap: &observe::Snapshot,
     t: &mut crate::trace::Trace,
@@ -549,7 +561,7 @@ fn capture_probe(
     dst: std::net::Ipv4Addr,
     size: Option<u16>,
 ) -> Result<crate::trace::capture::Observed> {
-    use crate::kernel::{capture, drops, icmp};
+    use crate::kernel::{capture, drops, icmp, l4};
     use crate::trace::capture as judged;
     use std::os::unix::fs::MetadataExt;
     let devices = judged::devices(t);
@@ -577,18 +589,30 @@ fn capture_probe(
     inodes.dedup();
     let watch = drops::DropWatch::start(&inodes.iter().map(|(i, _)| *i).collect::<Vec<_>>());
     let taps = capture::Taps::open(&points)?;
-    let id = icmp::fresh_id();
     let asked = std::time::Instant::now();
-    icmp::ping_in(
-        src_path,
-        dst.into(),
-        icmp::PingOptions {
-            count: 1,
-            size,
-            id: Some(id),
-            ..Default::default()
-        },
-    )?;
+    let mark = match transport(t.flow) {
+        None => {
+            let id = icmp::fresh_id();
+            icmp::ping_in(
+                src_path,
+                dst.into(),
+                icmp::PingOptions {
+                    count: 1,
+                    size,
+                    id: Some(id),
+                    ..Default::default()
+                },
+            )?;
+            judged::Mark::Echo(id)
+        }
+        Some((proto, port)) => {
+            let a = l4::probe(src_path, proto, dst, port, None, ONE_SECOND, None)?;
+            match proto {
+                l4::Proto::Udp => judged::Mark::Udp(a.source_port),
+                l4::Proto::Tcp => judged::Mark::Tcp(a.source_port),
+            }
+        }
+    };
     // A reply is read after every tap on its way has queued it; a frame still in a softirq on
     // the other CPU (an ICMP error's way back, say) gets a moment more.
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -596,7 +620,7 @@ fn capture_probe(
     drop(taps);
     let find = |dropped: &[drops::Dropped]| {
         dropped.iter().find_map(|d| {
-            let packet = judged::parse_dropped(&d.data, id)?;
+            let packet = judged::parse_dropped(&d.data, mark)?;
             let namespace = inodes.iter().find(|(i, _)| *i == d.netns)?.1.clone();
             let device = snap
                 .namespace(&namespace)
@@ -638,7 +662,7 @@ fn capture_probe(
     let seen: Vec<judged::Seen> = frames
         .into_iter()
         .filter_map(|f| {
-            let packet = judged::parse(&f.data, f.vlan, id)?;
+            let packet = judged::parse(&f.data, f.vlan, mark)?;
             let (namespace, device) = devices[f.tap].clone();
             Some(judged::Seen {
                 namespace,
@@ -649,9 +673,21 @@ fn capture_probe(
             })
         })
         .collect();
-    let mut observed = judged::judge(t, &seen, id, devices.len());
+    let mut observed = judged::judge(t, &seen, mark, devices.len());
     (observed.drop, observed.drop_watch) = (drop, drop_watch);
     Ok(observed)
+}
+
+const ONE_SECOND: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What `trace --probe` sent end to end, and what came back.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+enum Probed {
+    /// Echo requests, as ping sends them.
+    Ping(crate::kernel::icmp::PingResult),
+    /// A TCP SYN or a UDP datagram.
+    Transport(crate::kernel::l4::Answer),
 }
 
 pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
@@ -714,17 +750,34 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
     } else {
         None
     };
-    let probed = if probe {
-        Some(crate::kernel::icmp::ping_in(
+    let l4 = transport(flow);
+    let probed = match (probe, l4) {
+        (false, _) => None,
+        (true, None) => Some(Probed::Ping(crate::kernel::icmp::ping_in(
             src_path,
             dst.into(),
             crate::kernel::icmp::PingOptions {
                 size,
                 ..Default::default()
             },
-        )?)
-    } else {
-        None
+        )?)),
+        (true, Some((proto, port))) => {
+            // An answer predicted: up to the patience of a check (TCP resends its SYN, a UDP
+            // datagram is sent again each second); silence predicted: a second.
+            let answered = t.disposition == crate::trace::Disposition::Delivered
+                && !(proto == crate::kernel::l4::Proto::Udp && t.listening == Some(true));
+            let (timeout, resend) = if answered {
+                (
+                    crate::kernel::icmp::EXPECTED_REPLY_PATIENCE,
+                    (proto == crate::kernel::l4::Proto::Udp).then_some(ONE_SECOND),
+                )
+            } else {
+                (ONE_SECOND, None)
+            };
+            Some(Probed::Transport(crate::kernel::l4::probe(
+                src_path, proto, dst, port, None, timeout, resend,
+            )?))
+        }
     };
     // Hop by hop: TTL 1..=routers+1; each answer must come from the predicted router's
     // namespace (time exceeded), and the last from the destination (echo reply). These are
@@ -735,13 +788,21 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
     };
     let mut hop_probes = Vec::new();
     if probe {
+        let wait = std::time::Duration::from_millis(700);
         for k in 1..=(crate::trace::routers(&routed).len() as u8 + 1) {
-            let p = crate::kernel::icmp::probe_ttl(
-                src_path,
-                dst.into(),
-                k,
-                std::time::Duration::from_millis(700),
-            )?;
+            let p = match l4 {
+                None => crate::kernel::icmp::probe_ttl(src_path, dst.into(), k, wait)?,
+                Some((proto, port)) => {
+                    let a =
+                        crate::kernel::l4::probe(src_path, proto, dst, port, Some(k), wait, None)?;
+                    crate::kernel::icmp::TtlProbe {
+                        ttl: k,
+                        kind: a.kind,
+                        from: a.from,
+                        error: a.error,
+                    }
+                }
+            };
             hop_probes.push(crate::trace::probe::judge(&snap, &routed, &p));
         }
     }
@@ -764,9 +825,16 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
         _ => p.mtu == t.mtu,
     };
     let captured_agrees = observed.as_ref().is_none_or(|o| o.agrees);
-    let agree = probed
-        .as_ref()
-        .map(|p| hops_agree && captured_agrees && (p.received > 0) == delivered && same_mtu(p));
+    let agree = probed.as_ref().map(|p| {
+        hops_agree
+            && captured_agrees
+            && match p {
+                Probed::Ping(p) => (p.received > 0) == delivered && same_mtu(p),
+                Probed::Transport(a) => {
+                    crate::trace::probe::answer_agrees(&t, delivered, &a.kind, a.from)
+                }
+            }
+    });
     // Exit 0 only for a ping that would be delivered (and, with --probe, is), as `check` does.
     let status = || -> Result<()> {
         if delivered && agree != Some(false) {
@@ -812,7 +880,43 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
     if let Some(o) = &observed {
         println!("{}", crate::trace::capture::render(o));
     }
-    if let (Some(p), Some(ok)) = (&probed, agree) {
+    if let (Some(Probed::Transport(a)), Some(ok)) = (&probed, agree) {
+        let what = match a.kind.as_str() {
+            "syn-ack" => "SYN-ACK".to_string(),
+            "rst" => "RST".to_string(),
+            "datagram" => "a datagram".to_string(),
+            "port-unreachable" => "port unreachable".to_string(),
+            "none" => "no answer".to_string(),
+            other => other.replace('-', " "),
+        };
+        let from = a.from.map(|f| format!(" from {f}")).unwrap_or_default();
+        let detail = a
+            .what
+            .as_ref()
+            .or(a.error.as_ref())
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
+        let rtt = a.rtt_ms.map(|r| format!(", {r:.1} ms")).unwrap_or_default();
+        let got = format!(
+            "{what}{from}{detail} ({} port {} from port {}{rtt})",
+            if a.proto == crate::kernel::l4::Proto::Tcp {
+                "tcp"
+            } else {
+                "udp"
+            },
+            a.port,
+            a.source_port
+        );
+        if ok {
+            println!(
+                "probe: {got}: agrees with the prediction ({})",
+                crate::trace::probe::expected_answer(&t, delivered)
+            );
+        } else {
+            println!("probe: {got}: DISAGREES with the prediction {} ({}): a bug in netlab's model or a kernel feature it does not know", t.disposition.as_str(), crate::trace::probe::expected_answer(&t, delivered));
+        }
+    }
+    if let (Some(Probed::Ping(p)), Some(ok)) = (&probed, agree) {
         let got = if p.received > 0 {
             format!(
                 "reachable ({}/{}, ttl {})",

@@ -209,9 +209,9 @@ fn dispatch(cmd: Command) -> Result<()> {
                 }
                 _ => return Err(BadInput("--proto udp|tcp needs --port N".into()).into()),
             };
-            if flow != crate::trace::Flow::Icmp && (probe || capture || size.is_some()) {
+            if flow != crate::trace::Flow::Icmp && size.is_some() {
                 return Err(BadInput(format!(
-                    "--proto {} is a prediction only: --probe, --capture and --size send ICMP echo requests",
+                    "--size sizes an ICMP echo request (ping -M do -s N); --proto {} sends a TCP SYN or a UDP datagram",
                     if matches!(flow, crate::trace::Flow::Udp(_)) { "udp" } else { "tcp" }
                 ))
                 .into());

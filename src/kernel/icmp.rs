@@ -264,15 +264,7 @@ fn hear(pkt: &[u8]) -> Option<Heard> {
             // RFC 1191: "fragmentation needed" carries the next hop's MTU in bytes 6-7.
             let mtu =
                 ((typ, code) == (3, 4)).then(|| u32::from(u16::from_be_bytes([icmp[6], icmp[7]])));
-            let what = match (typ, code) {
-                (11, _) => "time to live exceeded".to_string(),
-                (3, 0) => "network unreachable".into(),
-                (3, 1) => "host unreachable".into(),
-                (3, 3) => "port unreachable".into(),
-                (3, 4) => format!("fragmentation needed (mtu = {})", mtu.unwrap_or(0)),
-                (3, 13) => "communication administratively prohibited".into(),
-                _ => "destination unreachable".into(),
-            };
+            let what = icmp4_words(typ, code, mtu);
             Some(Heard::Error {
                 src: src.into(),
                 dst: dst.into(),
@@ -285,6 +277,20 @@ fn hear(pkt: &[u8]) -> Option<Heard> {
             })
         }
         _ => None,
+    }
+}
+
+/// An ICMP error (type 3 or 11, and its code) in ping's words; `mtu`: what a "fragmentation
+/// needed" carries.
+pub(crate) fn icmp4_words(typ: u8, code: u8, mtu: Option<u32>) -> String {
+    match (typ, code) {
+        (11, _) => "time to live exceeded".to_string(),
+        (3, 0) => "network unreachable".into(),
+        (3, 1) => "host unreachable".into(),
+        (3, 3) => "port unreachable".into(),
+        (3, 4) => format!("fragmentation needed (mtu = {})", mtu.unwrap_or(0)),
+        (3, 13) => "communication administratively prohibited".into(),
+        _ => "destination unreachable".into(),
     }
 }
 
@@ -820,7 +826,7 @@ fn sweep_socket(ns_path: &Path, targets: usize) -> io::Result<Socket> {
 }
 
 /// setsockopt(2) with a plain value (an integer, or an array of them as ICMP6_FILTER takes).
-fn set_opt<T: Copy>(
+pub(crate) fn set_opt<T: Copy>(
     sock: &Socket,
     level: libc::c_int,
     name: libc::c_int,

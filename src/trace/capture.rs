@@ -1,6 +1,6 @@
 //! `trace --capture`, judged: what the packet sockets on the predicted devices saw of one
-//! probe (an echo request with its own identifier, its reply, an ICMP error quoting it),
-//! hop by hop against the prediction. Pure: the frames come from `kernel::capture`.
+//! probe (an echo request with its own identifier, or a TCP SYN or UDP datagram from its own
+//! source port; its reply; an ICMP error quoting it), hop by hop against the prediction. Pure: the frames come from `kernel::capture`.
 //!
 //! A hop is observed where its devices are: the device it came in on (a frame the device
 //! received) and the one it leaves by (a frame the device sent). A frame on an underlay NIC
@@ -9,10 +9,32 @@
 
 use std::net::Ipv4Addr;
 
-use etherparse::{Icmpv4Type, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use etherparse::{
+    Icmpv4Type, IpNumber, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TransportSlice,
+};
 use serde::Serialize;
 
 use super::{is_forwarding, Hop, Trace};
+
+/// What tells the probe's packets apart from every other: an echo's identifier, or the
+/// source port of a TCP SYN or a UDP datagram (its answer goes to that port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Echo(u16),
+    Udp(u16),
+    Tcp(u16),
+}
+
+impl Mark {
+    /// "echo id 7", "tcp source port 40000".
+    pub fn describe(self) -> String {
+        match self {
+            Mark::Echo(id) => format!("echo id {id}"),
+            Mark::Udp(p) => format!("udp source port {p}"),
+            Mark::Tcp(p) => format!("tcp source port {p}"),
+        }
+    }
+}
 
 /// What a frame carried of the probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,6 +71,9 @@ pub struct Packet {
     /// An ICMP error's type and code, in words ("fragmentation needed, mtu 1350").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A TCP probe's flags: "SYN", "SYN-ACK" or "RST".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<&'static str>,
     /// The IP length of the packet.
     pub len: u16,
 }
@@ -111,8 +136,14 @@ pub struct Lost {
 /// The capture's verdict over the whole path.
 #[derive(Debug, Clone, Serialize)]
 pub struct Observed {
-    /// The probe's ICMP identifier.
-    pub id: u16,
+    #[serde(skip)]
+    pub mark: Mark,
+    /// The echo's ICMP identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u16>,
+    /// A TCP or UDP probe's source port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_port: Option<u16>,
     /// How many devices were listened on.
     pub devices: usize,
     /// The first place on the way where the prediction says the packet passes and nothing
@@ -154,17 +185,17 @@ pub struct Drop {
 }
 
 /// What the first bytes at a dropped skb's data (`data`: an Ethernet or an IP header, as the
-/// drop point has it) say about the probe with identifier `id`, if anything.
-pub fn parse_dropped(data: &[u8], id: u16) -> Option<Packet> {
-    parse(data, None, id).or_else(|| {
+/// drop point has it) say about the probe `mark`, if anything.
+pub fn parse_dropped(data: &[u8], mark: Mark) -> Option<Packet> {
+    parse(data, None, mark).or_else(|| {
         let p = LaxSlicedPacket::from_ip(data).ok()?;
-        parse_ip(&p, id)
+        parse_ip(&p, mark)
     })
 }
 
 /// What the frame `data` (from its Ethernet header; `vlan` a tag the device took out of it)
-/// says about the probe with identifier `id`, if anything.
-pub fn parse(data: &[u8], vlan: Option<u16>, id: u16) -> Option<Packet> {
+/// says about the probe `mark`, if anything.
+pub fn parse(data: &[u8], vlan: Option<u16>, mark: Mark) -> Option<Packet> {
     let p = LaxSlicedPacket::from_ethernet(data).ok()?;
     let tag = vlan.or_else(|| {
         p.link_exts.iter().find_map(|e| match e {
@@ -172,12 +203,29 @@ pub fn parse(data: &[u8], vlan: Option<u16>, id: u16) -> Option<Packet> {
             _ => None,
         })
     });
-    let mut packet = parse_ip(&p, id)?;
+    let mut packet = parse_ip(&p, mark)?;
     packet.vlan = packet.vlan.or(tag);
     Some(packet)
 }
 
-fn parse_ip(p: &LaxSlicedPacket, id: u16) -> Option<Packet> {
+/// The probe a packet quoted by an ICMP error (its IP header and first 8 bytes) was: an echo
+/// request's identifier, or a TCP or UDP source port.
+fn quoted(payload: &[u8]) -> Option<Mark> {
+    let q = LaxSlicedPacket::from_ip(payload).ok()?;
+    let Some(LaxNetSlice::Ipv4(ip)) = &q.net else {
+        return None;
+    };
+    let b = ip.payload().payload;
+    let two = |at: usize| Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]));
+    match ip.payload_ip_number() {
+        IpNumber::ICMP if b.first() == Some(&8) => Some(Mark::Echo(two(4)?)),
+        IpNumber::UDP => Some(Mark::Udp(two(0)?)),
+        IpNumber::TCP => Some(Mark::Tcp(two(0)?)),
+        _ => None,
+    }
+}
+
+fn parse_ip(p: &LaxSlicedPacket, mark: Mark) -> Option<Packet> {
     let Some(LaxNetSlice::Ipv4(ip)) = &p.net else {
         return None;
     };
@@ -190,33 +238,60 @@ fn parse_ip(p: &LaxSlicedPacket, id: u16) -> Option<Packet> {
         vlan: None,
         vxlan: None,
         error,
+        tcp: None,
         len: h.total_len(),
     };
     match p.transport.as_ref()? {
         TransportSlice::Icmpv4(icmp) => match icmp.icmp_type() {
-            Icmpv4Type::EchoRequest(e) if e.id == id => Some(packet(Kind::Request, None)),
-            Icmpv4Type::EchoReply(e) if e.id == id => Some(packet(Kind::Reply, None)),
-            t @ (Icmpv4Type::DestinationUnreachable(_) | Icmpv4Type::TimeExceeded(_)) => {
-                let quoted = LaxSlicedPacket::from_ip(icmp.payload()).ok()?;
-                match quoted.transport.as_ref()? {
-                    TransportSlice::Icmpv4(q) => match q.icmp_type() {
-                        Icmpv4Type::EchoRequest(e) if e.id == id => {
-                            Some(packet(Kind::Error, Some(icmp_error(&t))))
-                        }
-                        _ => None,
-                    },
-                    _ => None,
-                }
+            Icmpv4Type::EchoRequest(e) if mark == Mark::Echo(e.id) => {
+                Some(packet(Kind::Request, None))
+            }
+            Icmpv4Type::EchoReply(e) if mark == Mark::Echo(e.id) => Some(packet(Kind::Reply, None)),
+            t @ (Icmpv4Type::DestinationUnreachable(_) | Icmpv4Type::TimeExceeded(_))
+                if quoted(icmp.payload()) == Some(mark) =>
+            {
+                use etherparse::icmpv4::DestUnreachableHeader as D;
+                // A UDP datagram's answer from a port nothing is bound to: the reply.
+                let kind = match (mark, &t) {
+                    (Mark::Udp(_), Icmpv4Type::DestinationUnreachable(D::Port)) => Kind::Reply,
+                    _ => Kind::Error,
+                };
+                Some(packet(kind, Some(icmp_error(&t))))
             }
             _ => None,
         },
+        TransportSlice::Tcp(tcp) => {
+            let flags = (tcp.syn(), tcp.ack(), tcp.rst());
+            match flags {
+                (true, false, false) if mark == Mark::Tcp(tcp.source_port()) => Some(Packet {
+                    tcp: Some("SYN"),
+                    ..packet(Kind::Request, None)
+                }),
+                (true, true, false) | (_, _, true) if mark == Mark::Tcp(tcp.destination_port()) => {
+                    Some(Packet {
+                        tcp: Some(if tcp.rst() { "RST" } else { "SYN-ACK" }),
+                        ..packet(Kind::Reply, None)
+                    })
+                }
+                _ => None,
+            }
+        }
         TransportSlice::Udp(udp) => {
-            // VXLAN (RFC 7348): flags with I set, 24-bit VNI, then the inner Ethernet frame.
             let v = udp.payload();
+            // The probe (its port and its payload: a VXLAN packet's outer source port may be
+            // the same number), or a datagram answering it.
+            if mark == Mark::Udp(udp.source_port()) && v.starts_with(crate::kernel::l4::UDP_PAYLOAD)
+            {
+                return Some(packet(Kind::Request, None));
+            }
+            if mark == Mark::Udp(udp.destination_port()) {
+                return Some(packet(Kind::Reply, None));
+            }
+            // VXLAN (RFC 7348): flags with I set, 24-bit VNI, then the inner Ethernet frame.
             if v.len() < 8 || v[0] & 0x08 == 0 {
                 return None;
             }
-            let mut inner = parse(&v[8..], None, id)?;
+            let mut inner = parse(&v[8..], None, mark)?;
             inner.vxlan = Some(Vxlan {
                 vni: u32::from_be_bytes([0, v[4], v[5], v[6]]),
                 src: h.source_addr(),
@@ -287,7 +362,7 @@ pub fn devices(t: &Trace) -> Vec<(String, String)> {
 ///
 /// A failing trace's last hop is where the prediction stops the packet: that hop's devices are
 /// reported, but not expected to have seen it.
-pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed {
+pub fn judge(t: &mut Trace, seen: &[Seen], mark: Mark, devices: usize) -> Observed {
     let delivered = t.disposition == super::Disposition::Delivered;
     // Nobody answers ARP: the hops after `held_at` are the ARP request's way, and the echo
     // request itself waits in the neighbour queue of the hop that routed it (the source's,
@@ -376,8 +451,14 @@ pub fn judge(t: &mut Trace, seen: &[Seen], id: u16, devices: usize) -> Observed 
             )
         })
         .collect();
+    let (id, source_port) = match mark {
+        Mark::Echo(id) => (Some(id), None),
+        Mark::Udp(p) | Mark::Tcp(p) => (None, Some(p)),
+    };
     Observed {
+        mark,
         id,
+        source_port,
         devices,
         lost_at,
         stops_at: match held_at {
@@ -450,6 +531,9 @@ pub fn annotate(h: &Hop) -> String {
             None => format!("NOT SEEN {} {}", s.direction, s.device),
             Some(p) => {
                 let mut what = format!("ttl {}", p.ttl);
+                if let Some(f) = p.tcp {
+                    what.push_str(&format!(", {f}"));
+                }
                 if p.ttl != s.expected_ttl {
                     what.push_str(&format!(" (predicted {})", s.expected_ttl));
                 }
@@ -480,8 +564,8 @@ pub fn annotate(h: &Hop) -> String {
 pub fn render(o: &Observed) -> String {
     let mut out = match (&o.lost_at, o.agrees) {
         (Some(l), _) => format!(
-            "capture (echo id {}, {} devices): the {} is NOT SEEN at hop {} ({} {} {}), where the prediction passes it",
-            o.id,
+            "capture ({}, {} devices): the {} is NOT SEEN at hop {} ({} {} {}), where the prediction passes it",
+            o.mark.describe(),
             o.devices,
             if l.kind == Kind::Request { "request" } else { "reply" },
             l.hop,
@@ -491,21 +575,24 @@ pub fn render(o: &Observed) -> String {
         ),
         (None, true) => match o.stops_at {
             Some(0) => format!(
-                "capture (echo id {}, {} devices): the request never left the source, as predicted: it waited for an ARP answer that never came",
-                o.id, o.devices
+                "capture ({}, {} devices): the request never left the source, as predicted: it waited for an ARP answer that never came",
+                o.mark.describe(),
+                o.devices
             ),
             Some(n) => format!(
-                "capture (echo id {}, {} devices): seen on every device predicted before hop {n}, in order, with the TTL predicted; hop {n} is where the prediction stops it",
-                o.id, o.devices
+                "capture ({}, {} devices): seen on every device predicted before hop {n}, in order, with the TTL predicted; hop {n} is where the prediction stops it",
+                o.mark.describe(),
+                o.devices
             ),
             None => format!(
-                "capture (echo id {}, {} devices): seen on every device predicted, in order, with the TTL predicted",
-                o.id, o.devices
+                "capture ({}, {} devices): seen on every device predicted, in order, with the TTL predicted",
+                o.mark.describe(),
+                o.devices
             ),
         },
         (None, false) => format!(
-            "capture (echo id {}, {} devices): seen everywhere predicted, but {}",
-            o.id,
+            "capture ({}, {} devices): seen everywhere predicted, but {}",
+            o.mark.describe(),
             o.devices,
             if o.in_order {
                 "with another TTL than predicted"
@@ -581,15 +668,20 @@ mod tests {
     #[test]
     fn an_echo_of_ours_is_found_and_others_are_not() {
         let f = echo(0x1234, 63, None);
-        let p = parse(&f, None, 0x1234).unwrap();
+        let p = parse(&f, None, Mark::Echo(0x1234)).unwrap();
         assert_eq!(
             (p.kind, p.ttl, p.len, p.vlan),
             (Kind::Request, 63, 84, None)
         );
-        assert_eq!(parse(&f, None, 0x1235), None);
-        assert_eq!(parse(&f, Some(10), 0x1234).unwrap().vlan, Some(10));
+        assert_eq!(parse(&f, None, Mark::Echo(0x1235)), None);
         assert_eq!(
-            parse(&echo(7, 64, Some(20)), None, 7).unwrap().vlan,
+            parse(&f, Some(10), Mark::Echo(0x1234)).unwrap().vlan,
+            Some(10)
+        );
+        assert_eq!(
+            parse(&echo(7, 64, Some(20)), None, Mark::Echo(7))
+                .unwrap()
+                .vlan,
             Some(20)
         );
     }
@@ -600,12 +692,19 @@ mod tests {
         // skb->data at the MAC header (a device's transmit), or at the IP header (a queued
         // neighbour, a netfilter hook), cut to the bytes the kernel hands over.
         assert_eq!(
-            parse_dropped(&f[..96.min(f.len())], 0x4242).unwrap().kind,
+            parse_dropped(&f[..96.min(f.len())], Mark::Echo(0x4242))
+                .unwrap()
+                .kind,
             Kind::Request
         );
-        assert_eq!(parse_dropped(&f[14..14 + 40], 0x4242).unwrap().ttl, 64);
-        assert_eq!(parse_dropped(&f[14..], 0x4243), None);
-        assert_eq!(parse_dropped(&[0u8; 96], 0x4242), None);
+        assert_eq!(
+            parse_dropped(&f[14..14 + 40], Mark::Echo(0x4242))
+                .unwrap()
+                .ttl,
+            64
+        );
+        assert_eq!(parse_dropped(&f[14..], Mark::Echo(0x4243)), None);
+        assert_eq!(parse_dropped(&[0u8; 96], Mark::Echo(0x4242)), None);
     }
 
     #[test]
@@ -619,7 +718,7 @@ mod tests {
             .udp(40000, 4789)
             .write(&mut f, &vx)
             .unwrap();
-        let p = parse(&f, None, 9).unwrap();
+        let p = parse(&f, None, Mark::Echo(9)).unwrap();
         assert_eq!(p.src, Ipv4Addr::new(10, 0, 0, 2));
         let x = p.vxlan.unwrap();
         assert_eq!((x.vni, x.port), (256, 4789));
@@ -640,9 +739,115 @@ mod tests {
             ))
             .write(&mut f, quoted)
             .unwrap();
-        let p = parse(&f, None, 5).unwrap();
+        let p = parse(&f, None, Mark::Echo(5)).unwrap();
         assert_eq!(p.kind, Kind::Error);
         assert_eq!(p.error.as_deref(), Some("fragmentation needed, mtu 1350"));
-        assert_eq!(parse(&f, None, 6), None);
+        assert_eq!(parse(&f, None, Mark::Echo(6)), None);
+    }
+
+    #[test]
+    fn a_tcp_probe_is_its_syn_and_the_syn_ack_or_rst_to_its_port() {
+        let tcp = |sport: u16, dport: u16, syn: bool, ack: bool, rst: bool| {
+            let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+                .ipv4([10, 0, 0, 2], [10, 1, 1, 21], 64)
+                .tcp(sport, dport, 1, 64240);
+            let b = if syn { b.syn() } else { b };
+            let b = if ack { b.ack(1) } else { b };
+            let b = if rst { b.rst() } else { b };
+            let mut f = Vec::new();
+            b.write(&mut f, &[]).unwrap();
+            f
+        };
+        let m = Mark::Tcp(40000);
+        let syn = parse(&tcp(40000, 8080, true, false, false), None, m).unwrap();
+        assert_eq!((syn.kind, syn.tcp), (Kind::Request, Some("SYN")));
+        let back = parse(&tcp(80, 40000, true, true, false), None, m).unwrap();
+        assert_eq!((back.kind, back.tcp), (Kind::Reply, Some("SYN-ACK")));
+        let rst = parse(&tcp(80, 40000, false, true, true), None, m).unwrap();
+        assert_eq!((rst.kind, rst.tcp), (Kind::Reply, Some("RST")));
+        assert_eq!(
+            parse(&tcp(40000, 8080, false, true, false), None, m),
+            None,
+            "its ACK"
+        );
+        assert_eq!(parse(&tcp(40001, 8080, true, false, false), None, m), None);
+        assert_eq!(
+            parse(
+                &tcp(40000, 8080, true, false, false),
+                None,
+                Mark::Udp(40000)
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_udp_probe_is_its_datagram_and_the_port_unreachable_quoting_it() {
+        let mut req = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 2], [10, 1, 1, 21], 64)
+            .udp(50000, 53)
+            .write(&mut req, crate::kernel::l4::UDP_PAYLOAD)
+            .unwrap();
+        let m = Mark::Udp(50000);
+        assert_eq!(parse(&req, None, m).unwrap().kind, Kind::Request);
+        // The same source port with another payload: a VXLAN packet's outer header, say.
+        let mut other = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 2], [10, 1, 1, 21], 64)
+            .udp(50000, 53)
+            .write(&mut other, b"\0\0\0\0\0\0\0\0")
+            .unwrap();
+        assert_eq!(parse(&other, None, m), None);
+        let error = |typ| {
+            let mut f = Vec::new();
+            PacketBuilder::ethernet2([1; 6], [2; 6])
+                .ipv4([10, 1, 1, 21], [10, 0, 0, 2], 64)
+                .icmpv4(typ)
+                .write(&mut f, &req[14..14 + 28])
+                .unwrap();
+            f
+        };
+        let pu = parse(
+            &error(Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::Port,
+            )),
+            None,
+            m,
+        )
+        .unwrap();
+        assert_eq!(
+            (pu.kind, pu.error.as_deref()),
+            (Kind::Reply, Some("port unreachable"))
+        );
+        let te = parse(
+            &error(Icmpv4Type::TimeExceeded(
+                etherparse::icmpv4::TimeExceededCode::TtlExceededInTransit,
+            )),
+            None,
+            m,
+        )
+        .unwrap();
+        assert_eq!(te.kind, Kind::Error);
+        assert_eq!(parse(&te_bytes_other_port(), None, m), None);
+    }
+
+    /// A time exceeded quoting a UDP datagram from another port.
+    fn te_bytes_other_port() -> Vec<u8> {
+        let mut req = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 2], [10, 1, 1, 21], 64)
+            .udp(50001, 53)
+            .write(&mut req, crate::kernel::l4::UDP_PAYLOAD)
+            .unwrap();
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .icmpv4(Icmpv4Type::TimeExceeded(
+                etherparse::icmpv4::TimeExceededCode::TtlExceededInTransit,
+            ))
+            .write(&mut f, &req[14..14 + 28])
+            .unwrap();
+        f
     }
 }

@@ -1,12 +1,13 @@
-//! `trace --probe`, hop by hop: what an echo request sent with TTL k should get back according
-//! to a [`Trace`] (time exceeded from the k-th router, the echo reply past the last, or nothing),
-//! compared with what really came back. Pure: the probe itself is sent by the caller.
+//! `trace --probe`, hop by hop: what a probe sent with TTL k should get back according to a
+//! [`Trace`] (time exceeded from the k-th router; past the last, the destination's answer: an
+//! echo reply, a TCP SYN-ACK or RST, a UDP port unreachable; or nothing), compared with what
+//! really came back. Pure: the probe itself is sent by the caller.
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use serde::Serialize;
 
-use super::{Disposition, Hop, Trace};
+use super::{Disposition, Flow, Hop, Trace};
 use crate::kernel::icmp::TtlProbe;
 use crate::observe::Snapshot;
 
@@ -14,7 +15,8 @@ use crate::observe::Snapshot;
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ProbeHop {
     pub ttl: u8,
-    /// What came back: "echo-reply", "time-exceeded", "unreachable" or "none".
+    /// What came back: "echo-reply", "syn-ack", "rst", "datagram", "port-unreachable",
+    /// "time-exceeded", "unreachable" or "none".
     pub kind: String,
     /// Who sent it.
     pub from: Option<IpAddr>,
@@ -73,22 +75,29 @@ pub fn judge(snap: &Snapshot, t: &Trace, got: &TtlProbe) -> ProbeHop {
     let expected_namespace = router.map(|h| h.namespace.clone());
     let expected_from = router.and_then(|h| address_on(snap, &h.namespace, h.in_dev.as_deref()));
     let src_lab = snap.namespace(&t.from).and_then(|n| n.lab.as_deref());
-    let namespace = got
-        .from
-        .and_then(|ip| holder(snap, ip, expected_namespace.as_deref(), src_lab));
-    let expected = match (&expected_namespace, delivered) {
-        (Some(r), _) => format!(
+    // The destination's answer comes from the namespace it was delivered to, whose address
+    // NAT may have hidden (a published port's container answers as its host).
+    let from_destination = expected_namespace.is_none()
+        && delivered
+        && got.from == Some(IpAddr::V4(t.to))
+        && got.kind != "time-exceeded";
+    let namespace = match &t.delivered_to {
+        Some(d) if from_destination => Some(d.clone()),
+        _ => got
+            .from
+            .and_then(|ip| holder(snap, ip, expected_namespace.as_deref(), src_lab)),
+    };
+    let expected = match &expected_namespace {
+        Some(r) => format!(
             "time exceeded from {r}{}",
             expected_from.map(|a| format!(" ({a})")).unwrap_or_default()
         ),
-        (None, true) => "echo reply from the destination".to_string(),
-        (None, false) => "no reply".to_string(),
+        None => expected_answer(t, delivered),
     };
     let agrees = match (&expected_namespace, got.kind.as_str()) {
         (Some(r), "time-exceeded") => namespace.as_deref() == Some(r.as_str()),
         (Some(_), _) => false,
-        (None, "echo-reply") => delivered,
-        (None, _) => !delivered,
+        (None, kind) => answer_agrees(t, delivered, kind, got.from),
     };
     ProbeHop {
         ttl: got.ttl,
@@ -103,11 +112,63 @@ pub fn judge(snap: &Snapshot, t: &Trace, got: &TtlProbe) -> ProbeHop {
     }
 }
 
+/// What the destination sends back to a probe that reaches it (`delivered`), in words: the
+/// echo reply; TCP's SYN-ACK where a socket listens, RST where none does; UDP's port
+/// unreachable where no socket is bound, nothing (or the application's answer) where one is.
+pub fn expected_answer(t: &Trace, delivered: bool) -> String {
+    let from = "from the destination";
+    match (t.flow, delivered, t.listening) {
+        (Flow::Icmp, true, _) => format!("echo reply {from}"),
+        (Flow::Icmp, false, _) => "no reply".into(),
+        (Flow::Tcp(_), true, Some(true)) => format!("SYN-ACK {from}"),
+        (Flow::Tcp(_), true, Some(false)) => format!("RST {from}"),
+        (Flow::Tcp(_), true, None) => format!("SYN-ACK or RST {from}"),
+        (Flow::Tcp(_), false, _) => "no SYN-ACK or RST".into(),
+        (Flow::Udp(_), true, Some(true)) => "no reply (a socket takes it), or its answer".into(),
+        (Flow::Udp(_), true, Some(false)) => format!("port unreachable {from}"),
+        (Flow::Udp(_), true, None) => {
+            format!("port unreachable {from}, or nothing if a socket takes it")
+        }
+        (Flow::Udp(_), false, _) => "no answer from the destination".into(),
+    }
+}
+
+/// Whether `kind` from `from` is what the destination answers by the prediction
+/// ([`expected_answer`]).
+pub fn answer_agrees(t: &Trace, delivered: bool, kind: &str, from: Option<IpAddr>) -> bool {
+    let port_unreachable = kind == "port-unreachable" && from == Some(IpAddr::V4(t.to));
+    match t.flow {
+        Flow::Icmp => (kind == "echo-reply") == delivered,
+        Flow::Tcp(_) => {
+            let answered = matches!(kind, "syn-ack" | "rst");
+            match (delivered, t.listening) {
+                (true, Some(true)) => kind == "syn-ack",
+                (true, Some(false)) => kind == "rst",
+                (true, None) => answered,
+                (false, _) => !answered,
+            }
+        }
+        Flow::Udp(_) => {
+            let taken = matches!(kind, "none" | "datagram");
+            match (delivered, t.listening) {
+                (true, Some(true)) => taken,
+                (true, Some(false)) => port_unreachable,
+                (true, None) => taken || port_unreachable,
+                (false, _) => kind != "datagram" && !port_unreachable,
+            }
+        }
+    }
+}
+
 /// "probe ttl 1: time exceeded from 172.16.10.254 (lab.vm-vpn), predicted time exceeded from
 /// lab.vm-vpn (172.16.10.254)", or "probe ttl 1: no reply, predicted ...  <-- DISAGREES".
 pub fn render_hop(h: &ProbeHop) -> String {
     let what = match h.kind.as_str() {
         "echo-reply" => "echo reply",
+        "syn-ack" => "SYN-ACK",
+        "rst" => "RST",
+        "datagram" => "a datagram",
+        "port-unreachable" => "port unreachable",
         "time-exceeded" => "time exceeded",
         "unreachable" => "destination unreachable",
         other => other,

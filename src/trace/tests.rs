@@ -567,6 +567,7 @@ fn sightings(t: &Trace, missing: Option<(&str, &str)>) -> Vec<capture::Seen> {
                         vlan: None,
                         vxlan: None,
                         error: None,
+                        tcp: None,
                         len: 84,
                     },
                 });
@@ -581,7 +582,7 @@ fn capture_marks_every_hop_and_names_the_first_device_that_missed_the_packet() {
     let s = snap();
     let t0 = trace(&s, &SnapshotRoutes, "fx.bbox2", ip("10.0.0.2"));
     let mut t = t0.clone();
-    let o = capture::judge(&mut t, &sightings(&t0, None), 7, 10);
+    let o = capture::judge(&mut t, &sightings(&t0, None), capture::Mark::Echo(7), 10);
     assert!(o.agrees && o.in_order && o.lost_at.is_none(), "{o:?}");
     assert!(t
         .hops
@@ -595,7 +596,7 @@ fn capture_marks_every_hop_and_names_the_first_device_that_missed_the_packet() {
     let o = capture::judge(
         &mut t,
         &sightings(&t0, Some(("fx.underlay", "nas4"))),
-        7,
+        capture::Mark::Echo(7),
         10,
     );
     let lost = o.lost_at.clone().unwrap();
@@ -620,7 +621,7 @@ fn capture_marks_every_hop_and_names_the_first_device_that_missed_the_packet() {
         s.at_ns = i as u128 + 1;
     }
     let mut t = t0.clone();
-    let o = capture::judge(&mut t, &seen, 7, 10);
+    let o = capture::judge(&mut t, &seen, capture::Mark::Echo(7), 10);
     assert!(!o.in_order && !o.agrees, "{o:?}");
 }
 
@@ -647,13 +648,13 @@ fn a_request_waiting_for_arp_is_expected_on_no_device() {
         render(&t0, true)
     );
     let mut t = t0.clone();
-    let o = capture::judge(&mut t, &[], 7, 3);
+    let o = capture::judge(&mut t, &[], capture::Mark::Echo(7), 3);
     assert!(o.agrees && o.lost_at.is_none(), "{o:?}");
     assert_eq!(o.stops_at, Some(0));
     assert!(capture::render(&o).contains("never left the source"));
     // Seen on the way after all (something answered the ARP): the prediction was wrong.
     let mut t = t0.clone();
-    let o = capture::judge(&mut t, &sightings(&t0, None), 7, 3);
+    let o = capture::judge(&mut t, &sightings(&t0, None), capture::Mark::Echo(7), 3);
     assert!(!o.agrees, "{o:?}");
 }
 
@@ -674,7 +675,7 @@ fn an_address_rewritten_on_the_way_is_named_where_it_was_first_seen() {
         s.packet.src = ip("198.51.100.9");
     }
     let mut t = t0.clone();
-    let o = capture::judge(&mut t, &seen, 7, 10);
+    let o = capture::judge(&mut t, &seen, capture::Mark::Echo(7), 10);
     assert!(o.agrees, "a rewrite is observed, not a disagreement: {o:?}");
     assert_eq!(o.rewrites.len(), 1, "{o:?}");
     let r = &o.rewrites[0];
@@ -704,7 +705,7 @@ fn an_address_rewritten_on_the_way_is_named_where_it_was_first_seen() {
     assert!(capture::render(&o).contains("the request's source rewritten 10.0.0.3 -> 198.51.100.9"));
     // Unchanged addresses: nothing said.
     let mut t = t0.clone();
-    let o = capture::judge(&mut t, &sightings(&t0, None), 7, 10);
+    let o = capture::judge(&mut t, &sightings(&t0, None), capture::Mark::Echo(7), 10);
     assert!(o.rewrites.is_empty(), "{o:?}");
 }
 
