@@ -882,12 +882,8 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
     }
     if let (Some(Probed::Transport(a)), Some(ok)) = (&probed, agree) {
         let what = match a.kind.as_str() {
-            "syn-ack" => "SYN-ACK".to_string(),
-            "rst" => "RST".to_string(),
-            "datagram" => "a datagram".to_string(),
-            "port-unreachable" => "port unreachable".to_string(),
-            "none" => "no answer".to_string(),
-            other => other.replace('-', " "),
+            "none" => "no answer",
+            kind => crate::trace::probe::kind_words(kind),
         };
         let from = a.from.map(|f| format!(" from {f}")).unwrap_or_default();
         let detail = a

@@ -230,7 +230,7 @@ fn hear(pkt: &[u8]) -> Option<Heard> {
     let ttl = *pkt.get(8)?;
     let src = Ipv4Addr::new(*pkt.get(12)?, *pkt.get(13)?, *pkt.get(14)?, *pkt.get(15)?);
     let icmp = pkt.get(ihl..)?;
-    let (typ, code) = (*icmp.first()?, *icmp.get(1)?);
+    let typ = *icmp.first()?;
     match typ {
         0 => {
             let (id, seq) = id_seq(icmp)?;
@@ -241,48 +241,79 @@ fn hear(pkt: &[u8]) -> Option<Heard> {
                 ttl: Some(ttl),
             })
         }
-        3 | 11 => {
-            let inner = icmp.get(8..)?;
-            let inner_ihl = usize::from(inner.first()? & 0x0f) * 4;
-            let inner_src = Ipv4Addr::new(
-                *inner.get(12)?,
-                *inner.get(13)?,
-                *inner.get(14)?,
-                *inner.get(15)?,
-            );
-            let dst = Ipv4Addr::new(
-                *inner.get(16)?,
-                *inner.get(17)?,
-                *inner.get(18)?,
-                *inner.get(19)?,
-            );
-            let orig = inner.get(inner_ihl..)?;
-            if *orig.first()? != 8 {
+        _ => {
+            let e = icmp4_error(pkt)?;
+            if e.protocol != 1 || *e.quoted.first()? != 8 {
                 return None;
             }
-            let (id, seq) = id_seq(orig)?;
-            // RFC 1191: "fragmentation needed" carries the next hop's MTU in bytes 6-7.
-            let mtu =
-                ((typ, code) == (3, 4)).then(|| u32::from(u16::from_be_bytes([icmp[6], icmp[7]])));
-            let what = icmp4_words(typ, code, mtu);
+            let (id, seq) = id_seq(e.quoted)?;
             Some(Heard::Error {
-                src: src.into(),
-                dst: dst.into(),
+                src: e.from.into(),
+                dst: e.quoted_dst.into(),
                 id,
                 seq,
-                time_exceeded: typ == 11,
-                local: src == inner_src,
-                what: format!("{what} (ICMP from {src})"),
-                mtu,
+                time_exceeded: e.time_exceeded,
+                local: e.from == e.quoted_src,
+                what: e.what,
+                mtu: e.mtu,
             })
         }
-        _ => None,
     }
+}
+
+/// An ICMP error (destination unreachable, time exceeded) as a raw ICMP socket reads it, with
+/// what it quotes of the packet it is about.
+pub(crate) struct Icmp4Error<'a> {
+    /// Who sent it.
+    pub from: Ipv4Addr,
+    pub time_exceeded: bool,
+    /// Destination unreachable, code 3.
+    pub port_unreachable: bool,
+    /// "fragmentation needed": the next hop's MTU.
+    pub mtu: Option<u32>,
+    /// In ping's words, with its sender: "time to live exceeded (ICMP from 10.0.0.1)".
+    pub what: String,
+    /// The quoted packet's source, destination and protocol.
+    pub quoted_src: Ipv4Addr,
+    pub quoted_dst: Ipv4Addr,
+    pub protocol: u8,
+    /// The quoted packet past its IP header: at least its first 8 bytes (RFC 792).
+    pub quoted: &'a [u8],
+}
+
+/// Parse an IPv4 packet from a raw ICMP socket as an ICMP error, if it is one.
+pub(crate) fn icmp4_error(pkt: &[u8]) -> Option<Icmp4Error<'_>> {
+    let addr = |b: &[u8], at: usize| -> Option<Ipv4Addr> {
+        let a: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+        Some(Ipv4Addr::from(a))
+    };
+    let ihl = usize::from(pkt.first()? & 0x0f) * 4;
+    let from = addr(pkt, 12)?;
+    let icmp = pkt.get(ihl..)?;
+    let (typ, code) = (*icmp.first()?, *icmp.get(1)?);
+    if typ != 3 && typ != 11 {
+        return None;
+    }
+    let inner = icmp.get(8..)?;
+    let inner_ihl = usize::from(inner.first()? & 0x0f) * 4;
+    // RFC 1191: "fragmentation needed" carries the next hop's MTU in bytes 6-7.
+    let mtu = ((typ, code) == (3, 4)).then(|| u32::from(u16::from_be_bytes([icmp[6], icmp[7]])));
+    Some(Icmp4Error {
+        from,
+        time_exceeded: typ == 11,
+        port_unreachable: (typ, code) == (3, 3),
+        mtu,
+        what: format!("{} (ICMP from {from})", icmp4_words(typ, code, mtu)),
+        quoted_src: addr(inner, 12)?,
+        quoted_dst: addr(inner, 16)?,
+        protocol: *inner.get(9)?,
+        quoted: inner.get(inner_ihl..)?,
+    })
 }
 
 /// An ICMP error (type 3 or 11, and its code) in ping's words; `mtu`: what a "fragmentation
 /// needed" carries.
-pub(crate) fn icmp4_words(typ: u8, code: u8, mtu: Option<u32>) -> String {
+fn icmp4_words(typ: u8, code: u8, mtu: Option<u32>) -> String {
     match (typ, code) {
         (11, _) => "time to live exceeded".to_string(),
         (3, 0) => "network unreachable".into(),
@@ -503,18 +534,22 @@ fn recv_until(sock: &Socket, deadline: Instant) -> io::Result<Option<Vec<u8>>> {
         return Ok(None);
     }
     sock.set_read_timeout(Some(deadline - now))?;
-    let mut buf = [MaybeUninit::<u8>::uninit(); 1500];
-    match sock.recv(&mut buf) {
-        // SAFETY: recv initialised the first n bytes.
-        Ok(n) => Ok(Some(
-            buf[..n]
-                .iter()
-                .map(|b| unsafe { b.assume_init() })
-                .collect(),
-        )),
+    match recv_packet(sock) {
+        Ok(p) => Ok(Some(p)),
         Err(e) if is_wait(&e) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// One packet from `sock`, waiting as its timeout (or non-blocking mode) lets it.
+pub(crate) fn recv_packet(sock: &Socket) -> io::Result<Vec<u8>> {
+    let mut buf = [MaybeUninit::<u8>::uninit(); 1500];
+    let n = sock.recv(&mut buf)?;
+    // SAFETY: recv initialised the first n bytes.
+    Ok(buf[..n]
+        .iter()
+        .map(|b| unsafe { b.assume_init() })
+        .collect())
 }
 
 /// The next ICMPv6 message on a raw ICMPv6 socket, read with its sender and, when the socket

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::icmp::{icmp4_words, set_opt};
+use super::icmp::{icmp4_error, recv_packet, set_opt};
 use super::netns;
 
 /// The payload of a UDP probe: the capture tells the probe apart by it, as well as by its port.
@@ -66,38 +66,20 @@ struct Heard {
 /// Parse an IPv4 packet from a raw ICMP socket: an ICMP error (destination unreachable, time
 /// exceeded) quoting a `proto` packet from `sport` to `dst`.
 fn hear(pkt: &[u8], proto: Proto, sport: u16, dst: Ipv4Addr) -> Option<Heard> {
-    let ihl = usize::from(pkt.first()? & 0x0f) * 4;
-    let from = Ipv4Addr::new(*pkt.get(12)?, *pkt.get(13)?, *pkt.get(14)?, *pkt.get(15)?);
-    let icmp = pkt.get(ihl..)?;
-    let (typ, code) = (*icmp.first()?, *icmp.get(1)?);
-    if typ != 3 && typ != 11 {
-        return None;
-    }
-    let inner = icmp.get(8..)?;
-    let inner_ihl = usize::from(inner.first()? & 0x0f) * 4;
+    let e = icmp4_error(pkt)?;
     let number = match proto {
         Proto::Tcp => 6,
         Proto::Udp => 17,
     };
-    let quoted_dst = Ipv4Addr::new(
-        *inner.get(16)?,
-        *inner.get(17)?,
-        *inner.get(18)?,
-        *inner.get(19)?,
-    );
-    let ports = inner.get(inner_ihl..inner_ihl + 4)?;
-    if *inner.get(9)? != number
-        || quoted_dst != dst
-        || u16::from_be_bytes([ports[0], ports[1]]) != sport
-    {
+    let port = u16::from_be_bytes([*e.quoted.first()?, *e.quoted.get(1)?]);
+    if e.protocol != number || e.quoted_dst != dst || port != sport {
         return None;
     }
-    let mtu = ((typ, code) == (3, 4)).then(|| u32::from(u16::from_be_bytes([icmp[6], icmp[7]])));
     Some(Heard {
-        from,
-        time_exceeded: typ == 11,
-        port_unreachable: (typ, code) == (3, 3),
-        what: format!("{} (ICMP from {from})", icmp4_words(typ, code, mtu)),
+        from: e.from,
+        time_exceeded: e.time_exceeded,
+        port_unreachable: e.port_unreachable,
+        what: e.what,
     })
 }
 
@@ -124,19 +106,6 @@ fn ready(fds: &[(&Socket, libc::c_short)], deadline: Instant) -> io::Result<Vec<
         };
     }
     Ok(polled.iter().map(|p| p.revents != 0).collect())
-}
-
-/// The next packet on a non-blocking raw socket, if one is queued.
-fn recv_now(sock: &Socket) -> Option<Vec<u8>> {
-    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1500];
-    let n = sock.recv(&mut buf).ok()?;
-    // SAFETY: recv initialised the first n bytes.
-    Some(
-        buf[..n]
-            .iter()
-            .map(|b| unsafe { b.assume_init() })
-            .collect(),
-    )
 }
 
 /// One probe from the namespace at `ns_path` to `dst`:`port` over `proto`, with IP TTL `ttl`
@@ -218,7 +187,7 @@ pub fn probe(
         answer.rtt_ms = Some(sent_at.elapsed().as_secs_f64() * 1000.0);
     };
     let icmp_heard = |answer: &mut Answer| -> bool {
-        while let Some(pkt) = recv_now(&icmp) {
+        while let Ok(pkt) = recv_packet(&icmp) {
             if let Some(h) = hear(&pkt, proto, source_port, dst) {
                 let ported = h.port_unreachable && h.from == dst;
                 let kind = match (h.time_exceeded, ported) {

@@ -781,73 +781,47 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_udp_probe_is_its_datagram_and_the_port_unreachable_quoting_it() {
-        let mut req = Vec::new();
+    /// The UDP probe from `sport`, as a frame.
+    fn udp_probe(sport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = Vec::new();
         PacketBuilder::ethernet2([1; 6], [2; 6])
             .ipv4([10, 0, 0, 2], [10, 1, 1, 21], 64)
-            .udp(50000, 53)
-            .write(&mut req, crate::kernel::l4::UDP_PAYLOAD)
+            .udp(sport, 53)
+            .write(&mut f, payload)
             .unwrap();
+        f
+    }
+
+    /// An ICMP error of type `typ` from `from`, quoting the frame `req` (IP header and 8 bytes).
+    fn quoting(req: &[u8], typ: Icmpv4Type, from: [u8; 4]) -> Vec<u8> {
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4(from, [10, 0, 0, 2], 64)
+            .icmpv4(typ)
+            .write(&mut f, &req[14..14 + 28])
+            .unwrap();
+        f
+    }
+
+    #[test]
+    fn a_udp_probe_is_its_datagram_and_the_port_unreachable_quoting_it() {
+        use etherparse::icmpv4::{DestUnreachableHeader, TimeExceededCode};
+        let req = udp_probe(50000, crate::kernel::l4::UDP_PAYLOAD);
         let m = Mark::Udp(50000);
         assert_eq!(parse(&req, None, m).unwrap().kind, Kind::Request);
         // The same source port with another payload: a VXLAN packet's outer header, say.
-        let mut other = Vec::new();
-        PacketBuilder::ethernet2([1; 6], [2; 6])
-            .ipv4([10, 0, 0, 2], [10, 1, 1, 21], 64)
-            .udp(50000, 53)
-            .write(&mut other, b"\0\0\0\0\0\0\0\0")
-            .unwrap();
-        assert_eq!(parse(&other, None, m), None);
-        let error = |typ| {
-            let mut f = Vec::new();
-            PacketBuilder::ethernet2([1; 6], [2; 6])
-                .ipv4([10, 1, 1, 21], [10, 0, 0, 2], 64)
-                .icmpv4(typ)
-                .write(&mut f, &req[14..14 + 28])
-                .unwrap();
-            f
-        };
-        let pu = parse(
-            &error(Icmpv4Type::DestinationUnreachable(
-                etherparse::icmpv4::DestUnreachableHeader::Port,
-            )),
-            None,
-            m,
-        )
-        .unwrap();
+        assert_eq!(parse(&udp_probe(50000, &[0; 8]), None, m), None);
+        let port = Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::Port);
+        let pu = parse(&quoting(&req, port, [10, 1, 1, 21]), None, m).unwrap();
         assert_eq!(
             (pu.kind, pu.error.as_deref()),
             (Kind::Reply, Some("port unreachable"))
         );
-        let te = parse(
-            &error(Icmpv4Type::TimeExceeded(
-                etherparse::icmpv4::TimeExceededCode::TtlExceededInTransit,
-            )),
-            None,
-            m,
-        )
-        .unwrap();
+        let ttl = Icmpv4Type::TimeExceeded(TimeExceededCode::TtlExceededInTransit);
+        let te = parse(&quoting(&req, ttl.clone(), [10, 0, 0, 1]), None, m).unwrap();
         assert_eq!(te.kind, Kind::Error);
-        assert_eq!(parse(&te_bytes_other_port(), None, m), None);
-    }
-
-    /// A time exceeded quoting a UDP datagram from another port.
-    fn te_bytes_other_port() -> Vec<u8> {
-        let mut req = Vec::new();
-        PacketBuilder::ethernet2([1; 6], [2; 6])
-            .ipv4([10, 0, 0, 2], [10, 1, 1, 21], 64)
-            .udp(50001, 53)
-            .write(&mut req, crate::kernel::l4::UDP_PAYLOAD)
-            .unwrap();
-        let mut f = Vec::new();
-        PacketBuilder::ethernet2([1; 6], [2; 6])
-            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
-            .icmpv4(Icmpv4Type::TimeExceeded(
-                etherparse::icmpv4::TimeExceededCode::TtlExceededInTransit,
-            ))
-            .write(&mut f, &req[14..14 + 28])
-            .unwrap();
-        f
+        // A time exceeded quoting a UDP datagram from another port.
+        let other = udp_probe(50001, crate::kernel::l4::UDP_PAYLOAD);
+        assert_eq!(parse(&quoting(&other, ttl, [10, 0, 0, 1]), None, m), None);
     }
 }

@@ -160,10 +160,9 @@ pub fn answer_agrees(t: &Trace, delivered: bool, kind: &str, from: Option<IpAddr
     }
 }
 
-/// "probe ttl 1: time exceeded from 172.16.10.254 (lab.vm-vpn), predicted time exceeded from
-/// lab.vm-vpn (172.16.10.254)", or "probe ttl 1: no reply, predicted ...  <-- DISAGREES".
-pub fn render_hop(h: &ProbeHop) -> String {
-    let what = match h.kind.as_str() {
+/// What came back ([`ProbeHop::kind`], an `l4::Answer`'s kind), in words.
+pub fn kind_words(kind: &str) -> &str {
+    match kind {
         "echo-reply" => "echo reply",
         "syn-ack" => "SYN-ACK",
         "rst" => "RST",
@@ -172,7 +171,13 @@ pub fn render_hop(h: &ProbeHop) -> String {
         "time-exceeded" => "time exceeded",
         "unreachable" => "destination unreachable",
         other => other,
-    };
+    }
+}
+
+/// "probe ttl 1: time exceeded from 172.16.10.254 (lab.vm-vpn), predicted time exceeded from
+/// lab.vm-vpn (172.16.10.254)", or "probe ttl 1: no reply, predicted ...  <-- DISAGREES".
+pub fn render_hop(h: &ProbeHop) -> String {
+    let what = kind_words(&h.kind);
     let seen = match h.from {
         Some(from) if h.kind != "none" => format!(
             "{what} from {from}{}",
