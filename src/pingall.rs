@@ -703,6 +703,7 @@ mod tests {
                 driver: Driver::Bridge {
                     bridge: "br-000000000000".into(),
                     icc: true,
+                    masquerade: true,
                 },
                 subnet: net("172.20.0.0/16"),
                 gateway: "172.20.0.1".parse().unwrap(),
@@ -731,6 +732,7 @@ mod tests {
             checks,
             scenarios: Vec::new(),
             sandbox_next: Default::default(),
+            outside: None,
             ipsec_secret: None,
         }
     }

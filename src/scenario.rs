@@ -199,6 +199,9 @@ pub(crate) fn target(lab: &Lab, from: &str, to: &str) -> Option<Ipv4Addr> {
     if let Some(h) = lab.hosts.iter().find(|h| h.name == to) {
         return Some(h.address.ip());
     }
+    if let Some(o) = lab.outside.as_ref().filter(|o| o.name == to) {
+        return Some(o.address.ip());
+    }
     let fi = lab.containers.iter().position(|c| c.name == from);
     let Some(ti) = lab.containers.iter().position(|c| c.name == to) else {
         return crate::plan::names::resolve(lab, fi?, to);

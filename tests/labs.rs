@@ -24,11 +24,12 @@ fn overlay_lab_matches_the_article() {
     let o = netlab(&["up", "-q", "--name", &lab, "labs/overlay.toml"]);
     assert!(o.status.success(), "up failed: {}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("3 passed, 0 failed"), "lab checks: {out}");
+    assert!(out.contains("4 passed, 0 failed"), "lab checks: {out}");
 
     // Namespaces, named like Docker's, visible to `ip netns`.
     let mut expected = vec![
         ns(&lab, "underlay"),
+        ns(&lab, "outside"),
         ns(&lab, "nas4"),
         ns(&lab, "nas5"),
         ns(&lab, "bbox1"),
@@ -187,8 +188,12 @@ fn overlay_lab_matches_the_article() {
     let o = netlab(&["check", &lab, "--json"]);
     assert!(o.status.success(), "check: {}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["checks"].as_array().unwrap().len(), 3);
+    assert_eq!(v["checks"].as_array().unwrap().len(), 4);
     assert_eq!(v["checks"][0]["ttl"], 64);
+    assert_eq!(
+        v["checks"][3]["ttl"], 63,
+        "bbox1 -> outside: one router, nas4"
+    );
 
     // Up again: refused, nothing changed.
     let o = netlab(&["up", "-q", "--name", &lab, "labs/overlay.toml"]);
@@ -209,7 +214,7 @@ fn overlay_lab_matches_the_article() {
         .find(|l| l["name"] == lab.as_str())
         .expect("lab in status");
     assert_eq!(me["state"], "up");
-    assert_eq!(me["namespaces"].as_array().unwrap().len(), 9);
+    assert_eq!(me["namespaces"].as_array().unwrap().len(), 10);
 
     let o = netlab(&["down", &lab]);
     assert!(o.status.success(), "down: {}", text(&o));
@@ -576,7 +581,7 @@ fn concurrent_up_of_one_lab_builds_it_once() {
         "{}",
         text(loser)
     );
-    assert_eq!(lab_namespaces(&lab).len(), 9);
+    assert_eq!(lab_namespaces(&lab).len(), 10);
     assert!(netlab(&["down", &lab]).status.success());
     assert_clean(&lab);
 }
@@ -669,8 +674,8 @@ fn check_rtt_agrees_with_iputils_and_tables_align_in_colour() {
         .lines()
         .take_while(|l| !l.starts_with("checks:"))
         .collect();
-    // Top border, header, separator, the three checks, bottom border.
-    assert_eq!(table.len(), 7, "{out}");
+    // Top border, header, separator, the four checks, bottom border.
+    assert_eq!(table.len(), 8, "{out}");
     let widths: Vec<usize> = table.iter().map(|l| visible(l)).collect();
     assert!(widths.windows(2).all(|w| w[0] == w[1]), "{out}\n{widths:?}");
     assert!(netlab(&["down", &lab]).status.success());

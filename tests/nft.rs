@@ -360,6 +360,7 @@ address = "10.1.1.22"
 [networks.n1]
 driver = "bridge"
 subnet = "172.30.0.0/24"
+masquerade = false
 
 [containers.c1]
 host = "h1"
@@ -970,3 +971,200 @@ import socket, sys
 c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
 print(c.recv(64).decode())
 "#;
+
+/// A TCP connection made in this process from inside namespace `ns` (a thread that enters it):
+/// what the peer writes back.
+fn connect_in(ns: &str, to: std::net::SocketAddr) -> std::io::Result<String> {
+    use std::io::Read;
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path)?;
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)?;
+        let mut s = std::net::TcpStream::connect_timeout(&to, std::time::Duration::from_secs(3))?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(3)))?;
+        let mut out = String::new();
+        s.read_to_string(&mut out)?;
+        Ok(out)
+    })
+    .join()
+    .unwrap()
+}
+
+/// `[outside]`, seed 000's `ping www.baidu.com` inside the lab: an overlay container reaches
+/// the outside through docker_gwbridge, and a bridge container through its bridge, both
+/// masqueraded (tcpdump in the outside sees each host's underlay address, and the replies come
+/// back although the outside has no route into the lab); the outside answers every address of
+/// its subnet; trace predicts the masquerade and conntrack's way back, and the probe agrees; a
+/// TCP connection from the outside (made in this process) reaches a published port by DNAT;
+/// docker_gwbridge's masquerade is the rule Docker writes. Nothing is left after down, and the
+/// root namespace's ruleset never changes.
+#[test]
+fn the_outside_sees_containers_as_their_host_and_reaches_published_ports() {
+    use common::{netlab, unique, LabGuard};
+    if !require_root("the_outside_sees_containers_as_their_host_and_reaches_published_ports") {
+        return;
+    }
+    let root_before = ruleset(None);
+    let lab = unique("tout");
+    let _guard = LabGuard(lab.clone());
+    let dir = std::env::temp_dir().join(format!("{lab}-out"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("lab.toml");
+    std::fs::write(
+        &file,
+        r#"
+[lab]
+name = "out"
+
+[outside]
+name = "internet"
+
+[hosts.h1]
+address = "10.1.1.21"
+
+[hosts.h2]
+address = "10.1.1.22"
+
+[networks.ov]
+driver = "overlay"
+
+[networks.front]
+driver = "bridge"
+subnet = "172.30.0.0/24"
+
+[containers.c1]
+host = "h1"
+networks = ["ov"]
+
+[containers.web]
+host = "h2"
+networks = ["front"]
+ports = ["8080:80"]
+
+[[checks]]
+from = "c1"
+to = "internet"
+ttl = 63
+
+[[checks]]
+from = "web"
+to = "203.0.113.77"
+ttl = 63
+
+[[checks]]
+from = "internet"
+to = "h1"
+"#,
+    )
+    .unwrap();
+    let o = netlab(&["up", "--name", &lab, file.to_str().unwrap()]);
+    assert!(o.status.success(), "up and its checks: {}", text(&o));
+    let (h1, c1, web, out) = (
+        format!("{lab}.h1"),
+        format!("{lab}.c1"),
+        format!("{lab}.web"),
+        format!("{lab}.internet"),
+    );
+
+    // The outside: eth0 on the switch with the hosts' gateway, its subnet on lo, and no route
+    // into the lab (iproute2 is the oracle).
+    let routes = common::ip_json(&out, &["route", "show"]);
+    let dsts: Vec<&str> = routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["dst"].as_str().unwrap())
+        .collect();
+    assert_eq!(dsts, ["10.1.1.0/24"], "{routes}");
+    // On lo, the kernel makes the whole prefix local: every address of it answers.
+    let local = common::ip_json(&out, &["route", "show", "table", "local", "203.0.113.0/24"]);
+    assert_eq!(local[0]["type"], "local", "{local}");
+    assert_eq!(common::addrs(&out, "eth0"), ["10.1.1.254/24"]);
+    assert_eq!(common::addrs(&out, "lo"), ["127.0.0.1/8", "203.0.113.1/24"]);
+    let default = common::ip_json(&h1, &["route", "show", "default"]);
+    assert_eq!(default[0]["gateway"], "10.1.1.254", "{default}");
+
+    // Masqueraded: the outside sees each container's host.
+    let (src, answered) = echo_source(&c1, &out, "eth0", "203.0.113.1");
+    assert_eq!(src, "10.1.1.21", "c1 leaves through docker_gwbridge as h1");
+    assert!(answered, "the replies come back to c1");
+    let (src, answered) = echo_source(&web, &out, "eth0", "203.0.113.77");
+    assert_eq!(src, "10.1.1.22", "web leaves through its bridge as h2");
+    assert!(answered);
+
+    // docker_gwbridge's rule, as Docker writes it: -s 172.18.0.0/16 ! -o docker_gwbridge -j MASQUERADE.
+    let rs = ruleset(Some(&h1));
+    let masq = objects(&rs, "rule")
+        .into_iter()
+        .find(|r| r["chain"] == "docker-postrouting")
+        .expect("the docker-postrouting rule");
+    let expr = masq["expr"].as_array().unwrap();
+    assert!(
+        expr.iter()
+            .any(|e| e["match"]["right"]["prefix"]["addr"] == "172.18.0.0")
+            && expr
+                .iter()
+                .any(|e| e["match"]["op"] == "!=" && e["match"]["right"] == "docker_gwbridge")
+            && expr.iter().any(|e| e.get("masquerade").is_some()),
+        "{masq}"
+    );
+    let o = netlab(&["inspect", &format!("{lab}/docker_gwbridge"), "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v[0]["Options"]["com.docker.network.bridge.enable_ip_masquerade"],
+        "true"
+    );
+
+    // trace: the masquerade on h1's hop, the reply translated back by conntrack, and the probe
+    // (and capture) agree.
+    let o = netlab(&["trace", &c1, "internet", "--capture", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["trace"]["disposition"], "DELIVERED", "{v}");
+    assert_eq!(v["trace"]["delivered_to"], out.as_str(), "{v}");
+    assert_eq!(v["agree"], true, "{v}");
+    assert_eq!(v["capture"]["agrees"], true, "{v}");
+    let hops = v["trace"]["hops"].as_array().unwrap();
+    assert!(
+        hops.iter().any(|h| h["namespace"] == h1.as_str()
+            && h["action"]
+                .as_str()
+                .unwrap()
+                .contains("masquerade, source 172.18.0.2 -> 10.1.1.21")),
+        "{v}"
+    );
+    let back = v["trace"]["reply_hops"].as_array().unwrap();
+    assert!(
+        back.iter().any(|h| h["namespace"] == h1.as_str()
+            && h["action"]
+                .as_str()
+                .unwrap()
+                .contains("conntrack: destination 10.1.1.21 -> 172.18.0.2")),
+        "{v}"
+    );
+
+    // From the outside to web's published port: DNAT at h2, and web sees the outside's address.
+    let server = Ready::spawn(&web, SERVER, "listening");
+    assert_eq!(
+        connect_in(&out, "10.1.1.22:8080".parse().unwrap()).expect("connect to h2:8080"),
+        "10.1.1.254"
+    );
+    let refused = connect_in(&out, "10.1.1.21:8080".parse().unwrap());
+    assert_eq!(
+        refused.as_ref().map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionRefused),
+        "h1 publishes nothing: {refused:?}"
+    );
+    drop(server);
+
+    let o = netlab(&["down", &lab]);
+    assert!(o.status.success(), "down: {}", text(&o));
+    common::assert_clean(&lab);
+    assert_eq!(
+        ruleset(None),
+        root_before,
+        "the root namespace's ruleset changed"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

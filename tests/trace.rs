@@ -416,13 +416,14 @@ fn broken_overlay_lab_gives_the_first_failing_hop() {
     );
 
     // Text mode exits 1 too when the packet is not delivered; a probe that gets nothing back
-    // says so (and agrees: the gateway does not forward, and sends nothing).
+    // says so (and agrees: nas5 forwards it to the outside, which does not forward, and
+    // sends nothing).
     let b3 = format!("{lab}.bbox3");
     let o = netlab(&["trace", &b3, "10.0.0.2", "--probe"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.contains("probe ttl 1: no reply, predicted no reply\n")
+        out.contains("probe ttl 2: no reply, predicted no reply\n")
             && out.contains("agrees with the prediction")
             && !out.contains("nobody"),
         "{}",
@@ -1203,7 +1204,8 @@ fn capture_and_the_kernel_agree_where_a_broken_overlay_stops_the_packet() {
     assert!(ping_eventually(&b1, "10.0.0.3"));
 
     // bbox1's route to ov_net1 removed: the default route takes the packet to nas4 over
-    // docker_gwbridge, and nas4 does not forward.
+    // docker_gwbridge; nas4 forwards it (Docker's, for docker_gwbridge) by its own default
+    // route, masqueraded, to the outside, which does not forward.
     ip(&["-n", &b1, "route", "del", "10.0.0.0/24"]);
     let (code, v) = trace_capture(&b1, "bbox2");
     assert_eq!(code, Some(1), "{v}");
@@ -1211,8 +1213,8 @@ fn capture_and_the_kernel_agree_where_a_broken_overlay_stops_the_packet() {
     assert_eq!(v["capture"]["agrees"], true, "{v}");
     assert_eq!(v["agree"], true, "{v}");
     let drop = &v["drop"];
-    assert_eq!(drop["namespace"], format!("{lab}.nas4").as_str(), "{v}");
-    assert_eq!(drop["device"], "docker_gwbridge", "{v}");
+    assert_eq!(drop["namespace"], format!("{lab}.outside").as_str(), "{v}");
+    assert_eq!(drop["device"], "eth0", "{v}");
     assert_eq!(drop["reason"], "IP_INADDRERRORS", "{v}");
     assert!(
         drop["location"].as_str().unwrap().starts_with("ip_error"),

@@ -454,6 +454,9 @@ fn trace_target(
     if let Some(h) = lab.hosts.iter().find(|h| h.name == node) {
         return Ok((h.address.ip(), ns));
     }
+    if let Some(o) = lab.outside.as_ref().filter(|o| o.name == node) {
+        return Ok((o.address.ip(), ns));
+    }
     let c = lab
         .containers
         .iter()

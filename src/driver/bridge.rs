@@ -20,7 +20,7 @@ impl NetworkDriver for Bridge {
         "bridge"
     }
     fn keys(&self) -> &'static [&'static str] {
-        &["icc", "mtu"]
+        &["icc", "masquerade", "mtu"]
     }
     /// The bridge's name is Docker's `br-<id>`, given by [`Bridge::finish`].
     fn options(&self, _r: &mut Reporter, _name: &Name, raw: &RawNetwork) -> Options {
@@ -28,8 +28,14 @@ impl NetworkDriver for Bridge {
             settings: Driver::Bridge {
                 bridge: String::new(),
                 icc: raw.icc.as_ref().is_none_or(|b| *b.get_ref()),
+                masquerade: raw.masquerade.as_ref().is_none_or(|b| *b.get_ref()),
             },
-            spans: raw.icc.iter().map(|v| ("icc", span(v))).collect(),
+            spans: raw
+                .icc
+                .iter()
+                .map(|v| ("icc", span(v)))
+                .chain(raw.masquerade.iter().map(|v| ("masquerade", span(v))))
+                .collect(),
             host_spans: Vec::new(),
             ok: true,
         }
@@ -85,9 +91,14 @@ impl NetworkDriver for Bridge {
         let net = &lab.networks[ni];
         let mut options = Map::new();
         let mut own = Map::new();
-        if let Driver::Bridge { bridge, icc } = &net.driver {
+        if let Driver::Bridge {
+            bridge,
+            icc,
+            masquerade,
+        } = &net.driver
+        {
             // docker_gwbridge: the three options libnetwork's createGWNetwork sets (seed 000;
-            // masquerade is not built yet, so it says false). A user network: the options the
+            // the masquerade is the host's docker-postrouting rule). A user network: the options the
             // lab file's settings stand for (`docker network create -o ...`), none by default.
             if net.implicit {
                 options.insert("com.docker.network.bridge.name".into(), json!(bridge));
@@ -98,10 +109,10 @@ impl NetworkDriver for Bridge {
                     json!(icc.to_string()),
                 );
             }
-            if net.implicit {
+            if net.implicit || !masquerade {
                 options.insert(
                     "com.docker.network.bridge.enable_ip_masquerade".into(),
-                    json!("false"),
+                    json!(masquerade.to_string()),
                 );
             }
             if let Some(m) = net.mtu {
@@ -257,7 +268,7 @@ pub(crate) fn bridge_mac(net_id: &str, host: &str) -> [u8; 6] {
 
 fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
     let net = &lab.networks[ni];
-    let Driver::Bridge { bridge, icc } = &net.driver else {
+    let Driver::Bridge { bridge, icc, .. } = &net.driver else {
         return;
     };
     for hi in hosts_on(lab, ni) {

@@ -50,6 +50,7 @@ fn cluster(g: &Graph, c: &super::Cluster, depth: usize, s: &mut String) {
         ClusterKind::Host => ("rounded", "white"),
         ClusterKind::Router => ("rounded,bold", "white"),
         ClusterKind::Sandbox => ("dashed,filled", "aliceblue"),
+        ClusterKind::Outside => ("dotted,filled", "honeydew"),
     };
     writeln!(
         s,

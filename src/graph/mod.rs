@@ -44,6 +44,8 @@ pub enum ClusterKind {
     Router,
     /// An overlay network's namespace on one host (Docker's `1-<netid>`).
     Sandbox,
+    /// The lab's stand-in for the internet (`[outside]`), on the switch.
+    Outside,
 }
 
 impl ClusterKind {
@@ -53,6 +55,7 @@ impl ClusterKind {
             ClusterKind::Host => "host",
             ClusterKind::Router => "router",
             ClusterKind::Sandbox => "sandbox",
+            ClusterKind::Outside => "outside",
         }
     }
 }
@@ -230,6 +233,7 @@ enum Space {
     Host,
     Container,
     Sandbox { host: usize, net: usize },
+    Outside,
 }
 
 struct Builder<'l> {
@@ -247,6 +251,9 @@ pub fn build(lab: &Lab) -> Graph {
     let plan = plan::plan(lab);
     let mut spaces = HashMap::new();
     spaces.insert(lab.underlay_ns(), Space::Underlay);
+    if let Some(ons) = lab.outside_ns() {
+        spaces.insert(ons, Space::Outside);
+    }
     for hi in 0..lab.hosts.len() {
         spaces.insert(lab.host_ns(hi), Space::Host);
         for (ni, n) in lab.networks.iter().enumerate() {
@@ -353,6 +360,18 @@ impl Builder<'_> {
                 parent: None,
             });
         }
+        if let (Some(o), Some(ns)) = (&lab.outside, lab.outside_ns()) {
+            self.g.clusters.push(Cluster {
+                id: ns.clone(),
+                kind: ClusterKind::Outside,
+                name: o.name.clone(),
+                details: vec![
+                    format!("the internet: {} (on lo)", o.address),
+                    format!("ns {ns}"),
+                ],
+                parent: None,
+            });
+        }
         for ns in &plan.namespaces {
             if let Some(&Space::Sandbox { host, net }) = self.spaces.get(&ns.name) {
                 let n = &lab.networks[net];
@@ -370,6 +389,21 @@ impl Builder<'_> {
     /// NICs, sub-interfaces, bridges and VXLAN devices, each in its namespace's box.
     fn devices(&mut self, plan: &plan::Plan) {
         let lab = self.lab;
+        if let Some(ns) = lab.outside_ns() {
+            let nic = crate::spec::Outside::NIC;
+            self.add_node(
+                Node {
+                    id: format!("{ns}:{nic}"),
+                    kind: NodeKind::Nic,
+                    name: nic.into(),
+                    details: self.addrs(&ns, nic),
+                    namespace: ns.clone(),
+                    cluster: ns.clone(),
+                    network: None,
+                },
+                Some(nic),
+            );
+        }
         for (hi, h) in lab.hosts.iter().enumerate() {
             let ns = lab.host_ns(hi);
             for nic in h.all_nics() {

@@ -128,7 +128,12 @@ pub fn layout(g: &Graph) -> Layout {
         .fold(0.0_f64, f64::max);
     let tunnels = g.edges.iter().filter(|e| e.kind == EdgeKind::Vxlan).count();
     let hosts: Vec<usize> = (0..g.clusters.len())
-        .filter(|&i| matches!(g.clusters[i].kind, ClusterKind::Host | ClusterKind::Router))
+        .filter(|&i| {
+            matches!(
+                g.clusters[i].kind,
+                ClusterKind::Host | ClusterKind::Router | ClusterKind::Outside
+            )
+        })
         .collect();
     let host_title = hosts
         .iter()
@@ -585,6 +590,7 @@ pub fn render(g: &Graph) -> String {
             ClusterKind::Underlay => ("#f2f2f2", "#777", "", 1.0),
             ClusterKind::Host => ("#fcfcfc", "#555", "", 1.0),
             ClusterKind::Router => ("#fff6f6", "#a33", "", 2.0),
+            ClusterKind::Outside => ("#f6fff6", "#393", r#" stroke-dasharray="2 2""#, 1.0),
             ClusterKind::Sandbox => ("#eef6ff", "#69c", r#" stroke-dasharray="5 3""#, 1.0),
         };
         writeln!(

@@ -47,6 +47,8 @@ fn clusters(g: &Graph, kinds: &[ClusterKind]) -> usize {
 struct Expected {
     hosts: usize,
     routers: usize,
+    /// 1 with an `[outside]`: its box, and its NIC on the switch.
+    outside: usize,
     nics: usize,
     containers: usize,
     sandboxes: usize,
@@ -90,7 +92,9 @@ fn expected(name: &str) -> Expected {
                     .and_then(|n| n.as_array())
                     .map_or(1, |a| a.len())
             })
-            .sum(),
+            .sum::<usize>()
+            + v.get("outside").is_some() as usize,
+        outside: v.get("outside").is_some() as usize,
         containers: containers.len(),
         ..Default::default()
     };
@@ -212,6 +216,7 @@ fn every_sample_lab_is_drawn_with_what_its_file_declares() {
         );
         assert_eq!(clusters(&g, &[ClusterKind::Router]), x.routers, "{name}");
         assert_eq!(clusters(&g, &[ClusterKind::Underlay]), 1, "{name}");
+        assert_eq!(clusters(&g, &[ClusterKind::Outside]), x.outside, "{name}");
         assert_eq!(clusters(&g, &[ClusterKind::Sandbox]), x.sandboxes, "{name}");
         assert_eq!(nodes(&g, NodeKind::Switch), 1, "{name}");
         assert_eq!(nodes(&g, NodeKind::Nic), x.nics, "{name}");

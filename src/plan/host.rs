@@ -40,21 +40,16 @@ pub fn plan(lab: &Lab, p: &mut Plan) {
                 address: a.address,
             });
         }
-        let published = published(lab, hi);
-        if !host.firewall.is_empty() || !published.is_empty() {
+        let docker = docker(lab, hi);
+        if !host.firewall.is_empty() || !docker.chains.is_empty() {
             let mut table = firewall(&host.firewall);
-            table.chains.extend(published);
+            table.chains.extend(docker.chains);
             p.add(Object::Firewall {
                 ns: hns.clone(),
                 table,
             });
         }
-        // Docker turns forwarding on for published ports (the DNAT'd packets are forwarded).
-        let publishes = lab
-            .containers
-            .iter()
-            .any(|c| c.host == hi && !c.ports.is_empty());
-        if host.forwarding || publishes {
+        if host.forwarding || docker.forwarding {
             p.add(Object::Sysctl {
                 ns: hns.clone(),
                 key: IP_FORWARD.into(),
@@ -98,16 +93,110 @@ pub(crate) fn firewall(rules: &[crate::spec::FirewallRule]) -> Table {
     }
 }
 
-/// Docker's DOCKER chain for the published ports of host `hi`'s containers: connections to a
-/// host address and port (from anywhere but the container's own bridge, which Docker leaves
-/// to its userland proxy) are DNAT'd to the container's address on the network that gives
-/// its default route, before routing (prerouting) and for the host's own connections (output).
-fn published(lab: &Lab, hi: usize) -> Vec<Chain> {
+/// What a Docker daemon writes on host `hi` for its bridge networks (docker_gwbridge
+/// included): what forwarding needs, and the chains.
+struct Docker {
+    /// Docker turns IPv4 forwarding on: for the bridges' way out and the published ports
+    /// (DNAT'd packets are forwarded).
+    forwarding: bool,
+    chains: Vec<Chain>,
+}
+
+/// Docker's rules on host `hi`, as nftables chains:
+/// - docker-prerouting and docker-output, its DOCKER chain: connections to a host address and
+///   a published port (from anywhere but the container's own bridge, which Docker leaves to
+///   its userland proxy) are DNAT'd to the container's address on the network that gives its
+///   default route, before routing and for the host's own connections;
+/// - docker-postrouting: each bridge's `-s SUBNET ! -o BRIDGE -j MASQUERADE`
+///   (enable_ip_masquerade, on by default and on docker_gwbridge): what leaves a bridge's
+///   subnet for elsewhere leaves as the host;
+/// - docker-isolation, DOCKER-ISOLATION: traffic between two of its bridges is dropped, and an
+///   internal network's traffic in or out of its bridge.
+fn docker(lab: &Lab, hi: usize) -> Docker {
+    let bridges: Vec<(&crate::spec::Network, &str, bool)> = lab
+        .networks
+        .iter()
+        .enumerate()
+        .filter(|(ni, _)| super::hosts_on(lab, *ni).contains(&hi))
+        .filter_map(|(_, n)| match &n.driver {
+            Driver::Bridge {
+                bridge, masquerade, ..
+            } => Some((n, bridge.as_str(), *masquerade)),
+            _ => None,
+        })
+        .collect();
+    let pre = published(lab, hi);
+    let masquerade: Vec<Rule> = bridges
+        .iter()
+        .filter(|(n, _, masquerade)| *masquerade && !n.internal)
+        .map(|(n, br, _)| {
+            Rule::new(
+                vec![Match::Saddr(n.subnet), Match::NotOif(br.to_string())],
+                Action::Masquerade,
+            )
+        })
+        .collect();
+    let mut isolation: Vec<Rule> = Vec::new();
+    for (n, a, _) in &bridges {
+        if n.internal {
+            isolation.push(Rule::new(
+                vec![Match::Iif(a.to_string()), Match::NotOif(a.to_string())],
+                Action::Drop,
+            ));
+            isolation.push(Rule::new(
+                vec![Match::NotIif(a.to_string()), Match::Oif(a.to_string())],
+                Action::Drop,
+            ));
+        }
+    }
+    for (_, a, _) in &bridges {
+        for (_, b, _) in bridges.iter().filter(|(_, b, _)| b != a) {
+            isolation.push(Rule::new(
+                vec![Match::Iif(a.to_string()), Match::Oif(b.to_string())],
+                Action::Drop,
+            ));
+        }
+    }
+    let forwarding = !pre.is_empty() || bridges.iter().any(|(n, _, _)| !n.internal);
+    let mut chains = Vec::new();
+    if !pre.is_empty() {
+        let out = pre
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.matches.retain(|m| !matches!(m, Match::NotIif(_)));
+                r
+            })
+            .collect();
+        chains.push(Chain::nat("docker-prerouting", Hook::Prerouting, pre));
+        chains.push(Chain::nat("docker-output", Hook::Output, out));
+    }
+    if !masquerade.is_empty() {
+        chains.push(Chain::nat(
+            "docker-postrouting",
+            Hook::Postrouting,
+            masquerade,
+        ));
+    }
+    if forwarding && !isolation.is_empty() {
+        chains.push(Chain::filter(
+            "docker-isolation",
+            Hook::Forward,
+            Policy::Accept,
+            isolation,
+        ));
+    }
+    Docker { forwarding, chains }
+}
+
+/// The DNAT rules of the published ports of host `hi`'s containers, as prerouting sees them
+/// (not from the container's own bridge; the output chain's copy drops that match).
+fn published(lab: &Lab, hi: usize) -> Vec<Rule> {
     let host = &lab.hosts[hi];
     let own: Vec<Ipv4Addr> = std::iter::once(host.address.ip())
         .chain(host.addresses.iter().map(|a| a.address.ip()))
         .collect();
-    let (mut pre, mut out) = (Vec::new(), Vec::new());
+    let mut pre = Vec::new();
     for c in lab.containers.iter().filter(|c| c.host == hi) {
         let Some(e) = c
             .endpoints
@@ -125,61 +214,21 @@ fn published(lab: &Lab, hi: usize) -> Vec<Chain> {
                 .iter()
                 .filter(|ip| port.host_ip.is_none_or(|h| h == **ip))
             {
-                let matches = vec![
+                let mut matches = vec![
                     Match::Daddr(Ipv4Network::from(*ip)),
                     Match::Dport {
                         proto: port.proto,
                         port: port.host_port,
                     },
                 ];
+                matches.extend(bridge.iter().map(|b| Match::NotIif(b.clone())));
                 let to = Action::Dnat {
                     addr: e.address.ip(),
                     port: Some(port.container_port),
                 };
-                let mut from_outside = matches.clone();
-                from_outside.extend(bridge.iter().map(|b| Match::NotIif(b.clone())));
-                pre.push(Rule::new(from_outside, to.clone()));
-                out.push(Rule::new(matches, to));
+                pre.push(Rule::new(matches, to));
             }
         }
     }
-    if pre.is_empty() {
-        return Vec::new();
-    }
-    // Docker's DOCKER-ISOLATION: with forwarding on, traffic between two of its bridges is
-    // dropped (networks stay apart as they do without forwarding).
-    let bridges: Vec<String> = lab
-        .networks
-        .iter()
-        .enumerate()
-        .filter(|(ni, _)| super::hosts_on(lab, *ni).contains(&hi))
-        .filter_map(|(_, n)| match &n.driver {
-            Driver::Bridge { bridge, .. } => Some(bridge.clone()),
-            _ => None,
-        })
-        .collect();
-    let isolation: Vec<Rule> = bridges
-        .iter()
-        .flat_map(|a| {
-            bridges.iter().filter(move |b| *b != a).map(move |b| {
-                Rule::new(
-                    vec![Match::Iif(a.clone()), Match::Oif(b.clone())],
-                    Action::Drop,
-                )
-            })
-        })
-        .collect();
-    let mut chains = vec![
-        Chain::nat("docker-prerouting", Hook::Prerouting, pre),
-        Chain::nat("docker-output", Hook::Output, out),
-    ];
-    if !isolation.is_empty() {
-        chains.push(Chain::filter(
-            "docker-isolation",
-            Hook::Forward,
-            Policy::Accept,
-            isolation,
-        ));
-    }
-    chains
+    pre
 }

@@ -6,6 +6,7 @@
 pub mod delta;
 mod host;
 pub mod names;
+pub mod outside;
 mod sandbox;
 mod underlay;
 
@@ -24,6 +25,8 @@ pub enum Role {
     Host,
     Container,
     OverlayNetwork,
+    /// The lab's stand-in for the internet (`[outside]`).
+    Outside,
 }
 
 impl Role {
@@ -33,6 +36,7 @@ impl Role {
             Role::Host => "host",
             Role::Container => "container",
             Role::OverlayNetwork => "overlay network",
+            Role::Outside => "outside",
         }
     }
 }
@@ -285,6 +289,7 @@ pub fn plan(lab: &Lab) -> Plan {
     };
     underlay::plan(lab, &mut p);
     host::plan(lab, &mut p);
+    outside::plan(lab, &mut p);
     for (ni, net) in lab.networks.iter().enumerate() {
         net.driver().plan(lab, ni, &mut p);
     }

@@ -23,7 +23,7 @@ fn overlay_plan_has_docker_namespaces() {
     // ov_net2 only has a container on nas5: no sandbox for it on nas4, as Docker.
     let ov2_nas4 = format!("overlay.nas4.1-{}", &l.networks[1].id[..10]);
     assert!(!names.contains(&ov2_nas4.as_str()));
-    assert_eq!(p.namespaces.len(), 9);
+    assert_eq!(p.namespaces.len(), 10, "with the outside");
     assert_eq!(
         p.namespaces
             .iter()

@@ -223,6 +223,7 @@ fn add_gwbridge(lab: &mut Lab) -> Result<usize, Refused> {
         driver: Driver::Bridge {
             bridge: GWBRIDGE.into(),
             icc: false,
+            masquerade: true,
         },
         subnet,
         gateway: subnet.nth(1).unwrap(),

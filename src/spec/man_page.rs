@@ -8,7 +8,9 @@ use std::path::Path;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
-use super::raw::{RawCheck, RawContainer, RawHost, RawLabMeta, RawNetwork, RawUnderlay, SECTIONS};
+use super::raw::{
+    RawCheck, RawContainer, RawHost, RawLabMeta, RawNetwork, RawOutside, RawUnderlay, SECTIONS,
+};
 use super::scenario::{action_keys, RawScenario, RawStep, ACTIONS};
 use crate::trace::Disposition;
 
@@ -46,6 +48,7 @@ fn tables() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
     vec![
         ("lab", "[lab]", keys::<RawLabMeta>()),
         ("underlay", "[underlay]", keys::<RawUnderlay>()),
+        ("outside", "[outside]", keys::<RawOutside>()),
         ("hosts", "[hosts.NAME]", keys::<RawHost>()),
         ("networks", "[networks.NAME]", keys::<RawNetwork>()),
         ("containers", "[containers.NAME]", keys::<RawContainer>()),

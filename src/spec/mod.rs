@@ -5,6 +5,7 @@
 pub mod change;
 mod diag;
 mod model;
+mod outside;
 mod raw;
 pub mod scenario;
 pub mod schema;
@@ -197,6 +198,7 @@ fn parse_nested(
         name_override,
         vlans: HashMap::new(),
         depth,
+        outside_gateway: None,
     }
     .lab(&raw);
     match lab {
@@ -537,6 +539,8 @@ pub(crate) struct Validator<'r, 'a> {
     vlans: HashMap<usize, HashMap<(String, u16), VlanSpelling>>,
     /// How many `apply` steps deep this file is (0: the file given).
     depth: usize,
+    /// The outside's address on the underlay, once checked: no host or container takes it.
+    outside_gateway: Option<Ipv4Addr>,
 }
 
 /// How a sub-interface was written, where and as what: `ens38.10` and `ens38.010` are both
@@ -614,6 +618,8 @@ impl Validator<'_, '_> {
         }
 
         let (underlay, underlay_known) = self.underlay(raw);
+        let outside = self.outside(raw, &underlay, underlay_known);
+        self.outside_gateway = outside.as_ref().map(|o| o.gateway.ip());
         let mut hosts = self.hosts(raw, &underlay, underlay_known, &lab_span);
         let mut names: HashMap<String, Range<usize>> = HashMap::new();
         for (n, _) in &raw.hosts {
@@ -657,6 +663,7 @@ impl Validator<'_, '_> {
                     settings: Driver::Bridge {
                         bridge: GWBRIDGE.into(),
                         icc: false,
+                        masquerade: true,
                     },
                     spans: Vec::new(),
                     host_spans: Vec::new(),
@@ -671,7 +678,11 @@ impl Validator<'_, '_> {
                 id: None,
             });
         }
-        self.allocate_subnets(&mut drafts, underlay_known.then_some(&underlay));
+        self.allocate_subnets(
+            &mut drafts,
+            underlay_known.then_some(&underlay),
+            outside.as_ref(),
+        );
         for d in driver::ALL {
             d.allocate(self.r, &mut drafts);
         }
@@ -714,6 +725,7 @@ impl Validator<'_, '_> {
             description: meta.and_then(|m| m.description.clone()),
             source: self.source.to_string(),
             underlay,
+            outside,
             hosts,
             networks,
             containers: placed.containers,
@@ -978,8 +990,18 @@ impl Validator<'_, '_> {
                 }
             }
         }
-        for (ip, _, n) in &explicit {
+        for (ip, at, n) in &explicit {
+            if Some(*ip) == self.outside_gateway {
+                self.r.error_help(
+                    at.clone(),
+                    format!("host address {ip} is the outside's gateway (host {n})"),
+                    "every host's default route is through it: give the host another address, or set [outside] gateway",
+                );
+            }
             used.insert(*ip, n.clone());
+        }
+        if let Some(g) = self.outside_gateway {
+            used.entry(g).or_insert_with(|| "the outside".into());
         }
         // A host's extra address inside the underlay subnet is taken too.
         for (ip, n, at) in &explicit_extra {
@@ -987,6 +1009,13 @@ impl Validator<'_, '_> {
                 self.r.error(
                     at.clone(),
                     format!("address {ip} is already the underlay address of host {other}"),
+                );
+            }
+            if Some(*ip) == self.outside_gateway {
+                self.r.error_help(
+                    at.clone(),
+                    format!("address {ip} is the outside's gateway"),
+                    "give the host another address, or set [outside] gateway",
                 );
             }
             used.entry(*ip).or_insert_with(|| n.clone());
@@ -1812,10 +1841,19 @@ impl Validator<'_, '_> {
 
     /// Checks written subnets for overlaps and gives the others Docker's defaults. `underlay`:
     /// the underlay, unless its subnet was refused (then nothing can overlap it).
-    fn allocate_subnets(&mut self, drafts: &mut [NetDraft], underlay: Option<&Underlay>) {
+    fn allocate_subnets(
+        &mut self,
+        drafts: &mut [NetDraft],
+        underlay: Option<&Underlay>,
+        outside: Option<&Outside>,
+    ) {
         let mut taken = Taken::default();
         if let Some(u) = underlay {
             taken.insert(u.subnet, "the underlay".into());
+        }
+        if let Some(o) = outside {
+            let n = Ipv4Network::new(o.address.network(), o.address.prefix()).unwrap();
+            taken.insert(n, "the outside".into());
         }
         // Subnets of networks alone: a macvlan network on a plain NIC may share the subnet of
         // the segment that NIC is on (that is what macvlan is for), but not another network's.
@@ -1931,6 +1969,9 @@ impl Validator<'_, '_> {
                 for ip in all.filter(|ip| net.subnet.contains(*ip) && *ip != net.gateway) {
                     pool.insert(ip, format!("host {}", h.name));
                 }
+            }
+            if let Some(g) = self.outside_gateway.filter(|g| net.subnet.contains(*g)) {
+                pool.insert(g, "the outside".into());
             }
         }
         // First pass: static addresses, so automatic ones never take them. They are checked
@@ -2305,6 +2346,7 @@ impl Validator<'_, '_> {
                 .iter()
                 .map(|c| c.name.as_str())
                 .chain(lab.hosts.iter().map(|h| h.name.as_str()))
+                .chain(lab.outside.iter().map(|o| o.name.as_str()))
         };
         // Named in the file but not in `lab` (unreadable, or on an unknown host): reported.
         let declared = |n: &str| {
@@ -2318,7 +2360,8 @@ impl Validator<'_, '_> {
             let from = ch.from.get_ref();
             let src_container = container_at.get(from.as_str()).copied();
             let src_host = host_at.get(from.as_str()).copied();
-            let src_known = src_container.is_some() || src_host.is_some();
+            let src_outside = lab.outside.as_ref().is_some_and(|o| o.name == *from);
+            let src_known = src_container.is_some() || src_host.is_some() || src_outside;
             if !src_known {
                 ok = false;
                 if !declared(from) {
@@ -2395,6 +2438,8 @@ impl Validator<'_, '_> {
                 }
             } else if let Some(h) = host_at.get(to.as_str()).map(|&i| &lab.hosts[i]) {
                 Some(h.address.ip())
+            } else if let Some(o) = lab.outside.as_ref().filter(|o| o.name == *to) {
+                Some(o.address.ip())
             } else if let Some(ip) =
                 src_container.and_then(|s| crate::plan::names::resolve(lab, s, to))
             {

@@ -7,6 +7,14 @@ use std::net::Ipv4Addr;
 use ipnetwork::Ipv4Network;
 use serde::{Deserialize, Serialize};
 
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
+}
+
 /// Maximum length of a Linux interface name (IFNAMSIZ - 1).
 pub const IFNAME_MAX: usize = 15;
 
@@ -17,6 +25,9 @@ pub struct Lab {
     /// Absolute path of the lab file this was built from (informational only).
     pub source: String,
     pub underlay: Underlay,
+    /// `[outside]`: the lab's stand-in for the internet, when the file has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside: Option<Outside>,
     pub hosts: Vec<Host>,
     pub networks: Vec<Network>,
     pub containers: Vec<Container>,
@@ -40,6 +51,25 @@ pub struct Lab {
 pub struct Underlay {
     pub subnet: Ipv4Network,
     pub mtu: u32,
+}
+
+/// "The internet" of seed 000's `ping www.baidu.com`, inside the lab: a namespace with one NIC
+/// on the underlay switch holding `gateway`, every host's default route, and `address` on its
+/// loopback, where a subnet is local as a whole, so every address of it answers. It has no
+/// route into the lab: it sees what leaves a host masqueraded (docker_gwbridge, a bridge's
+/// masquerade) as that host's underlay address, and reaches published ports there.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Outside {
+    pub name: String,
+    /// Its address on the underlay (the underlay's prefix length).
+    pub gateway: Ipv4Network,
+    /// The subnet it stands for, and its own first address there.
+    pub address: Ipv4Network,
+}
+
+impl Outside {
+    /// Its NIC, the far end of its switch port.
+    pub const NIC: &'static str = "eth0";
 }
 
 /// A simulated machine: its own namespace with its NICs on the lab's underlay switch.
@@ -179,7 +209,14 @@ pub enum Driver {
         encrypted: bool,
     },
     /// Host-local Linux bridge, Docker's user-defined `bridge` (and `docker_gwbridge`).
-    Bridge { bridge: String, icc: bool },
+    Bridge {
+        bridge: String,
+        icc: bool,
+        /// Docker's `enable_ip_masquerade` (on unless the lab file turns it off): what leaves
+        /// the subnet for elsewhere leaves as the host.
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        masquerade: bool,
+    },
     /// Host-local macvlan on a host interface (`ens33`, or a sub-interface like `ens38.10`).
     /// No bridge and no gateway address: the gateway lives elsewhere (a router host) or nowhere.
     Macvlan { parent: Parent, mode: MacvlanMode },
@@ -486,6 +523,12 @@ impl Lab {
     pub fn underlay_ns(&self) -> String {
         ns_name::underlay(&self.name)
     }
+    /// The outside's namespace, when the lab has one.
+    pub fn outside_ns(&self) -> Option<String> {
+        self.outside
+            .as_ref()
+            .map(|o| ns_name::node(&self.name, &o.name))
+    }
     /// `(container index, endpoint index)` of every endpoint on network `ni`, in file order
     /// (the order the plan numbers an overlay sandbox's veths in).
     pub fn endpoints_on(&self, ni: usize) -> Vec<(usize, usize)> {
@@ -569,7 +612,8 @@ impl Lab {
         if let Some(ci) = self.containers.iter().position(|c| c.name == name) {
             return Some(self.container_ns(ci));
         }
-        let known = self.hosts.iter().any(|h| h.name == name);
+        let known = self.hosts.iter().any(|h| h.name == name)
+            || self.outside.as_ref().is_some_and(|o| o.name == name);
         known.then(|| ns_name::node(&self.name, name))
     }
 }

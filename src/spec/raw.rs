@@ -51,6 +51,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
 pub(crate) const SECTIONS: &[&str] = &[
     "lab",
     "underlay",
+    "outside",
     "hosts",
     "networks",
     "containers",
@@ -68,6 +69,9 @@ pub struct RawLab {
     pub underlay: Option<Spanned<Table<RawUnderlay>>>,
     /// `[underlay]` is there but unreadable: its subnet is unknown.
     pub underlay_unread: bool,
+    pub outside: Option<Spanned<Table<RawOutside>>>,
+    /// `[outside]` is there but unreadable: the lab has one, its settings unknown.
+    pub outside_unread: bool,
     pub hosts: IndexMap<Name, Spanned<Table<RawHost>>>,
     pub networks: IndexMap<Name, Spanned<Table<RawNetwork>>>,
     pub containers: IndexMap<Name, Spanned<Table<RawContainer>>>,
@@ -132,6 +136,10 @@ impl RawLab {
                 "underlay" => {
                     raw.underlay = read_one(value, &mut errors);
                     raw.underlay_unread = raw.underlay.is_none();
+                }
+                "outside" => {
+                    raw.outside = read_one(value, &mut errors);
+                    raw.outside_unread = raw.outside.is_none();
                 }
                 "hosts" => raw.hosts = read_named(value, &mut raw.unread_hosts, &mut errors),
                 "networks" => {
@@ -254,6 +262,28 @@ pub struct RawUnderlay {
     pub nic: Option<Name>,
 }
 
+/// The lab's stand-in for the internet: a namespace on the underlay switch, every host's
+/// default route; containers reach it masqueraded through docker_gwbridge (or their bridge).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutside {
+    /// The name checks, steps, ping, trace and exec call it by (default "outside").
+    #[serde(default)]
+    #[schemars(with = "String", length(max = 48), regex(pattern = NAME_PATTERN), extend("default" = "outside"))]
+    pub name: Option<Name>,
+    /// The internet it stands for, as its own address and prefix: every address of the
+    /// subnet answers. A documentation, private or shared range, never a public one
+    /// (default 203.0.113.1/24, TEST-NET-3).
+    #[serde(default)]
+    #[schemars(with = "String", extend("default" = "203.0.113.1/24"))]
+    pub address: Option<Spanned<String>>,
+    /// Its address on the underlay, every host's default gateway (default: the underlay
+    /// subnet's last usable address).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub gateway: Option<Spanned<String>>,
+}
+
 /// A simulated machine: its own namespace, its NICs on the underlay switch.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -368,6 +398,11 @@ pub struct RawNetwork {
     #[serde(default)]
     #[schemars(with = "bool", extend("default" = true))]
     pub icc: Option<Spanned<bool>>,
+    /// Bridge driver: Docker's `com.docker.network.bridge.enable_ip_masquerade` (default
+    /// true): what leaves the subnet for elsewhere leaves with the host's address.
+    #[serde(default)]
+    #[schemars(with = "bool", extend("default" = true))]
+    pub masquerade: Option<Spanned<bool>>,
     /// Macvlan and ipvlan drivers: the host interface (`ens33`, or `ens38.10` for VLAN 10 on
     /// ens38), or one per host when their NICs are named differently (`parent = { node-1 =
     /// "ens33.10", node-2 = "ens32.10" }`); an ipvlan network without one is internal (its
@@ -440,6 +475,7 @@ impl RawNetwork {
             "vni" => self.vni.as_ref().map(|v| v.span()),
             "encrypted" => self.encrypted.as_ref().map(|v| v.span()),
             "icc" => self.icc.as_ref().map(|v| v.span()),
+            "masquerade" => self.masquerade.as_ref().map(|v| v.span()),
             "parent" => self.parent.as_ref().map(|v| v.span()),
             "mode" => self.mode.as_ref().map(|v| v.span()),
             "mtu" => self.mtu.as_ref().map(|v| v.span()),
@@ -482,10 +518,10 @@ pub struct RawContainer {
     "then" = { "not": { "required": ["ttl"] } }
 ))]
 pub struct RawCheck {
-    /// The container or host the ping is sent from.
+    /// The container, host or outside the ping is sent from.
     #[schemars(with = "String")]
     pub from: Name,
-    /// A container, a host or an IPv4 address.
+    /// A container, a host, the outside or an IPv4 address.
     #[schemars(with = "String")]
     pub to: Name,
     /// reachable (default) or unreachable.

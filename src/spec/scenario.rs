@@ -402,6 +402,7 @@ impl Names {
                 .iter()
                 .cloned()
                 .chain(lab.hosts.iter().map(|h| h.name.clone()))
+                .chain(lab.outside.iter().map(|o| o.name.clone()))
                 .collect(),
             containers,
             networks: lab.networks.iter().map(|n| n.name.clone()).collect(),

@@ -12,7 +12,9 @@ use indexmap::IndexMap;
 use schemars::transform::RecursiveTransform;
 use schemars::JsonSchema;
 
-use super::raw::{RawCheck, RawContainer, RawHost, RawLabMeta, RawNetwork, RawUnderlay};
+use super::raw::{
+    RawCheck, RawContainer, RawHost, RawLabMeta, RawNetwork, RawOutside, RawUnderlay,
+};
 use super::scenario::RawScenario;
 
 /// The top-level tables, as `raw::RawLab::read` reads them one by one (it is no serde type
@@ -29,6 +31,9 @@ struct LabFile {
     #[serde(default)]
     #[schemars(with = "RawUnderlay")]
     underlay: Option<RawUnderlay>,
+    #[serde(default)]
+    #[schemars(with = "RawOutside")]
+    outside: Option<RawOutside>,
     /// The hosts, by name (at least one).
     #[schemars(extend("minProperties" = 1, "propertyNames" = node_names()))]
     hosts: IndexMap<String, RawHost>,

@@ -119,7 +119,8 @@ fn overlay_lab_is_docker_faithful() {
         gw.driver,
         Driver::Bridge {
             bridge: "docker_gwbridge".into(),
-            icc: false
+            icc: false,
+            masquerade: true
         }
     );
 
@@ -232,6 +233,14 @@ fn overlay_lab_is_docker_faithful() {
                 2,
                 None
             ),
+            (
+                "bbox1",
+                "outside",
+                ip("203.0.113.1"),
+                Expect::Reachable,
+                2,
+                Some(63)
+            ),
         ]
     );
 }
@@ -254,7 +263,8 @@ fn bridge_lab_is_docker_faithful() {
         my.driver,
         Driver::Bridge {
             bridge: format!("br-{}", &my.id[..12]),
-            icc: true
+            icc: true,
+            masquerade: true
         }
     );
     let quiet = net(&l, "quiet_net");
@@ -264,7 +274,8 @@ fn bridge_lab_is_docker_faithful() {
         quiet.driver,
         Driver::Bridge {
             bridge: format!("br-{}", &quiet.id[..12]),
-            icc: false
+            icc: false,
+            masquerade: true
         }
     );
     for n in &l.networks {

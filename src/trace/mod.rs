@@ -109,6 +109,19 @@ pub struct Trace {
     /// a UDP socket is bound to the port), which decides the answer; null when not known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listening: Option<bool>,
+    /// The source NAT the packet met on its way (a masquerade, an SNAT), in order: where the
+    /// reply's destination is translated back, as conntrack does.
+    #[serde(skip)]
+    pub snat: Vec<Snat>,
+}
+
+/// A source address rewritten in namespace `ns`: the reply to `translated` arriving there is
+/// sent on to `original` (conntrack's reverse translation, before routing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snat {
+    pub ns: String,
+    pub original: Ipv4Addr,
+    pub translated: Ipv4Addr,
 }
 
 /// What a sender hears when an MTU stops its packet (DF set).
@@ -317,7 +330,7 @@ pub fn trace_flow(
     size: Option<u32>,
     flow: Flow,
 ) -> Trace {
-    let mut t = walk(snap, routes, from, dst, size, Some(flow.request()));
+    let mut t = walk(snap, routes, from, dst, size, Some(flow.request()), &[]);
     t.flow = flow;
     if t.disposition != Disposition::Delivered {
         return t;
@@ -332,7 +345,10 @@ pub fn trace_flow(
         // A socket takes the datagram: what answers, if anything, is the application's.
         return t;
     };
-    let back = walk(snap, routes, &peer, src, None, Some(answer));
+    // The reply goes to the source the destination saw (the last source NAT's), and each
+    // NAT on the way translates it back.
+    let seen_src = t.snat.last().map_or(src, |n| n.translated);
+    let back = walk(snap, routes, &peer, seen_src, None, Some(answer), &t.snat);
     let mut reply: Vec<Hop> = back
         .hops
         .into_iter()
@@ -354,8 +370,13 @@ pub fn trace_flow(
         back.disposition
     };
     t.reason = Some(format!(
-        "the {} reaches {peer}, but the reply to {src} does not come back: {}",
+        "the {} reaches {peer}, but the reply to {} does not come back: {}",
         if flow == Flow::Icmp { "echo" } else { "packet" },
+        if seen_src == src {
+            src.to_string()
+        } else {
+            format!("{seen_src} (the source NAT's, for {src})")
+        },
         back.reason.unwrap_or_else(|| format!(
             "{peer} routes it to {}, which also has {src}",
             back.delivered_to.unwrap_or_default()
@@ -402,7 +423,7 @@ pub fn one_way_sized(
     dst: Ipv4Addr,
     size: Option<u32>,
 ) -> Trace {
-    walk(snap, routes, from, dst, size, None)
+    walk(snap, routes, from, dst, size, None, &[])
 }
 
 /// Hook `hook` of `ns`'s firewall tables over the packet, if it is evaluated (`pkt`).
@@ -422,7 +443,8 @@ fn hook(
 
 /// The packet's way from `from` to `dst`; with `ct` (the connection state the packet has,
 /// new for the request, established or related for the answer, with its protocol and
-/// destination port), through the firewalls netlab wrote too.
+/// destination port), through the firewalls netlab wrote too. `unnat`: for a reply, the
+/// request's source NAT, which conntrack reverses where it was made.
 fn walk(
     snap: &Snapshot,
     routes: &dyn RouteOracle,
@@ -430,6 +452,7 @@ fn walk(
     dst: Ipv4Addr,
     size: Option<u32>,
     ct: Option<Seen>,
+    unnat: &[Snat],
 ) -> Trace {
     let mut pkt = ct.map(|(ct, proto, dport)| netfilter::Packet {
         saddr: source_address(snap, routes, from, dst),
@@ -456,6 +479,7 @@ fn walk(
         filtered: None,
         flow: Flow::Icmp,
         listening: None,
+        snat: Vec::new(),
     };
     let mut ns_name = from.to_string();
     let mut in_dev: Option<String> = None;
@@ -479,6 +503,21 @@ fn walk(
         let forwarded = in_dev.is_some();
         // Prerouting (from another namespace): DNAT may change where it goes.
         let mut notes = Vec::new();
+        // A reply to an address this namespace's source NAT gave the request: conntrack
+        // translates it back before routing (the NAT chains never see it).
+        if let Some(n) = unnat
+            .iter()
+            .find(|n| forwarded && n.ns == ns_name && n.translated == dst)
+        {
+            notes.push(format!(
+                "conntrack: destination {} -> {} (the reply of its source NAT)",
+                n.translated, n.original
+            ));
+            dst = n.original;
+            if let Some(p) = pkt.as_mut() {
+                p.daddr = dst;
+            }
+        }
         if forwarded {
             let o = hook(
                 snap,
@@ -491,7 +530,7 @@ fn walk(
             if let Some(f) = o.dropped {
                 return filtered(t, f, &ns_name, in_dev.as_deref(), ttl);
             }
-            notes = o.rewrites;
+            notes.extend(o.rewrites);
             if let Some(p) = &pkt {
                 dst = p.daddr;
             }
@@ -645,7 +684,18 @@ fn walk(
             Hook::Output
         };
         for h in [filter, Hook::Postrouting] {
+            let before = pkt.as_ref().and_then(|p| p.saddr);
             let o = hook(snap, ns, &mut pkt, h, in_dev.as_deref(), Some(&dev));
+            let after = pkt.as_ref().and_then(|p| p.saddr);
+            if let (Some(original), Some(translated)) = (before, after) {
+                if original != translated {
+                    t.snat.push(Snat {
+                        ns: ns_name.clone(),
+                        original,
+                        translated,
+                    });
+                }
+            }
             notes.extend(o.rewrites);
             if let Some(f) = o.dropped {
                 let last = t.hops.last_mut().expect("the route hop");

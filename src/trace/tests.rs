@@ -852,13 +852,20 @@ fn source_nat_is_said_on_the_hop_that_makes_it() {
             )],
         ),
     );
-    let t = traced(&s, "fx.bbox2", "10.0.0.2", Disposition::Delivered);
+    // bbox1 answers the address it saw, which nobody holds: the reply is lost there.
+    let t = traced(&s, "fx.bbox2", "10.0.0.2", Disposition::NeighborUnreachable);
     assert!(
         t.hops[0]
             .action
             .ends_with("; postrouting: snat, source 10.0.0.3 -> 10.0.0.99"),
         "{}",
         t.hops[0].action
+    );
+    let why = t.reason.as_deref().unwrap();
+    assert!(
+        why.contains("the reply to 10.0.0.99 (the source NAT's, for 10.0.0.3)")
+            && why.contains("nobody answers ARP for 10.0.0.99"),
+        "{why}"
     );
     // The reply is conntrack's: no NAT chain sees it.
     assert!(t.reply_hops.iter().all(|h| !h.action.contains("snat")));
