@@ -43,6 +43,9 @@ _netlab() {
             netlab,find-link)
                 cmd="netlab__subcmd__find__subcmd__link"
                 ;;
+            netlab,firewall)
+                cmd="netlab__subcmd__firewall"
+                ;;
             netlab,graph)
                 cmd="netlab__subcmd__graph"
                 ;;
@@ -112,6 +115,9 @@ _netlab() {
             netlab__subcmd__help,find-link)
                 cmd="netlab__subcmd__help__subcmd__find__subcmd__link"
                 ;;
+            netlab__subcmd__help,firewall)
+                cmd="netlab__subcmd__help__subcmd__firewall"
+                ;;
             netlab__subcmd__help,graph)
                 cmd="netlab__subcmd__help__subcmd__graph"
                 ;;
@@ -161,7 +167,7 @@ _netlab() {
 
     case "${cmd}" in
         netlab)
-            opts="-h -V --color --help --version up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate graph schema pingall console help"
+            opts="-h -V --color --help --version up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge firewall trace validate graph schema pingall console help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -360,6 +366,24 @@ _netlab() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netlab__subcmd__firewall)
+            opts="-h --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netlab__subcmd__graph)
             opts="-o -h --format --json --output --name --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -395,7 +419,7 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__help)
-            opts="up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge trace validate graph schema pingall console help"
+            opts="up down status apply run connect disconnect link impair check netns exec find-link inspect vxlan bridge firewall trace validate graph schema pingall console help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -521,6 +545,20 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__help__subcmd__find__subcmd__link)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netlab__subcmd__help__subcmd__firewall)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

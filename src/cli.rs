@@ -287,6 +287,20 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
         #[arg(long)]
         json: bool,
     },
+    /// List the nftables rules netlab wrote in a node's namespace (a host's firewall rules,
+    /// Docker's masquerade, published ports and isolation), with each rule's packet and byte
+    /// counters read back from the kernel
+    #[command(
+        after_help = "Examples:\n  netlab firewall nas4\n  netlab firewall overlay.nas4 --json"
+    )]
+    Firewall {
+        /// A host (or LAB.HOST), container or namespace
+        #[arg(add = crate::completion::namespace_completer())]
+        target: String,
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+    },
     /// Predict the hop-by-hop path of a ping from a container to a peer, from live kernel state;
     /// exit 1 unless the ping would be delivered
     #[command(

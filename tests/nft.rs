@@ -136,6 +136,7 @@ fn table_reads_back_as_written_and_as_its_nft_commands_build_it() {
             json!(["prerouting", "nat", "prerouting", -100, "accept"]),
         ]
     );
+    // Every rule has a counter before its action, zero before any packet.
     let rules: Vec<Value> = objects(&got, "rule")
         .into_iter()
         .map(|r| json!([r["chain"], r["expr"]]))
@@ -145,19 +146,22 @@ fn table_reads_back_as_written_and_as_its_nft_commands_build_it() {
     assert_eq!(
         rules,
         [
-            json!(["postrouting", [eq(json!({"meta": {"key": "oifname"}}), json!("r-s")), {"masquerade": null}]]),
+            json!(["postrouting", [eq(json!({"meta": {"key": "oifname"}}), json!("r-s")), {"counter": {"packets": 0, "bytes": 0}}, {"masquerade": null}]]),
             json!(["forward", [
                 {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}},
+                {"counter": {"packets": 0, "bytes": 0}},
                 {"accept": null}
             ]]),
             json!(["forward", [
                 eq(json!({"meta": {"key": "iifname"}}), json!("r-c")),
                 eq(json!({"meta": {"key": "oifname"}}), json!("r-s")),
+                {"counter": {"packets": 0, "bytes": 0}},
                 {"accept": null}
             ]]),
             json!(["prerouting", [
                 eq(json!({"payload": {"protocol": "ip", "field": "daddr"}}), json!({"prefix": {"addr": "10.2.0.0", "len": 23}})),
                 eq(json!({"payload": {"protocol": "tcp", "field": "dport"}}), json!(8080)),
+                {"counter": {"packets": 0, "bytes": 0}},
                 {"dnat": {"family": "ip", "addr": "10.2.0.2", "port": 80}}
             ]]),
         ],
@@ -1115,6 +1119,44 @@ to = "h1"
         v[0]["Options"]["com.docker.network.bridge.enable_ip_masquerade"],
         "true"
     );
+    // `netlab firewall` reads the rule's counter back: what nft -j says, and c1's pings (one
+    // connection, whose first packet the NAT chain sees) are there.
+    let nft_counter = masq["expr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|e| e.get("counter"))
+        .expect("a counter on the rule")
+        .clone();
+    let o = netlab(&["firewall", &format!("{lab}.h1"), "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let fw: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let chain = fw["tables"][0]["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "docker-postrouting")
+        .expect("docker-postrouting in netlab firewall");
+    assert_eq!(chain["hook"], "postrouting", "{fw}");
+    let rule = &chain["rules"][0];
+    assert_eq!(
+        rule["rule"], "ip saddr 172.18.0.0/16 oifname != \"docker_gwbridge\" masquerade",
+        "{fw}"
+    );
+    assert_eq!(
+        rule["packets"], nft_counter["packets"],
+        "{fw} vs {nft_counter}"
+    );
+    assert_eq!(rule["bytes"], nft_counter["bytes"], "{fw} vs {nft_counter}");
+    assert!(rule["packets"].as_u64().unwrap() >= 1, "{fw}");
+    let o = netlab(&["firewall", &format!("{lab}.h1")]);
+    assert!(
+        text(&o).contains("docker-postrouting (nat postrouting, policy accept)"),
+        "{}",
+        text(&o)
+    );
+    let o = netlab(&["firewall", &format!("{lab}.nohost")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 
     // trace: the masquerade on h1's hop, the reply translated back by conntrack, and the probe
     // (and capture) agree.

@@ -357,7 +357,9 @@ pub fn inspect(name: &str, json: bool, host: Option<&str>, netlab: bool) -> Resu
             None => unknown(e),
         }
     })?;
-    let v = inspect::node(ns);
+    let mut v = inspect::node(ns);
+    let tables = tables_in(&recs, &ns.name);
+    v.firewall = inspect::firewall_lines(&tables);
     if json {
         return print_json(&v);
     }
@@ -385,6 +387,39 @@ pub fn bridge(target: &str, json: bool) -> Result<()> {
         return print_json(&r);
     }
     println!("{}", links::render_bridges(&r));
+    Ok(())
+}
+
+/// The nftables tables the labs' plans put in namespace `ns`.
+fn tables_in(recs: &[Record], ns: &str) -> Vec<crate::kernel::nft::Table> {
+    recs.iter()
+        .flat_map(|r| crate::plan::firewalls(&r.lab))
+        .filter(|(n, _)| n == ns)
+        .flat_map(|(_, t)| t)
+        .collect()
+}
+
+/// `netlab firewall NODE`: the tables netlab's plan puts in the node's namespace, with the
+/// counters the kernel has for their rules.
+pub fn firewall(target: &str, json: bool) -> Result<()> {
+    let recs = records();
+    let snap = observe(false, Want::ALL)?;
+    let ns = diag::resolve(&snap, &recs, target).map_err(unknown)?;
+    let tables = tables_in(&recs, &ns.name);
+    let handle = std::fs::File::open(&ns.path)
+        .map_err(|e| anyhow::anyhow!("opening namespace {}: {e}", ns.name))?;
+    let mut counters = std::collections::BTreeMap::new();
+    for t in &tables {
+        let read = crate::kernel::nft::counters_in(&handle, &t.name)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", ns.name))?;
+        // An empty answer is a table the kernel does not have: every netlab table has rules.
+        counters.insert(t.name.clone(), (!read.is_empty()).then_some(read));
+    }
+    let r = diag::firewall::report(&ns.name, &tables, &counters);
+    if json {
+        return print_json(&r);
+    }
+    println!("{}", diag::firewall::render(&r));
     Ok(())
 }
 

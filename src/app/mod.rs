@@ -187,6 +187,7 @@ fn dispatch(cmd: Command) -> Result<()> {
         } => diagnostics::inspect(&name, json, host.as_deref(), netlab),
         Command::Vxlan { target, json } => diagnostics::vxlan(&target, json),
         Command::Bridge { target, json } => diagnostics::bridge(&target, json),
+        Command::Firewall { target, json } => diagnostics::firewall(&target, json),
         Command::Trace {
             from,
             to,

@@ -215,6 +215,30 @@ pub struct NodeView<'a> {
     pub interfaces: Vec<InterfaceView<'a>>,
     pub routes: &'a [Route],
     pub neighbours: &'a [Neighbour],
+    /// The nftables rules netlab wrote here, as `TABLE CHAIN: RULE` (its lab's plan;
+    /// `netlab firewall` adds the counters).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub firewall: Vec<String>,
+}
+
+/// A node's rules as [`NodeView::firewall`] lists them: `inet netlab docker-postrouting (nat
+/// postrouting): ip saddr 172.18.0.0/16 oifname != "docker_gwbridge" masquerade`.
+pub fn firewall_lines(tables: &[crate::kernel::nft::Table]) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in tables {
+        for c in &t.chains {
+            for r in &c.rules {
+                out.push(format!(
+                    "inet {} {} ({} {}): {r}",
+                    t.name,
+                    c.name,
+                    c.kind.as_str(),
+                    c.hook.as_str()
+                ));
+            }
+        }
+    }
+    out
 }
 
 #[derive(Debug, Serialize)]
@@ -263,6 +287,7 @@ pub fn node(ns: &Namespace) -> NodeView<'_> {
             .collect(),
         routes: &ns.routes,
         neighbours: &ns.neighbours,
+        firewall: Vec::new(),
     }
 }
 
@@ -322,6 +347,15 @@ pub fn render_node(v: &NodeView) -> String {
             }
             out.push_str(&line);
             out.push('\n');
+        }
+    }
+    if !v.firewall.is_empty() {
+        out.push_str(&format!(
+            "firewall (`netlab firewall {}` for the counters):\n",
+            v.namespace
+        ));
+        for line in &v.firewall {
+            out.push_str(&format!("  {line}\n"));
         }
     }
     out.trim_end().to_string()

@@ -2,6 +2,7 @@
 //! observed [`Snapshot`] (and netlab's lab records, for names and Docker-style metadata). They
 //! never read the kernel themselves, so they run on recorded snapshots in unit tests.
 
+pub mod firewall;
 pub mod inspect;
 pub mod links;
 

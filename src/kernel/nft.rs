@@ -278,9 +278,29 @@ impl fmt::Display for Rule {
     }
 }
 
+impl Rule {
+    /// The rule as netlab writes it, with the counter every rule of it has before its action:
+    /// `oifname "ens38.10" counter masquerade`.
+    pub fn counted(&self) -> String {
+        let mut s = String::new();
+        for m in &self.matches {
+            s.push_str(&format!("{m} "));
+        }
+        format!("{s}counter {}", self.action)
+    }
+}
+
+/// What a rule's counter has seen since the rule was written: packets and their bytes (a NAT
+/// rule sees a connection's first packet only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counter {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
 impl Table {
     /// The `nft` commands that build this table, one per line, as the articles' readers would
-    /// type them (`nft add rule inet netlab postrouting oifname "ens38.10" masquerade`).
+    /// type them (`nft add rule inet netlab postrouting oifname "ens38.10" counter masquerade`).
     pub fn commands(&self) -> Vec<String> {
         let t = &self.name;
         let mut v = vec![format!("nft add table inet {t}")];
@@ -296,7 +316,7 @@ impl Table {
         }
         for c in &self.chains {
             for r in &c.rules {
-                v.push(format!("nft add rule inet {t} {} {r}", c.name));
+                v.push(format!("nft add rule inet {t} {} {}", c.name, r.counted()));
             }
         }
         v
@@ -468,6 +488,21 @@ enum Part {
 /// lost answer from hanging netlab).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The counters of the rules of table `name` (family inet) in the namespace `ns` is a handle
+/// on, read back from the kernel (NFT_MSG_GETRULE): per chain, in rule order (None: a rule
+/// without a counter, one netlab did not write). A table that is not there has none.
+pub fn counters_in(ns: &File, name: &str) -> io::Result<BTreeMap<String, Vec<Option<Counter>>>> {
+    check_name("table", name)?;
+    let sock = socket_in(ns, name)?;
+    let rules = wire::dump_rules(&sock, name, ANSWER_TIMEOUT)
+        .map_err(|e| io::Error::new(e.kind(), format!("reading nftables table {name}: {e}")))?;
+    let mut out: BTreeMap<String, Vec<Option<Counter>>> = BTreeMap::new();
+    for (chain, counter) in rules {
+        out.entry(chain).or_default().push(counter);
+    }
+    Ok(out)
+}
+
 /// Send `batch` from a socket opened in `ns`; the part the kernel refused first, and its errno.
 fn send_in(ns: &File, batch: wire::Batch, table: &str) -> io::Result<Option<(Part, i32)>> {
     let wire::Batch {
@@ -475,7 +510,20 @@ fn send_in(ns: &File, batch: wire::Batch, table: &str) -> io::Result<Option<(Par
         parts,
         acked,
     } = batch;
-    let sock = netns::run_in_handle(ns, || {
+    let sock = socket_in(ns, table)?;
+    let failures = wire::talk(&sock, &bytes, &acked, ANSWER_TIMEOUT)
+        .map_err(|e| io::Error::new(e.kind(), format!("nftables table {table}: {e}")))?;
+    // The first refusal is the cause; later ones in the same batch usually follow from it (a
+    // rule in a chain that could not be made).
+    Ok(failures
+        .into_iter()
+        .next()
+        .map(|(seq, errno)| (parts.get(&seq).cloned().unwrap_or(Part::Batch), errno)))
+}
+
+/// An nfnetlink socket opened in `ns`, for table `table`'s messages.
+fn socket_in(ns: &File, table: &str) -> io::Result<netlink_sys::Socket> {
+    netns::run_in_handle(ns, || {
         netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_NETFILTER)
     })
     .map_err(|e| {
@@ -490,15 +538,7 @@ fn send_in(ns: &File, batch: wire::Batch, table: &str) -> io::Result<Option<(Par
                 }
             ),
         )
-    })?;
-    let failures = wire::talk(&sock, &bytes, &acked, ANSWER_TIMEOUT)
-        .map_err(|e| io::Error::new(e.kind(), format!("nftables table {table}: {e}")))?;
-    // The first refusal is the cause; later ones in the same batch usually follow from it (a
-    // rule in a chain that could not be made).
-    Ok(failures
-        .into_iter()
-        .next()
-        .map(|(seq, errno)| (parts.get(&seq).cloned().unwrap_or(Part::Batch), errno)))
+    })
 }
 
 /// The kernel's refusal of one part of a batch, said with what it was and what to do.
@@ -583,18 +623,18 @@ mod wire {
     use super::*;
 
     use netlink_packet_core::{
-        DefaultNla, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE,
-        NLM_F_REQUEST,
+        DefaultNla, NetlinkMessage, NetlinkPayload, Nla, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE,
+        NLM_F_DUMP, NLM_F_REQUEST,
     };
     use netlink_packet_netfilter::nftables::{
-        Bitwise, ChainAttribute, ChainMessage, Cmp, DataAttribute, Expressions, Hook as NlHook,
-        HookNumber, Immediate, InetHookNumber, Meta, MetaKey, NfTablesMessage, Operator, Payload,
-        Register, RuleAttribute, RuleMessage, TableAttribute, TableMessage, Verdict,
-        VerdictAttribute,
+        Bitwise, ChainAttribute, ChainMessage, Cmp, DataAttribute, ExpressionAttribute,
+        Expressions, Hook as NlHook, HookNumber, Immediate, InetHookNumber, ListAttribute, Meta,
+        MetaKey, NfTablesMessage, Operator, Payload, Register, RuleAttribute, RuleMessage,
+        TableAttribute, TableMessage, Verdict, VerdictAttribute,
     };
     use netlink_packet_netfilter::none::ControlMessage;
     use netlink_packet_netfilter::{
-        NetfilterHeader, NetfilterMessage, NetfilterProtoFamily as Family,
+        NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily as Family,
     };
 
     // nfnetlink.h
@@ -632,8 +672,12 @@ mod wire {
     const IPV4_SADDR: u32 = 12;
     const IPV4_DADDR: u32 = 16;
     const TH_DPORT: u32 = 2;
-    // NLMSG_ERROR (netlink.h)
+    // NLMSG_ERROR, NLMSG_DONE (netlink.h)
     const NLMSG_ERROR: u16 = 2;
+    const NLMSG_DONE: u16 = 3;
+    // enum nft_counter_attributes
+    const NFTA_COUNTER_BYTES: u16 = 1;
+    const NFTA_COUNTER_PACKETS: u16 = 2;
 
     /// A batch ready to send: its bytes, what each sequence number was, and the sequence
     /// numbers the kernel will acknowledge (all but BEGIN and END).
@@ -950,6 +994,11 @@ mod wire {
 
     pub(super) fn expressions(r: &Rule) -> Vec<Expressions> {
         let mut v: Vec<Expressions> = r.matches.iter().flat_map(match_exprs).collect();
+        // A counter (zero to begin with) on every rule, read back by `netlab firewall`.
+        v.push(Expressions::Other {
+            expression_type: "counter".into(),
+            attributes: vec![],
+        });
         match &r.action {
             Action::Accept => v.push(verdict(NF_ACCEPT)),
             Action::Drop => v.push(verdict(NF_DROP)),
@@ -961,6 +1010,120 @@ mod wire {
             Action::Snat { addr } => v.extend(nat(NFT_NAT_SNAT, *addr, None)),
         }
         v
+    }
+
+    /// The request for every rule of table `table` (family inet): a GETRULE dump.
+    pub(super) fn get_rules(table: &str) -> Vec<u8> {
+        let msg = NfTablesMessage::GetRule(RuleMessage {
+            attributes: vec![RuleAttribute::Table(table.into())],
+        });
+        let inner: netlink_packet_netfilter::NetfilterMessageInner = msg.into();
+        let mut m = NetlinkMessage::from(NetfilterMessage::new(
+            NetfilterHeader::new(Family::Inet, 0, 0),
+            inner,
+        ));
+        m.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        m.header.sequence_number = 1;
+        m.finalize();
+        let mut bytes = vec![0; m.buffer_len()];
+        m.serialize(&mut bytes);
+        bytes
+    }
+
+    /// A rule's chain and the counter among its expressions.
+    fn rule_counter(r: &RuleMessage) -> (String, Option<Counter>) {
+        let mut chain = String::new();
+        let mut counter = None;
+        for a in &r.attributes {
+            match a {
+                RuleAttribute::Chain(c) => chain = c.clone(),
+                RuleAttribute::Expressions(list) => {
+                    for e in list {
+                        let ListAttribute::Element(attrs) = e else {
+                            continue;
+                        };
+                        for x in attrs {
+                            if let ExpressionAttribute::Data(Expressions::Other {
+                                expression_type,
+                                attributes,
+                            }) = x
+                            {
+                                if expression_type == "counter" {
+                                    counter = Some(read_counter(attributes));
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        (chain, counter)
+    }
+
+    fn read_counter(attrs: &[DefaultNla]) -> Counter {
+        let mut c = Counter::default();
+        for a in attrs {
+            let mut v = vec![0u8; a.value_len()];
+            a.emit_value(&mut v);
+            let Ok(n) = <[u8; 8]>::try_from(v.as_slice()) else {
+                continue;
+            };
+            match a.kind() {
+                NFTA_COUNTER_BYTES => c.bytes = u64::from_be_bytes(n),
+                NFTA_COUNTER_PACKETS => c.packets = u64::from_be_bytes(n),
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// Every rule of table `table`, in the kernel's order (chain by chain, each in rule order):
+    /// its chain and counter. A table that is not there (ENOENT): none.
+    pub(super) fn dump_rules(
+        sock: &netlink_sys::Socket,
+        table: &str,
+        timeout: Duration,
+    ) -> io::Result<Vec<(String, Option<Counter>)>> {
+        use nix::sys::socket::{setsockopt, sockopt};
+        use nix::sys::time::TimeVal;
+        setsockopt(
+            sock,
+            sockopt::ReceiveTimeout,
+            &TimeVal::new(timeout.as_secs() as i64, 0),
+        )?;
+        sock.send(&get_rules(table), 0)?;
+        let mut out = Vec::new();
+        loop {
+            let (buf, _) = sock.recv_from_full()?;
+            let mut off = 0;
+            while off + 16 <= buf.len() {
+                let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
+                if len < 16 || off + len > buf.len() {
+                    break;
+                }
+                let msg = &buf[off..off + len];
+                off += (len + 3) & !3;
+                let kind = u16::from_ne_bytes([msg[4], msg[5]]);
+                if kind == NLMSG_DONE {
+                    return Ok(out);
+                }
+                let m = NetlinkMessage::<NetfilterMessage>::deserialize(msg)
+                    .map_err(|e| io::Error::other(format!("unreadable nf_tables answer: {e}")))?;
+                match m.payload {
+                    NetlinkPayload::Error(e) => match e.code {
+                        Some(code) if -code.get() == libc::ENOENT => return Ok(Vec::new()),
+                        Some(code) => return Err(io::Error::from_raw_os_error(-code.get())),
+                        None => {}
+                    },
+                    NetlinkPayload::InnerMessage(NetfilterMessage {
+                        inner: NetfilterMessageInner::NfTables(NfTablesMessage::NewRule(r)),
+                        ..
+                    }) => out.push(rule_counter(&r)),
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// Send the batch in one datagram (a batch cannot span two) and collect the kernel's
@@ -1102,10 +1265,10 @@ mod tests {
                 "nft add chain inet netlab postrouting '{ type nat hook postrouting priority 100; policy accept; }'",
                 "nft add chain inet netlab forward '{ type filter hook forward priority 0; policy drop; }'",
                 "nft add chain inet netlab prerouting '{ type nat hook prerouting priority -100; policy accept; }'",
-                "nft add rule inet netlab postrouting oifname \"ens38.10\" masquerade",
-                "nft add rule inet netlab forward ct state established,related accept",
-                "nft add rule inet netlab forward iifname \"ens38.10\" oifname \"ens38.20\" accept",
-                "nft add rule inet netlab prerouting ip daddr 203.0.113.0/24 tcp dport 8080 dnat ip to 10.0.0.2:80",
+                "nft add rule inet netlab postrouting oifname \"ens38.10\" counter masquerade",
+                "nft add rule inet netlab forward ct state established,related counter accept",
+                "nft add rule inet netlab forward iifname \"ens38.10\" oifname \"ens38.20\" counter accept",
+                "nft add rule inet netlab prerouting ip daddr 203.0.113.0/24 tcp dport 8080 counter dnat ip to 10.0.0.2:80",
             ]
         );
         let r = Rule::new(
