@@ -489,18 +489,13 @@ action = "accept"
 /// namespaces, iputils ping, nft -j; nothing is left after down.
 #[test]
 fn published_ports_are_dnat_and_bridges_stay_isolated() {
-    use common::{netlab, ping_eventually, sysctl_in, unique, LabGuard};
+    use common::{netlab, ping_eventually, sysctl_in};
     if !require_root("published_ports_are_dnat_and_bridges_stay_isolated") {
         return;
     }
     let root_before = ruleset(None);
-    let lab = unique("tpub");
-    let _guard = LabGuard(lab.clone());
-    let dir = std::env::temp_dir().join(format!("{lab}-pub"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("lab.toml");
-    std::fs::write(
-        &file,
+    let (lab, _guard, dir, file) = lab_file(
+        "tpub",
         r#"
 [lab]
 name = "pub"
@@ -528,8 +523,7 @@ ports = ["8080:80", "5353:53/udp"]
 host = "h1"
 networks = ["back"]
 "#,
-    )
-    .unwrap();
+    );
     let o = netlab(&[
         "up",
         "-q",
@@ -976,6 +970,26 @@ c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
 print(c.recv(64).decode())
 "#;
 
+/// A lab of its own for a test: a unique name from `prefix` (removed by the guard, even on
+/// panic), and `text` written as lab.toml in a directory of its own.
+fn lab_file(
+    prefix: &str,
+    text: &str,
+) -> (
+    String,
+    common::LabGuard,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    let lab = common::unique(prefix);
+    let guard = common::LabGuard(lab.clone());
+    let dir = std::env::temp_dir().join(format!("{lab}-lab"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("lab.toml");
+    std::fs::write(&file, text).unwrap();
+    (lab, guard, dir, file)
+}
+
 /// A TCP connection made in this process from inside namespace `ns` (a thread that enters it):
 /// what the peer writes back.
 fn connect_in(ns: &str, to: std::net::SocketAddr) -> std::io::Result<String> {
@@ -1004,18 +1018,13 @@ fn connect_in(ns: &str, to: std::net::SocketAddr) -> std::io::Result<String> {
 /// root namespace's ruleset never changes.
 #[test]
 fn the_outside_sees_containers_as_their_host_and_reaches_published_ports() {
-    use common::{netlab, unique, LabGuard};
+    use common::netlab;
     if !require_root("the_outside_sees_containers_as_their_host_and_reaches_published_ports") {
         return;
     }
     let root_before = ruleset(None);
-    let lab = unique("tout");
-    let _guard = LabGuard(lab.clone());
-    let dir = std::env::temp_dir().join(format!("{lab}-out"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("lab.toml");
-    std::fs::write(
-        &file,
+    let (lab, _guard, dir, file) = lab_file(
+        "tout",
         r#"
 [lab]
 name = "out"
@@ -1059,8 +1068,7 @@ ttl = 63
 from = "internet"
 to = "h1"
 "#,
-    )
-    .unwrap();
+    );
     let o = netlab(&["up", "--name", &lab, file.to_str().unwrap()]);
     assert!(o.status.success(), "up and its checks: {}", text(&o));
     let (h1, c1, web, out) = (

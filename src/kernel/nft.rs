@@ -1012,6 +1012,22 @@ mod wire {
         v
     }
 
+    /// The netlink messages of one datagram, each from its header on (a truncated one ends
+    /// the walk).
+    fn messages(buf: &[u8]) -> Vec<&[u8]> {
+        let mut out = Vec::new();
+        let mut off = 0;
+        while off + 16 <= buf.len() {
+            let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
+            if len < 16 || off + len > buf.len() {
+                break;
+            }
+            out.push(&buf[off..off + len]);
+            off += (len + 3) & !3;
+        }
+        out
+    }
+
     /// The request for every rule of table `table` (family inet): a GETRULE dump.
     pub(super) fn get_rules(table: &str) -> Vec<u8> {
         let msg = NfTablesMessage::GetRule(RuleMessage {
@@ -1096,14 +1112,7 @@ mod wire {
         let mut out = Vec::new();
         loop {
             let (buf, _) = sock.recv_from_full()?;
-            let mut off = 0;
-            while off + 16 <= buf.len() {
-                let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
-                if len < 16 || off + len > buf.len() {
-                    break;
-                }
-                let msg = &buf[off..off + len];
-                off += (len + 3) & !3;
+            for msg in messages(&buf) {
                 let kind = u16::from_ne_bytes([msg[4], msg[5]]);
                 if kind == NLMSG_DONE {
                     return Ok(out);
@@ -1171,14 +1180,7 @@ mod wire {
                     e
                 }
             })?;
-            let mut off = 0;
-            while off + 16 <= buf.len() {
-                let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
-                if len < 16 || off + len > buf.len() {
-                    break;
-                }
-                let msg = &buf[off..off + len];
-                off += (len + 3) & !3;
+            for msg in messages(&buf) {
                 if u16::from_ne_bytes([msg[4], msg[5]]) != NLMSG_ERROR {
                     continue;
                 }
