@@ -412,8 +412,7 @@ pub fn firewall(target: &str, json: bool) -> Result<()> {
     for t in &tables {
         let read = crate::kernel::nft::counters_in(&handle, &t.name)
             .map_err(|e| anyhow::anyhow!("{}: {e}", ns.name))?;
-        // An empty answer is a table the kernel does not have: every netlab table has rules.
-        counters.insert(t.name.clone(), (!read.is_empty()).then_some(read));
+        counters.insert(t.name.clone(), read);
     }
     let r = diag::firewall::report(&ns.name, &tables, &counters);
     if json {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::table;
-use crate::kernel::nft::{Counter, Table};
+use crate::kernel::nft::{ChainCounters, Table};
 
 #[derive(Debug, Serialize)]
 pub struct FirewallReport {
@@ -46,9 +46,8 @@ pub struct RuleReport {
     pub bytes: Option<u64>,
 }
 
-/// What the kernel has of one table: per chain, each rule's counter in rule order (None: the
-/// table is not there).
-pub type TableCounters = Option<BTreeMap<String, Vec<Option<Counter>>>>;
+/// What the kernel has of one table (None: the table is not there).
+pub type TableCounters = Option<ChainCounters>;
 
 /// The report of `tables` in `namespace`, with `counters` by table name.
 pub fn report(
@@ -141,7 +140,7 @@ pub fn render(r: &FirewallReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::nft::{Action, Chain, Hook, Match, Rule};
+    use crate::kernel::nft::{Action, Chain, Counter, Hook, Match, Rule};
 
     #[test]
     fn each_rule_gets_its_own_counter_by_chain_and_place() {

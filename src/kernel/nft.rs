@@ -290,6 +290,9 @@ impl Rule {
     }
 }
 
+/// A table's counters by chain, each chain's in rule order (None: a rule without a counter).
+pub type ChainCounters = BTreeMap<String, Vec<Option<Counter>>>;
+
 /// What a rule's counter has seen since the rule was written: packets and their bytes (a NAT
 /// rule sees a connection's first packet only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -490,17 +493,20 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The counters of the rules of table `name` (family inet) in the namespace `ns` is a handle
 /// on, read back from the kernel (NFT_MSG_GETRULE): per chain, in rule order (None: a rule
-/// without a counter, one netlab did not write). A table that is not there has none.
-pub fn counters_in(ns: &File, name: &str) -> io::Result<BTreeMap<String, Vec<Option<Counter>>>> {
+/// without a counter, one netlab did not write). None: the kernel has no such table.
+pub fn counters_in(ns: &File, name: &str) -> io::Result<Option<ChainCounters>> {
     check_name("table", name)?;
     let sock = socket_in(ns, name)?;
-    let rules = wire::dump_rules(&sock, name, ANSWER_TIMEOUT)
-        .map_err(|e| io::Error::new(e.kind(), format!("reading nftables table {name}: {e}")))?;
-    let mut out: BTreeMap<String, Vec<Option<Counter>>> = BTreeMap::new();
+    let Some(rules) = wire::dump_rules(&sock, name, ANSWER_TIMEOUT)
+        .map_err(|e| io::Error::new(e.kind(), format!("reading nftables table {name}: {e}")))?
+    else {
+        return Ok(None);
+    };
+    let mut out = ChainCounters::new();
     for (chain, counter) in rules {
         out.entry(chain).or_default().push(counter);
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// Send `batch` from a socket opened in `ns`; the part the kernel refused first, and its errno.
@@ -1012,22 +1018,6 @@ mod wire {
         v
     }
 
-    /// The netlink messages of one datagram, each from its header on (a truncated one ends
-    /// the walk).
-    fn messages(buf: &[u8]) -> Vec<&[u8]> {
-        let mut out = Vec::new();
-        let mut off = 0;
-        while off + 16 <= buf.len() {
-            let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
-            if len < 16 || off + len > buf.len() {
-                break;
-            }
-            out.push(&buf[off..off + len]);
-            off += (len + 3) & !3;
-        }
-        out
-    }
-
     /// The request for every rule of table `table` (family inet): a GETRULE dump.
     pub(super) fn get_rules(table: &str) -> Vec<u8> {
         let msg = NfTablesMessage::GetRule(RuleMessage {
@@ -1047,7 +1037,7 @@ mod wire {
     }
 
     /// A rule's chain and the counter among its expressions.
-    fn rule_counter(r: &RuleMessage) -> (String, Option<Counter>) {
+    fn rule_counter(r: &RuleMessage) -> RuleCounter {
         let mut chain = String::new();
         let mut counter = None;
         for a in &r.attributes {
@@ -1094,13 +1084,16 @@ mod wire {
         c
     }
 
+    /// A rule's chain and its counter.
+    type RuleCounter = (String, Option<Counter>);
+
     /// Every rule of table `table`, in the kernel's order (chain by chain, each in rule order):
-    /// its chain and counter. A table that is not there (ENOENT): none.
+    /// its chain and counter. None: the table is not there (ENOENT).
     pub(super) fn dump_rules(
         sock: &netlink_sys::Socket,
         table: &str,
         timeout: Duration,
-    ) -> io::Result<Vec<(String, Option<Counter>)>> {
+    ) -> io::Result<Option<Vec<RuleCounter>>> {
         use nix::sys::socket::{setsockopt, sockopt};
         use nix::sys::time::TimeVal;
         setsockopt(
@@ -1112,16 +1105,15 @@ mod wire {
         let mut out = Vec::new();
         loop {
             let (buf, _) = sock.recv_from_full()?;
-            for msg in messages(&buf) {
-                let kind = u16::from_ne_bytes([msg[4], msg[5]]);
-                if kind == NLMSG_DONE {
-                    return Ok(out);
+            for msg in crate::kernel::nl_messages(&buf) {
+                if msg.kind == NLMSG_DONE {
+                    return Ok(Some(out));
                 }
-                let m = NetlinkMessage::<NetfilterMessage>::deserialize(msg)
+                let m = NetlinkMessage::<NetfilterMessage>::deserialize(msg.whole)
                     .map_err(|e| io::Error::other(format!("unreadable nf_tables answer: {e}")))?;
                 match m.payload {
                     NetlinkPayload::Error(e) => match e.code {
-                        Some(code) if -code.get() == libc::ENOENT => return Ok(Vec::new()),
+                        Some(code) if -code.get() == libc::ENOENT => return Ok(None),
                         Some(code) => return Err(io::Error::from_raw_os_error(-code.get())),
                         None => {}
                     },
@@ -1180,11 +1172,11 @@ mod wire {
                     e
                 }
             })?;
-            for msg in messages(&buf) {
-                if u16::from_ne_bytes([msg[4], msg[5]]) != NLMSG_ERROR {
+            for msg in crate::kernel::nl_messages(&buf) {
+                if msg.kind != NLMSG_ERROR {
                     continue;
                 }
-                let m = NetlinkMessage::<NetfilterMessage>::deserialize(msg)
+                let m = NetlinkMessage::<NetfilterMessage>::deserialize(msg.whole)
                     .map_err(|e| io::Error::other(format!("unreadable nf_tables answer: {e}")))?;
                 let NetlinkPayload::Error(e) = m.payload else {
                     continue;

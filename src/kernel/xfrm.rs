@@ -300,7 +300,7 @@ fn request(sock: &netlink_sys::Socket, msg: &[u8]) -> io::Result<i32> {
     sock.send(msg, 0)?;
     loop {
         let (buf, _) = sock.recv_from_full().map_err(timed_out)?;
-        for m in wire::messages(&buf) {
+        for m in crate::kernel::nl_messages(&buf) {
             if m.kind == wire::NLMSG_ERROR && m.body.len() >= 4 {
                 let code = i32::from_ne_bytes(m.body[..4].try_into().unwrap());
                 return Ok(-code);
@@ -333,7 +333,7 @@ pub fn dump_here() -> io::Result<Observed> {
         sock.send(&wire::dump(kind), 0)?;
         'recv: loop {
             let (buf, _) = sock.recv_from_full().map_err(timed_out)?;
-            for m in wire::messages(&buf) {
+            for m in crate::kernel::nl_messages(&buf) {
                 match m.kind {
                     wire::NLMSG_DONE => break 'recv,
                     wire::NLMSG_ERROR => {
@@ -418,29 +418,6 @@ mod wire {
     pub const USERPOLICY_INFO: usize = 168;
     const USERPOLICY_ID: usize = 64;
     const USER_TMPL: usize = 64;
-
-    pub struct Message<'a> {
-        pub kind: u16,
-        pub body: &'a [u8],
-    }
-
-    /// The netlink messages of one datagram.
-    pub fn messages(buf: &[u8]) -> Vec<Message<'_>> {
-        let mut out = Vec::new();
-        let mut off = 0;
-        while off + 16 <= buf.len() {
-            let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
-            if len < 16 || off + len > buf.len() {
-                break;
-            }
-            out.push(Message {
-                kind: u16::from_ne_bytes([buf[off + 4], buf[off + 5]]),
-                body: &buf[off + 16..off + len],
-            });
-            off += (len + 3) & !3;
-        }
-        out
-    }
 
     fn message(kind: u16, flags: u16, body: &[u8]) -> Vec<u8> {
         let mut m = Vec::with_capacity(16 + body.len());
@@ -746,7 +723,7 @@ mod tests {
     #[test]
     fn messages_round_trip_through_the_parser() {
         let m = wire::new_sa(&sa()).unwrap();
-        let msgs = wire::messages(&m);
+        let msgs = crate::kernel::nl_messages(&m);
         assert_eq!(msgs.len(), 1);
         assert_eq!(msgs[0].kind, wire::XFRM_MSG_NEWSA);
         // header + usersa_info + one attribute of 4 + 72 + 20 bytes
@@ -762,7 +739,7 @@ mod tests {
         assert_eq!(back.icv_bits, Some(128));
 
         let m = wire::new_policy(&policy());
-        let msgs = wire::messages(&m);
+        let msgs = crate::kernel::nl_messages(&m);
         let p = wire::parse_policy(msgs[0].body).unwrap();
         assert_eq!((p.src.as_str(), p.src_prefix), ("10.1.1.11", 32));
         assert_eq!((p.dst.as_str(), p.dst_prefix), ("10.1.1.12", 32));

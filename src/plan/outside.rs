@@ -8,7 +8,7 @@ use super::{underlay, Object, Plan, Role};
 use crate::spec::{Lab, Outside, IFNAME_MAX};
 
 /// The outside's switch port: its name where that fits and no host's port has it.
-pub fn port_name(lab: &Lab) -> Option<String> {
+fn port_name(lab: &Lab) -> Option<String> {
     let o = lab.outside.as_ref()?;
     let taken: Vec<String> = underlay::port_names(lab).into_iter().flatten().collect();
     let free = |n: &String| {
