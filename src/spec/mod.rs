@@ -734,6 +734,7 @@ impl Validator<'_, '_> {
             sandbox_next: Default::default(),
             ipsec_secret: None,
         };
+        self.dnat_targets(raw, &lab, &unsettled);
         self.limits(&lab, lab_span);
         let checks = self.checks(raw, &lab, &placed.partial);
         let scenarios = scenario::validate(self.r, &raw.scenarios, &lab, self.depth);
@@ -1409,6 +1410,16 @@ impl Validator<'_, '_> {
                     matches!(c, Hook::Input | Hook::Forward | Hook::Output)
                 }
             };
+            if fits && matches!(a, Action::Masquerade) && raw.oif.is_none() {
+                // iptables accepts it, but it then rewrites every packet the host routes,
+                // the lab's own traffic between its networks included.
+                self.r.error_help(
+                    span(&raw.action),
+                    "a masquerade needs oif: the interface whose address the packets take",
+                    "add oif = \"NIC\", as iptables -o does (-t nat -A POSTROUTING -o ens38.10 -j MASQUERADE)",
+                );
+                ok = false;
+            }
             if !fits {
                 let want = match a {
                     Action::Masquerade | Action::Snat { .. } => "postrouting",
@@ -1428,6 +1439,44 @@ impl Validator<'_, '_> {
             rule: Rule::new(matches, action?),
         })
         .filter(|_| ok)
+    }
+
+    /// A dnat rule sends packets to an address in the lab: a network's subnet, the underlay,
+    /// a host's extra address or the outside. Any other address has no route from the host
+    /// (it would only follow the default route out of the lab), so it is refused at its `to`.
+    /// Networks whose subnet is still unknown (a reported error) accept anything.
+    fn dnat_targets(&mut self, raw: &RawLab, lab: &Lab, unsettled: &HashSet<usize>) {
+        if !unsettled.is_empty() {
+            return;
+        }
+        let mut subnets: Vec<Ipv4Network> = lab.networks.iter().map(|n| n.subnet).collect();
+        subnets.push(lab.underlay.subnet);
+        subnets.extend(lab.outside.iter().map(|o| o.address));
+        subnets.extend(
+            lab.hosts
+                .iter()
+                .flat_map(|h| h.addresses.iter().map(|a| a.address)),
+        );
+        for (_, h) in &raw.hosts {
+            for r in &h.get_ref().firewall {
+                let r = r.get_ref();
+                let (Some(t), "dnat") = (&r.to, r.action.get_ref().as_str()) else {
+                    continue;
+                };
+                let text = t.get_ref();
+                let addr = text.rsplit_once(':').map_or(text.as_str(), |(a, _)| a);
+                let Ok(addr) = addr.parse::<Ipv4Addr>() else {
+                    continue;
+                };
+                if !subnets.iter().any(|s| s.contains(addr)) {
+                    self.r.error_help(
+                        span(t),
+                        format!("dnat target {addr} is outside every network of the lab"),
+                        "send it to a container's address (or a host's): nothing else is reachable from the host",
+                    );
+                }
+            }
+        }
     }
 
     /// Records that host `hi` has VLAN `id` of `nic` as `spelt`, and refuses another spelling
