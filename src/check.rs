@@ -45,7 +45,7 @@ pub fn ping(lab: &Lab, c: &Check) -> Outcome {
     let start = std::time::Instant::now();
     let ns = lab.node_ns(&c.from).unwrap_or_default();
     let opts = icmp::PingOptions::for_check(c.count, c.expect == Expect::Reachable);
-    let r = icmp::ping_in(&netns::path(&ns), c.address.into(), opts);
+    let r = icmp::ping_in(&netns::path(&ns), c.address, opts);
     let (sent, received, rtt_ms, ttl, detail) = match r {
         Ok(r) => (r.sent, r.received, r.rtt_ms, r.ttl, r.error),
         Err(e) => (0, 0, None, None, Some(format!("probe failed: {e}"))),

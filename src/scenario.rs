@@ -6,7 +6,7 @@
 //! link states undone, and the model the scenario started from applied again (which undoes
 //! `connect`, `disconnect` and `apply` alike).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
@@ -192,10 +192,16 @@ fn run_step(
 /// its first: a ping that cannot work, which is what the step may expect), or what the source
 /// container resolves an alias to (Docker's embedded DNS: the lab's hosts files; None when it
 /// does not resolve it). Also the console's `ping`.
-pub(crate) fn target(lab: &Lab, from: &str, to: &str) -> Option<Ipv4Addr> {
+pub(crate) fn target(lab: &Lab, from: &str, to: &str) -> Option<IpAddr> {
     if let Ok(ip) = to.parse() {
         return Some(ip);
     }
+    target4(lab, from, to).map(IpAddr::V4)
+}
+
+/// [`target`] for a name: an IPv4 address (names resolve to IPv4, as Docker's DNS answers an
+/// A query first).
+fn target4(lab: &Lab, from: &str, to: &str) -> Option<Ipv4Addr> {
     if let Some(h) = lab.hosts.iter().find(|h| h.name == to) {
         return Some(h.address.ip());
     }
@@ -243,7 +249,7 @@ fn attempt(
                 };
             };
             let opts = icmp::PingOptions::for_check(*count, *expect == Expect::Reachable);
-            let r = icmp::ping_in(&netns::path(&ns), dst.into(), opts)?;
+            let r = icmp::ping_in(&netns::path(&ns), dst, opts)?;
             let got = if r.received > 0 {
                 format!(
                     "reachable ({}/{}, ttl {})",
@@ -442,7 +448,10 @@ fn indexes(lab: &Lab, network: &str, container: &str) -> Result<(usize, usize)> 
 fn explain(lab: &str, from: &str, to: &str) -> Option<String> {
     let rec = current(lab).ok()?;
     let src = rec.lab.node_ns(from)?;
-    let dst = target(&rec.lab, from, to)?;
+    // trace models IPv4.
+    let IpAddr::V4(dst) = target(&rec.lab, from, to)? else {
+        return None;
+    };
     let targets = crate::observe::of_lab(&crate::observe::discover(false), lab);
     let mut snap = crate::observe::snapshot(&targets, crate::observe::Want::ALL);
     snap.firewalls = crate::plan::firewalls(&rec.lab);

@@ -436,7 +436,7 @@ count = 0
         (
             34,
             6,
-            "check target \"nobody\" is not a container, host, alias the source resolves, or IPv4 address",
+            "check target \"nobody\" is not a container, host, alias the source resolves, or IP address",
         ),
         (39, 9, "count 0 must be between 1 and 100"),
     ];

@@ -775,13 +775,43 @@ fn built_state(ns: &str, planned: &std::collections::BTreeSet<String>) -> serde_
         .map(|r| strip(r, &["flags"]).to_string())
         .collect();
     routes.sort();
-    let mut neigh: Vec<String> = ip_json(ns, &["-4", "neigh", "show", "nud", "permanent"])
-        .as_array()
-        .unwrap()
+    let mut neigh: Vec<String> = ["-4", "-6"]
         .iter()
+        .flat_map(|family| {
+            ip_json(ns, &[family, "neigh", "show", "nud", "permanent"])
+                .as_array()
+                .unwrap()
+                .clone()
+        })
         .map(|n| n.to_string())
         .collect();
     neigh.sort();
+    // IPv6: the lab's addresses (global scope: link-local ones follow the kernel's random MACs
+    // of bridges and VXLAN devices), and the routes but link-local and multicast ones.
+    let mut addrs6: Vec<Value> = ip_json(ns, &["-6", "addr", "show", "scope", "global"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| !l["addr_info"].as_array().unwrap().is_empty())
+        .map(|l| {
+            json!({
+                "ifname": l["ifname"],
+                "addr_info": strip(&l["addr_info"], &["valid_life_time", "preferred_life_time"]),
+            })
+        })
+        .collect();
+    addrs6.sort_by_key(|l| l["ifname"].as_str().unwrap().to_string());
+    let mut routes6: Vec<String> = ip_json(ns, &["-6", "route", "show", "table", "all"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            let dst = r["dst"].as_str().unwrap_or("");
+            !dst.starts_with("fe80") && !dst.starts_with("ff")
+        })
+        .map(|r| strip(r, &["flags"]).to_string())
+        .collect();
+    routes6.sort();
     let mut fdb: Vec<String> = bridge_json(ns, &["fdb", "show"])
         .as_array()
         .unwrap()
@@ -796,6 +826,8 @@ fn built_state(ns: &str, planned: &std::collections::BTreeSet<String>) -> serde_
         "links": links,
         "addresses": addrs,
         "routes": routes,
+        "addresses6": addrs6,
+        "routes6": routes6,
         "neighbours": neigh,
         "fdb": fdb,
         "ip_forward": sysctl_in(ns, "net.ipv4.ip_forward"),
@@ -896,6 +928,13 @@ fn dry_run_script_builds_what_up_builds_bridge_and_macvlan() {
         dry_run_script_builds_what_up_builds("labs/bridge.toml", "tdrybr");
         dry_run_script_builds_what_up_builds("labs/macvlan.toml", "tdrymv");
         dry_run_script_builds_what_up_builds("labs/macvlan-nodes.toml", "tdrymn");
+    }
+}
+
+#[test]
+fn dry_run_script_builds_what_up_builds_dual_stack() {
+    if require_root("dry_run_script_builds_what_up_builds_dual_stack") {
+        dry_run_script_builds_what_up_builds("labs/dual-stack.toml", "tdryds");
     }
 }
 

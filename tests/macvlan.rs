@@ -434,6 +434,43 @@ fn routed_gateway_lab_routes_between_vlans() {
         .matches("\"rule\"")
         .count();
     assert_eq!(rules, 6, "the article's six rules");
+    // The masquerade on ens38.20 counted the pings that crossed to VLAN 20 (the first packet
+    // of each flow, as a nat chain sees it): netlab firewall says what nft -j says.
+    let listed: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let nft_counter = listed["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o.get("rule"))
+        .find(|r| {
+            let expr = r["expr"].as_array().unwrap();
+            expr.iter().any(|e| e.get("masquerade").is_some())
+                && expr.iter().any(|e| e["match"]["right"] == "ens38.20")
+        })
+        .and_then(|r| {
+            r["expr"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find_map(|e| e.get("counter"))
+        })
+        .cloned()
+        .expect("the masquerade on ens38.20 has a counter");
+    let o = netlab(&["firewall", &format!("{lab}.vm-vpn"), "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let fw: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rule = fw["tables"][0]["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["rules"].as_array().unwrap())
+        .find(|r| r["rule"] == "oifname \"ens38.20\" masquerade")
+        .unwrap_or_else(|| panic!("the masquerade on ens38.20 in netlab firewall: {fw}"));
+    assert_eq!(
+        rule["packets"], nft_counter["packets"],
+        "{fw} vs {nft_counter}"
+    );
+    assert!(rule["packets"].as_u64().unwrap() >= 1, "{fw}");
 
     down_restoring(&lab, &before);
 }

@@ -156,6 +156,11 @@ const REJECTED: &[(&str, &str, &str)] = &[
         "a gateway without subnet",
     ),
     (
+        "ipv6-subnet6-without-ipv6.toml",
+        "/networks/web",
+        "an IPv6 subnet without ipv6",
+    ),
+    (
         "missing-container-host.toml",
         "/containers/c1",
         "a container without host",

@@ -455,12 +455,12 @@ fn container_of(lab: &Lab, container: &str) -> Result<()> {
     .into())
 }
 
-/// A trace or ping destination: an IPv4 address as given, a node of this lab as `LAB.NODE`.
+/// A trace or ping destination: an IP address as given, a node of this lab as `LAB.NODE`.
 fn qualified_target(lab: &Lab, to: &str) -> Result<String> {
-    if to.parse::<std::net::Ipv4Addr>().is_ok() {
+    if to.parse::<std::net::IpAddr>().is_ok() {
         return Ok(to.to_string());
     }
-    node_ns(lab, to).map_err(|e| BadInput(format!("{to:?} is not an IPv4 address, and {e}")).into())
+    node_ns(lab, to).map_err(|e| BadInput(format!("{to:?} is not an IP address, and {e}")).into())
 }
 
 /// `ping FROM TO`: one lab check, made up on the spot (the address as checks and scenario

@@ -434,6 +434,12 @@ fn trace_target(
     if let Ok(ip) = to.parse() {
         return Ok((ip, None));
     }
+    if to.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Err(BadInput(format!(
+            "trace follows IPv4 paths only, and {to} is IPv6; ping it with netlab ping (ICMPv6 echo), or trace the node's IPv4 address"
+        ))
+        .into());
+    }
     let has = |r: &Record, node: &str| r.lab.node_ns(node).is_some();
     let qualified = to.split_once('.').and_then(|(lab, node)| {
         records

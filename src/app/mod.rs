@@ -792,7 +792,16 @@ fn status(only: Option<&str>, json: bool) -> Result<()> {
             .lab
             .networks
             .iter()
-            .map(|n| format!("{} ({}, {})", n.name, n.driver_name(), n.subnet))
+            .map(|n| match &n.ipv6 {
+                Some(v6) => format!(
+                    "{} ({}, {}, {})",
+                    n.name,
+                    n.driver_name(),
+                    n.subnet,
+                    v6.subnet
+                ),
+                None => format!("{} ({}, {})", n.name, n.driver_name(), n.subnet),
+            })
             .collect();
         t.add_row(vec![
             comfy_table::Cell::new(&r.lab.name),
@@ -874,7 +883,10 @@ fn validate(file: &Path, json: bool) -> Result<()> {
                 },
                 e.ifname.clone(),
                 format!("{} ({})", net.name, net.driver_name()),
-                e.address.to_string(),
+                match e.address6 {
+                    Some(a6) => format!("{}\n{a6}", e.address),
+                    None => e.address.to_string(),
+                },
                 // An ipvlan has its parent's MAC, which the plan does not know.
                 if matches!(net.driver, crate::spec::Driver::Ipvlan { .. }) {
                     "(parent's)".to_string()
@@ -882,10 +894,15 @@ fn validate(file: &Path, json: bool) -> Result<()> {
                     format_mac(&e.mac)
                 },
                 if i == 0 {
-                    match lab.default_route(ci) {
+                    let v4 = match lab.default_route(ci) {
                         Some((Some(g), _)) => g.to_string(),
                         Some((None, dev)) => format!("dev {dev}"),
                         None => "-".into(),
+                    };
+                    match lab.default_route6(ci) {
+                        Some((Some(g), _)) => format!("{v4}\n{g}"),
+                        Some((None, dev)) => format!("{v4}\ndev {dev}"),
+                        None => v4,
                     }
                 } else {
                     String::new()

@@ -140,6 +140,18 @@ fn network_view(
             })
             .map(|a| a.address.clone())
             .unwrap_or_default();
+        // The planned IPv6 address, where the kernel has it (not the link-local one).
+        let ipv6 = e
+            .address6
+            .map(|want| want.to_string())
+            .filter(|want| {
+                live.is_some_and(|n| {
+                    n.addresses
+                        .iter()
+                        .any(|a| a.dev == e.ifname && a.address == *want)
+                })
+            })
+            .unwrap_or_default();
         let id = network_id(&lab.name, &format!("container/{}", c.name));
         // libnetwork names a container's docker_gwbridge endpoint, which it makes itself,
         // "gateway_" and the container id's first 12 digits (default_gateway.go).
@@ -155,7 +167,7 @@ fn network_view(
                 "EndpointID": network_id(&lab.name, &format!("endpoint/{}/{}", c.name, net.name)),
                 "MacAddress": mac,
                 "IPv4Address": ipv4,
-                "IPv6Address": "",
+                "IPv6Address": ipv6,
             }),
         );
     }
@@ -175,6 +187,15 @@ fn network_view(
     if !net.subnet_only {
         config.insert("Gateway".into(), json!(net.gateway.to_string()));
     }
+    let mut configs = vec![Value::Object(config)];
+    if let Some(v6) = &net.ipv6 {
+        let mut c = Map::new();
+        c.insert("Subnet".into(), json!(v6.subnet.to_string()));
+        if !v6.subnet_only {
+            c.insert("Gateway".into(), json!(v6.gateway.to_string()));
+        }
+        configs.push(Value::Object(c));
+    }
     // The daemon's own docker_gwbridge has no IPAM options at all (null); a network made by
     // `docker network create` has an empty map.
     let ipam_options = if net.implicit { Value::Null } else { json!({}) };
@@ -184,8 +205,8 @@ fn network_view(
         "Created": rfc3339(record.created),
         "Scope": net.driver().docker_scope(),
         "Driver": net.driver_name(),
-        "EnableIPv6": false,
-        "IPAM": { "Driver": "default", "Options": ipam_options, "Config": [ config ] },
+        "EnableIPv6": net.ipv6.is_some(),
+        "IPAM": { "Driver": "default", "Options": ipam_options, "Config": configs },
         "Internal": net.internal || net.driver().internal(&net.driver),
         "Attachable": false,
         "Ingress": false,

@@ -3,12 +3,11 @@
 //! icc off, container ports are isolated from each other (bridge port isolation), so they
 //! reach the gateway but not each other, without any firewall rule.
 
-use ipnetwork::Ipv4Network;
 use serde_json::{json, Map, Value};
 
 use super::{NetworkDriver, Options};
 use crate::observe::{Link, Snapshot};
-use crate::plan::{endpoint_in_container, host_veth_name, hosts_on, Object, Plan};
+use crate::plan::{endpoint_in_container, gateway_on, host_veth_name, hosts_on, Object, Plan};
 use crate::spec::{span, Driver, Lab, Name, RawNetwork, Reporter, BRIDGE_MAX_PORTS};
 use crate::trace::l2::{hop, Fail, Found, Walk, Want};
 use crate::trace::Disposition;
@@ -296,12 +295,7 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
             ns: hns.clone(),
             dev: bridge.clone(),
         });
-        let gw = Ipv4Network::new(net.gateway, net.subnet.prefix()).unwrap();
-        p.add(Object::Address {
-            ns: hns.clone(),
-            dev: bridge.clone(),
-            address: gw,
-        });
+        gateway_on(net, &hns, bridge, p);
         for (ci, ei) in &local {
             let c = &lab.containers[*ci];
             let e = &c.endpoints[*ei];

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 
-use ipnetwork::Ipv4Network;
 use serde_json::{json, Map, Value};
 
 use std::net::Ipv4Addr;
@@ -14,7 +13,7 @@ use std::net::Ipv4Addr;
 use super::{AddressPool, NetworkDriver, Options};
 use crate::kernel::xfrm::{Policy, Sa};
 use crate::observe::{Link, Snapshot};
-use crate::plan::{endpoint_in_container, hosts_on, Object, Plan, Role};
+use crate::plan::{endpoint_in_container, gateway_on, hosts_on, Object, Plan, Role};
 use crate::spec::{span, Driver, Lab, Name, NetDraft, RawNetwork, Reporter, BRIDGE_MAX_PORTS};
 use crate::trace::l2::{hop, Fail, Found, Walk, Want};
 use crate::trace::{one_way, Disposition};
@@ -608,12 +607,7 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
             ns: ons.clone(),
             dev: "vxlan0".into(),
         });
-        let gw = Ipv4Network::new(net.gateway, net.subnet.prefix()).unwrap();
-        p.add(Object::Address {
-            ns: ons.clone(),
-            dev: "br0".into(),
-            address: gw,
-        });
+        gateway_on(net, &ons, "br0", p);
         for (k, (ci, ei)) in local.iter().enumerate() {
             let e = &lab.containers[*ci].endpoints[*ei];
             p.add(Object::Up {
@@ -638,9 +632,19 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
             p.add(Object::Neigh {
                 ns: ons.clone(),
                 dev: "vxlan0".into(),
-                ip: e.address.ip(),
+                ip: e.address.ip().into(),
                 mac: e.mac,
             });
+            // The vxlan device's proxy answers neighbour solicitations from these, as it
+            // answers ARP (libnetwork's peerAdd programs each of the peer's addresses).
+            if let Some(a6) = e.address6 {
+                p.add(Object::Neigh {
+                    ns: ons.clone(),
+                    dev: "vxlan0".into(),
+                    ip: a6.ip().into(),
+                    mac: e.mac,
+                });
+            }
         }
     }
 }

@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
 use futures::TryStreamExt;
+use netlink_packet_route::address::{AddressAttribute, AddressFlags};
 use netlink_packet_route::link::{
     InfoData, InfoVeth, IpVlanMode, LinkAttribute, LinkFlags, LinkMessage, MacVlanMode,
 };
@@ -241,6 +242,26 @@ impl NsLink {
         Ok(b.build())
     }
 
+    /// The IPv6 route `dst` (None: default) out of `dev`, through `via` or on-link.
+    async fn route6_message(
+        &mut self,
+        dst: Option<ipnetwork::Ipv6Network>,
+        via: Option<Ipv6Addr>,
+        dev: &str,
+    ) -> io::Result<netlink_packet_route::route::RouteMessage> {
+        let i = self.index(dev).await?;
+        let mut b = RouteMessageBuilder::<Ipv6Addr>::new()
+            .output_interface(i)
+            .protocol(RouteProtocol::Boot);
+        if let Some(via) = via {
+            b = b.gateway(via);
+        }
+        if let Some(d) = dst {
+            b = b.destination_prefix(d.network(), d.prefix());
+        }
+        Ok(b.build())
+    }
+
     /// Bridge port isolation of `dev` on or off.
     async fn set_isolated(&mut self, dev: &str, on: bool) -> io::Result<()> {
         let i = self.index(dev).await?;
@@ -431,6 +452,21 @@ impl NsLink {
                 let m = self.route_message(*dst, *via, dev).await?;
                 h.route().add(m).execute().await.map_err(io_err)?;
             }
+            Object::Address6 { dev, address, .. } => {
+                let i = self.index(dev).await?;
+                let mut add = h
+                    .address()
+                    .add(i, IpAddr::V6(address.ip()), address.prefix());
+                // nodad: usable at once, as Docker adds a container's IPv6 address.
+                add.message_mut()
+                    .attributes
+                    .push(AddressAttribute::Flags(AddressFlags::Nodad));
+                add.execute().await.map_err(io_err)?;
+            }
+            Object::Route6 { dst, via, dev, .. } => {
+                let m = self.route6_message(*dst, *via, dev).await?;
+                h.route().add(m).execute().await.map_err(io_err)?;
+            }
             Object::Fdb { dev, mac, dst, .. } => {
                 let i = self.index(dev).await?;
                 h.neighbours()
@@ -444,7 +480,7 @@ impl NsLink {
             Object::Neigh { dev, ip, mac, .. } => {
                 let i = self.index(dev).await?;
                 h.neighbours()
-                    .add(i, IpAddr::V4(*ip))
+                    .add(i, *ip)
                     .link_layer_address(mac)
                     .execute()
                     .await
@@ -503,6 +539,23 @@ impl NsLink {
                 let m = self.route_message(*dst, *via, dev).await?;
                 h.route().del(m).execute().await.map_err(io_err)?;
             }
+            Object::Address6 { dev, address, .. } => {
+                let i = self.index(dev).await?;
+                let mut found = h
+                    .address()
+                    .get()
+                    .set_link_index_filter(i)
+                    .set_address_filter(IpAddr::V6(address.ip()))
+                    .set_prefix_length_filter(address.prefix())
+                    .execute();
+                while let Some(m) = found.try_next().await.map_err(io_err)? {
+                    h.address().del(m).execute().await.map_err(io_err)?;
+                }
+            }
+            Object::Route6 { dst, via, dev, .. } => {
+                let m = self.route6_message(*dst, *via, dev).await?;
+                h.route().del(m).execute().await.map_err(io_err)?;
+            }
             // The same message that added the entry names it for deletion (ifindex, MAC,
             // and for an FDB entry its VTEP; for a neighbour its address).
             Object::Fdb { dev, mac, dst, .. } => {
@@ -517,10 +570,7 @@ impl NsLink {
             }
             Object::Neigh { dev, ip, mac, .. } => {
                 let i = self.index(dev).await?;
-                let mut add = h
-                    .neighbours()
-                    .add(i, IpAddr::V4(*ip))
-                    .link_layer_address(mac);
+                let mut add = h.neighbours().add(i, *ip).link_layer_address(mac);
                 let msg = add.message_mut().clone();
                 h.neighbours().del(msg).execute().await.map_err(io_err)?;
             }
@@ -682,6 +732,14 @@ pub fn describe(o: &Object) -> String {
         Object::Address { dev, address, .. } => format!("adding {address} to {dev} in {ns}"),
         Object::Route { dst, via, dev, .. } => {
             let what = dst.map_or("default route".to_string(), |d| format!("route {d}"));
+            match via {
+                Some(via) => format!("adding {what} via {via} in {ns}"),
+                None => format!("adding {what} dev {dev} in {ns}"),
+            }
+        }
+        Object::Address6 { dev, address, .. } => format!("adding {address} to {dev} in {ns}"),
+        Object::Route6 { dst, via, dev, .. } => {
+            let what = dst.map_or("IPv6 default route".to_string(), |d| format!("route {d}"));
             match via {
                 Some(via) => format!("adding {what} via {via} in {ns}"),
                 None => format!("adding {what} dev {dev} in {ns}"),

@@ -88,7 +88,9 @@ pub fn configures(o: &Object) -> Option<(&str, &str)> {
         | Object::Isolated { ns, dev }
         | Object::Up { ns, dev }
         | Object::Address { ns, dev, .. }
+        | Object::Address6 { ns, dev, .. }
         | Object::Route { ns, dev, .. }
+        | Object::Route6 { ns, dev, .. }
         | Object::Fdb { ns, dev, .. }
         | Object::Neigh { ns, dev, .. } => Some((ns, dev)),
         _ => None,
@@ -172,6 +174,16 @@ pub fn undo_command(o: &Object) -> String {
             match via {
                 Some(via) => format!("ip -n {ns} route del {dst} via {via} dev {dev}"),
                 None => format!("ip -n {ns} route del {dst} dev {dev}"),
+            }
+        }
+        Object::Address6 { ns, dev, address } => {
+            format!("ip -n {ns} -6 addr del {address} dev {dev}")
+        }
+        Object::Route6 { ns, dst, via, dev } => {
+            let dst = dst.map_or("default".to_string(), |d| d.to_string());
+            match via {
+                Some(via) => format!("ip -n {ns} -6 route del {dst} via {via} dev {dev}"),
+                None => format!("ip -n {ns} -6 route del {dst} dev {dev}"),
             }
         }
         Object::Fdb { ns, dev, mac, dst } => format!(

@@ -11,9 +11,9 @@ mod sandbox;
 mod underlay;
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 use serde::{Deserialize, Serialize};
 
 use crate::spec::{format_mac, IpvlanMode, Lab, MacvlanMode};
@@ -176,6 +176,21 @@ pub enum Object {
         via: Option<Ipv4Addr>,
         dev: String,
     },
+    /// An IPv6 address, added without duplicate address detection (`nodad`, as Docker adds
+    /// a container's), so it is usable at once.
+    Address6 {
+        ns: String,
+        dev: String,
+        address: Ipv6Network,
+    },
+    /// An IPv6 route out of `dev`, through `via` or on-link.
+    Route6 {
+        ns: String,
+        dst: Option<Ipv6Network>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<Ipv6Addr>,
+        dev: String,
+    },
     Fdb {
         ns: String,
         dev: String,
@@ -185,7 +200,7 @@ pub enum Object {
     Neigh {
         ns: String,
         dev: String,
-        ip: Ipv4Addr,
+        ip: std::net::IpAddr,
         mac: [u8; 6],
     },
 }
@@ -226,7 +241,9 @@ impl Object {
             | Object::Isolated { ns, .. }
             | Object::Up { ns, .. }
             | Object::Address { ns, .. }
+            | Object::Address6 { ns, .. }
             | Object::Route { ns, .. }
+            | Object::Route6 { ns, .. }
             | Object::Fdb { ns, .. }
             | Object::Neigh { ns, .. } => ns,
         }
@@ -316,10 +333,34 @@ pub(crate) fn endpoint_in_container(lab: &Lab, ci: usize, e: &crate::spec::Endpo
         dev: e.ifname.clone(),
     });
     p.add(Object::Address {
-        ns: cns,
+        ns: cns.clone(),
         dev: e.ifname.clone(),
         address: e.address,
     });
+    if let Some(address) = e.address6 {
+        p.add(Object::Address6 {
+            ns: cns,
+            dev: e.ifname.clone(),
+            address,
+        });
+    }
+}
+
+/// A network's gateway on the device that holds it (a bridge, an overlay's br0): its IPv4
+/// gateway, and its IPv6 one on a dual-stack network.
+pub(crate) fn gateway_on(net: &crate::spec::Network, ns: &str, dev: &str, p: &mut Plan) {
+    p.add(Object::Address {
+        ns: ns.to_string(),
+        dev: dev.to_string(),
+        address: Ipv4Network::new(net.gateway, net.subnet.prefix()).unwrap(),
+    });
+    if let Some(v6) = &net.ipv6 {
+        p.add(Object::Address6 {
+            ns: ns.to_string(),
+            dev: dev.to_string(),
+            address: Ipv6Network::new(v6.gateway, v6.subnet.prefix()).unwrap(),
+        });
+    }
 }
 
 /// Short, stable host-side veth name like Docker's `veth1a2b3c4`, but longer.
@@ -449,6 +490,19 @@ impl fmt::Display for Object {
                 match dst {
                     Some(d) => write!(f, "ip -n {ns} route add {d}")?,
                     None => write!(f, "ip -n {ns} route add default")?,
+                }
+                if let Some(via) = via {
+                    write!(f, " via {via}")?;
+                }
+                write!(f, " dev {dev}")
+            }
+            Object::Address6 { ns, dev, address } => {
+                write!(f, "ip -n {ns} -6 addr add {address} dev {dev} nodad")
+            }
+            Object::Route6 { ns, dst, via, dev } => {
+                match dst {
+                    Some(d) => write!(f, "ip -n {ns} -6 route add {d}")?,
+                    None => write!(f, "ip -n {ns} -6 route add default")?,
                 }
                 if let Some(via) = via {
                     write!(f, " via {via}")?;

@@ -20,6 +20,14 @@ pub fn plan(lab: &Lab, p: &mut Plan) {
         });
         if let Some((via, dev)) = lab.default_route(ci) {
             p.add(Object::Route {
+                ns: cns.clone(),
+                dst: None,
+                via,
+                dev: dev.to_string(),
+            });
+        }
+        if let Some((via, dev)) = lab.default_route6(ci) {
+            p.add(Object::Route6 {
                 ns: cns,
                 dst: None,
                 via,

@@ -212,13 +212,15 @@ fn plans_are_self_consistent() {
                 | Object::Promisc { ns, dev }
                 | Object::Isolated { ns, dev }
                 | Object::Up { ns, dev }
-                | Object::Address { ns, dev, .. } => {
+                | Object::Address { ns, dev, .. }
+                | Object::Address6 { ns, dev, .. } => {
                     assert!(
                         dev == "lo" || devs.contains(&(ns.clone(), dev.clone())),
                         "{o}: device not created"
                     );
                 }
                 Object::Route { ns, dev, .. }
+                | Object::Route6 { ns, dev, .. }
                 | Object::Fdb { ns, dev, .. }
                 | Object::Neigh { ns, dev, .. } => {
                     assert!(

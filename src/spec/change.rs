@@ -116,6 +116,7 @@ pub fn set_aliases(lab: &mut Lab, ni: usize, ci: usize, aliases: &[String]) -> R
 /// counts up from its interfaces), and the MAC Docker derives from the address.
 fn add_endpoint(lab: &mut Lab, ni: usize, ci: usize, address: Ipv4Addr) {
     let prefix = lab.networks[ni].subnet.prefix();
+    let address6 = super::ipv6::free_address6(lab, ni, lab.containers[ci].host);
     let c = &mut lab.containers[ci];
     let ifname = (0..)
         .map(|i| format!("eth{i}"))
@@ -125,6 +126,7 @@ fn add_endpoint(lab: &mut Lab, ni: usize, ci: usize, address: Ipv4Addr) {
         network: ni,
         ifname,
         address: Ipv4Network::new(address, prefix).unwrap(),
+        address6,
         mac: docker_mac(address),
         sandbox_if: None,
         aliases: Vec::new(),
@@ -231,6 +233,7 @@ fn add_gwbridge(lab: &mut Lab) -> Result<usize, Refused> {
         internal: false,
         subnet_only: false,
         mtu: None,
+        ipv6: None,
     });
     Ok(lab.networks.len() - 1)
 }

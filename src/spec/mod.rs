@@ -4,6 +4,7 @@
 
 pub mod change;
 mod diag;
+mod ipv6;
 mod model;
 mod outside;
 mod raw;
@@ -713,10 +714,14 @@ impl Validator<'_, '_> {
                     internal: d.internal,
                     subnet_only: d.subnet_span.is_some() && d.gateway.is_none(),
                     mtu: d.mtu,
+                    ipv6: None,
                 }
             })
             .collect();
-        let placed = self.containers(raw, &hosts, &networks, &overlay_users, &unsettled);
+        let mut networks = networks;
+        let refused6 = self.ipv6_networks(raw, &mut networks);
+        let mut placed = self.containers(raw, &hosts, &networks, &overlay_users, &unsettled);
+        self.ipv6_addresses(raw, &networks, &refused6, &mut placed.containers);
         for d in driver::ALL {
             d.place(self, &drafts, &mut hosts, &placed.containers);
         }
@@ -805,13 +810,19 @@ impl Validator<'_, '_> {
             }
             Ok(n) => Some(n),
             Err(_) => {
-                self.r.error(
-                    span(s),
-                    format!(
-                        "{what} {:?} is not an IPv4 subnet like 10.0.0.0/24",
-                        s.get_ref()
-                    ),
+                let message = format!(
+                    "{what} {:?} is not an IPv4 subnet like 10.0.0.0/24",
+                    s.get_ref()
                 );
+                if what == "subnet" && s.get_ref().parse::<ipnetwork::Ipv6Network>().is_ok() {
+                    self.r.error_help(
+                        span(s),
+                        message,
+                        "this is IPv6: it goes in subnet6, with ipv6 = true (every network keeps an IPv4 subnet)",
+                    );
+                } else {
+                    self.r.error(span(s), message);
+                }
                 None
             }
         }
@@ -822,6 +833,15 @@ impl Validator<'_, '_> {
             Ok(ip) => Some(ip),
             Err(_) => {
                 let message = format!("{what} {:?} is not an IPv4 address", s.get_ref());
+                if s.get_ref().parse::<std::net::Ipv6Addr>().is_ok() {
+                    let key = if what == "gateway" { "gateway6" } else { "ip6" };
+                    self.r.error_help(
+                        span(s),
+                        message,
+                        format!("this is IPv6: it goes in {key}, on a network with ipv6 = true"),
+                    );
+                    return None;
+                }
                 match s.get_ref().split_once('/') {
                     Some((ip, _)) if ip.parse::<Ipv4Addr>().is_ok() => self.r.error_help(
                         span(s),
@@ -2163,6 +2183,7 @@ impl Validator<'_, '_> {
                     network: ni,
                     ifname: format!("eth{i}"),
                     address: Ipv4Network::new(ip, net.subnet.prefix()).unwrap(),
+                    address6: None,
                     mac: docker_mac(ip),
                     sandbox_if: None,
                     aliases,
@@ -2427,9 +2448,12 @@ impl Validator<'_, '_> {
                 }
             }
             let to = ch.to.get_ref();
-            let address = if let Ok(ip) = to.parse::<Ipv4Addr>() {
-                if let Some(block) = Reserved::overlapping(Ipv4Network::from(ip)) {
-                    self.r.error_help(
+            let address = if let Ok(ip) = to.parse::<std::net::Ipv6Addr>() {
+                self.check_target6(&ch.to, ip).map(std::net::IpAddr::V6)
+            } else {
+                let a4 = if let Ok(ip) = to.parse::<Ipv4Addr>() {
+                    if let Some(block) = Reserved::overlapping(Ipv4Network::from(ip)) {
+                        self.r.error_help(
                         span(&ch.to),
                         format!(
                             "check target {ip} is not a unicast address a lab can have (it {}); a ping to it proves nothing",
@@ -2437,77 +2461,81 @@ impl Validator<'_, '_> {
                         ),
                         "give the address of one container, host or gateway",
                     );
-                    None
-                } else {
-                    Some(ip)
-                }
-            } else if let Some(t) = container_at
-                .get(to.as_str())
-                .map(|&i| &lab.containers[i])
-                .filter(|t| t.mode == NetworkMode::Host)
-            {
-                Some(lab.hosts[t.host].address.ip())
-            } else if let Some(t) = container_at
-                .get(to.as_str())
-                .map(|&i| &lab.containers[i])
-                .filter(|t| t.mode == NetworkMode::None)
-            {
-                self.r.error_help(
+                        None
+                    } else {
+                        Some(ip)
+                    }
+                } else if let Some(t) = container_at
+                    .get(to.as_str())
+                    .map(|&i| &lab.containers[i])
+                    .filter(|t| t.mode == NetworkMode::Host)
+                {
+                    Some(lab.hosts[t.host].address.ip())
+                } else if let Some(t) = container_at
+                    .get(to.as_str())
+                    .map(|&i| &lab.containers[i])
+                    .filter(|t| t.mode == NetworkMode::None)
+                {
+                    self.r.error_help(
                     span(&ch.to),
                     format!("container {} is in none mode: it has only lo, so nothing can ping it", t.name),
                     "a container with networks = [\"none\"] is unreachable by design (as in Docker); give it a network to check it",
                 );
-                None
-            } else if let Some(t) = container_at.get(to.as_str()).map(|&i| &lab.containers[i]) {
-                let shared = t.endpoints.iter().find(|te| match src_container {
-                    Some(s) => {
-                        let s = &lab.containers[s];
-                        s.endpoints.iter().any(|se| {
-                            se.network == te.network
-                                && (lab.networks[te.network].spans_hosts() || s.host == t.host)
-                        })
-                    }
-                    None => false,
-                });
-                match (shared, t.endpoints.first()) {
-                    (Some(e), _) => Some(e.address.ip()),
-                    // The source is unknown, or one of them lacks a network it was meant to have:
-                    // both reported already.
-                    _ if !src_known || partial.contains(from) || partial.contains(to) => None,
-                    (None, Some(first)) => {
-                        self.r.error_help(
+                    None
+                } else if let Some(t) = container_at.get(to.as_str()).map(|&i| &lab.containers[i]) {
+                    let shared = t.endpoints.iter().find(|te| match src_container {
+                        Some(s) => {
+                            let s = &lab.containers[s];
+                            s.endpoints.iter().any(|se| {
+                                se.network == te.network
+                                    && (lab.networks[te.network].spans_hosts() || s.host == t.host)
+                            })
+                        }
+                        None => false,
+                    });
+                    match (shared, t.endpoints.first()) {
+                        (Some(e), _) => Some(e.address.ip()),
+                        // The source is unknown, or one of them lacks a network it was meant to have:
+                        // both reported already.
+                        _ if !src_known || partial.contains(from) || partial.contains(to) => None,
+                        (None, Some(first)) => {
+                            self.r.error_help(
                             span(&ch.to),
                             format!("{from} shares no network with {to}, so the name {to} does not resolve from it"),
                             format!("write the address instead, e.g. to = \"{}\"", first.address.ip()),
                         );
-                        None
+                            None
+                        }
+                        // A container on no network at all: reported.
+                        (None, None) => None,
                     }
-                    // A container on no network at all: reported.
-                    (None, None) => None,
-                }
-            } else if let Some(h) = host_at.get(to.as_str()).map(|&i| &lab.hosts[i]) {
-                Some(h.address.ip())
-            } else if let Some(o) = lab.outside.as_ref().filter(|o| o.name == *to) {
-                Some(o.address.ip())
-            } else if let Some(ip) =
-                src_container.and_then(|s| crate::plan::names::resolve(lab, s, to))
-            {
-                // An alias, at the address the source container resolves it to (Docker's
-                // embedded DNS; the lab's hosts files).
-                Some(ip)
-            } else if declared(to) {
-                None
-            } else {
-                let help = (!self.r.is_full())
-                    .then(|| close_match(to, names()))
-                    .flatten()
-                    .unwrap_or_else(|| "name a container or host, or give an IPv4 address".into());
-                self.r.error_help(
+                } else if let Some(h) = host_at.get(to.as_str()).map(|&i| &lab.hosts[i]) {
+                    Some(h.address.ip())
+                } else if let Some(o) = lab.outside.as_ref().filter(|o| o.name == *to) {
+                    Some(o.address.ip())
+                } else if let Some(ip) =
+                    src_container.and_then(|s| crate::plan::names::resolve(lab, s, to))
+                {
+                    // An alias, at the address the source container resolves it to (Docker's
+                    // embedded DNS; the lab's hosts files).
+                    Some(ip)
+                } else if declared(to) {
+                    None
+                } else {
+                    let help = (!self.r.is_full())
+                        .then(|| close_match(to, names()))
+                        .flatten()
+                        .unwrap_or_else(|| {
+                            "name a container or host, or give an IPv4 address".into()
+                        });
+                    self.r.error_help(
                     span(&ch.to),
-                    format!("check target {to:?} is not a container, host, alias the source resolves, or IPv4 address"),
+                    format!("check target {to:?} is not a container, host, alias the source resolves, or IP address"),
                     help,
                 );
-                None
+                    None
+                };
+                a4.map(std::net::IpAddr::V4)
             };
             ok &= address.is_some();
             let expect = match ch.expect.as_ref().map(|e| e.get_ref().as_str()) {

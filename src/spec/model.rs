@@ -2,9 +2,9 @@
 //! `plan` consumes and what `up` records in `/run/netlab/<lab>/lab.json`, so `check` and `down`
 //! never need the lab file again.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 use serde::{Deserialize, Serialize};
 
 fn yes() -> bool {
@@ -320,6 +320,19 @@ pub struct Network {
     /// Docker's `com.docker.network.driver.mtu` (bridge and overlay drivers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
+    /// Docker's `--ipv6`: the network's IPv6 subnet and gateway, beside its IPv4 ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Subnet6>,
+}
+
+/// An IPv6 network's subnet and gateway (`--ipv6 --subnet 2001:db8::/64 --gateway ...`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Subnet6 {
+    pub subnet: Ipv6Network,
+    pub gateway: Ipv6Addr,
+    /// The lab file gave the subnet and no gateway: inspect shows only the subnet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub subnet_only: bool,
 }
 
 impl Network {
@@ -365,6 +378,9 @@ pub struct Endpoint {
     /// Interface name inside the container: eth0, eth1, ... in attachment order.
     pub ifname: String,
     pub address: Ipv4Network,
+    /// Its IPv6 address, on a network with IPv6 (added with nodad, as Docker does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address6: Option<Ipv6Network>,
     pub mac: [u8; 6],
     /// On an overlay: the N of `vethN`, this endpoint's interface in the host's overlay sandbox.
     /// Unset at `up`, where a sandbox's veths are numbered in order; set by run-time changes,
@@ -458,7 +474,7 @@ pub struct Check {
     pub from: String,
     /// As written in the lab file (a name or an address).
     pub to: String,
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     pub expect: Expect,
     pub count: u32,
     pub ttl: Option<u8>,
@@ -508,6 +524,21 @@ impl Lab {
             DefaultRoute::Device => Some((None, &e.ifname)),
             DefaultRoute::None => None,
         }
+    }
+    /// Container `ci`'s IPv6 default route: through the IPv6 gateway of the network that gives
+    /// its IPv4 default route, when that network has IPv6 (libnetwork takes both from the
+    /// one gateway endpoint); out of the device on ipvlan L3.
+    pub fn default_route6(&self, ci: usize) -> Option<(Option<Ipv6Addr>, &str)> {
+        let c = &self.containers[ci];
+        let gw = c.default_gateway?;
+        let e = c
+            .endpoints
+            .iter()
+            .find(|e| self.networks[e.network].gateway == gw)?;
+        e.address6?;
+        let v6 = self.networks[e.network].ipv6.as_ref()?;
+        let (via, dev) = self.default_route(ci)?;
+        Some((via.map(|_| v6.gateway), dev))
     }
     pub fn host_ns(&self, host: usize) -> String {
         ns_name::node(&self.name, &self.hosts[host].name)

@@ -364,7 +364,7 @@ pub struct RawRule {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(
-    extend("dependentRequired" = { "gateway": ["subnet"] }),
+    extend("dependentRequired" = { "gateway": ["subnet"], "gateway6": ["subnet6"], "subnet6": ["ipv6"] }),
     transform = keys_by_driver
 )]
 pub struct RawNetwork {
@@ -385,6 +385,19 @@ pub struct RawNetwork {
     #[serde(default)]
     #[schemars(with = "String")]
     pub gateway: Option<Spanned<String>>,
+    /// Docker's `--ipv6`: the network is dual stack, IPv6 beside IPv4 (default false).
+    #[serde(default)]
+    #[schemars(with = "bool")]
+    pub ipv6: Option<Spanned<bool>>,
+    /// IPv6 subnet, /16 to /120; needs ipv6 = true (default: a /64 of a unique local prefix
+    /// derived from the network's id).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub subnet6: Option<Spanned<String>>,
+    /// IPv6 gateway address; needs subnet6 (default: the subnet's first address).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub gateway6: Option<Spanned<String>>,
     /// Overlay only: the VXLAN id (default 256, 257, ...).
     #[serde(default)]
     #[schemars(with = "i64", range(min = 1, max = 16777215))]
@@ -498,6 +511,10 @@ pub struct RawContainer {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, String>")]
     pub ip: IndexMap<Name, Spanned<String>>,
+    /// Static IPv6 addresses on networks with ipv6 = true: `ip6 = { web = "2001:db8::10" }`.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, String>")]
+    pub ip6: IndexMap<Name, Spanned<String>>,
     /// Other names it answers to on a network, as `docker network connect --alias`:
     /// `aliases = { ov_net1 = ["db", "primary"] }`.
     #[serde(default)]

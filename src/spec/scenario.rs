@@ -583,7 +583,9 @@ fn step(
                     r.error(st.span(), "a ping step needs to");
                     None
                 }
-                Some(t) if t.get_ref().parse::<Ipv4Addr>().is_ok() => Some(t.get_ref().clone()),
+                Some(t) if t.get_ref().parse::<std::net::IpAddr>().is_ok() => {
+                    Some(t.get_ref().clone())
+                }
                 Some(t) => {
                     let known: Vec<String> = nodes.iter().chain(&names.aliases).cloned().collect();
                     need(
@@ -591,7 +593,7 @@ fn step(
                         Some(t),
                         "to",
                         &known,
-                        "container, host, alias or IPv4 address",
+                        "container, host, alias or IP address",
                     )
                 }
             };

@@ -199,7 +199,7 @@ fn overlay_lab_is_docker_faithful() {
             (
                 c.from.as_str(),
                 c.to.as_str(),
-                c.address,
+                v4(c.address),
                 c.expect,
                 c.count,
                 c.ttl,
@@ -317,7 +317,7 @@ fn bridge_lab_is_docker_faithful() {
     let targets: Vec<(&str, Ipv4Addr, Expect)> = l
         .checks
         .iter()
-        .map(|c| (c.to.as_str(), c.address, c.expect))
+        .map(|c| (c.to.as_str(), v4(c.address), c.expect))
         .collect();
     assert_eq!(
         targets,
@@ -1301,7 +1301,7 @@ ttl = 300
         (
             39,
             6,
-            "check target \"nobody\" is not a container, host, alias the source resolves, or IPv4 address",
+            "check target \"nobody\" is not a container, host, alias the source resolves, or IP address",
         ),
         (42, 8, "check source \"c9\" is not a container or host"),
         (44, 10, "expect must be"),
@@ -2032,4 +2032,12 @@ fn connect_to_a_per_host_parent_needs_one_on_the_containers_host() {
     let new = change::disconnect(&l, ni, ci("bbox-2")).unwrap();
     let back = change::connect(&new, ni, ci("bbox-2"), None).unwrap();
     assert_eq!(back.containers[ci("bbox-2")].endpoints.len(), 1);
+}
+
+/// A check's address that must be IPv4.
+fn v4(a: std::net::IpAddr) -> Ipv4Addr {
+    match a {
+        std::net::IpAddr::V4(a) => a,
+        other => panic!("{other} is not IPv4"),
+    }
 }
