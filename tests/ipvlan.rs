@@ -242,3 +242,163 @@ fn ipvlan_lab_on_a_kernel_without_ipvlan_is_refused_before_anything_exists() {
     assert_clean(&lab);
     assert_eq!(root_snapshot(), before, "the root namespace changed");
 }
+
+/// Seed 002's dual-stack ipvlan examples: L2 `v6ipvlan139` (`--ipv6 --subnet=2001:db8:abc2::/64
+/// --gateway=2001:db8:abc2::22`: the containers get ::1 and ::2, `default via` the gateway) and
+/// L3 `ipnet110` (`--subnet=2001:db8:abc6::/64`, `--ip6=2001:db8:abc6::10`: `default dev
+/// eth0` for both families; IPAM keeps ::1 as on L2, so the next container is ::2). Each
+/// container's IPv6 address is nodad, and they reach each other
+/// over IPv6, on one host and across hosts.
+#[test]
+#[ignore = "needs CONFIG_IPVLAN (the VM tier runs it)"]
+fn ipvlan_dual_stack_as_the_seed_shows_it() {
+    if !require_root("ipvlan_dual_stack_as_the_seed_shows_it") {
+        return;
+    }
+    need_ipvlan("ipvlan_dual_stack_as_the_seed_shows_it");
+    let lab = unique("tip6");
+    let dir = std::env::temp_dir().join(&lab);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("lab.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[lab]
+name = "{lab}"
+
+[underlay]
+subnet = "192.168.1.0/24"
+nic = "eth0"
+
+[hosts.node1]
+nics = ["eth0", "eth1"]
+
+[hosts.node2]
+nics = ["eth0", "eth1"]
+
+[networks.v6ipvlan139]
+driver = "ipvlan"
+parent = "eth0"
+subnet = "192.168.1.0/24"
+gateway = "192.168.1.254"
+ipv6 = true
+subnet6 = "2001:db8:abc2::/64"
+gateway6 = "2001:db8:abc2::22"
+
+[networks.ipnet110]
+driver = "ipvlan"
+mode = "l3"
+parent = "eth1"
+subnet = "192.168.110.0/24"
+ipv6 = true
+subnet6 = "2001:db8:abc6::/64"
+
+[containers.a]
+host = "node1"
+networks = ["v6ipvlan139"]
+ip = {{ v6ipvlan139 = "192.168.1.101" }}
+
+[containers.b]
+host = "node2"
+networks = ["v6ipvlan139"]
+ip = {{ v6ipvlan139 = "192.168.1.102" }}
+
+[containers.c]
+host = "node1"
+networks = ["ipnet110"]
+ip6 = {{ ipnet110 = "2001:db8:abc6::10" }}
+
+[containers.d]
+host = "node1"
+networks = ["ipnet110"]
+
+[[checks]]
+from = "a"
+to = "2001:db8:abc2::2"
+ttl = 64
+
+[[checks]]
+from = "d"
+to = "2001:db8:abc6::10"
+ttl = 64
+"#
+        ),
+    )
+    .unwrap();
+    let before = root_snapshot();
+    let _guard = LabGuard(lab.clone());
+    let o = netlab(&["up", "-q", "--name", &lab, file.to_str().unwrap()]);
+    assert!(o.status.success(), "up: {}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("2 passed, 0 failed"),
+        "{}",
+        text(&o)
+    );
+    let global6 = |node: &str| -> Vec<(String, bool)> {
+        ip_json(
+            &ns(&lab, node),
+            &["-6", "addr", "show", "dev", "eth0", "scope", "global"],
+        )
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["addr_info"].as_array().unwrap().clone())
+        .filter(|a| a.get("local").is_some())
+        .map(|a| {
+            (
+                format!("{}/{}", a["local"].as_str().unwrap(), a["prefixlen"]),
+                a["nodad"] == true,
+            )
+        })
+        .collect()
+    };
+    for (node, want) in [
+        ("a", "2001:db8:abc2::1/64"),
+        ("b", "2001:db8:abc2::2/64"),
+        ("c", "2001:db8:abc6::10/64"),
+        ("d", "2001:db8:abc6::2/64"),
+    ] {
+        assert_eq!(global6(node), vec![(want.to_string(), true)], "{node}");
+    }
+    let default6 = |node: &str| -> Vec<(Option<String>, String)> {
+        ip_json(&ns(&lab, node), &["-6", "route", "show", "default"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["gateway"].as_str().map(String::from),
+                    r["dev"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        default6("a"),
+        vec![(Some("2001:db8:abc2::22".to_string()), "eth0".to_string())]
+    );
+    assert_eq!(
+        default6("c"),
+        vec![(None, "eth0".to_string())],
+        "L3: default dev eth0"
+    );
+    assert_eq!(
+        default_route(&ns(&lab, "c")),
+        Some((None, "eth0".to_string())),
+        "L3 IPv4 too"
+    );
+    // iputils over IPv6: L2 across hosts, L3 on one parent.
+    for (from, to) in [("b", "2001:db8:abc2::1"), ("c", "2001:db8:abc6::2")] {
+        assert_eq!(
+            ping_ttl_judging(&ns(&lab, from), to, true),
+            Some(64),
+            "{from} -> {to}"
+        );
+    }
+    let o = netlab(&["down", &lab]);
+    assert!(o.status.success(), "down: {}", text(&o));
+    assert_clean(&lab);
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
