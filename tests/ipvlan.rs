@@ -269,17 +269,17 @@ name = "{lab}"
 
 [underlay]
 subnet = "192.168.1.0/24"
-nic = "eth0"
+nic = "ens33"
 
 [hosts.node1]
-nics = ["eth0", "eth1"]
+nics = ["ens33", "ens34"]
 
 [hosts.node2]
-nics = ["eth0", "eth1"]
+nics = ["ens33", "ens34"]
 
 [networks.v6ipvlan139]
 driver = "ipvlan"
-parent = "eth0"
+parent = "ens33"
 subnet = "192.168.1.0/24"
 gateway = "192.168.1.254"
 ipv6 = true
@@ -289,7 +289,7 @@ gateway6 = "2001:db8:abc2::22"
 [networks.ipnet110]
 driver = "ipvlan"
 mode = "l3"
-parent = "eth1"
+parent = "ens34"
 subnet = "192.168.110.0/24"
 ipv6 = true
 subnet6 = "2001:db8:abc6::/64"
