@@ -64,19 +64,21 @@ impl Validator<'_, '_> {
     pub(super) fn ipv6_networks(&mut self, raw: &RawLab, nets: &mut [Network]) -> HashSet<String> {
         let mut taken: Vec<(Ipv6Network, String)> = Vec::new();
         let mut refused = HashSet::new();
+        let at: HashMap<String, usize> = nets
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.clone(), i))
+            .collect();
         for (name, n) in &raw.networks {
             let n = n.get_ref();
-            let Some(net) = nets.iter_mut().find(|x| x.name == *name.get_ref()) else {
+            let Some(&ni) = at.get(name.get_ref()) else {
                 continue;
             };
+            let net = &mut nets[ni];
             let on = n.ipv6.as_ref().is_some_and(|v| *v.get_ref());
             if !on {
-                for key in [&n.subnet6, &n.gateway6].into_iter().flatten() {
-                    let what = if Some(key) == n.subnet6.as_ref() {
-                        "subnet6"
-                    } else {
-                        "gateway6"
-                    };
+                for (what, key) in [("subnet6", &n.subnet6), ("gateway6", &n.gateway6)] {
+                    let Some(key) = key else { continue };
                     self.r.error_help(
                         span(key),
                         format!("{what} needs ipv6 = true on network {}", net.name),
