@@ -242,6 +242,23 @@ impl NsLink {
         Ok(b.build())
     }
 
+    /// Delete the address `ip/prefix` of `dev`, of either family.
+    async fn del_address(&mut self, dev: &str, ip: IpAddr, prefix: u8) -> io::Result<()> {
+        let i = self.index(dev).await?;
+        let h = self.handle.clone();
+        let mut found = h
+            .address()
+            .get()
+            .set_link_index_filter(i)
+            .set_address_filter(ip)
+            .set_prefix_length_filter(prefix)
+            .execute();
+        while let Some(m) = found.try_next().await.map_err(io_err)? {
+            h.address().del(m).execute().await.map_err(io_err)?;
+        }
+        Ok(())
+    }
+
     /// The IPv6 route `dst` (None: default) out of `dev`, through `via` or on-link.
     async fn route6_message(
         &mut self,
@@ -523,34 +540,16 @@ impl NsLink {
             Object::Isolated { dev, .. } => self.set_isolated(dev, false).await?,
             Object::Up { dev, .. } => self.set_link(dev, |b| b.down()).await?,
             Object::Address { dev, address, .. } => {
-                let i = self.index(dev).await?;
-                let mut found = h
-                    .address()
-                    .get()
-                    .set_link_index_filter(i)
-                    .set_address_filter(IpAddr::V4(address.ip()))
-                    .set_prefix_length_filter(address.prefix())
-                    .execute();
-                while let Some(m) = found.try_next().await.map_err(io_err)? {
-                    h.address().del(m).execute().await.map_err(io_err)?;
-                }
+                self.del_address(dev, IpAddr::V4(address.ip()), address.prefix())
+                    .await?
             }
             Object::Route { dst, via, dev, .. } => {
                 let m = self.route_message(*dst, *via, dev).await?;
                 h.route().del(m).execute().await.map_err(io_err)?;
             }
             Object::Address6 { dev, address, .. } => {
-                let i = self.index(dev).await?;
-                let mut found = h
-                    .address()
-                    .get()
-                    .set_link_index_filter(i)
-                    .set_address_filter(IpAddr::V6(address.ip()))
-                    .set_prefix_length_filter(address.prefix())
-                    .execute();
-                while let Some(m) = found.try_next().await.map_err(io_err)? {
-                    h.address().del(m).execute().await.map_err(io_err)?;
-                }
+                self.del_address(dev, IpAddr::V6(address.ip()), address.prefix())
+                    .await?
             }
             Object::Route6 { dst, via, dev, .. } => {
                 let m = self.route6_message(*dst, *via, dev).await?;

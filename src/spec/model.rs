@@ -508,16 +508,20 @@ pub mod ns_name {
 }
 
 impl Lab {
+    /// The endpoint of container `ci` that gives its default route (Docker's gateway endpoint).
+    fn default_endpoint(&self, ci: usize) -> Option<&Endpoint> {
+        let c = &self.containers[ci];
+        let gw = c.default_gateway?;
+        c.endpoints
+            .iter()
+            .find(|e| self.networks[e.network].gateway == gw)
+    }
     /// Container `ci`'s default route as Docker sets it: the gateway (None for a network that
     /// routes out of the device itself, ipvlan L3) and the device.
     pub fn default_route(&self, ci: usize) -> Option<(Option<Ipv4Addr>, &str)> {
         use crate::driver::DefaultRoute;
-        let c = &self.containers[ci];
-        let gw = c.default_gateway?;
-        let e = c
-            .endpoints
-            .iter()
-            .find(|e| self.networks[e.network].gateway == gw)?;
+        let gw = self.containers[ci].default_gateway?;
+        let e = self.default_endpoint(ci)?;
         let net = &self.networks[e.network];
         match net.driver().default_route(&net.driver) {
             DefaultRoute::Gateway => Some((Some(gw), &e.ifname)),
@@ -529,12 +533,7 @@ impl Lab {
     /// its IPv4 default route, when that network has IPv6 (libnetwork takes both from the
     /// one gateway endpoint); out of the device on ipvlan L3.
     pub fn default_route6(&self, ci: usize) -> Option<(Option<Ipv6Addr>, &str)> {
-        let c = &self.containers[ci];
-        let gw = c.default_gateway?;
-        let e = c
-            .endpoints
-            .iter()
-            .find(|e| self.networks[e.network].gateway == gw)?;
+        let e = self.default_endpoint(ci)?;
         e.address6?;
         let v6 = self.networks[e.network].ipv6.as_ref()?;
         let (via, dev) = self.default_route(ci)?;
