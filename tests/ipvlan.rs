@@ -335,51 +335,22 @@ ttl = 64
         "{}",
         text(&o)
     );
-    let global6 = |node: &str| -> Vec<(String, bool)> {
-        ip_json(
-            &ns(&lab, node),
-            &["-6", "addr", "show", "dev", "eth0", "scope", "global"],
-        )
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|l| l["addr_info"].as_array().unwrap().clone())
-        .filter(|a| a.get("local").is_some())
-        .map(|a| {
-            (
-                format!("{}/{}", a["local"].as_str().unwrap(), a["prefixlen"]),
-                a["nodad"] == true,
-            )
-        })
-        .collect()
-    };
     for (node, want) in [
         ("a", "2001:db8:abc2::1/64"),
         ("b", "2001:db8:abc2::2/64"),
         ("c", "2001:db8:abc6::10/64"),
         ("d", "2001:db8:abc6::2/64"),
     ] {
-        assert_eq!(global6(node), vec![(want.to_string(), true)], "{node}");
+        let (got, usable) = global6(&ns(&lab, node), "eth0");
+        assert_eq!(got, vec![want.to_string()], "{node}");
+        assert!(usable, "{node}: nodad");
     }
-    let default6 = |node: &str| -> Vec<(Option<String>, String)> {
-        ip_json(&ns(&lab, node), &["-6", "route", "show", "default"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                (
-                    r["gateway"].as_str().map(String::from),
-                    r["dev"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    };
     assert_eq!(
-        default6("a"),
+        defaults6(&ns(&lab, "a")),
         vec![(Some("2001:db8:abc2::22".to_string()), "eth0".to_string())]
     );
     assert_eq!(
-        default6("c"),
+        defaults6(&ns(&lab, "c")),
         vec![(None, "eth0".to_string())],
         "L3: default dev eth0"
     );

@@ -166,6 +166,42 @@ pub fn ip_json(ns: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or(Value::Array(vec![]))
 }
 
+/// The global IPv6 addresses of `dev` in `ns` (`ip -6 -j addr`), each with its prefix length,
+/// and whether every one of them is usable now (nodad, not tentative, no failed DAD).
+pub fn global6(ns: &str, dev: &str) -> (Vec<String>, bool) {
+    let v = ip_json(ns, &["-6", "addr", "show", "dev", dev, "scope", "global"]);
+    let infos: Vec<Value> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["addr_info"].as_array().unwrap().clone())
+        .filter(|a| a.get("local").is_some())
+        .collect();
+    let addrs = infos
+        .iter()
+        .map(|a| format!("{}/{}", a["local"].as_str().unwrap(), a["prefixlen"]))
+        .collect();
+    let usable = infos.iter().all(|a| {
+        a["nodad"] == true && a.get("tentative").is_none() && a.get("dadfailed").is_none()
+    });
+    (addrs, usable)
+}
+
+/// `ip -6 -j route show default` in `ns`: (gateway, device) of each IPv6 default route.
+pub fn defaults6(ns: &str) -> Vec<(Option<String>, String)> {
+    ip_json(ns, &["-6", "route", "show", "default"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["gateway"].as_str().map(String::from),
+                r["dev"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 pub fn bridge_json(ns: &str, args: &[&str]) -> Value {
     let mut full = vec!["-j", "-n", ns];
     full.extend_from_slice(args);
