@@ -592,3 +592,71 @@ fn macvlan_trunk_with_a_parent_per_host_matches_the_article() {
 
     down_restoring(&lab, &before);
 }
+
+/// Seed 002's `docker network create -d macvlan ... -o parent=eth0 pub_net`: each container's
+/// macvlan is called eth0, like its parent on the host. Kernels before the name lookup moved to
+/// the new link's namespace (Debian's 6.1) refuse such a child from the host with EEXIST;
+/// netlab creates it under a temporary name and renames it inside the container. Runs on both
+/// tiers: the VM's kernel is the one that needs the rename.
+#[test]
+fn macvlan_child_named_like_its_parent_as_seed_002() {
+    if !require_root("macvlan_child_named_like_its_parent_as_seed_002") {
+        return;
+    }
+    let (lab, _guard, _dir, file) = lab_file(
+        "tmeth",
+        r#"
+[lab]
+name = "meth"
+
+[underlay]
+subnet = "192.168.0.0/24"
+nic = "eth0"
+
+[hosts.host1]
+address = "192.168.0.11"
+
+[hosts.host2]
+address = "192.168.0.12"
+
+[networks.pub_net]
+driver = "macvlan"
+parent = "eth0"
+subnet = "192.168.0.0/24"
+gateway = "192.168.0.1"
+
+[containers.c1]
+host = "host1"
+networks = ["pub_net"]
+ip = { pub_net = "192.168.0.101" }
+
+[containers.c2]
+host = "host2"
+networks = ["pub_net"]
+ip = { pub_net = "192.168.0.102" }
+
+[[checks]]
+from = "c1"
+to = "c2"
+ttl = 64
+"#,
+    );
+    let before = root_snapshot();
+    up_passing(&lab, file.to_str().unwrap(), 1);
+    for (c, host, mac) in [
+        ("c1", "host1", "02:42:c0:a8:00:65"),
+        ("c2", "host2", "02:42:c0:a8:00:66"),
+    ] {
+        assert_macvlan(&ns(&lab, c), "eth0", &ns(&lab, host), "eth0", "bridge", mac);
+        let names: Vec<String> = ip_json(&ns(&lab, c), &["link"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l["ifname"].as_str().map(String::from))
+            .collect();
+        assert_eq!(names, ["lo", "eth0"], "no temporary name left in {c}");
+        assert_eq!(addrs(&ns(&lab, c), "eth0").len(), 1, "{c}");
+    }
+    assert_eq!(ping_ttl(&ns(&lab, "c2"), "192.168.0.101"), Some(64));
+    down_restoring(&lab, &before);
+}

@@ -494,7 +494,7 @@ fn published_ports_are_dnat_and_bridges_stay_isolated() {
         return;
     }
     let root_before = ruleset(None);
-    let (lab, _guard, dir, file) = lab_file(
+    let (lab, _guard, dir, file) = common::lab_file(
         "tpub",
         r#"
 [lab]
@@ -970,26 +970,6 @@ c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
 print(c.recv(64).decode())
 "#;
 
-/// A lab of its own for a test: a unique name from `prefix` (removed by the guard, even on
-/// panic), and `text` written as lab.toml in a directory of its own.
-fn lab_file(
-    prefix: &str,
-    text: &str,
-) -> (
-    String,
-    common::LabGuard,
-    std::path::PathBuf,
-    std::path::PathBuf,
-) {
-    let lab = common::unique(prefix);
-    let guard = common::LabGuard(lab.clone());
-    let dir = std::env::temp_dir().join(format!("{lab}-lab"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("lab.toml");
-    std::fs::write(&file, text).unwrap();
-    (lab, guard, dir, file)
-}
-
 /// A TCP connection made in this process from inside namespace `ns` (a thread that enters it):
 /// what the peer writes back.
 fn connect_in(ns: &str, to: std::net::SocketAddr) -> std::io::Result<String> {
@@ -1023,7 +1003,7 @@ fn the_outside_sees_containers_as_their_host_and_reaches_published_ports() {
         return;
     }
     let root_before = ruleset(None);
-    let (lab, _guard, dir, file) = lab_file(
+    let (lab, _guard, dir, file) = common::lab_file(
         "tout",
         r#"
 [lab]

@@ -388,12 +388,13 @@ impl NsLink {
                 // resolved here, in the host, so the container sees eth0@if<parent's index>.
                 let pi = self.index(parent).await?;
                 let fd = self.ns_fd(target_ns)?;
-                let msg = LinkMacVlan::new(name, pi, macvlan_mode(*mode))
-                    .address(mac.to_vec())
-                    .setns_by_fd(fd.as_raw_fd())
-                    .build();
-                h.link().add(msg).execute().await.map_err(io_err)?;
-                drop(fd);
+                let msg = |n: &str| {
+                    LinkMacVlan::new(n, pi, macvlan_mode(*mode))
+                        .address(mac.to_vec())
+                        .setns_by_fd(fd.as_raw_fd())
+                        .build()
+                };
+                self.add_child(name, &fd, msg, None).await?;
             }
             Object::Ipvlan {
                 parent,
@@ -405,15 +406,12 @@ impl NsLink {
                 // As a macvlan: from the host into the container, no MAC (the parent's).
                 let pi = self.index(parent).await?;
                 let fd = self.ns_fd(target_ns)?;
-                let msg = LinkIpVlan::new(name, pi, ipvlan_mode(*mode))
-                    .setns_by_fd(fd.as_raw_fd())
-                    .build();
-                h.link()
-                    .add(msg)
-                    .execute()
-                    .await
-                    .map_err(|e| unsupported(e, NO_IPVLAN))?;
-                drop(fd);
+                let msg = |n: &str| {
+                    LinkIpVlan::new(n, pi, ipvlan_mode(*mode))
+                        .setns_by_fd(fd.as_raw_fd())
+                        .build()
+                };
+                self.add_child(name, &fd, msg, Some(NO_IPVLAN)).await?;
             }
             Object::Dummy { name, .. } => {
                 h.link()
@@ -503,6 +501,59 @@ impl NsLink {
                     .await
                     .map_err(io_err)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Create a macvlan or ipvlan child of a device of this namespace straight into the
+    /// namespace open as `target` (`msg` builds the request for a given name). Older kernels
+    /// (Debian's 6.1 among them) look a new link's name up in the namespace of the request, not
+    /// of the link, so a child named like one of its host's devices (seed 002's `-o parent=eth0`,
+    /// whose containers see their own eth0) fails there with EEXIST. Then the child is created
+    /// under a temporary name and renamed inside the container, as libnetwork does (it creates
+    /// the child in the host under a random name, moves it and renames it in the sandbox).
+    async fn add_child(
+        &mut self,
+        name: &str,
+        target: &std::fs::File,
+        msg: impl Fn(&str) -> LinkMessage,
+        missing: Option<&str>,
+    ) -> io::Result<()> {
+        let fail = |e: rtnetlink::Error| match missing {
+            Some(m) => unsupported(e, m),
+            None => io_err(e),
+        };
+        let h = self.handle.clone();
+        let e = match h.link().add(msg(name)).execute().await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        let taken_here = matches!(&e, rtnetlink::Error::NetlinkError(m) if m.raw_code() == -libc::EEXIST)
+            && self.link_named(name).await?.is_some();
+        if !taken_here {
+            return Err(fail(e));
+        }
+        let temp = temporary_name();
+        h.link().add(msg(&temp)).execute().await.map_err(fail)?;
+        let rt = tokio::runtime::Handle::current();
+        let fd = target.try_clone()?;
+        let conn = tokio::task::spawn_blocking(move || {
+            netns::run_in_handle(&fd, move || socket_here(&rt))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        let mut there = NsLink::start("(the child's namespace)", conn);
+        let i = there.index(&temp).await?;
+        let renamed = there
+            .handle
+            .link()
+            .set(LinkUnspec::new_with_index(i).name(name.to_string()).build())
+            .execute()
+            .await;
+        if let Err(r) = renamed {
+            // Nothing half-made: the temporary child goes, and the error is the rename's.
+            let _ = there.handle.link().del(i).execute().await;
+            return Err(io_err(r));
         }
         Ok(())
     }
@@ -794,6 +845,18 @@ fn set_src_port(msg: &mut LinkMessage, port: u16) {
             }
         }
     }
+}
+
+/// A device name no lab uses and no other call of this process picks: "nltmp" and 10 hex
+/// digits of the process id and a counter (15 characters, IFNAMSIZ's limit).
+fn temporary_name() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "nltmp{:05x}{:05x}",
+        std::process::id() & 0xfffff,
+        n & 0xfffff
+    )
 }
 
 fn macvlan_mode(m: MacvlanMode) -> MacVlanMode {

@@ -56,6 +56,27 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}", std::process::id() % 100000)
 }
 
+/// A lab of its own for a test: a unique name from `prefix` (removed by the guard, even on
+/// panic), and `text` written as lab.toml in a directory of its own, [`lab_dir`] (the guard
+/// removes it too).
+pub fn lab_file(
+    prefix: &str,
+    text: &str,
+) -> (String, LabGuard, std::path::PathBuf, std::path::PathBuf) {
+    let lab = unique(prefix);
+    let guard = LabGuard(lab.clone());
+    let dir = lab_dir(&lab);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("lab.toml");
+    std::fs::write(&file, text).unwrap();
+    (lab, guard, dir, file)
+}
+
+/// The directory [`lab_file`] writes lab `lab`'s file in.
+pub fn lab_dir(lab: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{lab}-lab"))
+}
+
 /// Takes the lab down when dropped (also on panic), then asserts nothing of it is left.
 pub struct LabGuard(pub String);
 
@@ -67,6 +88,7 @@ impl Drop for LabGuard {
             let _ = Command::new("ip").args(["netns", "del", &ns]).output();
         }
         let _ = std::fs::remove_dir_all(format!("/run/netlab/{}", self.0));
+        let _ = std::fs::remove_dir_all(lab_dir(&self.0));
         for e in lab_etc_netns(&self.0) {
             let p = Path::new("/etc/netns").join(e);
             let _ = std::fs::remove_file(&p).or_else(|_| std::fs::remove_dir_all(&p));
