@@ -945,7 +945,7 @@ _netlab() {
             return 0
             ;;
         netlab__subcmd__trace)
-            opts="-h --probe --capture --minimal --detailed --size --proto --port --json --color --help"
+            opts="-6 -h --ipv6 --probe --capture --minimal --detailed --size --proto --port --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

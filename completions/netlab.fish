@@ -163,6 +163,7 @@ complete -c netlab -n "__fish_netlab_using_subcommand trace" -l port -d 'The des
 complete -c netlab -n "__fish_netlab_using_subcommand trace" -l color -d 'When to use colour: auto follows the terminal and NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c netlab -n "__fish_netlab_using_subcommand trace" -s 6 -l ipv6 -d 'A container destination by its IPv6 address (on a network with IPv6 shared with the source, else its first), as `ping -6`'
 complete -c netlab -n "__fish_netlab_using_subcommand trace" -l probe -d 'Also send real pings and say whether the prediction and reality agree'
 complete -c netlab -n "__fish_netlab_using_subcommand trace" -l capture -d 'Also listen on every device of the predicted path, both ways, while one more probe (an echo request, or the --proto SYN or datagram) crosses it, and mark each hop seen or NOT SEEN, with the TTL, 802.1Q tag and VXLAN tunnel seen there; where the packet is dropped, the kernel\'s drop reason (implies --probe)'
 complete -c netlab -n "__fish_netlab_using_subcommand trace" -l minimal -d 'One line per namespace crossed'

@@ -304,15 +304,18 @@ netlab impair web eth0 --rate 10mbit\n  netlab impair web eth0 --clear"
     /// Predict the hop-by-hop path of a ping from a container to a peer, from live kernel state;
     /// exit 1 unless the ping would be delivered
     #[command(
-        after_help = "Examples:\n  netlab trace bbox2 bbox1\n  netlab trace web h1 --proto tcp --port 8080\n  netlab trace bbox1 172.16.20.11 --minimal\n  netlab trace bbox3 10.0.0.2 --probe\n  netlab trace bbox2 bbox1 --size 1423\n  netlab trace bbox1 bbox2 --capture --detailed"
+        after_help = "Examples:\n  netlab trace bbox2 bbox1\n  netlab trace web h1 --proto tcp --port 8080\n  netlab trace bbox1 172.16.20.11 --minimal\n  netlab trace bbox3 10.0.0.2 --probe\n  netlab trace bbox2 bbox1 --size 1423\n  netlab trace web1 web2 -6\n  netlab trace bbox1 bbox2 --capture --detailed"
     )]
     Trace {
         /// Source: a container, host or namespace
         #[arg(add = crate::completion::namespace_completer())]
         from: String,
-        /// Destination: a container or host (LAB.NODE when several labs have it; its address on a network shared with the source), a network alias the source container resolves, or an IPv4 address
+        /// Destination: a container or host (LAB.NODE when several labs have it; its address on a network shared with the source), a network alias the source container resolves, or an IPv4 or IPv6 address
         #[arg(add = crate::completion::node_completer())]
         to: String,
+        /// A container destination by its IPv6 address (on a network with IPv6 shared with the source, else its first), as `ping -6`
+        #[arg(short = '6', long)]
+        ipv6: bool,
         /// Also send real pings and say whether the prediction and reality agree
         #[arg(long)]
         probe: bool,

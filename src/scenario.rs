@@ -448,10 +448,7 @@ fn indexes(lab: &Lab, network: &str, container: &str) -> Result<(usize, usize)> 
 fn explain(lab: &str, from: &str, to: &str) -> Option<String> {
     let rec = current(lab).ok()?;
     let src = rec.lab.node_ns(from)?;
-    // trace models IPv4.
-    let IpAddr::V4(dst) = target(&rec.lab, from, to)? else {
-        return None;
-    };
+    let dst = target(&rec.lab, from, to)?;
     let targets = crate::observe::of_lab(&crate::observe::discover(false), lab);
     let mut snap = crate::observe::snapshot(&targets, crate::observe::Want::ALL);
     snap.firewalls = crate::plan::firewalls(&rec.lab);

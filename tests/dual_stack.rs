@@ -1,8 +1,9 @@
 //! IPv6 dual stack (labs/dual-stack.toml, seed 002's --ipv6): every container on a v6 network
 //! has an address of each family, added with nodad; bridges and br0 hold the v6 gateway; the
 //! v6 default route follows the v4 one; pings cross bridge, overlay and macvlan over IPv6;
-//! inspect says EnableIPv6; a run-time connect gives a v6 address too. iproute2's JSON and
-//! iputils ping are the oracles.
+//! inspect says EnableIPv6; a run-time connect gives a v6 address too; hosts with an IPv6
+//! bridge forward IPv6; trace predicts every IPv6 pair as ping -6 finds it. iproute2's JSON,
+//! sysctl and iputils ping are the oracles.
 
 mod common;
 
@@ -143,10 +144,111 @@ fn dual_stack_containers_have_both_families_and_ping_over_ipv6() {
         .unwrap();
     assert!(!gone.status.success(), "eth2 is gone after disconnect");
 
-    // trace follows IPv4 only, and says so (exit 2) for an IPv6 destination.
-    let o = netlab(&["trace", &format!("{lab}.web1"), "2001:db8:1::10"]);
+    // Docker turns IPv6 forwarding on for a bridge network with IPv6: node1 (web's bridge),
+    // not node2 (docker_gwbridge only, no IPv6). sysctl is the oracle.
+    assert_eq!(
+        sysctl_in(&ns(&lab, "node1"), "net.ipv6.conf.all.forwarding"),
+        "1"
+    );
+    assert_eq!(
+        sysctl_in(&ns(&lab, "node2"), "net.ipv6.conf.all.forwarding"),
+        "0"
+    );
+
+    // trace over IPv6: for every container and every IPv6 address of another container, the
+    // prediction (delivered, with the reply's hop limit) is what iputils' ping -6 sees.
+    let v6 = [
+        ("web1", "2001:db8:1::2"),
+        ("web2", "2001:db8:1::10"),
+        ("web1", "2001:db8:9::2"),
+        ("app1", "2001:db8:9::3"),
+        ("mac1", "2001:db8:abc1::1"),
+        ("mac2", "2001:db8:abc1::2"),
+    ];
+    let sources = ["web1", "web2", "app1", "mac1", "mac2"];
+    let mut delivered = 0;
+    for from in sources {
+        for (owner, to) in v6.iter().filter(|(o, _)| *o != from) {
+            let o = netlab(&["trace", &format!("{lab}.{from}"), to, "--json"]);
+            let v: Value = serde_json::from_slice(&o.stdout)
+                .unwrap_or_else(|e| panic!("trace {from} {to}: {e}: {}", text(&o)));
+            let t = &v["trace"];
+            let predicted = (t["disposition"] == "DELIVERED").then(|| t["reply_ttl"].as_u64());
+            let reachable = predicted.is_some();
+            let seen = ping_ttl_judging(&ns(&lab, from), to, reachable).map(u64::from);
+            assert_eq!(
+                predicted.flatten(),
+                seen,
+                "trace {from} -> {to} ({owner}) predicts {}, ping -6 says {seen:?}: {t}",
+                t["disposition"]
+            );
+            if reachable {
+                delivered += 1;
+                assert_eq!(t["delivered_to"], ns(&lab, owner), "{t}");
+                assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+            } else {
+                assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+            }
+        }
+    }
+    // On web, over the overlay and on the macvlan segment, both ways.
+    assert_eq!(delivered, 6, "delivered IPv6 pairs");
+    // The way across the overlay: vxlan0's proxy answers the neighbour solicitation from the
+    // permanent entry netlab wrote (ip neigh is the oracle), then the FDB sends it to node2.
+    let o = netlab(&["trace", &format!("{lab}.web1"), "2001:db8:9::3"]);
+    let said = text(&o);
+    let neigh = ip_json(
+        &sandbox,
+        &["-6", "neigh", "show", "dev", "vxlan0", "2001:db8:9::3"],
+    );
+    let mac = neigh[0]["lladdr"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{neigh}"));
+    assert!(
+        said.contains(&format!(
+            "proxy answers neighbour solicitation for 2001:db8:9::3: {mac}"
+        )) || said.contains(&format!("fdb {mac} -> VTEP 10.1.1.12")),
+        "{said}"
+    );
+    assert!(said.contains("VTEP 10.1.1.12"), "{said}");
+    // Between web's bridge and the overlay, node1 forwards IPv6 but has no route to ov6's
+    // subnet (it is in the overlay's sandbox): no route, as ping finds.
+    let o = netlab(&["trace", &format!("{lab}.web2"), "2001:db8:9::3", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["trace"]["disposition"], "NO_ROUTE", "{v}");
+    assert_eq!(
+        v["trace"]["hops"].as_array().unwrap().last().unwrap()["namespace"],
+        ns(&lab, "node1"),
+        "{v}"
+    );
+    // -6 names a container by its IPv6 address (web2's on web, shared with web1); --probe
+    // sends ICMPv6 echo and agrees. A host has none: exit 2.
+    let o = netlab(&[
+        "trace",
+        &format!("{lab}.web1"),
+        "web2",
+        "-6",
+        "--probe",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["trace"]["to"], "2001:db8:1::10", "{v}");
+    assert_eq!(v["agree"], true, "{v}");
+    assert_eq!(v["probe"]["received"], v["probe"]["sent"], "{v}");
+    assert_eq!(v["probe_hops"][0]["from"], "2001:db8:1::10", "{v}");
+    let o = netlab(&["trace", &format!("{lab}.web1"), "node1", "-6"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("IPv4 paths only"), "{}", text(&o));
+    assert!(text(&o).contains("no IPv6 address"), "{}", text(&o));
+    // --capture and --proto follow IPv4 only, and say so (exit 2).
+    let o = netlab(&[
+        "trace",
+        &format!("{lab}.web1"),
+        "2001:db8:1::10",
+        "--capture",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("follow IPv4 only"), "{}", text(&o));
 
     let o = netlab(&["down", &lab]);
     assert!(o.status.success(), "down: {}", text(&o));

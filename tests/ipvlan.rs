@@ -351,13 +351,22 @@ ttl = 64
         Some((None, "eth0".to_string())),
         "L3 IPv4 too"
     );
-    // iputils over IPv6: L2 across hosts, L3 on one parent.
-    for (from, to) in [("b", "2001:db8:abc2::1"), ("c", "2001:db8:abc6::2")] {
+    // iputils over IPv6: L2 across hosts, L3 on one parent; trace predicts each the same
+    // (delivered to the address's holder, the reply's hop limit 64).
+    for (from, to, holder) in [
+        ("b", "2001:db8:abc2::1", "a"),
+        ("c", "2001:db8:abc6::2", "d"),
+    ] {
         assert_eq!(
             ping_ttl_judging(&ns(&lab, from), to, true),
             Some(64),
             "{from} -> {to}"
         );
+        let o = netlab(&["trace", &ns(&lab, from), to, "--json"]);
+        assert!(o.status.success(), "trace {from} {to}: {}", text(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["trace"]["delivered_to"], ns(&lab, holder), "{v}");
+        assert_eq!(v["trace"]["reply_ttl"], 64, "{v}");
     }
     let o = netlab(&["down", &lab]);
     assert!(o.status.success(), "down: {}", text(&o));

@@ -65,6 +65,9 @@ enum ConsoleCommand {
     Trace {
         from: String,
         to: String,
+        /// A container destination by its IPv6 address, as `ping -6`
+        #[arg(short = '6', long)]
+        ipv6: bool,
         /// Also send real pings and compare
         #[arg(long)]
         probe: bool,
@@ -312,6 +315,7 @@ impl Session {
             ConsoleCommand::Trace {
                 from,
                 to,
+                ipv6,
                 probe,
                 capture,
                 minimal,
@@ -324,6 +328,7 @@ impl Session {
                     &format!("{lab}.{from}"),
                     &to,
                     super::diagnostics::TraceHow {
+                        ipv6,
                         probe: probe || capture,
                         capture,
                         minimal,

@@ -422,23 +422,23 @@ pub fn firewall(target: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// The address a trace goes to: an IPv4 address as given, a host's underlay address, or a
-/// container's address on a network it shares with the source (else its first one). A node is
-/// `LAB.NODE`, or `NODE`: the source's lab's first, else the one lab that has it. With a node,
-/// also its namespace: the packet must arrive there, not merely at its address.
+/// The address a trace goes to: an IPv4 or IPv6 address as given, a host's underlay address,
+/// or a container's address on a network it shares with the source (else its first one): its
+/// IPv4 address, or with `ipv6` its IPv6 one, on a shared network with IPv6 (else its first
+/// network with IPv6). A node is `LAB.NODE`, or `NODE`: the source's lab's first, else the one
+/// lab that has it. With a node, also its namespace: the packet must arrive there, not merely
+/// at its address.
 fn trace_target(
     records: &[Record],
     from_ns: &str,
     to: &str,
-) -> Result<(std::net::Ipv4Addr, Option<String>)> {
-    if let Ok(ip) = to.parse() {
+    ipv6: bool,
+) -> Result<(std::net::IpAddr, Option<String>)> {
+    if let Ok(ip) = to.parse::<std::net::IpAddr>() {
+        if ipv6 && ip.is_ipv4() {
+            return Err(BadInput(format!("-6 asks for an IPv6 address, and {ip} is IPv4")).into());
+        }
         return Ok((ip, None));
-    }
-    if to.parse::<std::net::Ipv6Addr>().is_ok() {
-        return Err(BadInput(format!(
-            "trace follows IPv4 paths only, and {to} is IPv6; ping it with netlab ping (ICMPv6 echo), or trace the node's IPv4 address"
-        ))
-        .into());
     }
     let has = |r: &Record, node: &str| r.lab.node_ns(node).is_some();
     let qualified = to.split_once('.').and_then(|(lab, node)| {
@@ -459,7 +459,7 @@ fn trace_target(
                 (None, [r]) => (*r, to),
                 (None, []) => {
                     // A network alias, as the source container's resolver answers it.
-                    if let Some(found) = alias_target(records, from_ns, to) {
+                    if let Some(found) = alias_target(records, from_ns, to).filter(|_| !ipv6) {
                         return Ok(found);
                     }
                     let mut known: Vec<String> = Vec::new();
@@ -472,7 +472,7 @@ fn trace_target(
                         .map(|h| format!("; {h}"))
                         .unwrap_or_default();
                     return Err(BadInput(format!(
-                        "{to:?} is not an IPv4 address, a container or host of a lab that is up, or a name the source resolves{hint}"
+                        "{to:?} is not an IP address, a container or host of a lab that is up, or a name the source resolves{hint}"
                     ))
                     .into());
                 }
@@ -491,11 +491,23 @@ fn trace_target(
     };
     let lab = &record.lab;
     let ns = lab.node_ns(node);
+    let no_ipv6 = || -> Result<(std::net::IpAddr, Option<String>)> {
+        Err(BadInput(format!(
+            "{to} has no IPv6 address: -6 traces a container on a network with ipv6 = true"
+        ))
+        .into())
+    };
     if let Some(h) = lab.hosts.iter().find(|h| h.name == node) {
-        return Ok((h.address.ip(), ns));
+        if ipv6 {
+            return no_ipv6();
+        }
+        return Ok((h.address.ip().into(), ns));
     }
     if let Some(o) = lab.outside.as_ref().filter(|o| o.name == node) {
-        return Ok((o.address.ip(), ns));
+        if ipv6 {
+            return no_ipv6();
+        }
+        return Ok((o.address.ip().into(), ns));
     }
     let c = lab
         .containers
@@ -508,11 +520,24 @@ fn trace_target(
         .enumerate()
         .find(|(i, _)| lab.container_ns(*i) == from_ns)
         .map(|(_, c)| c);
-    let shared = c
-        .endpoints
-        .iter()
-        .find(|e| src.is_some_and(|s| s.endpoints.iter().any(|se| se.network == e.network)));
-    Ok((shared.unwrap_or(&c.endpoints[0]).address.ip(), ns))
+    let shares = |e: &&crate::spec::Endpoint| {
+        src.is_some_and(|s| s.endpoints.iter().any(|se| se.network == e.network))
+    };
+    if ipv6 {
+        let with6 = |e: &&crate::spec::Endpoint| e.address6.is_some();
+        let e = c
+            .endpoints
+            .iter()
+            .filter(with6)
+            .find(shares)
+            .or_else(|| c.endpoints.iter().find(with6));
+        return match e.and_then(|e| e.address6) {
+            Some(a) => Ok((a.ip().into(), ns)),
+            None => no_ipv6(),
+        };
+    }
+    let shared = c.endpoints.iter().find(shares);
+    Ok((shared.unwrap_or(&c.endpoints[0]).address.ip().into(), ns))
 }
 
 /// What container namespace `from_ns` resolves `name` to (a network alias, through the lab's
@@ -521,7 +546,7 @@ fn alias_target(
     records: &[Record],
     from_ns: &str,
     name: &str,
-) -> Option<(std::net::Ipv4Addr, Option<String>)> {
+) -> Option<(std::net::IpAddr, Option<String>)> {
     let (lab, ci) = records.iter().find_map(|r| {
         let ci = (0..r.lab.containers.len()).find(|&i| r.lab.container_ns(i) == from_ns)?;
         Some((&r.lab, ci))
@@ -535,7 +560,7 @@ fn alias_target(
                 .any(|e| e.address.ip() == ip)
         })
         .map(|i| lab.container_ns(i));
-    Some((ip, holder))
+    Some((ip.into(), holder))
 }
 
 /// The namespaces on the path whose firewall (netlab's tables) sees traffic trace does not
@@ -570,6 +595,8 @@ fn firewalls_on_path(snap: &observe::Snapshot, t: &crate::trace::Trace) -> Vec<S
 /// How `trace` checks its prediction, and how it prints it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TraceHow {
+    /// A container destination by its IPv6 address.
+    pub ipv6: bool,
     /// Send real pings (and TTL-limited ones) and compare.
     pub probe: bool,
     /// Listen on the predicted devices while one more echo request crosses them.
@@ -735,6 +762,7 @@ enum Probed {
 
 pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
     let TraceHow {
+        ipv6,
         probe,
         capture,
         minimal,
@@ -744,7 +772,6 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
         json,
     } = how;
     let recs = records();
-    let len = size.map(|n| u32::from(n) + crate::trace::ICMP_ECHO_OVERHEAD);
     need_root_to(if probe {
         "read other network namespaces and send ICMP probes from them (CAP_NET_RAW)"
     } else {
@@ -764,7 +791,18 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
         .map_err(unknown)?
         .name
         .clone();
-    let (dst, intended) = trace_target(&recs, &src_name, to)?;
+    let (dst, intended) = trace_target(&recs, &src_name, to, ipv6)?;
+    let dst4 = match dst {
+        std::net::IpAddr::V4(a) => Some(a),
+        std::net::IpAddr::V6(_) if capture || transport(flow).is_some() => {
+            return Err(BadInput(format!(
+                "{dst} is IPv6: trace predicts its path and --probe sends ICMPv6 echo, but --capture and --proto udp|tcp follow IPv4 only"
+            ))
+            .into())
+        }
+        std::net::IpAddr::V6(_) => None,
+    };
+    let len = size.map(|n| u32::from(n) + crate::trace::echo_overhead(dst));
     let firewalls: std::collections::BTreeMap<_, _> = recs
         .iter()
         .flat_map(|r| crate::plan::firewalls(&r.lab))
@@ -789,7 +827,13 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
     // The capture goes first: a sized probe that meets "fragmentation needed" teaches the
     // source a path MTU, and the capture must cross the path the prediction saw.
     let observed = if capture {
-        Some(capture_probe(&snap, &mut t, src_path, dst, size)?)
+        Some(capture_probe(
+            &snap,
+            &mut t,
+            src_path,
+            dst4.expect("IPv4"),
+            size,
+        )?)
     } else {
         None
     };
@@ -798,7 +842,7 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
         (false, _) => None,
         (true, None) => Some(Probed::Ping(crate::kernel::icmp::ping_in(
             src_path,
-            dst.into(),
+            dst,
             crate::kernel::icmp::PingOptions {
                 size,
                 ..Default::default()
@@ -818,7 +862,13 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
                 (ONE_SECOND, None)
             };
             Some(Probed::Transport(crate::kernel::l4::probe(
-                src_path, proto, dst, port, None, timeout, resend,
+                src_path,
+                proto,
+                dst4.expect("IPv4"),
+                port,
+                None,
+                timeout,
+                resend,
             )?))
         }
     };
@@ -834,8 +884,9 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
         let wait = std::time::Duration::from_millis(700);
         for k in 1..=(crate::trace::routers(&routed).len() as u8 + 1) {
             let p = match l4 {
-                None => crate::kernel::icmp::probe_ttl(src_path, dst.into(), k, wait)?,
+                None => crate::kernel::icmp::probe_ttl(src_path, dst, k, wait)?,
                 Some((proto, port)) => {
+                    let dst = dst4.expect("IPv4");
                     let a =
                         crate::kernel::l4::probe(src_path, proto, dst, port, Some(k), wait, None)?;
                     crate::kernel::icmp::TtlProbe {

@@ -191,6 +191,7 @@ fn dispatch(cmd: Command) -> Result<()> {
         Command::Trace {
             from,
             to,
+            ipv6,
             probe,
             capture,
             minimal,
@@ -221,6 +222,7 @@ fn dispatch(cmd: Command) -> Result<()> {
                 &from,
                 &to,
                 diagnostics::TraceHow {
+                    ipv6,
                     probe: probe || capture,
                     capture,
                     minimal,

@@ -426,7 +426,12 @@ fn ipsec_of<'a>(
     let fixed: Option<std::net::Ipv4Addr> = x.local.as_deref().and_then(|l| l.parse().ok());
     let local_for = |dst: std::net::Ipv4Addr| {
         fixed.or_else(|| {
-            crate::trace::source_address(snap, &crate::trace::SnapshotRoutes, &sock.name, dst)
+            crate::trace::v4(crate::trace::source_address(
+                snap,
+                &crate::trace::SnapshotRoutes,
+                &sock.name,
+                dst.into(),
+            ))
         })
     };
     // One port: the kernel's range is [low, high).

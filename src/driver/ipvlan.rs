@@ -23,7 +23,7 @@
 //! and get no default route. A dummy needs CONFIG_DUMMY, ipvlan CONFIG_IPVLAN: `up` checks the
 //! kernel for both before it creates anything.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use serde_json::{json, Map, Value};
 
@@ -323,7 +323,7 @@ impl NetworkDriver for Ipvlan {
 
 /// The frame a namespace sends to `ip` out of `dev`: to its neighbour entry's MAC if it has
 /// one, else an ARP request.
-fn neighbour(n: &Namespace, dev: &str, ip: Ipv4Addr) -> Want {
+fn neighbour(n: &Namespace, dev: &str, ip: IpAddr) -> Want {
     n.neighbours
         .iter()
         .find(|x| x.dev == dev && x.ip == ip.to_string() && x.mac.is_some() && x.state != "FAILED")
@@ -338,7 +338,7 @@ fn child_holding(
     ns: &str,
     lower: &str,
     except: Option<(&str, &str)>,
-    ip: Ipv4Addr,
+    ip: IpAddr,
     arp: bool,
 ) -> Option<Found> {
     let lower_index = w.snap.namespace(ns)?.link(lower)?.index;

@@ -212,7 +212,7 @@ fn tunnel_pmtu(
     let Some(sock) = w.snap.namespace(sock_ns) else {
         return Ok(());
     };
-    let crate::trace::RouteResult::Via { dev, mtu, .. } = w.routes.lookup(sock, vtep) else {
+    let crate::trace::RouteResult::Via { dev, mtu, .. } = w.routes.lookup(sock, vtep.into()) else {
         return Ok(());
     };
     let Some(under) = mtu.or_else(|| sock.link(&dev).and_then(|d| d.mtu)) else {
@@ -269,7 +269,11 @@ fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, 
                         ns,
                         None,
                         Some(&l.name),
-                        format!("{}: proxy answers ARP for {ip}: {m}", l.name),
+                        format!(
+                            "{}: proxy answers {} for {ip}: {m}",
+                            l.name,
+                            crate::trace::resolution(*ip)
+                        ),
                         w.ttl,
                         "l2",
                     ));
@@ -328,7 +332,14 @@ fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, 
         .local
         .as_deref()
         .and_then(|l| l.parse::<Ipv4Addr>().ok())
-        .or_else(|| crate::trace::source_address(w.snap, w.routes, &sock_ns, vtep));
+        .or_else(|| {
+            crate::trace::v4(crate::trace::source_address(
+                w.snap,
+                w.routes,
+                &sock_ns,
+                vtep.into(),
+            ))
+        });
     let esp = esp_to(w, &sock_ns, &v, local, vtep, port)?;
     pre.push(hop(
         ns,
@@ -350,7 +361,7 @@ fn vxlan_tx(w: &mut Walk<'_>, ns: &str, l: &Link, want: &Want) -> Result<Found, 
     }
     // The outer packet crosses the underlay like any packet from the socket's namespace (not
     // sized: VXLAN sets no DF on it, so a router may fragment it).
-    let under = one_way(w.snap, w.routes, &sock_ns, vtep);
+    let under = one_way(w.snap, w.routes, &sock_ns, vtep.into());
     if under.disposition != Disposition::Delivered {
         return Err(Fail::from((
             under.disposition,

@@ -217,7 +217,7 @@ impl Dumper {
 
     /// Ask the kernel's FIB for `dst` (`ip route get fibmatch`): the matching route itself, or
     /// None when there is no route (ENETUNREACH / EHOSTUNREACH).
-    pub fn route_get(&mut self, dst: std::net::Ipv4Addr) -> io::Result<Option<RouteMessage>> {
+    pub fn route_get(&mut self, dst: std::net::IpAddr) -> io::Result<Option<RouteMessage>> {
         self.route_lookup(dst, true)
     }
 
@@ -225,7 +225,7 @@ impl Dumper {
     /// learnt from an ICMP "fragmentation needed" (a cached exception, which only a lookup
     /// without fibmatch shows), or a route's own `mtu`. None when the device's MTU applies,
     /// and when the lookup fails (the route itself is [`Dumper::route_get`]'s to report).
-    pub fn path_mtu(&mut self, dst: std::net::Ipv4Addr) -> io::Result<Option<u32>> {
+    pub fn path_mtu(&mut self, dst: std::net::IpAddr) -> io::Result<Option<u32>> {
         use netlink_packet_route::route::{RouteAttribute, RouteMetric};
         let Ok(Some(m)) = self.route_lookup(dst, false) else {
             return Ok(None);
@@ -243,18 +243,21 @@ impl Dumper {
     /// (with its cached exceptions); None when there is none.
     fn route_lookup(
         &mut self,
-        dst: std::net::Ipv4Addr,
+        dst: std::net::IpAddr,
         fibmatch: bool,
     ) -> io::Result<Option<RouteMessage>> {
         use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteFlags};
         let mut q = RouteMessage::default();
-        q.header.address_family = AddressFamily::Inet;
-        q.header.destination_prefix_length = 32;
+        let (family, len, addr) = match dst {
+            std::net::IpAddr::V4(a) => (AddressFamily::Inet, 32, RouteAddress::Inet(a)),
+            std::net::IpAddr::V6(a) => (AddressFamily::Inet6, 128, RouteAddress::Inet6(a)),
+        };
+        q.header.address_family = family;
+        q.header.destination_prefix_length = len;
         if fibmatch {
             q.header.flags = RouteFlags::FibMatch;
         }
-        q.attributes
-            .push(RouteAttribute::Destination(RouteAddress::Inet(dst)));
+        q.attributes.push(RouteAttribute::Destination(addr));
         match self.request(RouteNetlinkMessage::GetRoute(q), false) {
             Ok(r) => Ok(r.into_iter().find_map(|m| {
                 if let RouteNetlinkMessage::NewRoute(x) = m {

@@ -4,7 +4,7 @@
 //! netlink-packet-sock-diag, of the rust-netlink family the rest of netlab's netlink comes from.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::Path;
 
 use netlink_packet_core::{
@@ -34,15 +34,18 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Whether the kernel hands this socket an IPv4 packet to `addr`:`port` arriving on
-    /// interface `ifindex`: the port, an address it is bound to (an IPv6 socket takes IPv4
-    /// when it is dual-stack, on :: or on `::ffff:addr`), and the device it is bound to, if any.
-    pub fn takes(&self, addr: Ipv4Addr, port: u16, ifindex: u32) -> bool {
-        let addr_ok = match self.addr {
-            IpAddr::V4(a) => a.is_unspecified() || a == addr,
-            IpAddr::V6(a) => {
+    /// Whether the kernel hands this socket a packet to `addr`:`port` arriving on interface
+    /// `ifindex`: the port, an address it is bound to (an IPv6 socket takes IPv4 when it is
+    /// dual-stack, on :: or on `::ffff:addr`; an IPv4 socket never takes IPv6), and the device
+    /// it is bound to, if any.
+    pub fn takes(&self, addr: IpAddr, port: u16, ifindex: u32) -> bool {
+        let addr_ok = match (self.addr, addr) {
+            (IpAddr::V4(a), IpAddr::V4(addr)) => a.is_unspecified() || a == addr,
+            (IpAddr::V4(_), IpAddr::V6(_)) => false,
+            (IpAddr::V6(a), IpAddr::V4(addr)) => {
                 !self.v6only && (a.is_unspecified() || a.to_ipv4_mapped() == Some(addr))
             }
+            (IpAddr::V6(a), IpAddr::V6(addr)) => a.is_unspecified() || a == addr,
         };
         self.port == port && addr_ok && (self.ifindex == 0 || self.ifindex == ifindex)
     }
@@ -147,7 +150,7 @@ pub fn listeners_in(path: &Path, proto: L4Proto) -> io::Result<Vec<Listener>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv6Addr;
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     fn l(addr: IpAddr, v6only: bool, ifindex: u32) -> Listener {
         Listener {
@@ -160,24 +163,31 @@ mod tests {
 
     #[test]
     fn a_listener_takes_its_port_on_the_addresses_and_device_it_is_bound_to() {
-        let a: Ipv4Addr = "10.0.0.2".parse().unwrap();
-        let other: Ipv4Addr = "10.0.0.3".parse().unwrap();
+        let a4: Ipv4Addr = "10.0.0.2".parse().unwrap();
+        let (a, other): (IpAddr, IpAddr) = (a4.into(), "10.0.0.3".parse().unwrap());
         let any4 = l(Ipv4Addr::UNSPECIFIED.into(), false, 0);
         assert!(any4.takes(a, 80, 5));
         assert!(!any4.takes(a, 81, 5), "another port");
-        let bound = l(a.into(), false, 0);
+        let bound = l(a, false, 0);
         assert!(bound.takes(a, 80, 5) && !bound.takes(other, 80, 5));
         let dual = l(Ipv6Addr::UNSPECIFIED.into(), false, 0);
         assert!(dual.takes(a, 80, 5), ":: without V6ONLY takes IPv4");
         let v6only = l(Ipv6Addr::UNSPECIFIED.into(), true, 0);
         assert!(!v6only.takes(a, 80, 5), "V6ONLY takes no IPv4");
-        let mapped = l(a.to_ipv6_mapped().into(), false, 0);
+        let mapped = l(a4.to_ipv6_mapped().into(), false, 0);
         assert!(mapped.takes(a, 80, 5) && !mapped.takes(other, 80, 5));
         let on_dev = l(Ipv4Addr::UNSPECIFIED.into(), false, 7);
         assert!(
             on_dev.takes(a, 80, 7) && !on_dev.takes(a, 80, 5),
             "SO_BINDTODEVICE"
         );
+        // IPv6 packets: an IPv6 socket on :: or on the address, never an IPv4 socket.
+        let (b, b2): (IpAddr, IpAddr) = ("fd00::2".parse().unwrap(), "fd00::3".parse().unwrap());
+        assert!(dual.takes(b, 80, 5) && v6only.takes(b, 80, 5));
+        assert!(!any4.takes(b, 80, 5), "an IPv4 socket takes no IPv6");
+        let bound6 = l(b, false, 0);
+        assert!(bound6.takes(b, 80, 5) && !bound6.takes(b2, 80, 5));
+        assert!(!bound6.takes(a, 80, 5), "bound to an IPv6 address: no IPv4");
     }
 
     /// The dump finds a real listening socket and a real bound UDP socket of this process, and
@@ -191,7 +201,7 @@ mod tests {
         let connected = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         connected.connect(("127.0.0.1", uport)).unwrap();
         let cport = connected.local_addr().unwrap().port();
-        let lo = Ipv4Addr::LOCALHOST;
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let t = listeners_here(L4Proto::Tcp).unwrap();
         assert!(t.iter().any(|x| x.takes(lo, tport, 1)), "{t:?}");
         let u = listeners_here(L4Proto::Udp).unwrap();

@@ -179,7 +179,10 @@ fn route_addr(a: &RouteAddress) -> Option<String> {
 }
 
 pub fn route(m: &RouteMessage, names: &BTreeMap<u32, String>) -> Option<Route> {
-    if m.header.address_family != AddressFamily::Inet {
+    if !matches!(
+        m.header.address_family,
+        AddressFamily::Inet | AddressFamily::Inet6
+    ) {
         return None;
     }
     let mut r = Route {

@@ -64,6 +64,9 @@ pub struct Namespace {
     /// net.ipv4.ip_forward inside the namespace.
     #[serde(default)]
     pub forwarding: Option<bool>,
+    /// net.ipv6.conf.all.forwarding inside the namespace (None: no IPv6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarding6: Option<bool>,
     /// net.bridge.bridge-nf-call-iptables inside the namespace: bridged IPv4 goes through
     /// netfilter (br_netfilter), which refragments it to the out port's MTU. None when
     /// br_netfilter is not loaded (the sysctl does not exist).
@@ -478,6 +481,7 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
         neighbours: vec![],
         fdb: vec![],
         forwarding: None,
+        forwarding6: None,
         bridge_nf_call_iptables: None,
         xfrm: Default::default(),
         error: None,
@@ -504,7 +508,8 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
         };
         let routes = if want.routes { d.routes()? } else { vec![] };
         let neigh = if want.neighbours {
-            d.neighbours(netlink_packet_route::AddressFamily::Inet)?
+            // ARP's and IPv6 neighbour discovery's (AF_UNSPEC: every neighbour table).
+            d.neighbours(netlink_packet_route::AddressFamily::Unspec)?
         } else {
             vec![]
         };
@@ -514,12 +519,14 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
             vec![]
         };
         // /proc/sys/net is the namespace of the thread that reads it: this worker's.
-        let fwd = if want.forwarding {
-            std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
-                .ok()
-                .map(|v| v.trim() == "1")
+        let read_flag = |path: &str| std::fs::read_to_string(path).ok().map(|v| v.trim() == "1");
+        let (fwd, fwd6) = if want.forwarding {
+            (
+                read_flag("/proc/sys/net/ipv4/ip_forward"),
+                read_flag("/proc/sys/net/ipv6/conf/all/forwarding"),
+            )
         } else {
-            None
+            (None, None)
         };
         let brnf = if want.forwarding {
             std::fs::read_to_string("/proc/sys/net/bridge/bridge-nf-call-iptables")
@@ -534,11 +541,21 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
         } else {
             Default::default()
         };
-        Ok((links, addrs, routes, neigh, fdb, (fwd, brnf), far, xfrm))
+        Ok((
+            links,
+            addrs,
+            routes,
+            neigh,
+            fdb,
+            (fwd, fwd6, brnf),
+            far,
+            xfrm,
+        ))
     })();
     match read {
-        Ok((links, addrs, routes, neigh, fdb, (fwd, brnf), far, xfrm)) => {
+        Ok((links, addrs, routes, neigh, fdb, (fwd, fwd6, brnf), far, xfrm)) => {
             ns.forwarding = fwd;
+            ns.forwarding6 = fwd6;
             ns.bridge_nf_call_iptables = brnf;
             ns.xfrm = xfrm;
             ns.links = links.iter().map(convert::link).collect();

@@ -1,7 +1,7 @@
 //! The kernel as route oracle for `trace`: RTM_GETROUTE (fibmatch) asked inside the namespace,
 //! so policy routing, local routes and down links are judged by the kernel itself.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use netlink_packet_route::route::{RouteAttribute, RouteType};
@@ -29,7 +29,7 @@ impl RouteOracle for KernelRoutes {
         &self,
         ns: &Namespace,
         proto: L4Proto,
-        dst: Ipv4Addr,
+        dst: IpAddr,
         port: u16,
         in_dev: Option<&str>,
     ) -> Option<bool> {
@@ -39,7 +39,7 @@ impl RouteOracle for KernelRoutes {
         Some(all.iter().any(|l| l.takes(dst, port, ifindex)))
     }
 
-    fn lookup(&self, ns: &Namespace, dst: Ipv4Addr) -> RouteResult {
+    fn lookup(&self, ns: &Namespace, dst: IpAddr) -> RouteResult {
         let path = PathBuf::from(&ns.path);
         let names: std::collections::BTreeMap<u32, String> =
             ns.links.iter().map(|l| (l.index, l.name.clone())).collect();

@@ -192,7 +192,9 @@ pub fn undo_command(o: &Object) -> String {
         ),
         Object::Neigh { ns, dev, ip, .. } => format!("ip -n {ns} neigh del {ip} dev {dev}"),
         // Back to the value of a namespace nobody changed (0 for forwarding).
-        Object::Sysctl { ns, key, .. } if key == super::host::IP_FORWARD => {
+        Object::Sysctl { ns, key, .. }
+            if key == super::host::IP_FORWARD || key == super::host::IPV6_FORWARD =>
+        {
             format!("ip netns exec {ns} sysctl -w {key}=0")
         }
         Object::Sysctl { ns, key, .. } => {

@@ -16,6 +16,10 @@ pub const FIREWALL_TABLE: &str = "netlab";
 
 pub const IP_FORWARD: &str = "net.ipv4.ip_forward";
 
+/// IPv6 forwarding on every interface of the namespace (what Docker's bridge driver sets for a
+/// network with IPv6, and `default`, for interfaces made later, follows it).
+pub const IPV6_FORWARD: &str = "net.ipv6.conf.all.forwarding";
+
 pub fn plan(lab: &Lab, p: &mut Plan) {
     for (hi, host) in lab.hosts.iter().enumerate() {
         let hns = lab.host_ns(hi);
@@ -53,6 +57,13 @@ pub fn plan(lab: &Lab, p: &mut Plan) {
             p.add(Object::Sysctl {
                 ns: hns.clone(),
                 key: IP_FORWARD.into(),
+                value: "1".into(),
+            });
+        }
+        if docker.forwarding6 {
+            p.add(Object::Sysctl {
+                ns: hns.clone(),
+                key: IPV6_FORWARD.into(),
                 value: "1".into(),
             });
         }
@@ -99,6 +110,8 @@ struct Docker {
     /// Docker turns IPv4 forwarding on: for the bridges' way out and the published ports
     /// (DNAT'd packets are forwarded).
     forwarding: bool,
+    /// And IPv6 forwarding, for a bridge network with IPv6 (libnetwork's setupIPv6Forwarding).
+    forwarding6: bool,
     chains: Vec<Chain>,
 }
 
@@ -158,6 +171,7 @@ fn docker(lab: &Lab, hi: usize) -> Docker {
         }
     }
     let forwarding = !pre.is_empty() || bridges.iter().any(|(n, _, _)| !n.internal);
+    let forwarding6 = bridges.iter().any(|(n, _, _)| n.ipv6.is_some());
     let mut chains = Vec::new();
     if !pre.is_empty() {
         let out = pre
@@ -186,7 +200,11 @@ fn docker(lab: &Lab, hi: usize) -> Docker {
             isolation,
         ));
     }
-    Docker { forwarding, chains }
+    Docker {
+        forwarding,
+        forwarding6,
+        chains,
+    }
 }
 
 /// The DNAT rules of the published ports of host `hi`'s containers, as prerouting sees them

@@ -6,7 +6,7 @@
 //! MAC (the neighbour entry is known) or, like an ARP request, to whoever holds an IP.
 
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::{ips, is_up, Disposition, Hop, MtuAnswer, RouteOracle};
 use crate::driver;
@@ -15,7 +15,7 @@ use crate::observe::{Link, Namespace, Snapshot};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Want {
     Mac(String),
-    Ip(Ipv4Addr),
+    Ip(IpAddr),
 }
 
 /// Why a frame gets nowhere: the disposition, the reason, and the hops it took before (the
@@ -54,7 +54,7 @@ pub(crate) struct Walk<'a> {
     pub ttl: u8,
     /// The packet's destination address: what ipvlan dispatches by, its children sharing one
     /// MAC.
-    pub dst: Ipv4Addr,
+    pub dst: IpAddr,
     /// The packet's IP length when it is traced with a size (DF set); None: ping lets the
     /// kernel fragment, and no MTU stops it.
     pub size: Option<u32>,
@@ -75,7 +75,7 @@ pub fn deliver(
     ns: &str,
     dev: &str,
     want: &Want,
-    (dst, ttl, size): (Ipv4Addr, u8, Option<u32>),
+    (dst, ttl, size): (IpAddr, u8, Option<u32>),
     hops: &mut Vec<Hop>,
 ) -> Result<(String, String), Refused> {
     let mut w = Walk {

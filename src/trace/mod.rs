@@ -11,9 +11,9 @@ pub mod netfilter;
 pub mod probe;
 
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
-use ipnetwork::Ipv4Network;
+use ipnetwork::IpNetwork;
 use serde::Serialize;
 
 use crate::kernel::nft::{CtState, Hook, L4Proto};
@@ -73,7 +73,7 @@ pub struct Hop {
 #[derive(Debug, Clone, Serialize)]
 pub struct Trace {
     pub from: String,
-    pub to: Ipv4Addr,
+    pub to: IpAddr,
     pub hops: Vec<Hop>,
     /// The echo reply's way back (DELIVERED only).
     pub reply_hops: Vec<Hop>,
@@ -120,8 +120,8 @@ pub struct Trace {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snat {
     pub ns: String,
-    pub original: Ipv4Addr,
-    pub translated: Ipv4Addr,
+    pub original: IpAddr,
+    pub translated: IpAddr,
 }
 
 /// What a sender hears when an MTU stops its packet (DF set).
@@ -139,6 +139,15 @@ pub enum MtuAnswer {
 /// IPv4 header and ICMP echo header: `ping -s N` sends an IP packet of N + 28 bytes.
 pub const ICMP_ECHO_OVERHEAD: u32 = 28;
 
+/// The IP length of an echo request beyond its payload (`ping -s N`): 28 bytes over IPv4, 48
+/// over IPv6 (a 40-byte header).
+pub fn echo_overhead(dst: IpAddr) -> u32 {
+    match dst {
+        IpAddr::V4(_) => ICMP_ECHO_OVERHEAD,
+        IpAddr::V6(_) => 48,
+    }
+}
+
 /// The result of a route lookup in one namespace.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RouteResult {
@@ -147,7 +156,7 @@ pub enum RouteResult {
     /// Send out `dev`, to `gateway` if any (else the destination is on-link).
     Via {
         dev: String,
-        gateway: Option<Ipv4Addr>,
+        gateway: Option<IpAddr>,
         prefix: String,
         /// The path MTU the kernel has for this destination (a cached exception after an
         /// ICMP "fragmentation needed", or a route's `mtu`); else the device's MTU applies.
@@ -159,7 +168,7 @@ pub enum RouteResult {
 
 /// Where route lookups come from.
 pub trait RouteOracle {
-    fn lookup(&self, ns: &Namespace, dst: Ipv4Addr) -> RouteResult;
+    fn lookup(&self, ns: &Namespace, dst: IpAddr) -> RouteResult;
 
     /// Whether a socket of `ns` takes a TCP SYN (one listens) or a UDP datagram (one is bound,
     /// unconnected) to `dst`:`port` arriving on `in_dev` (None: sent from `ns` itself); None
@@ -168,7 +177,7 @@ pub trait RouteOracle {
         &self,
         _ns: &Namespace,
         _proto: L4Proto,
-        _dst: Ipv4Addr,
+        _dst: IpAddr,
         _port: u16,
         _in_dev: Option<&str>,
     ) -> Option<bool> {
@@ -180,7 +189,7 @@ pub trait RouteOracle {
 pub struct SnapshotRoutes;
 
 impl RouteOracle for SnapshotRoutes {
-    fn lookup(&self, ns: &Namespace, dst: Ipv4Addr) -> RouteResult {
+    fn lookup(&self, ns: &Namespace, dst: IpAddr) -> RouteResult {
         if ns
             .addresses
             .iter()
@@ -195,8 +204,12 @@ impl RouteOracle for SnapshotRoutes {
             .iter()
             .filter(|r| r.table == 254 && r.kind == "unicast")
         {
-            let net: Ipv4Network = if r.dst == "default" {
-                Ipv4Network::new(Ipv4Addr::UNSPECIFIED, 0).unwrap()
+            let net: IpNetwork = if r.dst == "default" {
+                let any = match dst {
+                    IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                    IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                };
+                IpNetwork::new(any, 0).unwrap()
             } else {
                 match r.dst.parse() {
                     Ok(n) => n,
@@ -224,7 +237,7 @@ pub(crate) fn is_up(l: &Link) -> bool {
     l.flags.iter().any(|f| f == "UP")
 }
 
-pub(crate) fn ips(ns: &Namespace) -> impl Iterator<Item = Ipv4Addr> + '_ {
+pub(crate) fn ips(ns: &Namespace) -> impl Iterator<Item = IpAddr> + '_ {
     ns.addresses
         .iter()
         .filter_map(|a| a.address.split('/').next()?.parse().ok())
@@ -299,7 +312,7 @@ impl Flow {
 
 /// Predict the path of an ICMP echo from namespace `from` to `dst`, and of its reply: a ping
 /// succeeds only if both make it. The TTL reported is the reply's, as ping shows it.
-pub fn trace(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: Ipv4Addr) -> Trace {
+pub fn trace(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: IpAddr) -> Trace {
     trace_sized(snap, routes, from, dst, None)
 }
 
@@ -314,7 +327,7 @@ pub fn trace_sized(
     snap: &Snapshot,
     routes: &dyn RouteOracle,
     from: &str,
-    dst: Ipv4Addr,
+    dst: IpAddr,
     size: Option<u32>,
 ) -> Trace {
     trace_flow(snap, routes, from, dst, size, Flow::Icmp)
@@ -326,7 +339,7 @@ pub fn trace_flow(
     snap: &Snapshot,
     routes: &dyn RouteOracle,
     from: &str,
-    dst: Ipv4Addr,
+    dst: IpAddr,
     size: Option<u32>,
     flow: Flow,
 ) -> Trace {
@@ -390,28 +403,55 @@ pub(crate) fn source_address(
     snap: &Snapshot,
     routes: &dyn RouteOracle,
     from: &str,
-    dst: Ipv4Addr,
-) -> Option<Ipv4Addr> {
+    dst: IpAddr,
+) -> Option<IpAddr> {
     let ns = snap.namespace(from)?;
     match routes.lookup(ns, dst) {
-        RouteResult::Via { dev, .. } => device_address(ns, &dev),
+        RouteResult::Via { dev, .. } => device_address(ns, &dev, dst),
         RouteResult::Local => Some(dst),
         RouteResult::None => None,
     }
 }
 
-/// The first IPv4 address of `dev` in `ns`: the source the kernel picks, what masquerade
-/// rewrites to, where a router's ICMP error comes from.
-pub(crate) fn device_address(ns: &Namespace, dev: &str) -> Option<Ipv4Addr> {
+/// The first address of `dev` in `ns` of the family of `dst` (for IPv6 a global one, unless
+/// `dst` is link-local): the source the kernel picks, what masquerade rewrites to, where a
+/// router's ICMP error comes from.
+pub(crate) fn device_address(ns: &Namespace, dev: &str, dst: IpAddr) -> Option<IpAddr> {
     let index = ns.link(dev)?.index;
     ns.addresses
         .iter()
         .filter(|a| a.index == index)
-        .find_map(|a| a.address.split('/').next()?.parse().ok())
+        .filter_map(|a| a.address.split('/').next()?.parse::<IpAddr>().ok())
+        .find(|a| match (a, dst) {
+            (IpAddr::V4(_), IpAddr::V4(_)) => true,
+            (IpAddr::V6(a), IpAddr::V6(d)) => is_link_local6(a) == is_link_local6(&d),
+            _ => false,
+        })
+}
+
+/// The IPv4 address of `a`, if it is one (the underlay, VTEPs and probes are IPv4).
+pub(crate) fn v4(a: Option<IpAddr>) -> Option<std::net::Ipv4Addr> {
+    match a? {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
+    }
+}
+
+/// How a neighbour's MAC is asked for: ARP over IPv4, a neighbour solicitation over IPv6.
+pub(crate) fn resolution(ip: IpAddr) -> &'static str {
+    match ip {
+        IpAddr::V4(_) => "ARP",
+        IpAddr::V6(_) => "neighbour solicitation",
+    }
+}
+
+/// fe80::/10.
+pub(crate) fn is_link_local6(a: &std::net::Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
 }
 
 /// One direction only (also the underlay of a VXLAN hop), firewalls not evaluated.
-pub fn one_way(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: Ipv4Addr) -> Trace {
+pub fn one_way(snap: &Snapshot, routes: &dyn RouteOracle, from: &str, dst: IpAddr) -> Trace {
     one_way_sized(snap, routes, from, dst, None)
 }
 
@@ -420,7 +460,7 @@ pub fn one_way_sized(
     snap: &Snapshot,
     routes: &dyn RouteOracle,
     from: &str,
-    dst: Ipv4Addr,
+    dst: IpAddr,
     size: Option<u32>,
 ) -> Trace {
     walk(snap, routes, from, dst, size, None, &[])
@@ -449,7 +489,7 @@ fn walk(
     snap: &Snapshot,
     routes: &dyn RouteOracle,
     from: &str,
-    dst: Ipv4Addr,
+    dst: IpAddr,
     size: Option<u32>,
     ct: Option<Seen>,
     unnat: &[Snat],
@@ -577,17 +617,32 @@ fn walk(
             return t;
         }
         if forwarded {
-            if ns.forwarding != Some(true) {
+            let (forwards, off, sysctl) = match dst {
+                IpAddr::V4(_) => (ns.forwarding, "ip_forward", "net.ipv4.ip_forward"),
+                IpAddr::V6(_) => (
+                    ns.forwarding6,
+                    "IPv6 forwarding",
+                    "net.ipv6.conf.all.forwarding",
+                ),
+            };
+            if forwards != Some(true) {
                 t.hops.push(Hop {
                     namespace: ns_name.clone(),
                     in_dev: in_dev.clone(),
-                    action: "not local, and ip_forward is off: dropped".into(),
+                    action: format!("not local, and {off} is off: dropped"),
                     out_dev: None,
                     ttl,
                     layer: "l3",
                     ..Default::default()
                 });
-                return finish(t, Disposition::ForwardingDisabled, format!("{ns_name} received the packet on {} but does not forward (net.ipv4.ip_forward = 0)", in_dev.unwrap_or_default()));
+                return finish(
+                    t,
+                    Disposition::ForwardingDisabled,
+                    format!(
+                        "{ns_name} received the packet on {} but does not forward ({sysctl} = 0)",
+                        in_dev.unwrap_or_default()
+                    ),
+                );
             }
             if ttl <= 1 {
                 return finish(t, Disposition::Loop, format!("TTL expired in {ns_name}"));
@@ -745,7 +800,8 @@ fn walk(
                     t.held_at = Some(route_hop);
                 }
                 let why = if d == Disposition::NeighborUnreachable {
-                    format!("{ns_name}: nobody answers ARP for {nexthop} out of {dev}: {why}")
+                    let asked = resolution(nexthop);
+                    format!("{ns_name}: nobody answers {asked} for {nexthop} out of {dev}: {why}")
                 } else {
                     why
                 };
@@ -764,7 +820,7 @@ fn ip_mtu_check(
     dev: &str,
     dev_mtu: Option<u32>,
     path_mtu: Option<u32>,
-    dst: Ipv4Addr,
+    dst: IpAddr,
     len: u32,
     forwarded: bool,
 ) -> Option<(u32, MtuAnswer, String, String)> {

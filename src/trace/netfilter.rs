@@ -8,7 +8,7 @@
 //! connection's first packet: the reply is of an established connection, which conntrack
 //! un-NATs without asking the rules.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use serde::Serialize;
 
@@ -18,8 +18,8 @@ use crate::observe::Namespace;
 /// The packet as the rules see it at a hook.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packet {
-    pub saddr: Option<Ipv4Addr>,
-    pub daddr: Ipv4Addr,
+    pub saddr: Option<IpAddr>,
+    pub daddr: IpAddr,
     pub proto: L4Proto,
     pub dport: Option<u16>,
     pub ct: CtState,
@@ -68,16 +68,24 @@ fn matches(m: &Match, p: &Packet, iif: Option<&str>, oif: Option<&str>) -> bool 
         // the kernel compares X with an empty name.
         Match::NotIif(n) => iif != Some(n.as_str()),
         Match::NotOif(n) => oif != Some(n.as_str()),
-        Match::Saddr(net) => p.saddr.is_some_and(|a| net.contains(a)),
-        Match::Daddr(net) => net.contains(p.daddr),
+        // `ip saddr` and `ip daddr` (guarded by `meta nfproto ipv4`): no IPv6 packet matches.
+        Match::Saddr(net) => matches!(p.saddr, Some(IpAddr::V4(a)) if net.contains(a)),
+        Match::Daddr(net) => matches!(p.daddr, IpAddr::V4(a) if net.contains(a)),
         Match::Proto(l4) => p.proto == *l4,
         Match::Dport { proto, port } => p.proto == *proto && p.dport == Some(*port),
         Match::CtState(states) => states.contains(&p.ct),
     }
 }
 
+/// Whether rule `r` decides for `p`: every match holds, and a NAT statement of IPv4 (`dnat ip
+/// to`, `snat ip to`) applies to IPv4 packets only; for an IPv6 packet the kernel skips it
+/// (nft_nat_inet_eval) and the next rule is asked. Masquerade is of both families.
 fn rule_matches(r: &Rule, p: &Packet, iif: Option<&str>, oif: Option<&str>) -> bool {
-    r.matches.iter().all(|m| matches(m, p, iif, oif))
+    let family_ok = match r.action {
+        Action::Dnat { .. } | Action::Snat { .. } => p.daddr.is_ipv4(),
+        _ => true,
+    };
+    family_ok && r.matches.iter().all(|m| matches(m, p, iif, oif))
 }
 
 /// Run `hook` of every table of `ns` over `p` (which NAT rewrites in place).
@@ -126,7 +134,7 @@ pub fn run(
                     return out;
                 }
                 Action::Masquerade => {
-                    let to = oif.and_then(|d| super::device_address(ns, d));
+                    let to = oif.and_then(|d| super::device_address(ns, d, p.daddr));
                     if let (Some(from), Some(to)) = (p.saddr, to) {
                         out.rewrites
                             .push(format!("{}: masquerade, source {from} -> {to}", chain.name));
@@ -138,7 +146,7 @@ pub fn run(
                         out.rewrites
                             .push(format!("{}: snat, source {from} -> {addr}", chain.name));
                     }
-                    p.saddr = Some(*addr);
+                    p.saddr = Some(IpAddr::V4(*addr));
                 }
                 Action::Dnat { addr, port } => {
                     let port_said = match (p.dport, port) {
@@ -149,7 +157,7 @@ pub fn run(
                         "{}: dnat, destination {} -> {addr}{port_said}",
                         chain.name, p.daddr
                     ));
-                    p.daddr = *addr;
+                    p.daddr = IpAddr::V4(*addr);
                     if port.is_some() {
                         p.dport = *port;
                     }

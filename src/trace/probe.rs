@@ -3,7 +3,7 @@
 //! echo reply, a TCP SYN-ACK or RST, a UDP port unreachable; or nothing), compared with what
 //! really came back. Pure: the probe itself is sent by the caller.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use serde::Serialize;
 
@@ -32,7 +32,7 @@ pub struct ProbeHop {
     pub expected_namespace: Option<String>,
     /// That router's address on the device the request came in on, where Linux sends time
     /// exceeded from.
-    pub expected_from: Option<Ipv4Addr>,
+    pub expected_from: Option<IpAddr>,
     pub agrees: bool,
 }
 
@@ -44,14 +44,14 @@ pub(crate) fn router_hops(t: &Trace) -> Vec<&Hop> {
         .collect()
 }
 
-/// An IPv4 address of device `dev` in namespace `ns`.
-fn address_on(snap: &Snapshot, ns: &str, dev: Option<&str>) -> Option<Ipv4Addr> {
-    super::device_address(snap.namespace(ns)?, dev?)
+/// An address of device `dev` in namespace `ns` of the family of `dst`.
+fn address_on(snap: &Snapshot, ns: &str, dev: Option<&str>, dst: IpAddr) -> Option<IpAddr> {
+    super::device_address(snap.namespace(ns)?, dev?, dst)
 }
 
 /// The namespace holding `ip`: `prefer` if it does, else one of `lab`, else any.
 fn holder(snap: &Snapshot, ip: IpAddr, prefer: Option<&str>, lab: Option<&str>) -> Option<String> {
-    let has = |n: &&crate::observe::Namespace| super::ips(n).any(|a| IpAddr::V4(a) == ip);
+    let has = |n: &&crate::observe::Namespace| super::ips(n).any(|a| a == ip);
     let holders: Vec<&crate::observe::Namespace> = snap.namespaces.iter().filter(has).collect();
     holders
         .iter()
@@ -73,13 +73,14 @@ pub fn judge(snap: &Snapshot, t: &Trace, got: &TtlProbe) -> ProbeHop {
         .and_then(|i| routers.get(i));
     let delivered = t.disposition == Disposition::Delivered;
     let expected_namespace = router.map(|h| h.namespace.clone());
-    let expected_from = router.and_then(|h| address_on(snap, &h.namespace, h.in_dev.as_deref()));
+    let expected_from =
+        router.and_then(|h| address_on(snap, &h.namespace, h.in_dev.as_deref(), t.to));
     let src_lab = snap.namespace(&t.from).and_then(|n| n.lab.as_deref());
     // The destination's answer comes from the namespace it was delivered to, whose address
     // NAT may have hidden (a published port's container answers as its host).
     let from_destination = expected_namespace.is_none()
         && delivered
-        && got.from == Some(IpAddr::V4(t.to))
+        && got.from == Some(t.to)
         && got.kind != "time-exceeded";
     let namespace = match &t.delivered_to {
         Some(d) if from_destination => Some(d.clone()),
@@ -136,7 +137,7 @@ pub fn expected_answer(t: &Trace, delivered: bool) -> String {
 /// Whether `kind` from `from` is what the destination answers by the prediction
 /// ([`expected_answer`]).
 pub fn answer_agrees(t: &Trace, delivered: bool, kind: &str, from: Option<IpAddr>) -> bool {
-    let port_unreachable = kind == "port-unreachable" && from == Some(IpAddr::V4(t.to));
+    let port_unreachable = kind == "port-unreachable" && from == Some(t.to);
     match t.flow {
         Flow::Icmp => (kind == "echo-reply") == delivered,
         Flow::Tcp(_) => {

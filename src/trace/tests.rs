@@ -25,7 +25,11 @@ fn overlay_ns(s: &Snapshot, host: &str, vni_local: &str) -> String {
         .unwrap_or_else(|| panic!("no ov_net1 namespace on {host} ({vni_local})"))
 }
 
-fn ip(s: &str) -> Ipv4Addr {
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn ip4(s: &str) -> std::net::Ipv4Addr {
     s.parse().unwrap()
 }
 
@@ -220,7 +224,7 @@ fn ttl_probe(ttl: u8, kind: &str, from: Option<&str>) -> crate::kernel::icmp::Tt
     crate::kernel::icmp::TtlProbe {
         ttl,
         kind: kind.into(),
-        from: from.map(|a| ip(a).into()),
+        from: from.map(ip),
         error: None,
     }
 }
@@ -561,8 +565,8 @@ fn sightings(t: &Trace, missing: Option<(&str, &str)>) -> Vec<capture::Seen> {
                     at_ns: at,
                     packet: capture::Packet {
                         kind,
-                        src: ip("10.0.0.3"),
-                        dst: ip("10.0.0.2"),
+                        src: ip4("10.0.0.3"),
+                        dst: ip4("10.0.0.2"),
                         ttl,
                         vlan: None,
                         vxlan: None,
@@ -672,7 +676,7 @@ fn an_address_rewritten_on_the_way_is_named_where_it_was_first_seen() {
         .iter_mut()
         .filter(|s| s.packet.kind == capture::Kind::Request)
     {
-        s.packet.src = ip("198.51.100.9");
+        s.packet.src = ip4("198.51.100.9");
     }
     let mut t = t0.clone();
     let o = capture::judge(&mut t, &seen, capture::Mark::Echo(7), 10);
@@ -692,8 +696,8 @@ fn an_address_rewritten_on_the_way_is_named_where_it_was_first_seen() {
             capture::Kind::Request,
             "fx.underlay",
             "source",
-            ip("10.0.0.3"),
-            ip("198.51.100.9"),
+            ip4("10.0.0.3"),
+            ip4("198.51.100.9"),
             seen[first].device.as_str()
         )
     );
@@ -847,7 +851,7 @@ fn source_nat_is_said_on_the_hop_that_makes_it() {
             vec![Rule::new(
                 vec![Match::Oif("eth0".into())],
                 Action::Snat {
-                    addr: ip("10.0.0.99"),
+                    addr: ip4("10.0.0.99"),
                 },
             )],
         ),
@@ -893,7 +897,7 @@ fn a_udp_or_tcp_flow_meets_the_rules_of_its_protocol_and_port() {
                     port: 8080,
                 }],
                 Action::Dnat {
-                    addr: ip("10.0.0.2"),
+                    addr: ip4("10.0.0.2"),
                     port: Some(80),
                 },
             )],
@@ -975,7 +979,7 @@ fn a_udp_or_tcp_flow_meets_the_rules_of_its_protocol_and_port() {
 struct Sockets(bool);
 
 impl RouteOracle for Sockets {
-    fn lookup(&self, ns: &Namespace, dst: Ipv4Addr) -> RouteResult {
+    fn lookup(&self, ns: &Namespace, dst: IpAddr) -> RouteResult {
         SnapshotRoutes.lookup(ns, dst)
     }
 
@@ -983,7 +987,7 @@ impl RouteOracle for Sockets {
         &self,
         _ns: &Namespace,
         _proto: crate::kernel::nft::L4Proto,
-        _dst: Ipv4Addr,
+        _dst: IpAddr,
         _port: u16,
         _in_dev: Option<&str>,
     ) -> Option<bool> {
@@ -1040,4 +1044,84 @@ fn the_answer_is_the_one_of_the_destinations_sockets() {
     );
     assert_eq!(t.listening, None);
     assert!(!t.reply_hops.is_empty());
+}
+
+/// IPv6 packets and netlab's IPv4 rules: `ip saddr`/`ip daddr` (guarded by `meta nfproto
+/// ipv4`) never match one, a `dnat ip to` is skipped for it (the next rule decides), while an
+/// interface match and masquerade are of both families.
+#[test]
+fn ipv4_rules_do_not_match_ipv6_packets_but_interface_rules_do() {
+    use crate::kernel::nft::{Action, Chain, Hook, Match, Policy, Rule, Table};
+    let s = snap();
+    let ns = s.namespace("fx.nas4").unwrap();
+    let v6: IpAddr = "2001:db8:1::10".parse().unwrap();
+    let packet = || netfilter::Packet {
+        saddr: Some("2001:db8:1::2".parse().unwrap()),
+        daddr: v6,
+        proto: L4Proto::Icmp,
+        dport: None,
+        ct: CtState::New,
+    };
+    let table = |rules: Vec<Rule>, hook: Hook| Table {
+        name: "t".into(),
+        chains: vec![match hook {
+            Hook::Prerouting => Chain::nat("pre", hook, rules),
+            _ => Chain::filter("fwd", hook, Policy::Accept, rules),
+        }],
+    };
+    // A drop of an IPv4 subnet lets it pass; a drop by interface stops it.
+    let by_addr = table(
+        vec![Rule::new(
+            vec![Match::Daddr("0.0.0.0/0".parse().unwrap())],
+            Action::Drop,
+        )],
+        Hook::Forward,
+    );
+    let mut p = packet();
+    let o = netfilter::run(ns, &[by_addr], Hook::Forward, &mut p, Some("a"), Some("b"));
+    assert!(
+        o.dropped.is_none(),
+        "ip daddr 0.0.0.0/0 does not match IPv6"
+    );
+    let by_dev = table(
+        vec![Rule::new(
+            vec![Match::Iif("a".into()), Match::Oif("b".into())],
+            Action::Drop,
+        )],
+        Hook::Forward,
+    );
+    let o = netfilter::run(ns, &[by_dev], Hook::Forward, &mut p, Some("a"), Some("b"));
+    assert_eq!(o.dropped.map(|f| f.rule), Some(Some(1)));
+    // A DNAT to an IPv4 address is skipped: the destination stays, no rewrite said.
+    let dnat = table(
+        vec![Rule::new(
+            vec![Match::Iif("a".into())],
+            Action::Dnat {
+                addr: "10.0.0.2".parse().unwrap(),
+                port: None,
+            },
+        )],
+        Hook::Prerouting,
+    );
+    let mut p = packet();
+    let o = netfilter::run(ns, &[dnat], Hook::Prerouting, &mut p, Some("a"), None);
+    assert_eq!((p.daddr, o.rewrites.len()), (v6, 0));
+    // The same packet of IPv4 is rewritten.
+    let mut p4 = netfilter::Packet {
+        daddr: "10.0.0.9".parse().unwrap(),
+        saddr: Some("10.0.0.3".parse().unwrap()),
+        ..packet()
+    };
+    let dnat = table(
+        vec![Rule::new(
+            vec![Match::Iif("a".into())],
+            Action::Dnat {
+                addr: "10.0.0.2".parse().unwrap(),
+                port: None,
+            },
+        )],
+        Hook::Prerouting,
+    );
+    netfilter::run(ns, &[dnat], Hook::Prerouting, &mut p4, Some("a"), None);
+    assert_eq!(p4.daddr, ip("10.0.0.2"));
 }
