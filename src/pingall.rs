@@ -712,6 +712,7 @@ mod tests {
                 subnet_only: false,
                 mtu: None,
                 ipv6: None,
+                pools: Vec::new(),
             }],
             containers: (0..n)
                 .map(|i| Container {

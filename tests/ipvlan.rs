@@ -137,7 +137,12 @@ fn ipvlan_lab_matches_docker() {
     assert!(dummies(&node1).is_empty());
     for c in ["cid1", "cid2"] {
         assert_ipvlan(&ns(&lab, c), &node2, &d[0], "l2");
-        assert_eq!(default_route(&ns(&lab, c)), None, "{c}: internal");
+        // Not internal: the gateway's route stays (it leads nowhere, the dummy has no wire).
+        assert_eq!(
+            default_route(&ns(&lab, c)),
+            Some((Some("192.168.10.1".into()), "eth0".into())),
+            "{c}"
+        );
     }
     // Docker's default routes: L2 via the gateway, L3 out of the device.
     for c in ["ipv1", "ipv2", "ipv3"] {
@@ -201,7 +206,8 @@ fn ipvlan_lab_matches_docker() {
     let o = netlab(&["inspect", &format!("{lab}/isolated1"), "--json"]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let v = if v.is_array() { v[0].clone() } else { v };
-    assert_eq!(v["Internal"], true, "{v}");
+    // No parent is not --internal (libnetwork: --internal empties the parent, not the reverse).
+    assert_eq!(v["Internal"], false, "{v}");
     assert!(v["Options"].get("parent").is_none(), "{v}");
 
     assert!(netlab(&["down", &lab]).status.success());
@@ -469,6 +475,127 @@ ttl = 64
         ping_ttl_judging(&ns(&lab, "b"), "192.168.1.101", true),
         Some(64)
     );
+    let o = netlab(&["down", &lab]);
+    assert!(o.status.success(), "down: {}", text(&o));
+    assert_clean(&lab);
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}
+
+/// Seed 002's ipnet210: an ipvlan L3 network with two subnets and no parent (a dummy one),
+/// `--subnet=192.168.214.0/24 --subnet=10.1.214.0/24 -o ipvlan_mode=l3`. L3 routes between the
+/// children of one parent by IP, so the two subnets reach each other ("Test L3 connectivity from
+/// 10.1.214.0/24 to 192.168.214.0/24"); each child has its own subnet's prefix and `default dev
+/// eth0`. And ipvlan114, L2 with two subnets and their gateways: one subnet's containers reach
+/// each other, the other subnet needs a router.
+#[test]
+#[ignore = "needs CONFIG_IPVLAN (the VM tier runs it)"]
+fn ipvlan_networks_with_two_subnets_as_seed_002() {
+    if !require_root("ipvlan_networks_with_two_subnets_as_seed_002") {
+        return;
+    }
+    need_ipvlan("ipvlan_networks_with_two_subnets_as_seed_002");
+    let (lab, _guard, _dir, file) = lab_file(
+        "tisub",
+        r#"
+[lab]
+name = "isub"
+
+[underlay]
+subnet = "192.168.1.0/24"
+nic = "eth0"
+
+[hosts.node1]
+nics = ["eth0", "eth1"]
+
+[networks.ipnet210]
+driver = "ipvlan"
+mode = "l3"
+subnet = ["192.168.214.0/24", "10.1.214.0/24"]
+
+[networks.ipvlan114]
+driver = "ipvlan"
+parent = "eth1"
+subnet = ["192.168.114.0/24", "192.168.116.0/24"]
+gateway = ["192.168.114.254", "192.168.116.254"]
+
+[containers.a]
+host = "node1"
+networks = ["ipnet210"]
+ip = { ipnet210 = "192.168.214.10" }
+
+[containers.b]
+host = "node1"
+networks = ["ipnet210"]
+ip = { ipnet210 = "10.1.214.10" }
+
+[containers.c]
+host = "node1"
+networks = ["ipvlan114"]
+ip = { ipvlan114 = "192.168.114.10" }
+
+[containers.d]
+host = "node1"
+networks = ["ipvlan114"]
+ip = { ipvlan114 = "192.168.114.11" }
+
+[containers.e]
+host = "node1"
+networks = ["ipvlan114"]
+ip = { ipvlan114 = "192.168.116.10" }
+
+[[checks]]
+from = "a"
+to = "b"
+ttl = 64
+
+[[checks]]
+from = "b"
+to = "a"
+ttl = 64
+
+[[checks]]
+from = "c"
+to = "d"
+ttl = 64
+"#,
+    );
+    let before = root_snapshot();
+    let o = netlab(&["up", "-q", "--name", &lab, file.to_str().unwrap()]);
+    assert!(o.status.success(), "up: {}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("3 passed, 0 failed"),
+        "{}",
+        text(&o)
+    );
+    for (c, want) in [
+        ("a", "192.168.214.10/24"),
+        ("b", "10.1.214.10/24"),
+        ("e", "192.168.116.10/24"),
+    ] {
+        assert_eq!(addrs(&ns(&lab, c), "eth0"), vec![want.to_string()], "{c}");
+    }
+    assert_eq!(
+        default_route(&ns(&lab, "b")),
+        Some((None, "eth0".to_string()))
+    );
+    assert_eq!(
+        default_route(&ns(&lab, "e")),
+        Some((Some("192.168.116.254".to_string()), "eth0".to_string()))
+    );
+    // iputils: L3 across its subnets; L2 not across its subnets (no router).
+    assert_eq!(
+        ping_ttl_judging(&ns(&lab, "a"), "10.1.214.10", true),
+        Some(64)
+    );
+    assert_eq!(
+        ping_ttl_judging(&ns(&lab, "c"), "192.168.116.10", false),
+        None
+    );
+    // trace predicts both as ping finds them.
+    let o = netlab(&["trace", &ns(&lab, "b"), "192.168.214.10", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = netlab(&["trace", &ns(&lab, "c"), "192.168.116.10", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let o = netlab(&["down", &lab]);
     assert!(o.status.success(), "down: {}", text(&o));
     assert_clean(&lab);

@@ -660,3 +660,106 @@ ttl = 64
     assert_eq!(ping_ttl(&ns(&lab, "c2"), "192.168.0.101"), Some(64));
     down_restoring(&lab, &before);
 }
+
+/// Several subnets on one network, as seed 002's `--subnet=192.168.114.0/24
+/// --subnet=192.168.116.0/24 --gateway=192.168.114.254 --gateway=192.168.116.254`: a container
+/// without `ip` gets the first subnet's first free address, one with an `ip` in the second gets
+/// its prefix and its gateway as default route; inspect lists both in IPAM.Config; a run-time
+/// connect takes the next free address. iproute2's JSON and iputils ping are the oracles.
+#[test]
+fn macvlan_network_with_two_subnets_as_seed_002() {
+    if !require_root("macvlan_network_with_two_subnets_as_seed_002") {
+        return;
+    }
+    let (lab, _guard, _dir, file) = lab_file(
+        "tmsub",
+        r#"
+[lab]
+name = "msub"
+
+[underlay]
+subnet = "10.1.1.0/24"
+nic = "ens33"
+
+[hosts.host1]
+address = "10.1.1.11"
+nics = ["ens33", "ens34"]
+
+[hosts.host2]
+address = "10.1.1.12"
+nics = ["ens33", "ens34"]
+
+[networks.mac114]
+driver = "macvlan"
+parent = "ens33"
+subnet = ["192.168.114.0/24", "192.168.116.0/24"]
+gateway = ["192.168.114.254", "192.168.116.254"]
+
+[networks.spare]
+driver = "macvlan"
+parent = "ens34"
+subnet = "192.168.50.0/24"
+
+[containers.a]
+host = "host1"
+networks = ["mac114"]
+
+[containers.b]
+host = "host2"
+networks = ["mac114"]
+ip = { mac114 = "192.168.116.10" }
+
+[containers.c]
+host = "host2"
+networks = ["mac114"]
+
+[containers.d]
+host = "host1"
+networks = ["spare"]
+
+[[checks]]
+from = "a"
+to = "c"
+ttl = 64
+
+[[checks]]
+from = "a"
+to = "192.168.116.10"
+expect = "unreachable"
+"#,
+    );
+    let before = root_snapshot();
+    up_passing(&lab, file.to_str().unwrap(), 2);
+    for (c, want, gw) in [
+        ("a", "192.168.114.1/24", "192.168.114.254"),
+        ("b", "192.168.116.10/24", "192.168.116.254"),
+        ("c", "192.168.114.2/24", "192.168.114.254"),
+    ] {
+        assert_eq!(addrs(&ns(&lab, c), "eth0"), vec![want.to_string()], "{c}");
+        let routes = ip_json(&ns(&lab, c), &["route", "show", "default"]);
+        assert_eq!(routes[0]["gateway"], gw, "{c}: {routes}");
+    }
+    // Different subnets on one macvlan segment need a router (seed 002): ping says so.
+    assert_eq!(ping_ttl(&ns(&lab, "c"), "192.168.114.1"), Some(64));
+    assert_eq!(ping_ttl(&ns(&lab, "a"), "192.168.116.10"), None);
+    let o = netlab(&["inspect", &format!("{lab}/mac114"), "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v[0]["IPAM"]["Config"],
+        serde_json::json!([
+            {"Subnet": "192.168.114.0/24", "Gateway": "192.168.114.254"},
+            {"Subnet": "192.168.116.0/24", "Gateway": "192.168.116.254"}
+        ]),
+        "{v}"
+    );
+    // At run time: d joins mac114 and gets the first subnet's next free address.
+    let o = netlab(&["connect", &format!("{lab}/mac114"), &format!("{lab}.d")]);
+    assert!(o.status.success(), "connect: {}", text(&o));
+    assert_eq!(
+        addrs(&ns(&lab, "d"), "eth1"),
+        vec!["192.168.114.3/24".to_string()]
+    );
+    assert_eq!(ping_ttl(&ns(&lab, "d"), "192.168.114.1"), Some(64));
+    down_restoring(&lab, &before);
+}

@@ -35,6 +35,11 @@ const REJECTED: &[(&str, &str, &str)] = &[
         "an integer where a host's parent NIC name is expected",
     ),
     (
+        "subnets-empty-list.toml",
+        "/networks/mac114/subnet",
+        "an empty list where a subnet or a non-empty list of them is expected",
+    ),
+    (
         "wrong-type-networks.toml",
         "/containers/c1/networks",
         "a string where an array is expected",

@@ -799,10 +799,10 @@ fn status(only: Option<&str>, json: bool) -> Result<()> {
                     "{} ({}, {}, {})",
                     n.name,
                     n.driver_name(),
-                    n.subnet,
+                    n.subnets_text(),
                     v6.subnet
                 ),
-                None => format!("{} ({}, {})", n.name, n.driver_name(), n.subnet),
+                None => format!("{} ({}, {})", n.name, n.driver_name(), n.subnets_text()),
             })
             .collect();
         t.add_row(vec![

@@ -188,6 +188,14 @@ fn network_view(
         config.insert("Gateway".into(), json!(net.gateway.to_string()));
     }
     let mut configs = vec![Value::Object(config)];
+    for p in &net.pools {
+        let mut c = Map::new();
+        c.insert("Subnet".into(), json!(p.subnet.to_string()));
+        if !p.subnet_only {
+            c.insert("Gateway".into(), json!(p.gateway.to_string()));
+        }
+        configs.push(Value::Object(c));
+    }
     if let Some(v6) = &net.ipv6 {
         let mut c = Map::new();
         c.insert("Subnet".into(), json!(v6.subnet.to_string()));

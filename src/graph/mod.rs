@@ -798,7 +798,7 @@ impl Builder<'_> {
                     .endpoints
                     .iter()
                     .map(|e| &lab.networks[e.network])
-                    .find(|n| n.gateway == gw)
+                    .find(|n| n.is_gateway(gw))
                     .map(|n| n.name.clone());
                 self.edge(EdgeKind::Route, cid, to, format!("default via {gw}"))
                     .network = network;

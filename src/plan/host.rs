@@ -216,11 +216,10 @@ fn published(lab: &Lab, hi: usize) -> Vec<Rule> {
         .collect();
     let mut pre = Vec::new();
     for c in lab.containers.iter().filter(|c| c.host == hi) {
-        let Some(e) = c
-            .endpoints
-            .iter()
-            .find(|e| Some(lab.networks[e.network].gateway) == c.default_gateway)
-        else {
+        let Some(e) = c.endpoints.iter().find(|e| {
+            c.default_gateway
+                .is_some_and(|g| lab.networks[e.network].is_gateway(g))
+        }) else {
             continue;
         };
         let bridge = match &lab.networks[e.network].driver {

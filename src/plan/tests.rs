@@ -756,9 +756,10 @@ fn ipvlan_plan_creates_children_from_the_host_and_docker_routes() {
         "ip -n ipvlan.ipv1 route add default via 192.168.1.1 dev eth0"
     ));
     assert!(has("ip -n ipvlan.l3a route add default dev eth0"));
-    assert!(!lines
-        .iter()
-        .any(|l| l.starts_with("ip -n ipvlan.cid1 route")));
+    // isolated1 has no parent, which is not internal: its default route stays.
+    assert!(has(
+        "ip -n ipvlan.cid1 route add default via 192.168.10.1 dev eth0"
+    ));
     assert!(!lines.iter().any(|l| l.contains("promisc")));
     let iso = l.networks.iter().find(|n| n.name == "isolated1").unwrap();
     let dummy = format!("di-{}", &iso.id[..12]);

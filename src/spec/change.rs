@@ -115,7 +115,7 @@ pub fn set_aliases(lab: &mut Lab, ni: usize, ci: usize, aliases: &[String]) -> R
 /// Container `ci`'s next endpoint on network `ni`: the next `ethN` it does not have (Docker
 /// counts up from its interfaces), and the MAC Docker derives from the address.
 fn add_endpoint(lab: &mut Lab, ni: usize, ci: usize, address: Ipv4Addr) {
-    let prefix = lab.networks[ni].subnet.prefix();
+    let prefix = lab.networks[ni].pool_of(address).0.prefix();
     let address6 = super::ipv6::free_address6(lab, ni, lab.containers[ci].host);
     let c = &mut lab.containers[ci];
     let ifname = (0..)
@@ -151,32 +151,44 @@ fn free_address(
         .filter(|e| e.network == ni)
         .map(|e| e.address.ip())
         .collect();
-    let subnet = net.subnet;
     let usable = |a: Ipv4Addr| {
-        subnet.contains(a) && a != subnet.network() && a != subnet.broadcast() && a != net.gateway
+        net.pools4().any(|(subnet, gateway)| {
+            subnet.contains(a) && a != subnet.network() && a != subnet.broadcast() && a != gateway
+        })
+    };
+    let pools = || {
+        net.pools4()
+            .map(|(s, g)| format!("{s}, gateway {g}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     };
     match ip {
         Some(a) if !usable(a) => refuse(format!(
-            "{a} is not a usable address of network {} ({subnet}, gateway {})",
-            net.name, net.gateway
+            "{a} is not a usable address of network {} ({})",
+            net.name,
+            pools()
         )),
         Some(a) if in_use.contains(&a) => {
             refuse(format!("{a} is already in use on network {}", net.name))
         }
         Some(a) => Ok(a),
-        None => {
-            let base = u32::from(subnet.network());
-            let size = 1u64 << (32 - subnet.prefix());
-            (1..size.saturating_sub(1))
-                .map(|k| Ipv4Addr::from(base + k as u32))
-                .find(|a| usable(*a) && !in_use.contains(a))
-                .ok_or_else(|| {
-                    Refused(format!(
-                        "network {} ({subnet}) has no free address left",
-                        net.name
-                    ))
-                })
-        }
+        // The first subnet with a free address, as at `up`.
+        None => net
+            .pools4()
+            .find_map(|(subnet, _)| {
+                let base = u32::from(subnet.network());
+                let size = 1u64 << (32 - subnet.prefix());
+                (1..size.saturating_sub(1))
+                    .map(|k| Ipv4Addr::from(base + k as u32))
+                    .find(|a| usable(*a) && !in_use.contains(a))
+            })
+            .ok_or_else(|| {
+                Refused(format!(
+                    "network {} ({}) has no free address left",
+                    net.name,
+                    net.subnets_text()
+                ))
+            }),
     }
 }
 
@@ -207,7 +219,7 @@ fn port_room(lab: &Lab, ni: usize, host: usize) -> Result<(), Refused> {
 /// other network's index moves.
 fn add_gwbridge(lab: &mut Lab) -> Result<usize, Refused> {
     let taken: Vec<Ipv4Network> = std::iter::once(lab.underlay.subnet)
-        .chain(lab.networks.iter().map(|n| n.subnet))
+        .chain(lab.networks.iter().flat_map(|n| n.pools4().map(|(s, _)| s)))
         .collect();
     let overlaps =
         |a: &Ipv4Network, b: &Ipv4Network| a.contains(b.network()) || b.contains(a.network());
@@ -234,6 +246,7 @@ fn add_gwbridge(lab: &mut Lab) -> Result<usize, Refused> {
         subnet_only: false,
         mtu: None,
         ipv6: None,
+        pools: Vec::new(),
     });
     Ok(lab.networks.len() - 1)
 }
@@ -338,7 +351,7 @@ pub fn disconnect(lab: &Lab, ni: usize, ci: usize) -> Result<Lab, Refused> {
     let still = cn.default_gateway.is_some_and(|g| {
         cn.endpoints
             .iter()
-            .any(|e| new.networks[e.network].gateway == g)
+            .any(|e| new.networks[e.network].is_gateway(g))
     });
     if !still {
         cn.default_gateway = super::default_gateway_of(&new.networks, &cn.endpoints);
@@ -368,11 +381,13 @@ pub fn summary(old: &Lab, new: &Lab) -> Vec<String> {
                 "+ network {} ({}, {})",
                 n.name,
                 n.driver_name(),
-                n.subnet
+                n.subnets_text()
             )),
-            Some(o) if o.subnet != n.subnet => out.push(format!(
+            Some(o) if o.pools4().ne(n.pools4()) => out.push(format!(
                 "~ network {}: subnet {} -> {}",
-                n.name, o.subnet, n.subnet
+                n.name,
+                o.subnets_text(),
+                n.subnets_text()
             )),
             Some(o) if o != n => out.push(format!("~ network {}", n.name)),
             _ => {}

@@ -427,7 +427,7 @@ pub(crate) fn default_gateway_of(nets: &[Network], endpoints: &[Endpoint]) -> Op
             n.gives_default_route()
                 && n.driver().default_route(&n.driver) != driver::DefaultRoute::None
         })
-        .map(|e| nets[e.network].gateway)
+        .map(|e| nets[e.network].pool_of(e.address.ip()).1)
 }
 
 /// libnetwork's needDefaultGW, at run time: a container needs a docker_gwbridge leg when one of
@@ -567,11 +567,20 @@ pub(crate) struct NetDraft {
     /// A subnet was written but refused: none is allocated in its place.
     subnet_refused: bool,
     gateway: Option<(Ipv4Addr, Range<usize>)>,
+    /// The subnets after the first (`subnet = [...]`, macvlan and ipvlan), with their gateways.
+    pools: Vec<DraftPool>,
     internal: bool,
     /// Docker's com.docker.network.driver.mtu, checked.
     mtu: Option<u32>,
     /// The id the lab file gives, checked.
     id: Option<String>,
+}
+
+/// A subnet of a network after its first, as written and checked.
+pub(crate) struct DraftPool {
+    subnet: Ipv4Network,
+    span: Range<usize>,
+    gateway: Option<Ipv4Addr>,
 }
 
 /// A stand-in subnet for a network whose own was refused, so that the rest of the lab can
@@ -674,6 +683,7 @@ impl Validator<'_, '_> {
                 subnet_span: None,
                 subnet_refused: false,
                 gateway: None,
+                pools: Vec::new(),
                 internal: false,
                 mtu: None,
                 id: None,
@@ -713,6 +723,15 @@ impl Validator<'_, '_> {
                     implicit: d.name == GWBRIDGE,
                     internal: d.internal,
                     subnet_only: d.subnet_span.is_some() && d.gateway.is_none(),
+                    pools: d
+                        .pools
+                        .iter()
+                        .map(|p| Pool {
+                            subnet: p.subnet,
+                            gateway: p.gateway.unwrap_or_else(|| p.subnet.nth(1).unwrap()),
+                            subnet_only: p.gateway.is_none(),
+                        })
+                        .collect(),
                     mtu: d.mtu,
                     ipv6: None,
                 }
@@ -1469,7 +1488,11 @@ impl Validator<'_, '_> {
         if !unsettled.is_empty() {
             return;
         }
-        let mut subnets: Vec<Ipv4Network> = lab.networks.iter().map(|n| n.subnet).collect();
+        let mut subnets: Vec<Ipv4Network> = lab
+            .networks
+            .iter()
+            .flat_map(|n| n.pools4().map(|(s, _)| s))
+            .collect();
         subnets.push(lab.underlay.subnet);
         subnets.extend(lab.outside.iter().map(|o| o.address));
         subnets.extend(
@@ -1615,28 +1638,83 @@ impl Validator<'_, '_> {
                     help,
                 );
             }
-            let subnet = n.subnet.as_ref().and_then(|s| self.parse_net(s, "subnet"));
-            let mut gateway = None;
-            if let Some(g) = &n.gateway {
-                if let Some(ip) = self.parse_ip(g, "gateway") {
-                    if n.subnet.is_none() {
-                        self.r.error_help(
-                            span(g),
-                            "a gateway needs an explicit subnet",
-                            "add subnet = \"...\" to this network",
-                        );
-                    } else if let Some(sn) = subnet {
-                        if !usable(sn, ip) {
+            let subnets = n.subnet.as_ref().map(RawList::items).unwrap_or_default();
+            let parsed: Vec<Option<Ipv4Network>> = subnets
+                .iter()
+                .map(|s| self.parse_net(s, "subnet"))
+                .collect();
+            let subnet = parsed.first().copied().flatten();
+            // Each gateway to the subnet it is in; with one subnet, the gateway is its own.
+            let mut gateways: Vec<Option<(Ipv4Addr, Range<usize>)>> = vec![None; parsed.len()];
+            for g in n.gateway.as_ref().map(RawList::items).unwrap_or_default() {
+                let Some(ip) = self.parse_ip(&g, "gateway") else {
+                    continue;
+                };
+                if n.subnet.is_none() {
+                    self.r.error_help(
+                        span(&g),
+                        "a gateway needs an explicit subnet",
+                        "add subnet = \"...\" to this network",
+                    );
+                    continue;
+                }
+                let at = if parsed.len() == 1 {
+                    match subnet {
+                        Some(sn) if !usable(sn, ip) => {
                             self.r.error_help(
-                                span(g),
+                                span(&g),
                                 format!("gateway {ip} is not a usable address of subnet {sn}"),
                                 format!("pick an address inside {sn}, not its first or last, or leave gateway out"),
                             );
+                            None
                         }
+                        _ => Some(0),
                     }
-                    gateway = Some((ip, span(g)));
+                } else {
+                    let at = parsed.iter().position(|s| s.is_some_and(|s| usable(s, ip)));
+                    if at.is_none() && parsed.iter().all(|s| s.is_some()) {
+                        let all: Vec<String> =
+                            parsed.iter().flatten().map(|s| s.to_string()).collect();
+                        self.r.error_help(
+                            span(&g),
+                            format!(
+                                "gateway {ip} is not a usable address of any of the subnets {}",
+                                all.join(", ")
+                            ),
+                            "give each subnet's gateway inside it, or leave gateway out",
+                        );
+                    }
+                    at
+                };
+                let Some(at) = at else {
+                    continue;
+                };
+                match &gateways[at] {
+                    Some((other, _)) => self.r.error_help(
+                        span(&g),
+                        format!(
+                            "subnet {} has a gateway already, {other}",
+                            parsed[at].map_or(String::new(), |s| s.to_string())
+                        ),
+                        "give one gateway per subnet",
+                    ),
+                    None => gateways[at] = Some((ip, span(&g))),
                 }
             }
+            let gateway = gateways.first().cloned().flatten();
+            let pools: Vec<DraftPool> = parsed
+                .iter()
+                .zip(&subnets)
+                .zip(&gateways)
+                .skip(1)
+                .filter_map(|((s, at), g)| {
+                    Some(DraftPool {
+                        subnet: (*s)?,
+                        span: span(at),
+                        gateway: g.as_ref().map(|g| g.0),
+                    })
+                })
+                .collect();
             // Without a driver, which options apply is unknown: the network is left out, and
             // containers on it are not reported again (containers_pre knows it is declared).
             let Some(kind) = kind else {
@@ -1693,6 +1771,18 @@ impl Validator<'_, '_> {
                     );
                 }
             }
+            if let Some(second) = subnets.get(1) {
+                if !matches!(kind.name(), "macvlan" | "ipvlan") {
+                    self.r.error_help(
+                        span(second),
+                        format!(
+                            "a {} network has one IPv4 subnet; several are for macvlan and ipvlan networks",
+                            kind.name()
+                        ),
+                        "give this network one subnet, or split it into networks of one subnet each",
+                    );
+                }
+            }
             let options = kind.options(self.r, name, n);
             out.push(NetDraft {
                 name: name.get_ref().clone(),
@@ -1701,8 +1791,9 @@ impl Validator<'_, '_> {
                 options,
                 subnet_refused: n.subnet.is_some() && subnet.is_none(),
                 subnet,
-                subnet_span: n.subnet.as_ref().map(span),
+                subnet_span: subnets.first().map(span),
                 gateway,
+                pools,
                 internal: n.internal.as_ref().is_some_and(|b| *b.get_ref()),
                 mtu: n.mtu.as_ref().and_then(|m| {
                     let v = *m.get_ref();
@@ -1928,7 +2019,11 @@ impl Validator<'_, '_> {
         // the segment that NIC is on (that is what macvlan is for), but not another network's.
         let mut networks_only = Taken::default();
         for d in drafts.iter() {
-            if let Some(s) = d.subnet {
+            let first = d
+                .subnet
+                .map(|s| (s, d.subnet_span.clone().unwrap_or(d.span.clone())));
+            let rest = d.pools.iter().map(|p| (p.subnet, p.span.clone()));
+            for (s, at) in first.into_iter().chain(rest) {
                 let on_nic = d.driver.may_share_underlay(d);
                 let clash = if on_nic {
                     networks_only.find(s)
@@ -1939,7 +2034,7 @@ impl Validator<'_, '_> {
                 networks_only.insert(s, format!("network {}", d.name));
                 if let Some((other, who)) = clash {
                     self.r.error_help(
-                        d.subnet_span.clone().unwrap_or(d.span.clone()),
+                        at,
                         format!("subnet {s} of network {} overlaps {other} of {who}", d.name),
                         "give each network its own address range, or leave subnet out to get a free one",
                     );
@@ -2016,7 +2111,7 @@ impl Validator<'_, '_> {
         let mut ports: HashMap<(usize, usize), usize> = HashMap::new();
         // Address pools: overlays are global (one pool per network), bridges are host-local.
         let mut taken: HashMap<(usize, Option<usize>), HashMap<Ipv4Addr, String>> = HashMap::new();
-        let mut next_free: HashMap<(usize, Option<usize>), u64> = HashMap::new();
+        let mut next_free: HashMap<((usize, Option<usize>), usize), u64> = HashMap::new();
         let mut exhausted: HashSet<(usize, Option<usize>)> = HashSet::new();
         // Macvlan pools are lab-wide too: Docker's are per host, but the hosts share one segment,
         // so two containers with one address would clash on the wire.
@@ -2035,11 +2130,14 @@ impl Validator<'_, '_> {
             for h in hosts {
                 let all = std::iter::once(h.address.ip())
                     .chain(h.addresses.iter().map(|a| a.address.ip()));
-                for ip in all.filter(|ip| net.subnet.contains(*ip) && *ip != net.gateway) {
+                for ip in all.filter(|ip| net.pools4().any(|(s, g)| s.contains(*ip) && *ip != g)) {
                     pool.insert(ip, format!("host {}", h.name));
                 }
             }
-            if let Some(g) = self.outside_gateway.filter(|g| net.subnet.contains(*g)) {
+            if let Some(g) = self
+                .outside_gateway
+                .filter(|g| net.pools4().any(|(s, _)| s.contains(*g)))
+            {
                 pool.insert(g, "the outside".into());
             }
         }
@@ -2059,19 +2157,25 @@ impl Validator<'_, '_> {
                     continue;
                 }
                 let net = &nets[ni];
-                if !usable(net.subnet, addr) {
+                let within = net.pools4().find(|(s, _)| usable(*s, addr));
+                if within.is_none() {
                     self.r.error_help(
                         span(ip),
                         format!(
                             "address {addr} is not a usable address of {} ({})",
-                            net.name, net.subnet
+                            net.name,
+                            net.subnets_text()
                         ),
                         format!(
                             "pick an address inside {}, not its first or last",
-                            net.subnet
+                            if net.pools.is_empty() {
+                                net.subnet.to_string()
+                            } else {
+                                format!("one of {}", net.subnets_text())
+                            }
                         ),
                     );
-                } else if addr == net.gateway {
+                } else if within.is_some_and(|(_, g)| g == addr) {
                     self.r.error_help(
                         span(ip),
                         format!("address {addr} is the gateway of {}", net.name),
@@ -2137,16 +2241,23 @@ impl Validator<'_, '_> {
                     None => {
                         // Lowest free address. Nothing is ever freed, so each pool's search
                         // resumes where its last one stopped: linear, not quadratic, in a big lab.
+                        // The first subnet with a free address, as Docker's IPAM takes its
+                        // pools in order.
                         let key = scope(ni, host);
                         let pool = taken.entry(key).or_default();
-                        let from = next_free.entry(key).or_insert(1);
-                        let base = u32::from(net.subnet.network()) as u64;
-                        let last = (1u64 << (32 - net.subnet.prefix())) - 1; // broadcast
-                        let found = (*from..last)
-                            .map(|k| (k, Ipv4Addr::from((base + k) as u32)))
-                            .find(|(_, ip)| *ip != net.gateway && !pool.contains_key(ip));
-                        if let Some((k, _)) = found {
-                            *from = k + 1;
+                        let mut found = None;
+                        for (pi, (subnet, gateway)) in net.pools4().enumerate() {
+                            let from = next_free.entry((key, pi)).or_insert(1);
+                            let base = u32::from(subnet.network()) as u64;
+                            let last = (1u64 << (32 - subnet.prefix())) - 1; // broadcast
+                            found = (*from..last)
+                                .map(|k| (k, Ipv4Addr::from((base + k) as u32)))
+                                .find(|(_, ip)| *ip != gateway && !pool.contains_key(ip));
+                            if let Some((k, _)) = found {
+                                *from = k + 1;
+                                break;
+                            }
+                            *from = last;
                         }
                         match found {
                             Some((_, ip)) => {
@@ -2162,7 +2273,7 @@ impl Validator<'_, '_> {
                                         format!(
                                             "network {} ({}) has no free address left for {}",
                                             net.name,
-                                            net.subnet,
+                                            net.subnets_text(),
                                             cname.get_ref()
                                         ),
                                         "give the network a larger subnet",
@@ -2182,7 +2293,7 @@ impl Validator<'_, '_> {
                 endpoints.push(Endpoint {
                     network: ni,
                     ifname: format!("eth{i}"),
-                    address: Ipv4Network::new(ip, net.subnet.prefix()).unwrap(),
+                    address: Ipv4Network::new(ip, net.pool_of(ip).0.prefix()).unwrap(),
                     address6: None,
                     mac: docker_mac(ip),
                     sandbox_if: None,

@@ -227,8 +227,10 @@ pub enum Driver {
     Ipvlan {
         parent: Parent,
         mode: IpvlanMode,
-        /// Recorded as `dummy_parent`: the key `internal` is the network's own (a flattened
-        /// field of the same name would be read back into the network, not here).
+        /// No parent was given: a dummy device is the parent on each host (not internal by
+        /// itself: `Network::internal` is `internal = true`'s). Recorded as `dummy_parent`:
+        /// the key `internal` is the network's own (a flattened field of the same name would be
+        /// read back into the network, not here).
         #[serde(
             default,
             rename = "dummy_parent",
@@ -323,6 +325,20 @@ pub struct Network {
     /// Docker's `--ipv6`: the network's IPv6 subnet and gateway, beside its IPv4 ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv6: Option<Subnet6>,
+    /// The IPv4 subnets after the first (`subnet` and `gateway` above), as Docker's repeated
+    /// `--subnet` (macvlan and ipvlan networks): addresses come from the first with one free.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<Pool>,
+}
+
+/// One more IPv4 subnet of a network, and its gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Pool {
+    pub subnet: Ipv4Network,
+    pub gateway: Ipv4Addr,
+    /// No gateway was written for it: inspect shows only the subnet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub subnet_only: bool,
 }
 
 /// An IPv6 network's subnet and gateway (`--ipv6 --subnet 2001:db8::/64 --gateway ...`).
@@ -336,6 +352,32 @@ pub struct Subnet6 {
 }
 
 impl Network {
+    /// Its IPv4 subnets and their gateways, the first first.
+    pub fn pools4(&self) -> impl Iterator<Item = (Ipv4Network, Ipv4Addr)> + '_ {
+        std::iter::once((self.subnet, self.gateway))
+            .chain(self.pools.iter().map(|p| (p.subnet, p.gateway)))
+    }
+
+    /// The subnet `ip` is in, and its gateway (the first subnet's when none has it).
+    pub fn pool_of(&self, ip: Ipv4Addr) -> (Ipv4Network, Ipv4Addr) {
+        self.pools4()
+            .find(|(s, _)| s.contains(ip))
+            .unwrap_or((self.subnet, self.gateway))
+    }
+
+    /// Whether `ip` is the gateway of one of its subnets.
+    pub fn is_gateway(&self, ip: Ipv4Addr) -> bool {
+        self.pools4().any(|(_, g)| g == ip)
+    }
+
+    /// "10.0.0.0/24", or "10.0.0.0/24, 10.0.1.0/24" for several subnets.
+    pub fn subnets_text(&self) -> String {
+        self.pools4()
+            .map(|(s, _)| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// What its driver does (`driver::overlay`, ...).
     pub(crate) fn driver(&self) -> &'static dyn crate::driver::NetworkDriver {
         crate::driver::of(&self.driver)
@@ -514,7 +556,7 @@ impl Lab {
         let gw = c.default_gateway?;
         c.endpoints
             .iter()
-            .find(|e| self.networks[e.network].gateway == gw)
+            .find(|e| self.networks[e.network].is_gateway(gw))
     }
     /// Container `ci`'s default route as Docker sets it: the gateway (None for a network that
     /// routes out of the device itself, ipvlan L3) and the device.

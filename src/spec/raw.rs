@@ -377,14 +377,16 @@ pub struct RawNetwork {
     #[serde(default)]
     #[schemars(with = "String", regex(pattern = r"^([0-9a-f]{64}|[0-9a-z]{25})$"))]
     pub id: Option<Spanned<String>>,
-    /// IPv4 subnet, /8 to /30 (default: Docker's pools).
+    /// IPv4 subnet, /8 to /30 (default: Docker's pools); macvlan and ipvlan networks take a
+    /// list, as Docker's repeated --subnet: addresses come from the first with a free one.
     #[serde(default)]
-    #[schemars(with = "String")]
-    pub subnet: Option<Spanned<String>>,
-    /// Gateway address; needs subnet (default: the subnet's first address).
+    #[schemars(with = "ListSchema")]
+    pub subnet: Option<Spanned<RawList>>,
+    /// Gateway address; needs subnet (default: the subnet's first address). With several
+    /// subnets, a list: each gateway in its own subnet (the others get their first address).
     #[serde(default)]
-    #[schemars(with = "String")]
-    pub gateway: Option<Spanned<String>>,
+    #[schemars(with = "ListSchema")]
+    pub gateway: Option<Spanned<RawList>>,
     /// Docker's `--ipv6`: the network is dual stack, IPv6 beside IPv4 (default false).
     #[serde(default)]
     #[schemars(with = "bool")]
@@ -438,6 +440,64 @@ pub struct RawNetwork {
     #[serde(default)]
     #[schemars(with = "i64", range(min = 1280, max = 9000))]
     pub mtu: Option<Spanned<i64>>,
+}
+
+/// A value written once or as a list (`subnet = "10.0.0.0/24"`, `subnet = ["a", "b"]`).
+#[derive(Debug)]
+pub enum RawList {
+    One(String),
+    Many(Vec<Spanned<String>>),
+}
+
+impl RawList {
+    /// Each value, where it is written (a single value where the key's value is).
+    pub fn items(written: &Spanned<RawList>) -> Vec<Spanned<String>> {
+        match written.get_ref() {
+            RawList::One(s) => vec![Spanned::new(written.span(), s.clone())],
+            RawList::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// The schema of a [`RawList`]: a string, or a non-empty list of strings.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ListSchema {
+    One(String),
+    Many(#[schemars(length(min = 1))] Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for RawList {
+    // By hand, as RawParent: an untagged enum would lose the items' spans.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = RawList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, or a list of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawList, E> {
+                Ok(RawList::One(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<Spanned<String>>()? {
+                    out.push(s);
+                }
+                if out.is_empty() {
+                    return Err(serde::de::Error::custom(
+                        "an empty list: give at least one value, or leave the key out",
+                    ));
+                }
+                Ok(RawList::Many(out))
+            }
+        }
+        d.deserialize_any(ListVisitor)
+    }
 }
 
 /// `parent` as written: one interface name for every host, or a table of one per host.

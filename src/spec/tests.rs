@@ -1718,7 +1718,30 @@ fn ipvlan_lab_is_docker_faithful() {
         Some((Some(ip("192.168.1.1")), "eth0"))
     );
     assert_eq!(l.default_route(ci("l3a")), Some((None, "eth0")));
-    assert_eq!(l.default_route(ci("cid1")), None);
+    // No parent is not internal: the default route stays (libnetwork; seed 002's ipnet210).
+    assert_eq!(
+        l.default_route(ci("cid1")),
+        Some((Some(ip("192.168.10.1")), "eth0"))
+    );
+    // internal = true (Docker's --internal, which empties the parent) takes it away.
+    let internal = lab(r#"
+[lab]
+name = "t"
+
+[hosts.h1]
+
+[networks.isolated2]
+driver = "ipvlan"
+mode = "l3"
+subnet = "192.168.11.0/24"
+internal = true
+
+[containers.c1]
+host = "h1"
+networks = ["isolated2"]
+"#);
+    assert_eq!(internal.default_route(0), None);
+    assert!(internal.networks[0].internal);
     // The hosts share db_net's segment: their addresses are skipped, and so is the gateway.
     assert_eq!(
         container(&l, "cid1").endpoints[0].address.ip(),
@@ -2040,4 +2063,64 @@ fn v4(a: std::net::IpAddr) -> Ipv4Addr {
         std::net::IpAddr::V4(a) => a,
         other => panic!("{other} is not IPv4"),
     }
+}
+
+/// Several subnets on a network: addresses come from the first subnet until it is full, then
+/// from the next (Docker's IPAM takes its pools in order); each keeps its own prefix; a subnet
+/// without a written gateway gets its first address; the default route is the gateway of the
+/// address's subnet.
+#[test]
+fn a_network_with_several_subnets_fills_them_in_order() {
+    let l = lab(r#"
+[lab]
+name = "t"
+
+[hosts.h1]
+
+[networks.m]
+driver = "macvlan"
+parent = "ens33"
+subnet = ["192.168.114.0/30", "192.168.116.0/24"]
+gateway = ["192.168.116.254"]
+
+[containers.a]
+host = "h1"
+networks = ["m"]
+
+[containers.b]
+host = "h1"
+networks = ["m"]
+
+[containers.c]
+host = "h1"
+networks = ["m"]
+"#);
+    let m = net(&l, "m");
+    assert_eq!(
+        (m.subnet, m.gateway),
+        (subnet("192.168.114.0/30"), ip("192.168.114.1"))
+    );
+    assert!(m.subnet_only, "no gateway written for the first subnet");
+    assert_eq!(
+        m.pools,
+        vec![Pool {
+            subnet: subnet("192.168.116.0/24"),
+            gateway: ip("192.168.116.254"),
+            subnet_only: false,
+        }]
+    );
+    // The /30 has two usable addresses, .1 its gateway: a takes .2, then the /24 from .1.
+    let addr = |c: &str| container(&l, c).endpoints[0].address.to_string();
+    assert_eq!(
+        [addr("a"), addr("b"), addr("c")],
+        ["192.168.114.2/30", "192.168.116.1/24", "192.168.116.2/24"]
+    );
+    assert_eq!(
+        container(&l, "a").default_gateway,
+        Some(ip("192.168.114.1"))
+    );
+    assert_eq!(
+        container(&l, "b").default_gateway,
+        Some(ip("192.168.116.254"))
+    );
 }
