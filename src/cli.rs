@@ -150,7 +150,7 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Set a container's or host's interface up or down (`ip link set DEV up|down`)
+    /// Set a container's or host's interface up or down (`ip link set DEV up|down`); coming up, it gets back the IPv6 addresses and the routes the kernel flushed when it went down
     Link {
         /// The container or host (`NAME`, or `LAB.NAME`)
         #[arg(add = crate::completion::node_completer())]

@@ -1233,10 +1233,40 @@ pub async fn set_link(record: &Record, ns: &str, dev: &str, up: bool) -> Result<
     };
     if up {
         l.apply(&o).await?;
+        if !was_up {
+            restore_flushed(record, &mut l, ns, dev).await?;
+        }
     } else {
         l.undo(&o).await?;
     }
     Ok(was_up)
+}
+
+/// What the kernel took away from `dev` while it was down, put back from the lab's plan when
+/// it comes up: its IPv6 addresses (Linux flushes them on the way down, keep_addr_on_down = 0)
+/// and the routes through it, of both families (fib_disable_ip and rt6_sync_down_dev delete
+/// them; only the prefix routes of the addresses come back by themselves). One already there
+/// is left as it is.
+async fn restore_flushed(record: &Record, l: &mut NsLink, ns: &str, dev: &str) -> Result<()> {
+    let plan = crate::plan::plan(&record.lab);
+    for o in plan.objects.iter().filter(|o| o.ns() == ns) {
+        let on_dev = match o {
+            Object::Address6 { dev: d, .. }
+            | Object::Route { dev: d, .. }
+            | Object::Route6 { dev: d, .. } => d == dev,
+            _ => false,
+        };
+        if !on_dev {
+            continue;
+        }
+        match l.apply(o).await {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(anyhow!("{dev} in {ns} is up, but {e}"))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Make `dev`'s root qdisc the impairment `want` (one qdisc, put in place by one kernel

@@ -240,6 +240,20 @@ fn dual_stack_containers_have_both_families_and_ping_over_ipv6() {
     let o = netlab(&["trace", &format!("{lab}.web1"), "node1", "-6"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no IPv6 address"), "{}", text(&o));
+    // The lab's scenarios: app1 joins web (IPv6 at run time), mac2's link down and up.
+    scenarios_pass(&lab, 2);
+    // mac2's eth0 went down and up: what the kernel flushed (its IPv6 address, its routes of
+    // both families) is back, as iproute2 shows.
+    assert_eq!(
+        global6(&ns(&lab, "mac2"), "eth0").0,
+        vec!["2001:db8:abc1::2/64".to_string()]
+    );
+    assert_eq!(
+        defaults6(&ns(&lab, "mac2")),
+        vec![(Some("2001:db8:abc1::22".to_string()), "eth0".to_string())]
+    );
+    let v4 = ip_json(&ns(&lab, "mac2"), &["route", "show", "default"]);
+    assert_eq!(v4[0]["gateway"], "10.1.1.1", "{v4}");
     // --capture and --proto follow IPv4 only, and say so (exit 2).
     let o = netlab(&[
         "trace",

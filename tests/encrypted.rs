@@ -377,6 +377,8 @@ fn encrypted_overlay_carries_its_vxlan_in_esp() {
         };
         assert_eq!(h["observed"], want, "{h}");
     }
+    // Its scenario: p2 joins the encrypted network at run time, and leaves it.
+    scenarios_pass(&lab, 1);
 
     let o = netlab(&["down", &lab]);
     assert!(o.status.success(), "{}", text(&o));

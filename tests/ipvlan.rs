@@ -209,6 +209,8 @@ fn ipvlan_lab_matches_docker() {
     // No parent is not --internal (libnetwork: --internal empties the parent, not the reverse).
     assert_eq!(v["Internal"], false, "{v}");
     assert!(v["Options"].get("parent").is_none(), "{v}");
+    // Its scenario: an L2 container joins the L3 network at run time, and leaves it.
+    scenarios_pass(&lab, 1);
 
     assert!(netlab(&["down", &lab]).status.success());
     assert_clean(&lab);

@@ -765,3 +765,27 @@ pub fn net_id(lab: &str, net: &str) -> String {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     v[0]["Id"].as_str().unwrap().to_string()
 }
+
+/// `netlab run LAB --json`: the lab's `count` scenarios, every one and every step passing, and
+/// afterwards the lab's own checks pass again (the runner puts the lab back).
+#[allow(dead_code)]
+pub fn scenarios_pass(lab: &str, count: usize) {
+    let o = netlab(&["run", lab, "--json"]);
+    assert!(o.status.success(), "run: {}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let scenarios = v["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), count, "{v}");
+    for s in scenarios {
+        assert_eq!(s["pass"], true, "{s}");
+        assert!(
+            s["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x["pass"] == true),
+            "{s}"
+        );
+    }
+    let o = netlab(&["check", lab]);
+    assert!(o.status.success(), "check after run: {}", text(&o));
+}
