@@ -22,13 +22,7 @@ fn dual_stack_containers_have_both_families_and_ping_over_ipv6() {
     let lab = unique("tds");
     let before = root_snapshot();
     let _guard = LabGuard(lab.clone());
-    let o = netlab(&["up", "-q", "--name", &lab, "labs/dual-stack.toml"]);
-    assert!(o.status.success(), "up failed: {}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("7 passed, 0 failed"),
-        "{}",
-        text(&o)
-    );
+    up_passing(&lab, "labs/dual-stack.toml", 7);
 
     // Addresses as planned: in file order from ::1 (web's gateway ::1 and the overlay's ::1
     // skipped, the macvlan's ::22 gateway skipped), the static one as given; all nodad.
@@ -264,8 +258,5 @@ fn dual_stack_containers_have_both_families_and_ping_over_ipv6() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("follow IPv4 only"), "{}", text(&o));
 
-    let o = netlab(&["down", &lab]);
-    assert!(o.status.success(), "down: {}", text(&o));
-    assert_clean(&lab);
-    assert_eq!(root_snapshot(), before, "the root namespace changed");
+    down_restoring(&lab, &before);
 }

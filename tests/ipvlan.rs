@@ -328,13 +328,7 @@ ttl = 64
 "#,
     );
     let before = root_snapshot();
-    let o = netlab(&["up", "-q", "--name", &lab, file.to_str().unwrap()]);
-    assert!(o.status.success(), "up: {}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("2 passed, 0 failed"),
-        "{}",
-        text(&o)
-    );
+    up_passing(&lab, file.to_str().unwrap(), 2);
     for (node, want) in [
         ("a", "2001:db8:abc2::1/64"),
         ("b", "2001:db8:abc2::2/64"),
@@ -376,10 +370,7 @@ ttl = 64
         assert_eq!(v["trace"]["delivered_to"], ns(&lab, holder), "{v}");
         assert_eq!(v["trace"]["reply_ttl"], 64, "{v}");
     }
-    let o = netlab(&["down", &lab]);
-    assert!(o.status.success(), "down: {}", text(&o));
-    assert_clean(&lab);
-    assert_eq!(root_snapshot(), before, "the root namespace changed");
+    down_restoring(&lab, &before);
 }
 
 /// Seed 002's ipvlan networks on `-o parent=eth0`: each container's ipvlan is called eth0, like
@@ -451,13 +442,7 @@ ttl = 64
 "#,
     );
     let before = root_snapshot();
-    let o = netlab(&["up", "-q", "--name", &lab, file.to_str().unwrap()]);
-    assert!(o.status.success(), "up: {}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("2 passed, 0 failed"),
-        "{}",
-        text(&o)
-    );
+    up_passing(&lab, file.to_str().unwrap(), 2);
     for (c, host, parent, mode) in [
         ("a", "node1", "eth0", "l2"),
         ("b", "node2", "eth0", "l2"),
@@ -465,22 +450,17 @@ ttl = 64
         ("d", "node1", "eth1", "l3"),
     ] {
         assert_ipvlan(&ns(&lab, c), &ns(&lab, host), parent, mode);
-        let names: Vec<String> = ip_json(&ns(&lab, c), &["link"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|l| l["ifname"].as_str().map(String::from))
-            .collect();
-        assert_eq!(names, ["lo", "eth0"], "no temporary name left in {c}");
+        assert_eq!(
+            link_names(&ns(&lab, c)),
+            ["lo", "eth0"],
+            "no temporary name left in {c}"
+        );
     }
     assert_eq!(
         ping_ttl_judging(&ns(&lab, "b"), "192.168.1.101", true),
         Some(64)
     );
-    let o = netlab(&["down", &lab]);
-    assert!(o.status.success(), "down: {}", text(&o));
-    assert_clean(&lab);
-    assert_eq!(root_snapshot(), before, "the root namespace changed");
+    down_restoring(&lab, &before);
 }
 
 /// Seed 002's ipnet210: an ipvlan L3 network with two subnets and no parent (a dummy one),
@@ -562,13 +542,7 @@ ttl = 64
 "#,
     );
     let before = root_snapshot();
-    let o = netlab(&["up", "-q", "--name", &lab, file.to_str().unwrap()]);
-    assert!(o.status.success(), "up: {}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("3 passed, 0 failed"),
-        "{}",
-        text(&o)
-    );
+    up_passing(&lab, file.to_str().unwrap(), 3);
     for (c, want) in [
         ("a", "192.168.214.10/24"),
         ("b", "10.1.214.10/24"),
@@ -598,8 +572,5 @@ ttl = 64
     assert!(o.status.success(), "{}", text(&o));
     let o = netlab(&["trace", &ns(&lab, "c"), "192.168.116.10", "--json"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let o = netlab(&["down", &lab]);
-    assert!(o.status.success(), "down: {}", text(&o));
-    assert_clean(&lab);
-    assert_eq!(root_snapshot(), before, "the root namespace changed");
+    down_restoring(&lab, &before);
 }

@@ -79,26 +79,6 @@ fn assert_macvlan(
     );
 }
 
-/// `netlab up` of `file` as `lab`, all of its `checks` checks passing.
-fn up_passing(lab: &str, file: &str, checks: usize) {
-    let o = netlab(&["up", "-q", "--name", lab, file]);
-    assert!(o.status.success(), "up {file} failed: {}", text(&o));
-    let want = format!("{checks} passed, 0 failed");
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains(&want),
-        "{file}: {}",
-        text(&o)
-    );
-}
-
-/// `netlab down`: nothing of the lab left, and the root namespace as it was `before` up.
-fn down_restoring(lab: &str, before: &str) {
-    let o = netlab(&["down", lab]);
-    assert!(o.status.success(), "down: {}", text(&o));
-    assert_clean(lab);
-    assert_eq!(root_snapshot(), before, "the root namespace changed");
-}
-
 /// Every ordered pair of `nodes` (namespace, address) pinged at once; returns the TTL seen
 /// (None: unreachable) per (from, to) address.
 fn ping_matrix(nodes: &[(String, &str)]) -> BTreeMap<(String, String), Option<u8>> {
@@ -648,13 +628,11 @@ ttl = 64
         ("c2", "host2", "02:42:c0:a8:00:66"),
     ] {
         assert_macvlan(&ns(&lab, c), "eth0", &ns(&lab, host), "eth0", "bridge", mac);
-        let names: Vec<String> = ip_json(&ns(&lab, c), &["link"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|l| l["ifname"].as_str().map(String::from))
-            .collect();
-        assert_eq!(names, ["lo", "eth0"], "no temporary name left in {c}");
+        assert_eq!(
+            link_names(&ns(&lab, c)),
+            ["lo", "eth0"],
+            "no temporary name left in {c}"
+        );
         assert_eq!(addrs(&ns(&lab, c), "eth0").len(), 1, "{c}");
     }
     assert_eq!(ping_ttl(&ns(&lab, "c2"), "192.168.0.101"), Some(64));

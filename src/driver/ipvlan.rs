@@ -42,7 +42,7 @@ use crate::trace::{is_up, Disposition, RouteResult};
 
 pub(crate) struct Ipvlan;
 
-/// The dummy parent of internal network `id` on every host, as libnetwork names it.
+/// The dummy parent of parentless network `id` on every host, as libnetwork names it.
 pub(crate) fn dummy_name(id: &str) -> String {
     format!("di-{}", &id[..12])
 }
@@ -57,7 +57,7 @@ impl NetworkDriver for Ipvlan {
     fn mode_values(&self) -> Vec<&'static str> {
         IpvlanMode::ALL.iter().map(|m| m.as_str()).collect()
     }
-    /// An ipvlan network's `parent` (optional: without one the network is internal) and `mode`.
+    /// An ipvlan network's `parent` (optional: without one its parent is a dummy) and `mode`.
     fn options(&self, r: &mut Reporter, _name: &Name, n: &RawNetwork) -> Options {
         let mode = parent::read_mode(
             r,
@@ -75,7 +75,7 @@ impl NetworkDriver for Ipvlan {
             settings: Driver::Ipvlan {
                 parent,
                 mode: mode.unwrap_or(IpvlanMode::L2),
-                internal: n.parent.is_none(),
+                dummy_parent: n.parent.is_none(),
             },
             spans: n
                 .parent
@@ -90,7 +90,7 @@ impl NetworkDriver for Ipvlan {
     fn finish(&self, settings: &mut Driver, id: &str) {
         if let Driver::Ipvlan {
             parent,
-            internal: true,
+            dummy_parent: true,
             ..
         } = settings
         {
@@ -141,7 +141,7 @@ impl NetworkDriver for Ipvlan {
         let Driver::Ipvlan {
             parent,
             mode,
-            internal,
+            dummy_parent,
         } = &net.driver
         else {
             return;
@@ -152,7 +152,7 @@ impl NetworkDriver for Ipvlan {
                 continue;
             };
             let hns = lab.host_ns(hi);
-            if *internal {
+            if *dummy_parent {
                 p.add(Object::Dummy {
                     ns: hns.clone(),
                     name: parent.to_string(),
@@ -294,7 +294,7 @@ impl NetworkDriver for Ipvlan {
         found.ok_or_else(|| none().into())
     }
     /// `docker network inspect` of an ipvlan network: the -o options it was created with (no
-    /// parent for an internal one, as Docker shows it).
+    /// parent for a network without one, as Docker shows it).
     fn docker_options(
         &self,
         _snap: &Snapshot,
@@ -306,10 +306,10 @@ impl NetworkDriver for Ipvlan {
         if let Driver::Ipvlan {
             parent,
             mode,
-            internal,
+            dummy_parent,
         } = &lab.networks[ni].driver
         {
-            if !internal {
+            if !dummy_parent {
                 // The `-o parent=` of the daemon whose view this is.
                 let on = hosts.first().and_then(|&hi| parent.on(&lab.hosts[hi].name));
                 options.insert("parent".into(), json!(on.unwrap_or_default()));

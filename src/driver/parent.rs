@@ -23,14 +23,16 @@ use crate::spec::{
     NetDraft, Parent, RawParent, Reporter, Validator, Vlan, VlanSpelling, MAX_VLAN,
 };
 
-/// The parent of a checked network, if its driver has one: a macvlan's, an ipvlan's (its
-/// dummy when internal: a device of its own that nobody else uses).
+/// The parent of a checked network, if its driver has one: a macvlan's, an ipvlan's (not its
+/// dummy parent: a device of its own that nobody else uses).
 pub(crate) fn device(d: &Driver) -> Option<&Parent> {
     match d {
         Driver::Macvlan { parent, .. } => Some(parent),
         Driver::Ipvlan {
-            parent, internal, ..
-        } if !internal => Some(parent),
+            parent,
+            dummy_parent,
+            ..
+        } if !dummy_parent => Some(parent),
         _ => None,
     }
 }

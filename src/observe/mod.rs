@@ -529,9 +529,7 @@ fn read_one(t: &Target, want: Want, roles: &HashMap<String, (String, String)>) -
             (None, None)
         };
         let brnf = if want.forwarding {
-            std::fs::read_to_string("/proc/sys/net/bridge/bridge-nf-call-iptables")
-                .ok()
-                .map(|v| v.trim() == "1")
+            read_flag("/proc/sys/net/bridge/bridge-nf-call-iptables")
         } else {
             None
         };

@@ -152,9 +152,8 @@ fn free_address(
         .map(|e| e.address.ip())
         .collect();
     let usable = |a: Ipv4Addr| {
-        net.pools4().any(|(subnet, gateway)| {
-            subnet.contains(a) && a != subnet.network() && a != subnet.broadcast() && a != gateway
-        })
+        net.pools4()
+            .any(|(subnet, gateway)| super::usable(subnet, a) && a != gateway)
     };
     let pools = || {
         net.pools4()

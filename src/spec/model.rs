@@ -221,22 +221,16 @@ pub enum Driver {
     /// No bridge and no gateway address: the gateway lives elsewhere (a router host) or nowhere.
     Macvlan { parent: Parent, mode: MacvlanMode },
     /// Host-local ipvlan on a host interface, like macvlan but the children share the
-    /// parent's MAC. Without a parent the network is internal: its parent is a dummy device
-    /// the host plan creates (`internal`), named as Docker names it (`di-` and the id's first
-    /// 12 digits), so its containers reach only each other.
+    /// parent's MAC. Without a parent, its parent is a dummy device the host plan creates
+    /// (`dummy_parent`), named as Docker names it (`di-` and the id's first 12 digits), so its
+    /// containers on one host reach only each other.
     Ipvlan {
         parent: Parent,
         mode: IpvlanMode,
-        /// No parent was given: a dummy device is the parent on each host (not internal by
-        /// itself: `Network::internal` is `internal = true`'s). Recorded as `dummy_parent`:
-        /// the key `internal` is the network's own (a flattened field of the same name would be
-        /// read back into the network, not here).
-        #[serde(
-            default,
-            rename = "dummy_parent",
-            skip_serializing_if = "std::ops::Not::not"
-        )]
-        internal: bool,
+        /// No parent was given: a dummy device is the parent on each host. That is not
+        /// internal by itself (`Network::internal` is `internal = true`'s).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        dummy_parent: bool,
     },
 }
 

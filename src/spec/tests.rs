@@ -1692,7 +1692,7 @@ fn ipvlan_lab_is_docker_faithful() {
         Driver::Ipvlan {
             parent: "ens33".into(),
             mode: IpvlanMode::L2,
-            internal: false
+            dummy_parent: false
         }
     );
     assert_eq!(
@@ -1700,7 +1700,7 @@ fn ipvlan_lab_is_docker_faithful() {
         Driver::Ipvlan {
             parent: "ens34".into(),
             mode: IpvlanMode::L3,
-            internal: false
+            dummy_parent: false
         }
     );
     let iso = net(&l, "isolated1");
@@ -1709,7 +1709,7 @@ fn ipvlan_lab_is_docker_faithful() {
         Driver::Ipvlan {
             parent: Parent::All(format!("di-{}", &iso.id[..12])),
             mode: IpvlanMode::L2,
-            internal: true
+            dummy_parent: true
         }
     );
     let ci = |n: &str| l.containers.iter().position(|c| c.name == n).unwrap();

@@ -424,7 +424,9 @@ pub(crate) fn device_address(ns: &Namespace, dev: &str, dst: IpAddr) -> Option<I
         .filter_map(|a| a.address.split('/').next()?.parse::<IpAddr>().ok())
         .find(|a| match (a, dst) {
             (IpAddr::V4(_), IpAddr::V4(_)) => true,
-            (IpAddr::V6(a), IpAddr::V6(d)) => is_link_local6(a) == is_link_local6(&d),
+            (IpAddr::V6(a), IpAddr::V6(d)) => {
+                a.is_unicast_link_local() == d.is_unicast_link_local()
+            }
             _ => false,
         })
 }
@@ -443,11 +445,6 @@ pub(crate) fn resolution(ip: IpAddr) -> &'static str {
         IpAddr::V4(_) => "ARP",
         IpAddr::V6(_) => "neighbour solicitation",
     }
-}
-
-/// fe80::/10.
-pub(crate) fn is_link_local6(a: &std::net::Ipv6Addr) -> bool {
-    a.segments()[0] & 0xffc0 == 0xfe80
 }
 
 /// One direction only (also the underlay of a VXLAN hop), firewalls not evaluated.

@@ -1093,18 +1093,20 @@ fn ipv4_rules_do_not_match_ipv6_packets_but_interface_rules_do() {
     let o = netfilter::run(ns, &[by_dev], Hook::Forward, &mut p, Some("a"), Some("b"));
     assert_eq!(o.dropped.map(|f| f.rule), Some(Some(1)));
     // A DNAT to an IPv4 address is skipped: the destination stays, no rewrite said.
-    let dnat = table(
-        vec![Rule::new(
-            vec![Match::Iif("a".into())],
-            Action::Dnat {
-                addr: "10.0.0.2".parse().unwrap(),
-                port: None,
-            },
-        )],
-        Hook::Prerouting,
-    );
+    let dnat = || {
+        table(
+            vec![Rule::new(
+                vec![Match::Iif("a".into())],
+                Action::Dnat {
+                    addr: "10.0.0.2".parse().unwrap(),
+                    port: None,
+                },
+            )],
+            Hook::Prerouting,
+        )
+    };
     let mut p = packet();
-    let o = netfilter::run(ns, &[dnat], Hook::Prerouting, &mut p, Some("a"), None);
+    let o = netfilter::run(ns, &[dnat()], Hook::Prerouting, &mut p, Some("a"), None);
     assert_eq!((p.daddr, o.rewrites.len()), (v6, 0));
     // The same packet of IPv4 is rewritten.
     let mut p4 = netfilter::Packet {
@@ -1112,16 +1114,7 @@ fn ipv4_rules_do_not_match_ipv6_packets_but_interface_rules_do() {
         saddr: Some("10.0.0.3".parse().unwrap()),
         ..packet()
     };
-    let dnat = table(
-        vec![Rule::new(
-            vec![Match::Iif("a".into())],
-            Action::Dnat {
-                addr: "10.0.0.2".parse().unwrap(),
-                port: None,
-            },
-        )],
-        Hook::Prerouting,
-    );
-    netfilter::run(ns, &[dnat], Hook::Prerouting, &mut p4, Some("a"), None);
+
+    netfilter::run(ns, &[dnat()], Hook::Prerouting, &mut p4, Some("a"), None);
     assert_eq!(p4.daddr, ip("10.0.0.2"));
 }

@@ -789,3 +789,36 @@ pub fn scenarios_pass(lab: &str, count: usize) {
     let o = netlab(&["check", lab]);
     assert!(o.status.success(), "check after run: {}", text(&o));
 }
+
+#[allow(dead_code)]
+/// `netlab up` of `file` as `lab`, all of its `checks` checks passing.
+pub fn up_passing(lab: &str, file: &str, checks: usize) {
+    let o = netlab(&["up", "-q", "--name", lab, file]);
+    assert!(o.status.success(), "up {file} failed: {}", text(&o));
+    let want = format!("{checks} passed, 0 failed");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&want),
+        "{file}: {}",
+        text(&o)
+    );
+}
+
+#[allow(dead_code)]
+/// `netlab down`: nothing of the lab left, and the root namespace as it was `before` up.
+pub fn down_restoring(lab: &str, before: &str) {
+    let o = netlab(&["down", lab]);
+    assert!(o.status.success(), "down: {}", text(&o));
+    assert_clean(lab);
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}
+
+#[allow(dead_code)]
+/// The interface names of namespace `ns`, as `ip -j link` lists them.
+pub fn link_names(ns: &str) -> Vec<String> {
+    ip_json(ns, &["link"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["ifname"].as_str().map(String::from))
+        .collect()
+}
