@@ -708,12 +708,12 @@ fn capture_probe(
     // A packet waiting for ARP is dropped when the neighbour fails: by default after three
     // solicitations a second apart (mcast_solicit x retrans_time), counted from the request,
     // and then only when the neighbour timer runs, late on a loaded machine (the VM tier's 6.1
-    // under TCG, two tests at once, missed it with 3.5 s). Wait for it up to 6 s from the
-    // request; a drop found earlier ends the wait. Also on any NEIGHBOR_UNREACHABLE: a flood's
-    // failure does not always mark the hold.
+    // under TCG, six tests at once, missed it with 3.5 s and once with 6 s). Wait for it up to
+    // 12 s from the request; the drop ends the wait, at about 3 s on an idle machine. Also on
+    // any NEIGHBOR_UNREACHABLE: a flood's failure does not always mark the hold.
     let patience =
         if t.held_at.is_some() || t.disposition == crate::trace::Disposition::NeighborUnreachable {
-            std::time::Duration::from_secs(6)
+            std::time::Duration::from_secs(12)
         } else {
             std::time::Duration::ZERO
         };
