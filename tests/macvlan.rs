@@ -741,3 +741,224 @@ expect = "unreachable"
     assert_eq!(ping_ttl(&ns(&lab, "d"), "192.168.114.1"), Some(64));
     down_restoring(&lab, &before);
 }
+
+/// Seed 002's and libnetwork's macvlan network without a parent, with and without
+/// `--internal`: two networks of one subnet each, on two hosts.
+const PARENTLESS: &str = r#"
+[lab]
+name = "mdummy"
+
+[underlay]
+subnet = "10.1.1.0/24"
+nic = "ens33"
+
+[hosts.host1]
+address = "10.1.1.11"
+
+[hosts.host2]
+address = "10.1.1.12"
+
+# docker network create -d macvlan --subnet=192.168.30.0/24 loose
+[networks.loose]
+driver = "macvlan"
+subnet = "192.168.30.0/24"
+
+# docker network create -d macvlan --internal --subnet=192.168.31.0/24 sealed
+[networks.sealed]
+driver = "macvlan"
+subnet = "192.168.31.0/24"
+internal = true
+
+[containers.a]
+host = "host1"
+networks = ["loose"]
+
+[containers.b]
+host = "host1"
+networks = ["loose"]
+
+[containers.c]
+host = "host2"
+networks = ["loose"]
+
+[containers.s1]
+host = "host1"
+networks = ["sealed"]
+
+[containers.s2]
+host = "host1"
+networks = ["sealed"]
+
+[[checks]]
+from = "a"
+to = "b"
+ttl = 64
+
+[[checks]]
+from = "a"
+to = "c"
+expect = "unreachable"
+
+[[checks]]
+from = "s1"
+to = "s2"
+ttl = 64
+"#;
+
+/// A macvlan network without a parent, as libnetwork builds it: on each host with a container
+/// on it, a dummy device `dm-` and the network id's first 12 hex digits (seed 003's "network
+/// dm-b34ee1020a96 is already using parent interface") is the parent, up and not promiscuous;
+/// the containers on one host reach each other (bridge mode switches between the children) and
+/// nothing else, not even the network's containers on another host. Without `internal` they
+/// keep the gateway's default route, which leads nowhere; with it they have none. inspect
+/// shows no parent. The trace's prediction equals iputils ping for every pair.
+#[test]
+#[ignore = "needs CONFIG_DUMMY (the VM tier runs it)"]
+fn macvlan_without_a_parent_sits_on_a_dummy_as_docker_builds_it() {
+    if !require_root("macvlan_without_a_parent_sits_on_a_dummy_as_docker_builds_it") {
+        return;
+    }
+    assert!(
+        kernel_has_dummy(),
+        "this test needs dummy devices (CONFIG_DUMMY): tests/vm/run runs it"
+    );
+    let (lab, _guard, _dir, file) = lab_file("tmdum", PARENTLESS);
+    let before = root_snapshot();
+    up_passing(&lab, file.to_str().unwrap(), 3);
+    let (host1, host2) = (ns(&lab, "host1"), ns(&lab, "host2"));
+    let dummies = |h: &str| -> Vec<String> {
+        let mut d: Vec<String> = ip_json(h, &["-d", "link", "show", "type", "dummy"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["ifname"].as_str().unwrap().to_string())
+            .collect();
+        d.sort();
+        d
+    };
+    let dummy = |net: &str| format!("dm-{}", &net_id(&lab, net)[..12]);
+    let (loose, sealed) = (dummy("loose"), dummy("sealed"));
+    let mut both = vec![loose.clone(), sealed.clone()];
+    both.sort();
+    assert_eq!(dummies(&host1), both);
+    assert_eq!(dummies(&host2), vec![loose.clone()]);
+    for (h, d) in [(&host1, &loose), (&host1, &sealed), (&host2, &loose)] {
+        let l = link(h, d);
+        let f = flags(&l);
+        assert!(f.iter().any(|f| f == "UP"), "{h} {d}: {l}");
+        assert!(!f.iter().any(|f| f == "PROMISC"), "{h} {d}: {l}");
+    }
+    // The lab's NIC is left as it is: no macvlan network sits on it.
+    for h in [&host1, &host2] {
+        let l = link(h, "ens33");
+        assert!(!flags(&l).iter().any(|f| f == "PROMISC"), "{h}: {l}");
+        assert_no_bridges(h);
+    }
+    let addr = |c: &str| -> String {
+        let a = addrs(&ns(&lab, c), "eth0");
+        assert_eq!(a.len(), 1, "{c}: {a:?}");
+        a[0].split('/').next().unwrap().to_string()
+    };
+    for (c, h, d) in [
+        ("a", &host1, &loose),
+        ("b", &host1, &loose),
+        ("c", &host2, &loose),
+        ("s1", &host1, &sealed),
+        ("s2", &host1, &sealed),
+    ] {
+        // Docker's MAC: 02:42 and the IPv4 address.
+        let o: Vec<u8> = addr(c).split('.').map(|x| x.parse().unwrap()).collect();
+        let mac = format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3]);
+        assert_macvlan(&ns(&lab, c), "eth0", h, d, "bridge", &mac);
+    }
+    let default = |c: &str| ip_json(&ns(&lab, c), &["route", "show", "default"]);
+    for c in ["a", "b", "c"] {
+        let r = default(c);
+        assert_eq!(r[0]["gateway"], "192.168.30.1", "{c}: {r}");
+    }
+    for c in ["s1", "s2"] {
+        assert_eq!(default(c), serde_json::json!([]), "{c}");
+    }
+    // Every pair: iputils ping, and the trace's prediction of it.
+    let all = ["a", "b", "c", "s1", "s2"];
+    let mut delivered = 0;
+    for from in all {
+        for to in all.iter().filter(|t| **t != from) {
+            let dst = addr(to);
+            let real = ping(&ns(&lab, from), &dst);
+            let same_host_and_net = matches!(
+                (from, *to),
+                ("a", "b") | ("b", "a") | ("s1", "s2") | ("s2", "s1")
+            );
+            assert_eq!(real, same_host_and_net, "{from} -> {to} ({dst})");
+            let o = netlab(&["trace", &format!("{lab}.{from}"), &dst, "--json"]);
+            let v: Value = serde_json::from_slice(&o.stdout)
+                .unwrap_or_else(|_| panic!("trace {from} {dst}: {}", text(&o)));
+            let d = &v["trace"]["disposition"];
+            assert_eq!(d == "DELIVERED", real, "{from} -> {to} ({dst}): {v}");
+            delivered += usize::from(real);
+        }
+    }
+    assert_eq!(delivered, 4);
+    // Across hosts the trace names the dummy: what leaves it goes nowhere.
+    let o = netlab(&["trace", &format!("{lab}.a"), &addr("c"), "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["trace"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{loose} is a dummy device")),
+        "{v}"
+    );
+    // inspect: no parent option; Internal only for the --internal one.
+    for (net, internal) in [("loose", false), ("sealed", true)] {
+        let o = netlab(&["inspect", &format!("{lab}/{net}"), "--json"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v[0]["Driver"], "macvlan", "{v}");
+        assert_eq!(v[0]["Internal"], internal, "{v}");
+        assert!(v[0]["Options"].get("parent").is_none(), "{v}");
+    }
+    // A container of host2 joins the sealed network at run time: host2 gets its dummy.
+    let o = netlab(&["connect", &format!("{lab}/sealed"), &format!("{lab}.c")]);
+    assert!(o.status.success(), "connect: {}", text(&o));
+    let mut two = vec![loose.clone(), sealed.clone()];
+    two.sort();
+    assert_eq!(dummies(&host2), two);
+    assert!(!ping(&ns(&lab, "c"), &addr("s1")), "another host's dummy");
+
+    assert!(netlab(&["down", &lab]).status.success());
+    assert_clean(&lab);
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}
+
+/// On a kernel without dummy devices, a macvlan network without a parent is refused before
+/// anything exists, naming the option.
+#[test]
+fn macvlan_without_a_parent_on_a_kernel_without_dummy_is_refused_before_anything_exists() {
+    let test =
+        "macvlan_without_a_parent_on_a_kernel_without_dummy_is_refused_before_anything_exists";
+    if !require_root(test) {
+        return;
+    }
+    if kernel_has_dummy() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "NOT APPLICABLE {test}: this kernel has dummy devices"
+        );
+        return;
+    }
+    let (lab, _guard, _dir, file) = lab_file("tmnodum", PARENTLESS);
+    let before = root_snapshot();
+    let o = netlab(&["up", "-q", "--name", &lab, file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("this kernel has no dummy device support (CONFIG_DUMMY)"),
+        "{}",
+        text(&o)
+    );
+    assert_clean(&lab);
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}

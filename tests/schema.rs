@@ -151,11 +151,6 @@ const REJECTED: &[(&str, &str, &str)] = &[
         "a network without driver",
     ),
     (
-        "macvlan-no-parent.toml",
-        "/networks/n1",
-        "a macvlan network without parent",
-    ),
-    (
         "gateway-without-subnet.toml",
         "/networks/n1",
         "a gateway without subnet",

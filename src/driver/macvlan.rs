@@ -17,13 +17,18 @@ use crate::observe::{Link, Snapshot};
 use crate::plan::{endpoint_in_container, hosts_on, Object, Plan};
 use crate::spec::change::Refused;
 use crate::spec::{
-    span, split_vlan, Container, Driver, Host, Lab, MacvlanMode, Name, NetDraft, Parent,
-    RawNetwork, Reporter, Validator,
+    split_vlan, Container, Driver, Host, Lab, MacvlanMode, Name, NetDraft, Parent, RawNetwork,
+    Reporter, Validator,
 };
 use crate::trace::l2::{hop, via, Fail, Found, Walk, Want};
 use crate::trace::{ips, is_up, Disposition};
 
 pub(crate) struct Macvlan;
+
+/// The dummy parent of parentless network `id` on every host, as libnetwork names it.
+pub(crate) fn dummy_name(id: &str) -> String {
+    format!("dm-{}", &id[..12])
+}
 
 impl NetworkDriver for Macvlan {
     fn name(&self) -> &'static str {
@@ -32,15 +37,13 @@ impl NetworkDriver for Macvlan {
     fn keys(&self) -> &'static [&'static str] {
         &["parent", "mode"]
     }
-    fn required_keys(&self) -> &'static [&'static str] {
-        &["parent"]
-    }
     fn mode_values(&self) -> Vec<&'static str> {
         MacvlanMode::ALL.iter().map(|m| m.as_str()).collect()
     }
-    /// A macvlan network's `parent` and `mode`. The parent is checked for its form here, and
-    /// against each host's NICs once containers are placed ([`Macvlan::place`]).
-    fn options(&self, r: &mut Reporter, name: &Name, n: &RawNetwork) -> Options {
+    /// A macvlan network's `parent` (optional: without one its parent is a dummy) and `mode`.
+    /// The parent is checked for its form here, and against each host's NICs once containers
+    /// are placed ([`Macvlan::place`]).
+    fn options(&self, r: &mut Reporter, _name: &Name, n: &RawNetwork) -> Options {
         let mode = parent::read_mode(
             r,
             "macvlan",
@@ -49,31 +52,34 @@ impl NetworkDriver for Macvlan {
             MacvlanMode::parse,
             "use \"bridge\" (the default), \"vepa\", \"private\" or \"passthru\"",
         );
-        let Some(raw) = &n.parent else {
-            r.error_help(
-                span(name),
-                format!("macvlan network {} needs a parent interface", name.get_ref()),
-                "add parent = \"ens33\" (a NIC of the hosts), or parent = \"ens38.10\" for VLAN 10 on ens38",
-            );
-            return Options {
-                settings: Driver::Macvlan {
-                    parent: Parent::default(),
-                    mode: mode.unwrap_or(MacvlanMode::Bridge),
-                },
-                spans: vec![("parent", span(name))],
-                host_spans: Vec::new(),
-                ok: false,
-            };
+        let (parent, host_spans, parent_ok) = match &n.parent {
+            Some(raw) => parent::read(r, raw),
+            None => (Parent::default(), Vec::new(), true),
         };
-        let (parent, host_spans, parent_ok) = parent::read(r, raw);
         Options {
             settings: Driver::Macvlan {
                 parent,
                 mode: mode.unwrap_or(MacvlanMode::Bridge),
+                dummy_parent: n.parent.is_none(),
             },
-            spans: vec![("parent", raw.span())],
+            spans: n
+                .parent
+                .as_ref()
+                .map(|p| ("parent", p.span()))
+                .into_iter()
+                .collect(),
             host_spans,
             ok: parent_ok && mode.is_some(),
+        }
+    }
+    fn finish(&self, settings: &mut Driver, id: &str) {
+        if let Driver::Macvlan {
+            parent,
+            dummy_parent: true,
+            ..
+        } = settings
+        {
+            *parent = Parent::All(dummy_name(id));
         }
     }
 
@@ -197,10 +203,17 @@ impl NetworkDriver for Macvlan {
         hosts: &[usize],
     ) -> (Map<String, Value>, Map<String, Value>) {
         let mut options = Map::new();
-        if let Driver::Macvlan { parent, mode } = &lab.networks[ni].driver {
-            // The `-o parent=` of the daemon whose view this is.
-            let on = hosts.first().and_then(|&hi| parent.on(&lab.hosts[hi].name));
-            options.insert("parent".into(), json!(on.unwrap_or_default()));
+        if let Driver::Macvlan {
+            parent,
+            mode,
+            dummy_parent,
+        } = &lab.networks[ni].driver
+        {
+            if !dummy_parent {
+                // The `-o parent=` of the daemon whose view this is.
+                let on = hosts.first().and_then(|&hi| parent.on(&lab.hosts[hi].name));
+                options.insert("parent".into(), json!(on.unwrap_or_default()));
+            }
             // `-o macvlan_mode` only when the lab file sets another than Docker's default.
             if *mode != MacvlanMode::Bridge {
                 options.insert("macvlan_mode".into(), json!(mode.as_str()));
@@ -259,7 +272,12 @@ fn siblings_take(
 
 fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
     let net = &lab.networks[ni];
-    let Driver::Macvlan { parent, mode } = &net.driver else {
+    let Driver::Macvlan {
+        parent,
+        mode,
+        dummy_parent,
+    } = &net.driver
+    else {
         return;
     };
     for hi in hosts_on(lab, ni) {
@@ -270,6 +288,16 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
         // Promiscuous mode goes on the NIC; a VLAN sub-interface passes its frames through it.
         let nic = split_vlan(parent).map_or(parent, |(nic, _)| nic);
         let hns = lab.host_ns(hi);
+        if *dummy_parent {
+            p.add(Object::Dummy {
+                ns: hns.clone(),
+                name: parent.to_string(),
+            });
+            p.add(Object::Up {
+                ns: hns.clone(),
+                dev: parent.to_string(),
+            });
+        }
         let local = lab.endpoints_on_host(ni, hi);
         for (ci, ei) in &local {
             let e = &lab.containers[*ci].endpoints[*ei];
@@ -286,8 +314,9 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
             ns: hns.clone(),
             dev: nic.to_string(),
         };
-        // Two VLANs of one NIC are two networks on one NIC: set it once.
-        if !p.objects.contains(&promisc) {
+        // Two VLANs of one NIC are two networks on one NIC: set it once. A dummy parent is
+        // nobody's wire: Docker leaves it as it is.
+        if !dummy_parent && !p.objects.contains(&promisc) {
             p.add(promisc);
         }
         for (ci, ei) in &local {

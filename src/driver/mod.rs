@@ -81,10 +81,6 @@ pub(crate) trait NetworkDriver: Sync {
     fn mode_values(&self) -> Vec<&'static str> {
         Vec::new()
     }
-    /// Those of [`keys`](Self::keys) a network of this driver must have.
-    fn required_keys(&self) -> &'static [&'static str] {
-        &[]
-    }
     /// Checks this driver's options of network `name` (its [`keys`](Self::keys)), reporting
     /// every problem, and gives its settings.
     fn options(&self, r: &mut Reporter, name: &Name, raw: &RawNetwork) -> Options;

@@ -23,12 +23,16 @@ use crate::spec::{
     NetDraft, Parent, RawParent, Reporter, Validator, Vlan, VlanSpelling, MAX_VLAN,
 };
 
-/// The parent of a checked network, if its driver has one: a macvlan's, an ipvlan's (not its
+/// The parent of a checked network, if its driver has one: a macvlan's, an ipvlan's (not a
 /// dummy parent: a device of its own that nobody else uses).
 pub(crate) fn device(d: &Driver) -> Option<&Parent> {
     match d {
-        Driver::Macvlan { parent, .. } => Some(parent),
-        Driver::Ipvlan {
+        Driver::Macvlan {
+            parent,
+            dummy_parent,
+            ..
+        }
+        | Driver::Ipvlan {
             parent,
             dummy_parent,
             ..

@@ -31,7 +31,7 @@ pub const NO_IPVLAN: &str =
     "this kernel has no ipvlan support (CONFIG_IPVLAN), which the lab's ipvlan networks need; try 'modprobe ipvlan'";
 /// What netlab says when the kernel cannot create dummy devices.
 pub const NO_DUMMY: &str =
-    "this kernel has no dummy device support (CONFIG_DUMMY), which an ipvlan network without a parent needs (its parent is a dummy, as in Docker); try 'modprobe dummy', or give the network a parent";
+    "this kernel has no dummy device support (CONFIG_DUMMY), which a macvlan or ipvlan network without a parent needs (its parent is a dummy, as in Docker); try 'modprobe dummy', or give the network a parent";
 
 pub type Conn = (
     netlink_proto::Connection<netlink_packet_route::RouteNetlinkMessage>,

@@ -964,3 +964,65 @@ fn a_network_mtu_sets_its_devices_mtu() {
         "ov_net2 keeps 1450: {got:?}"
     );
 }
+
+/// A macvlan network without a parent, and an internal one (libnetwork's): per host with a
+/// container on it, a dummy `dm-` and the id's first 12 digits, up, as the children's parent;
+/// no promiscuous mode anywhere; the gateway's default route without `internal`, none with it.
+#[test]
+fn parentless_macvlan_plan_puts_the_children_on_a_dummy() {
+    let l = lab(r#"
+[lab]
+name = "md"
+[hosts.h1]
+[hosts.h2]
+[networks.loose]
+driver = "macvlan"
+subnet = "192.168.30.0/24"
+[networks.sealed]
+driver = "macvlan"
+subnet = "192.168.31.0/24"
+internal = true
+[containers.a]
+host = "h1"
+networks = ["loose"]
+[containers.b]
+host = "h2"
+networks = ["sealed"]
+"#);
+    let p = plan(&l);
+    let lines: Vec<String> = p.objects.iter().map(|o| o.to_string()).collect();
+    let has = |s: &str| lines.iter().any(|l| l == s);
+    let dummy = |n: &str| {
+        let id = &l.networks.iter().find(|x| x.name == n).unwrap().id;
+        format!("dm-{}", &id[..12])
+    };
+    let (loose, sealed) = (dummy("loose"), dummy("sealed"));
+    assert!(
+        has(&format!("ip -n md.h1 link add {loose} type dummy")),
+        "{lines:#?}"
+    );
+    assert!(
+        has(&format!("ip -n md.h2 link add {sealed} type dummy")),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        p.objects
+            .iter()
+            .filter(|o| matches!(o, Object::Dummy { .. }))
+            .count(),
+        2
+    );
+    assert!(lines.iter().any(|x| x.starts_with(&format!(
+        "ip -n md.h1 link add link {loose} name eth0 netns md.a"
+    ))));
+    assert!(lines.iter().any(|x| x.starts_with(&format!(
+        "ip -n md.h2 link add link {sealed} name eth0 netns md.b"
+    ))));
+    assert!(!lines.iter().any(|x| x.contains("promisc")), "{lines:#?}");
+    assert!(has(
+        "ip -n md.a route add default via 192.168.30.1 dev eth0"
+    ));
+    assert!(!lines
+        .iter()
+        .any(|x| x.starts_with("ip -n md.b route add default")));
+}

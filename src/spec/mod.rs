@@ -1757,17 +1757,14 @@ impl Validator<'_, '_> {
                 );
             }
             if let Some(i) = n.internal.as_ref().filter(|i| *i.get_ref()) {
-                if kind.name() == "macvlan" {
+                if matches!(kind.name(), "macvlan" | "ipvlan") && n.parent.is_some() {
                     self.r.error_help(
                         span(i),
-                        "internal macvlan networks are not supported yet (Docker builds them on a dummy parent of one host)",
-                        "remove internal, or use an internal bridge or overlay network",
-                    );
-                } else if kind.name() == "ipvlan" && n.parent.is_some() {
-                    self.r.error_help(
-                        span(i),
-                        "an internal ipvlan network has no parent: Docker gives it a dummy one",
-                        "remove parent (an ipvlan network without one is internal), or remove internal",
+                        format!(
+                            "an internal {} network has no parent: Docker ignores -o parent= with --internal and gives it a dummy one",
+                            kind.name()
+                        ),
+                        "remove parent (the network's parent is then a dummy device on each host), or remove internal",
                     );
                 }
             }

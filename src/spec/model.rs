@@ -219,7 +219,15 @@ pub enum Driver {
     },
     /// Host-local macvlan on a host interface (`ens33`, or a sub-interface like `ens38.10`).
     /// No bridge and no gateway address: the gateway lives elsewhere (a router host) or nowhere.
-    Macvlan { parent: Parent, mode: MacvlanMode },
+    /// Without a parent (and always when internal), its parent is a dummy device the host plan
+    /// creates (`dummy_parent`), named as Docker names it (`dm-` and the id's first 12 digits).
+    Macvlan {
+        parent: Parent,
+        mode: MacvlanMode,
+        /// No parent was given: a dummy device is the parent on each host.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        dummy_parent: bool,
+    },
     /// Host-local ipvlan on a host interface, like macvlan but the children share the
     /// parent's MAC. Without a parent, its parent is a dummy device the host plan creates
     /// (`dummy_parent`), named as Docker names it (`di-` and the id's first 12 digits), so its

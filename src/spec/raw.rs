@@ -623,8 +623,8 @@ pub(crate) fn one_of(schema: &mut Schema, values: &[&str]) {
     schema.insert("enum".into(), values.into());
 }
 
-/// Per driver, `if` `driver` is it `then` no other driver's keys, and its own required ones
-/// (as `Validator::networks` checks them).
+/// Per driver, `if` `driver` is it `then` no other driver's keys (as `Validator::networks`
+/// checks them).
 fn keys_by_driver(schema: &mut Schema) {
     use crate::driver::ALL;
     let rules: Vec<serde_json::Value> = ALL
@@ -638,7 +638,6 @@ fn keys_by_driver(schema: &mut Schema) {
                 .collect();
             others.dedup();
             let mut then = serde_json::json!({
-                "required": driver.required_keys(),
                 "not": { "anyOf": others.iter().map(|k| serde_json::json!({ "required": [k] })).collect::<Vec<_>>() },
             });
             // `mode` takes each driver's own values.

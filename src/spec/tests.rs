@@ -780,7 +780,8 @@ fn macvlan_lab_is_docker_faithful() {
         m.driver,
         Driver::Macvlan {
             parent: "ens33".into(),
-            mode: MacvlanMode::Bridge
+            mode: MacvlanMode::Bridge,
+            dummy_parent: false
         }
     );
     assert_eq!(m.driver_name(), "macvlan");

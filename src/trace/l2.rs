@@ -221,6 +221,11 @@ impl<'a> Walk<'a> {
             Some(kind) if driver::of_link_kind(kind).is_some() => driver::of_link_kind(kind)
                 .unwrap()
                 .transmit(self, ns, l, want, vlan),
+            // A dummy device frees what it is given (a macvlan's or ipvlan's dummy parent).
+            Some("dummy") => Err(Fail::from((
+                Disposition::NeighborUnreachable,
+                format!("{ns}: {dev} is a dummy device: a frame sent out of it goes nowhere"),
+            ))),
             Some("vlan") => {
                 // Push the tag and send on the lower device.
                 let lower = l.peer.as_ref().and_then(|p| p.name.clone()).ok_or((

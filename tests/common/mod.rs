@@ -602,6 +602,15 @@ pub fn kernel_has_ipvlan() -> bool {
         .unwrap_or(false)
 }
 
+/// Can this kernel create dummy devices (CONFIG_DUMMY)? Tried in a throwaway namespace.
+pub fn kernel_has_dummy() -> bool {
+    Command::new("unshare")
+        .args(["-n", "ip", "link", "add", "d0", "type", "dummy"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
 /// Tests that need 802.1Q. On a kernel without it they say so by name on the terminal (past
 /// the test harness's capture) and return false; the full-kernel tier (`tests/vm/run`, which
 /// sets NETLAB_VM_TIER=1) runs them, and there a missing feature is a failure, not a skip.
