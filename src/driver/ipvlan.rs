@@ -34,18 +34,12 @@ use crate::observe::{Link, Namespace, Snapshot};
 use crate::plan::{endpoint_in_container, hosts_on, Object, Plan};
 use crate::spec::change::Refused;
 use crate::spec::{
-    Container, Driver, Host, IpvlanMode, Lab, Name, NetDraft, Parent, RawNetwork, Reporter,
-    Validator,
+    Container, Driver, Host, IpvlanMode, Lab, Name, NetDraft, RawNetwork, Reporter, Validator,
 };
 use crate::trace::l2::{hop, via, Fail, Found, Walk, Want};
 use crate::trace::{is_up, Disposition, RouteResult};
 
 pub(crate) struct Ipvlan;
-
-/// The dummy parent of parentless network `id` on every host, as libnetwork names it.
-pub(crate) fn dummy_name(id: &str) -> String {
-    format!("di-{}", &id[..12])
-}
 
 impl NetworkDriver for Ipvlan {
     fn name(&self) -> &'static str {
@@ -67,35 +61,19 @@ impl NetworkDriver for Ipvlan {
             IpvlanMode::parse,
             "use \"l2\" (the default) or \"l3\", as Docker's -o ipvlan_mode= takes them",
         );
-        let (parent, host_spans, parent_ok) = match &n.parent {
-            Some(raw) => parent::read(r, raw),
-            None => (Parent::default(), Vec::new(), true),
-        };
-        Options {
-            settings: Driver::Ipvlan {
+        parent::options(
+            r,
+            n.parent.as_ref(),
+            mode.is_some(),
+            |parent, dummy_parent| Driver::Ipvlan {
                 parent,
                 mode: mode.unwrap_or(IpvlanMode::L2),
-                dummy_parent: n.parent.is_none(),
+                dummy_parent,
             },
-            spans: n
-                .parent
-                .as_ref()
-                .map(|p| ("parent", p.span()))
-                .into_iter()
-                .collect(),
-            host_spans,
-            ok: mode.is_some() && parent_ok,
-        }
+        )
     }
     fn finish(&self, settings: &mut Driver, id: &str) {
-        if let Driver::Ipvlan {
-            parent,
-            dummy_parent: true,
-            ..
-        } = settings
-        {
-            *parent = Parent::All(dummy_name(id));
-        }
+        parent::name_dummy(settings, id);
     }
     fn place(
         &self,
@@ -153,14 +131,7 @@ impl NetworkDriver for Ipvlan {
             };
             let hns = lab.host_ns(hi);
             if *dummy_parent {
-                p.add(Object::Dummy {
-                    ns: hns.clone(),
-                    name: parent.to_string(),
-                });
-                p.add(Object::Up {
-                    ns: hns.clone(),
-                    dev: parent.to_string(),
-                });
+                parent::plan_dummy(p, &hns, parent);
             }
             let local = lab.endpoints_on_host(ni, hi);
             for (ci, ei) in &local {
@@ -303,17 +274,8 @@ impl NetworkDriver for Ipvlan {
         hosts: &[usize],
     ) -> (Map<String, Value>, Map<String, Value>) {
         let mut options = Map::new();
-        if let Driver::Ipvlan {
-            parent,
-            mode,
-            dummy_parent,
-        } = &lab.networks[ni].driver
-        {
-            if !dummy_parent {
-                // The `-o parent=` of the daemon whose view this is.
-                let on = hosts.first().and_then(|&hi| parent.on(&lab.hosts[hi].name));
-                options.insert("parent".into(), json!(on.unwrap_or_default()));
-            }
+        if let Driver::Ipvlan { mode, .. } = &lab.networks[ni].driver {
+            parent::docker_option(lab, ni, hosts, &mut options);
             options.insert("ipvlan_mode".into(), json!(mode.as_str()));
         }
         (options, Map::new())

@@ -17,18 +17,13 @@ use crate::observe::{Link, Snapshot};
 use crate::plan::{endpoint_in_container, hosts_on, Object, Plan};
 use crate::spec::change::Refused;
 use crate::spec::{
-    split_vlan, Container, Driver, Host, Lab, MacvlanMode, Name, NetDraft, Parent, RawNetwork,
-    Reporter, Validator,
+    split_vlan, Container, Driver, Host, Lab, MacvlanMode, Name, NetDraft, RawNetwork, Reporter,
+    Validator,
 };
 use crate::trace::l2::{hop, via, Fail, Found, Walk, Want};
 use crate::trace::{ips, is_up, Disposition};
 
 pub(crate) struct Macvlan;
-
-/// The dummy parent of parentless network `id` on every host, as libnetwork names it.
-pub(crate) fn dummy_name(id: &str) -> String {
-    format!("dm-{}", &id[..12])
-}
 
 impl NetworkDriver for Macvlan {
     fn name(&self) -> &'static str {
@@ -52,35 +47,19 @@ impl NetworkDriver for Macvlan {
             MacvlanMode::parse,
             "use \"bridge\" (the default), \"vepa\", \"private\" or \"passthru\"",
         );
-        let (parent, host_spans, parent_ok) = match &n.parent {
-            Some(raw) => parent::read(r, raw),
-            None => (Parent::default(), Vec::new(), true),
-        };
-        Options {
-            settings: Driver::Macvlan {
+        parent::options(
+            r,
+            n.parent.as_ref(),
+            mode.is_some(),
+            |parent, dummy_parent| Driver::Macvlan {
                 parent,
                 mode: mode.unwrap_or(MacvlanMode::Bridge),
-                dummy_parent: n.parent.is_none(),
+                dummy_parent,
             },
-            spans: n
-                .parent
-                .as_ref()
-                .map(|p| ("parent", p.span()))
-                .into_iter()
-                .collect(),
-            host_spans,
-            ok: parent_ok && mode.is_some(),
-        }
+        )
     }
     fn finish(&self, settings: &mut Driver, id: &str) {
-        if let Driver::Macvlan {
-            parent,
-            dummy_parent: true,
-            ..
-        } = settings
-        {
-            *parent = Parent::All(dummy_name(id));
-        }
+        parent::name_dummy(settings, id);
     }
 
     /// Per host, the macvlan networks that exist there (those with a container on that host):
@@ -203,17 +182,8 @@ impl NetworkDriver for Macvlan {
         hosts: &[usize],
     ) -> (Map<String, Value>, Map<String, Value>) {
         let mut options = Map::new();
-        if let Driver::Macvlan {
-            parent,
-            mode,
-            dummy_parent,
-        } = &lab.networks[ni].driver
-        {
-            if !dummy_parent {
-                // The `-o parent=` of the daemon whose view this is.
-                let on = hosts.first().and_then(|&hi| parent.on(&lab.hosts[hi].name));
-                options.insert("parent".into(), json!(on.unwrap_or_default()));
-            }
+        if let Driver::Macvlan { mode, .. } = &lab.networks[ni].driver {
+            parent::docker_option(lab, ni, hosts, &mut options);
             // `-o macvlan_mode` only when the lab file sets another than Docker's default.
             if *mode != MacvlanMode::Bridge {
                 options.insert("macvlan_mode".into(), json!(mode.as_str()));
@@ -289,14 +259,7 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
         let nic = split_vlan(parent).map_or(parent, |(nic, _)| nic);
         let hns = lab.host_ns(hi);
         if *dummy_parent {
-            p.add(Object::Dummy {
-                ns: hns.clone(),
-                name: parent.to_string(),
-            });
-            p.add(Object::Up {
-                ns: hns.clone(),
-                dev: parent.to_string(),
-            });
+            parent::plan_dummy(p, &hns, parent);
         }
         let local = lab.endpoints_on_host(ni, hi);
         for (ci, ei) in &local {

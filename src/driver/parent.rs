@@ -16,7 +16,10 @@ use std::ops::Range;
 
 use serde_spanned::Spanned;
 
-use super::{HostSpan, NetworkDriver};
+use serde_json::{json, Map, Value};
+
+use super::{HostSpan, NetworkDriver, Options};
+use crate::plan::{Object, Plan};
 use crate::spec::change::Refused;
 use crate::spec::{
     add_vlan, close_match, ifname_problem, span, split_vlan, Container, Driver, Host, Lab, Name,
@@ -38,6 +41,73 @@ pub(crate) fn device(d: &Driver) -> Option<&Parent> {
             ..
         } if !dummy_parent => Some(parent),
         _ => None,
+    }
+}
+
+/// A macvlan's or ipvlan's options: `parent` as written ([`read`]), or none, and then the
+/// parent is a dummy device ([`name_dummy`] names it once the network has its id). `make`
+/// builds the driver's settings from the parent and whether it is a dummy; `mode_ok`: the
+/// driver's `mode` was acceptable.
+pub(crate) fn options(
+    r: &mut Reporter,
+    raw: Option<&Spanned<RawParent>>,
+    mode_ok: bool,
+    make: impl FnOnce(Parent, bool) -> Driver,
+) -> Options {
+    let (parent, host_spans, parent_ok) = match raw {
+        Some(raw) => read(r, raw),
+        None => (Parent::default(), Vec::new(), true),
+    };
+    Options {
+        settings: make(parent, raw.is_none()),
+        spans: raw.map(|p| ("parent", p.span())).into_iter().collect(),
+        host_spans,
+        ok: mode_ok && parent_ok,
+    }
+}
+
+/// A dummy parent's name on every host, as libnetwork names it: `dm-` (macvlan) or `di-`
+/// (ipvlan) and the network id's first 12 hex digits.
+pub(crate) fn name_dummy(settings: &mut Driver, id: &str) {
+    let (parent, prefix) = match settings {
+        Driver::Macvlan {
+            parent,
+            dummy_parent: true,
+            ..
+        } => (parent, "dm"),
+        Driver::Ipvlan {
+            parent,
+            dummy_parent: true,
+            ..
+        } => (parent, "di"),
+        _ => return,
+    };
+    *parent = Parent::All(format!("{prefix}-{}", &id[..12]));
+}
+
+/// A dummy parent `name` in host namespace `hns`, up.
+pub(crate) fn plan_dummy(p: &mut Plan, hns: &str, name: &str) {
+    p.add(Object::Dummy {
+        ns: hns.to_string(),
+        name: name.to_string(),
+    });
+    p.add(Object::Up {
+        ns: hns.to_string(),
+        dev: name.to_string(),
+    });
+}
+
+/// `docker network inspect`'s `-o parent=` of network `ni`, as the daemon of the first of
+/// `hosts` was given it; none for a dummy parent, which Docker was not given.
+pub(crate) fn docker_option(
+    lab: &Lab,
+    ni: usize,
+    hosts: &[usize],
+    options: &mut Map<String, Value>,
+) {
+    if let Some(parent) = device(&lab.networks[ni].driver) {
+        let on = hosts.first().and_then(|&hi| parent.on(&lab.hosts[hi].name));
+        options.insert("parent".into(), json!(on.unwrap_or_default()));
     }
 }
 
