@@ -71,6 +71,7 @@ fn cluster(g: &Graph, c: &super::Cluster, depth: usize, s: &mut String) {
             NodeKind::Vlan => ("box", "khaki"),
             NodeKind::Bridge => ("box", "lightblue"),
             NodeKind::Vxlan => ("hexagon", "plum"),
+            NodeKind::Dummy => ("box", "gray95"),
             NodeKind::Container => ("box", "lightyellow"),
         };
         let style = if n.kind == NodeKind::Container {

@@ -71,6 +71,7 @@ pub fn render(g: &Graph) -> String {
             NodeKind::Vlan => "fill:#ffc,stroke:#c90",
             NodeKind::Bridge => "fill:#cef,stroke:#369",
             NodeKind::Vxlan => "fill:#ecf,stroke:#939",
+            NodeKind::Dummy => "fill:#eee,stroke:#999,stroke-dasharray:3",
             NodeKind::Container => "fill:#ffe,stroke:#996",
         };
         writeln!(s, "  classDef {} {style}", k.as_str()).unwrap();

@@ -91,6 +91,8 @@ pub enum NodeKind {
     Bridge,
     /// An overlay's VXLAN device (vxlan0 in a sandbox).
     Vxlan,
+    /// A dummy device: the parent of a macvlan or ipvlan network without one (no wire).
+    Dummy,
     /// A container's namespace, with its interfaces.
     Container,
 }
@@ -103,6 +105,7 @@ impl NodeKind {
             NodeKind::Vlan => "vlan",
             NodeKind::Bridge => "bridge",
             NodeKind::Vxlan => "vxlan",
+            NodeKind::Dummy => "dummy",
             NodeKind::Container => "container",
         }
     }
@@ -484,6 +487,31 @@ impl Builder<'_> {
                             details: vec![format!("VNI {vni}"), format!("mtu {mtu}")],
                             namespace: target_ns.clone(),
                             cluster: target_ns.clone(),
+                            network,
+                        },
+                        Some(name),
+                    );
+                }
+                Object::Dummy { ns, name } => {
+                    // The network it is the parent of (a dummy serves one).
+                    let network = lab
+                        .networks
+                        .iter()
+                        .find(|n| {
+                            matches!(&n.driver,
+                                Driver::Macvlan { parent, dummy_parent: true, .. }
+                                | Driver::Ipvlan { parent, dummy_parent: true, .. }
+                                if parent.devices().iter().any(|p| p == name))
+                        })
+                        .map(|n| n.name.clone());
+                    self.add_node(
+                        Node {
+                            id: format!("{ns}:{name}"),
+                            kind: NodeKind::Dummy,
+                            name: name.clone(),
+                            details: vec!["dummy (no wire)".into()],
+                            namespace: ns.clone(),
+                            cluster: ns.clone(),
                             network,
                         },
                         Some(name),

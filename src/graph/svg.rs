@@ -86,7 +86,7 @@ fn rank(k: NodeKind) -> usize {
     match k {
         NodeKind::Container => 0,
         NodeKind::Bridge => 1,
-        NodeKind::Vxlan | NodeKind::Vlan => 2,
+        NodeKind::Vxlan | NodeKind::Vlan | NodeKind::Dummy => 2,
         NodeKind::Nic => 3,
         NodeKind::Switch => 4,
     }
@@ -207,6 +207,7 @@ pub fn layout(g: &Graph) -> Layout {
             boxes.iter().map(|&s| in_box(s, NodeKind::Vxlan)).collect();
         r1.extend(own(NodeKind::Bridge).into_iter().map(Some));
         r2.extend(own(NodeKind::Vlan).into_iter().map(Some));
+        r2.extend(own(NodeKind::Dummy).into_iter().map(Some));
         let mut containers = own(NodeKind::Container);
         let nics = own(NodeKind::Nic);
         let block = r1.len().max(r2.len());
@@ -652,6 +653,7 @@ pub fn render(g: &Graph) -> String {
             NodeKind::Vlan => ("#ffc", "#c90", 2),
             NodeKind::Bridge => ("#cef", "#369", 2),
             NodeKind::Vxlan => ("#ecf", "#939", 10),
+            NodeKind::Dummy => ("#eee", "#999", 2),
             NodeKind::Container => ("#ffe", "#996", 8),
         };
         write!(

@@ -851,3 +851,50 @@ fn four_hosts_make_four_boxes_and_a_tunnel_per_pair_of_hosts() {
     }
     graphviz_rust::parse(&dot::render(&g)).unwrap();
 }
+
+/// labs/ipvlan.toml's isolated1 has no parent: its dummy on node2 (the only host with a
+/// container on it) is drawn in node2's box, with both containers' ipvlans leading to it, and
+/// the SVG shows it without overlapping another box.
+#[test]
+fn a_dummy_parent_is_drawn_in_its_host_with_its_children() {
+    let lab = load("ipvlan");
+    let iso = lab.networks.iter().find(|n| n.name == "isolated1").unwrap();
+    let dummy = format!("di-{}", &iso.id[..12]);
+    let g = build(&lab);
+    let d: Vec<&Node> = g
+        .nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::Dummy)
+        .collect();
+    assert_eq!(d.len(), 1, "{d:?}");
+    let host = lab.host_ns(lab.hosts.iter().position(|h| h.name == "node2").unwrap());
+    assert_eq!(d[0].id, format!("{host}:{dummy}"));
+    assert_eq!(d[0].cluster, host);
+    assert_eq!(d[0].network.as_deref(), Some("isolated1"));
+    let mut children: Vec<&str> = g
+        .edges
+        .iter()
+        .filter(|e| e.kind == EdgeKind::Ipvlan && e.to == d[0].id)
+        .map(|e| e.from.as_str())
+        .collect();
+    children.sort();
+    let ns = |c: &str| lab.container_ns(lab.containers.iter().position(|x| x.name == c).unwrap());
+    assert_eq!(children, [ns("cid1"), ns("cid2")]);
+    assert_consistent(&g);
+    let text = svg::render(&g);
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let drawn = boxes(&doc, "node");
+    let me = drawn
+        .iter()
+        .find(|b| b.title == d[0].id)
+        .expect("the dummy is drawn");
+    assert_eq!(me.texts, d[0].lines());
+    for other in drawn.iter().filter(|b| b.title != me.title) {
+        assert!(
+            !overlaps(&me.rect, &other.rect),
+            "{} overlaps {}",
+            me.title,
+            other.title
+        );
+    }
+}
