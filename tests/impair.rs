@@ -156,10 +156,9 @@ fn without_netem_impairments_are_refused_and_change_nothing() {
         return;
     }
     if kernel_has_netem() {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "NOT APPLICABLE without_netem_impairments_are_refused_and_change_nothing: this kernel has netem"
+        not_applicable(
+            "without_netem_impairments_are_refused_and_change_nothing",
+            "this kernel has netem",
         );
         return;
     }

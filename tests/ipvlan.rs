@@ -123,18 +123,10 @@ fn ipvlan_lab_matches_docker() {
         }
     }
     // The internal network: a dummy parent on node2 only (node1 has no container on it).
-    let dummies = |h: &str| -> Vec<String> {
-        ip_json(h, &["-d", "link", "show", "type", "dummy"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l["ifname"].as_str().unwrap().to_string())
-            .collect()
-    };
-    let d = dummies(&node2);
+    let d = dummy_names(&node2);
     assert_eq!(d.len(), 1, "{d:?}");
     assert!(d[0].starts_with("di-") && d[0].len() == 15, "{d:?}");
-    assert!(dummies(&node1).is_empty());
+    assert!(dummy_names(&node1).is_empty());
     for c in ["cid1", "cid2"] {
         assert_ipvlan(&ns(&lab, c), &node2, &d[0], "l2");
         // Not internal: the gateway's route stays (it leads nowhere, the dummy has no wire).
@@ -225,29 +217,13 @@ fn ipvlan_lab_on_a_kernel_without_ipvlan_is_refused_before_anything_exists() {
         return;
     }
     if kernel_has_ipvlan() {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "NOT APPLICABLE {test}: this kernel has ipvlan"
-        );
+        not_applicable(test, "this kernel has ipvlan");
         return;
     }
     let before = root_snapshot();
     let lab = unique("tnoipv");
     let _guard = LabGuard(lab.clone());
-    let o = netlab(&["up", "-q", "--name", &lab, FILE]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains(NO_IPVLAN),
-        "{}",
-        text(&o)
-    );
-    assert!(
-        String::from_utf8_lossy(&o.stdout).trim().is_empty(),
-        "{}",
-        text(&o)
-    );
-    assert_clean(&lab);
+    assert_refused_up(&lab, FILE, NO_IPVLAN);
     assert_eq!(root_snapshot(), before, "the root namespace changed");
 }
 

@@ -198,10 +198,9 @@ fn vlan_labs_on_a_kernel_without_8021q_are_refused_before_anything_exists() {
         return;
     }
     if kernel_has_vlan() {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "NOT APPLICABLE vlan_labs_on_a_kernel_without_8021q_are_refused_before_anything_exists: this kernel has 802.1Q"
+        not_applicable(
+            "vlan_labs_on_a_kernel_without_8021q_are_refused_before_anything_exists",
+            "this kernel has 802.1Q",
         );
         return;
     }
@@ -213,19 +212,7 @@ fn vlan_labs_on_a_kernel_without_8021q_are_refused_before_anything_exists() {
     ] {
         let lab = unique("tnovlan");
         let _guard = LabGuard(lab.clone());
-        let o = netlab(&["up", "-q", "--name", &lab, file]);
-        assert_eq!(o.status.code(), Some(1), "{file}: {}", text(&o));
-        assert!(
-            String::from_utf8_lossy(&o.stderr).contains(NO_VLAN),
-            "{file}: {}",
-            text(&o)
-        );
-        assert!(
-            String::from_utf8_lossy(&o.stdout).trim().is_empty(),
-            "{}",
-            text(&o)
-        );
-        assert_clean(&lab);
+        assert_refused_up(&lab, file, NO_VLAN);
     }
     assert_eq!(root_snapshot(), before, "the root namespace changed");
 }
@@ -826,22 +813,12 @@ fn macvlan_without_a_parent_sits_on_a_dummy_as_docker_builds_it() {
     let before = root_snapshot();
     up_passing(&lab, file.to_str().unwrap(), 3);
     let (host1, host2) = (ns(&lab, "host1"), ns(&lab, "host2"));
-    let dummies = |h: &str| -> Vec<String> {
-        let mut d: Vec<String> = ip_json(h, &["-d", "link", "show", "type", "dummy"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l["ifname"].as_str().unwrap().to_string())
-            .collect();
-        d.sort();
-        d
-    };
     let dummy = |net: &str| format!("dm-{}", &net_id(&lab, net)[..12]);
     let (loose, sealed) = (dummy("loose"), dummy("sealed"));
     let mut both = vec![loose.clone(), sealed.clone()];
     both.sort();
-    assert_eq!(dummies(&host1), both);
-    assert_eq!(dummies(&host2), vec![loose.clone()]);
+    assert_eq!(dummy_names(&host1), both);
+    assert_eq!(dummy_names(&host2), vec![loose.clone()]);
     for (h, d) in [(&host1, &loose), (&host1, &sealed), (&host2, &loose)] {
         let l = link(h, d);
         let f = flags(&l);
@@ -924,12 +901,9 @@ fn macvlan_without_a_parent_sits_on_a_dummy_as_docker_builds_it() {
     assert!(o.status.success(), "connect: {}", text(&o));
     let mut two = vec![loose.clone(), sealed.clone()];
     two.sort();
-    assert_eq!(dummies(&host2), two);
+    assert_eq!(dummy_names(&host2), two);
     assert!(!ping(&ns(&lab, "c"), &addr("s1")), "another host's dummy");
-
-    assert!(netlab(&["down", &lab]).status.success());
-    assert_clean(&lab);
-    assert_eq!(root_snapshot(), before, "the root namespace changed");
+    down_restoring(&lab, &before);
 }
 
 /// On a kernel without dummy devices, a macvlan network without a parent is refused before
@@ -942,23 +916,15 @@ fn macvlan_without_a_parent_on_a_kernel_without_dummy_is_refused_before_anything
         return;
     }
     if kernel_has_dummy() {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "NOT APPLICABLE {test}: this kernel has dummy devices"
-        );
+        not_applicable(test, "this kernel has dummy devices");
         return;
     }
     let (lab, _guard, _dir, file) = lab_file("tmnodum", PARENTLESS);
     let before = root_snapshot();
-    let o = netlab(&["up", "-q", "--name", &lab, file.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr)
-            .contains("this kernel has no dummy device support (CONFIG_DUMMY)"),
-        "{}",
-        text(&o)
+    assert_refused_up(
+        &lab,
+        file.to_str().unwrap(),
+        "this kernel has no dummy device support (CONFIG_DUMMY)",
     );
-    assert_clean(&lab);
     assert_eq!(root_snapshot(), before, "the root namespace changed");
 }

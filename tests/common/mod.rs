@@ -777,7 +777,6 @@ pub fn net_id(lab: &str, net: &str) -> String {
 
 /// `netlab run LAB --json`: the lab's `count` scenarios, every one and every step passing, and
 /// afterwards the lab's own checks pass again (the runner puts the lab back).
-#[allow(dead_code)]
 pub fn scenarios_pass(lab: &str, count: usize) {
     let o = netlab(&["run", lab, "--json"]);
     assert!(o.status.success(), "run: {}", text(&o));
@@ -799,7 +798,6 @@ pub fn scenarios_pass(lab: &str, count: usize) {
     assert!(o.status.success(), "check after run: {}", text(&o));
 }
 
-#[allow(dead_code)]
 /// `netlab up` of `file` as `lab`, all of its `checks` checks passing.
 pub fn up_passing(lab: &str, file: &str, checks: usize) {
     let o = netlab(&["up", "-q", "--name", lab, file]);
@@ -812,7 +810,6 @@ pub fn up_passing(lab: &str, file: &str, checks: usize) {
     );
 }
 
-#[allow(dead_code)]
 /// `netlab down`: nothing of the lab left, and the root namespace as it was `before` up.
 pub fn down_restoring(lab: &str, before: &str) {
     let o = netlab(&["down", lab]);
@@ -821,7 +818,6 @@ pub fn down_restoring(lab: &str, before: &str) {
     assert_eq!(root_snapshot(), before, "the root namespace changed");
 }
 
-#[allow(dead_code)]
 /// The interface names of namespace `ns`, as `ip -j link` lists them.
 pub fn link_names(ns: &str) -> Vec<String> {
     ip_json(ns, &["link"])
@@ -830,4 +826,42 @@ pub fn link_names(ns: &str) -> Vec<String> {
         .iter()
         .filter_map(|l| l["ifname"].as_str().map(String::from))
         .collect()
+}
+
+/// The dummy devices of namespace `ns`, by name, sorted, as `ip -d -j link show type dummy`
+/// lists them.
+pub fn dummy_names(ns: &str) -> Vec<String> {
+    let mut d: Vec<String> = ip_json(ns, &["-d", "link", "show", "type", "dummy"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["ifname"].as_str().map(String::from))
+        .collect();
+    d.sort();
+    d
+}
+
+/// Says on the terminal (past the test harness's capture) that test `test` does not apply
+/// here, and why.
+pub fn not_applicable(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "NOT APPLICABLE {test}: {why}");
+}
+
+/// `netlab up` of `file` as `lab` on a kernel that lacks what the lab needs: refused with exit
+/// 1 and `missing` on stderr, nothing on stdout, nothing of the lab created.
+pub fn assert_refused_up(lab: &str, file: &str, missing: &str) {
+    let o = netlab(&["up", "-q", "--name", lab, file]);
+    assert_eq!(o.status.code(), Some(1), "{file}: {}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(missing),
+        "{file}: {}",
+        text(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).trim().is_empty(),
+        "{file}: {}",
+        text(&o)
+    );
+    assert_clean(lab);
 }
