@@ -713,6 +713,7 @@ mod tests {
                 mtu: None,
                 ipv6: None,
                 pools: Vec::new(),
+                hosts: Vec::new(),
             }],
             containers: (0..n)
                 .map(|i| Container {

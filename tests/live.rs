@@ -656,7 +656,7 @@ fn connect_to_macvlan_follows_the_parent_rule() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr)
-            .contains("network mac2 is already using parent interface ens38 on host h2, so network mac1 cannot"),
+            .contains("is already using parent interface ens38 (that is network mac2, on host h2), so network mac1 cannot"),
         "{}",
         text(&o)
     );
@@ -679,4 +679,137 @@ fn connect_to_macvlan_follows_the_parent_rule() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(!has_link(&b, "eth1"));
     assert!(!ping(&b, "192.168.50.2"));
+}
+
+/// A host-local network named on hosts (`hosts = [...]`) exists there before any container
+/// joins, as `docker network create` on each of those daemons makes it: mac_net1 on node-2
+/// has set ens33 promiscuous and claims it, so connecting node-2's bbox2 to mac_net2 (same
+/// parent, no hosts list) is refused with libnetwork's words, and changes nothing; on node-3,
+/// where mac_net1 is not, the same connect works. The bridge `user` is on node-3 without a
+/// container (br-<id> holding its gateway), is not on node-2, and stays on node-1 when its
+/// last container there leaves. A container on a host the list leaves out cannot join.
+const NAMED_HOSTS_LAB: &str = r#"
+[hosts.node-1]
+nic = "ens33"
+
+[hosts.node-2]
+nic = "ens33"
+
+[hosts.node-3]
+nic = "ens33"
+
+[networks.mac_net1]
+driver = "macvlan"
+parent = "ens33"
+subnet = "172.16.86.0/24"
+hosts = ["node-1", "node-2"]
+
+[networks.mac_net2]
+driver = "macvlan"
+parent = "ens33"
+subnet = "172.16.87.0/24"
+
+[networks.user]
+driver = "bridge"
+subnet = "172.30.0.0/24"
+hosts = ["node-1", "node-3"]
+
+[networks.other]
+driver = "bridge"
+subnet = "172.31.0.0/24"
+
+[containers.bbox1]
+host = "node-1"
+networks = ["mac_net1", "user"]
+
+[containers.bbox2]
+host = "node-2"
+networks = ["other"]
+
+[containers.bbox3]
+host = "node-3"
+networks = ["user"]
+"#;
+
+#[test]
+fn networks_exist_on_the_hosts_they_name_before_any_container_joins() {
+    if !require_root("networks_exist_on_the_hosts_they_name_before_any_container_joins") {
+        return;
+    }
+    let before = root_snapshot();
+    let prefix = "lnh";
+    let name = unique(prefix);
+    let (lab, _guard, _dir, file) = lab_file(
+        prefix,
+        &format!("[lab]\nname = \"{name}\"\n{NAMED_HOSTS_LAB}"),
+    );
+    up_ok(&lab, file.to_str().unwrap());
+    let host = |h: &str| format!("{lab}.{h}");
+    let promiscuity = |h: &str| link(&host(h), "ens33")["promiscuity"].as_u64().unwrap();
+    // mac_net1 is on node-2 without a container: its parent is promiscuous there, as on
+    // node-1; node-3 has no macvlan network yet.
+    assert!(promiscuity("node-1") >= 1 && promiscuity("node-2") >= 1);
+    assert_eq!(promiscuity("node-3"), 0);
+    // user's bridge on node-3 (with bbox3) and node-1, not on node-2.
+    let br = format!("br-{}", &net_id(&lab, "user")[..12]);
+    for h in ["node-1", "node-3"] {
+        assert_eq!(addrs(&host(h), &br), vec!["172.30.0.1/24"], "{h}");
+    }
+    assert!(!has_link(&host("node-2"), &br));
+    let o = netlab(&[
+        "inspect",
+        &format!("{lab}/mac_net1"),
+        "--host",
+        "node-2",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["Name"], "mac_net1", "{v}");
+    assert_eq!(v[0]["Containers"], serde_json::json!({}), "{v}");
+    assert_eq!(v[0]["Options"]["parent"], "ens33", "{v}");
+    let o = netlab(&["inspect", &format!("{lab}/mac_net1"), "--host", "node-3"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // Exclusivity where mac_net1 is created, whether or not it has containers there.
+    let state = lab_state(&lab);
+    let o = netlab(&["connect", "mac_net2", &host("bbox2")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let id12 = &net_id(&lab, "mac_net1")[..12];
+    let want = format!(
+        "network dm-{id12} is already using parent interface ens33 (that is network mac_net1, on host node-2), so network mac_net2 cannot"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&want),
+        "{}",
+        text(&o)
+    );
+    // A host the network's list leaves out.
+    let o = netlab(&["connect", "mac_net1", &host("bbox3")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(
+            "container bbox3 is on host node-3, where network mac_net1 is not created: its hosts are node-1, node-2"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(lab_state(&lab), state, "a refused connect changed the lab");
+    let o = netlab(&["connect", "mac_net2", &host("bbox3")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let l = ip_json(&host("bbox3"), &["-d", "link", "show", "eth1"]);
+    assert_eq!(l[0]["linkinfo"]["info_kind"], "macvlan", "{l}");
+    assert_eq!(
+        l[0]["link_index"],
+        link(&host("node-3"), "ens33")["ifindex"],
+        "{l}"
+    );
+
+    // The last container of user on node-1 leaves; the network stays there.
+    let o = netlab(&["disconnect", "user", &host("bbox1")]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!has_link(&host("bbox1"), "eth1"));
+    assert_eq!(addrs(&host("node-1"), &br), vec!["172.30.0.1/24"]);
+
+    down_restoring(&lab, &before);
 }

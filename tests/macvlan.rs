@@ -928,3 +928,84 @@ fn macvlan_without_a_parent_on_a_kernel_without_dummy_is_refused_before_anything
     );
     assert_eq!(root_snapshot(), before, "the root namespace changed");
 }
+
+/// Seed 003's nodes with networks created on both (`hosts`), before node-2 has a container on
+/// them: `docker network create -d macvlan -o parent=ens32.10` on node-2 makes the
+/// sub-interface there at once, and an internal macvlan network its dummy `dm-<id>`.
+const NAMED_HOSTS: &str = r#"
+[lab]
+name = "mnamed"
+
+[hosts.node-1]
+nic = "ens33"
+
+[hosts.node-2]
+nic = "ens32"
+
+[networks.mac_vlan10]
+driver = "macvlan"
+parent = { node-1 = "ens33.10", node-2 = "ens32.10" }
+subnet = "172.16.10.0/24"
+hosts = ["node-1", "node-2"]
+
+[networks.mac_int]
+driver = "macvlan"
+internal = true
+subnet = "172.16.99.0/24"
+hosts = ["node-2"]
+
+[networks.local]
+driver = "bridge"
+
+[containers.bbox-1]
+host = "node-1"
+networks = ["mac_vlan10"]
+ip = { mac_vlan10 = "172.16.10.10" }
+
+[containers.bbox-2]
+host = "node-2"
+networks = ["local"]
+"#;
+
+/// On node-2, which has no container on either network, `up` creates ens32.10 (VLAN 10 of
+/// ens32, up) and mac_int's dummy; node-1 has ens33.10 and no dummy. bbox-2 connected at run
+/// time sits on ens32.10 and reaches bbox-1 across VLAN 10 with TTL 64.
+#[test]
+#[ignore = "needs 802.1Q (CONFIG_VLAN_8021Q) and CONFIG_DUMMY: tests/vm/run runs it"]
+fn networks_named_on_a_host_make_its_sub_interface_and_dummy_without_containers() {
+    let test = "networks_named_on_a_host_make_its_sub_interface_and_dummy_without_containers";
+    if !require_root(test) {
+        return;
+    }
+    need_vlan(test);
+    assert!(
+        kernel_has_dummy(),
+        "{test} needs CONFIG_DUMMY: tests/vm/run runs it"
+    );
+    let (lab, _guard, _dir, file) = lab_file("tmnamed", NAMED_HOSTS);
+    let before = root_snapshot();
+    let o = netlab(&["up", "-q", "--name", &lab, file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (n1, n2) = (ns(&lab, "node-1"), ns(&lab, "node-2"));
+    assert_vlan(&n1, "ens33.10", "ens33", 10);
+    assert_vlan(&n2, "ens32.10", "ens32", 10);
+    let dummy = format!("dm-{}", &net_id(&lab, "mac_int")[..12]);
+    assert_eq!(dummy_names(&n2), vec![dummy.clone()]);
+    assert!(flags(&link(&n2, &dummy)).iter().any(|f| f == "UP"));
+    assert_eq!(dummy_names(&n1), Vec::<String>::new());
+
+    let b2 = ns(&lab, "bbox-2");
+    let o = netlab(&["connect", "mac_vlan10", &b2]);
+    assert!(o.status.success(), "{}", text(&o));
+    let l = link(&b2, "eth1");
+    assert_eq!(l["linkinfo"]["info_kind"], "macvlan", "{l}");
+    assert_eq!(l["link_index"], link(&n2, "ens32.10")["ifindex"], "{l}");
+    let to = addrs(&b2, "eth1")[0].split('/').next().unwrap().to_string();
+    assert_eq!(
+        ping_ttl(&ns(&lab, "bbox-1"), &to),
+        Some(64),
+        "bbox-1 -> bbox-2 on VLAN 10"
+    );
+
+    down_restoring(&lab, &before);
+}

@@ -356,7 +356,7 @@ fn refused_apply_steps_fail_as_expected_and_change_nothing() {
     let d = steps[0]["detail"].as_str().unwrap();
     assert!(d.starts_with("failed as expected: "), "{d}");
     assert!(
-        d.contains("network mac_net1 is already using parent interface ens33 on host nas4, so network mac_net2 cannot"),
+        d.contains("is already using parent interface ens33 (that is network mac_net1, on host nas4), so network mac_net2 cannot"),
         "{d}"
     );
     assert!(!lab_namespaces(&lab).contains(&format!("{lab}.bbox12")));

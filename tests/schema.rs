@@ -121,6 +121,11 @@ const REJECTED: &[(&str, &str, &str)] = &[
         "encrypted is a key of overlay networks only",
     ),
     (
+        "network-hosts-on-overlay.toml",
+        "/networks/ov_net1",
+        "hosts is a key of host-local networks only",
+    ),
+    (
         "network-mtu-on-macvlan.toml",
         "/networks/mac",
         "mtu is a key of bridge and overlay networks only",
@@ -236,6 +241,16 @@ const REJECTED: &[(&str, &str, &str)] = &[
         "one network twice",
     ),
     ("host-nics-twice.toml", "/hosts/nas4/nics", "one NIC twice"),
+    (
+        "network-hosts-empty.toml",
+        "/networks/user/hosts",
+        "hosts = []",
+    ),
+    (
+        "network-hosts-twice.toml",
+        "/networks/user/hosts",
+        "one host twice",
+    ),
     // A name that cannot name a namespace.
     ("lab-name-absolute.toml", "/lab/name", "a lab name with '/'"),
     ("lab-name-escape.toml", "/lab/name", "a lab name with '..'"),

@@ -292,7 +292,7 @@ pub fn inspect(name: &str, json: bool, host: Option<&str>, netlab: bool) -> Resu
         let views = inspect::network_views(&snap, record, ni, hi, netlab);
         if views.is_empty() {
             return Err(BadInput(format!(
-                "network {} does not exist on host {} (a local network is there only where one of its containers is)",
+                "network {} does not exist on host {} (a local network is only on the hosts its containers are on and those its hosts list names)",
                 lab.networks[ni].name,
                 host.unwrap_or_default()
             ))

@@ -83,12 +83,8 @@ pub fn network_views(
 ) -> Vec<(Option<usize>, Value)> {
     let lab: &Lab = &record.lab;
     let net = &lab.networks[ni];
-    let on = |hi: usize| {
-        lab.containers
-            .iter()
-            .any(|c| c.host == hi && c.endpoints.iter().any(|e| e.network == ni))
-    };
-    let hosts: Vec<usize> = (0..lab.hosts.len()).filter(|&h| on(h)).collect();
+    let hosts = lab.hosts_of(ni);
+    let on = |hi: usize| hosts.contains(&hi);
     let global = net.driver().docker_scope() == "global";
     let views: Vec<Option<usize>> = match host {
         // A global network is every host's (seed 003: node-3 sees ov_net1 from the k-v

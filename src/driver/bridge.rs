@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::{NetworkDriver, Options};
 use crate::observe::{Link, Snapshot};
-use crate::plan::{endpoint_in_container, gateway_on, host_veth_name, hosts_on, Object, Plan};
+use crate::plan::{endpoint_in_container, gateway_on, host_veth_name, Object, Plan};
 use crate::spec::{span, Driver, Lab, Name, RawNetwork, Reporter, BRIDGE_MAX_PORTS};
 use crate::trace::l2::{hop, Fail, Found, Walk, Want};
 use crate::trace::Disposition;
@@ -19,7 +19,7 @@ impl NetworkDriver for Bridge {
         "bridge"
     }
     fn keys(&self) -> &'static [&'static str] {
-        &["icc", "masquerade", "mtu"]
+        &["icc", "masquerade", "mtu", "hosts"]
     }
     /// The bridge's name is Docker's `br-<id>`, given by [`Bridge::finish`].
     fn options(&self, _r: &mut Reporter, _name: &Name, raw: &RawNetwork) -> Options {
@@ -270,7 +270,7 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
     let Driver::Bridge { bridge, icc, .. } = &net.driver else {
         return;
     };
-    for hi in hosts_on(lab, ni) {
+    for hi in lab.hosts_of(ni) {
         let hns = lab.host_ns(hi);
         p.add(Object::Bridge {
             ns: hns.clone(),

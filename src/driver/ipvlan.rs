@@ -31,7 +31,7 @@ use serde_json::{json, Map, Value};
 
 use super::{parent, DefaultRoute, NetworkDriver, Options};
 use crate::observe::{Link, Namespace, Snapshot};
-use crate::plan::{endpoint_in_container, hosts_on, Object, Plan};
+use crate::plan::{endpoint_in_container, Object, Plan};
 use crate::spec::change::Refused;
 use crate::spec::{
     Container, Driver, Host, IpvlanMode, Lab, Name, NetDraft, RawNetwork, Reporter, Validator,
@@ -46,7 +46,7 @@ impl NetworkDriver for Ipvlan {
         "ipvlan"
     }
     fn keys(&self) -> &'static [&'static str] {
-        &["parent", "mode"]
+        &["parent", "mode", "hosts"]
     }
     fn mode_values(&self) -> Vec<&'static str> {
         IpvlanMode::ALL.iter().map(|m| m.as_str()).collect()
@@ -124,8 +124,8 @@ impl NetworkDriver for Ipvlan {
         else {
             return;
         };
-        for hi in hosts_on(lab, ni) {
-            // Validation gave the network a parent on every host it has containers on.
+        for hi in lab.hosts_of(ni) {
+            // Validation gave the network a parent on every host it is on.
             let Some(parent) = parent.on(&lab.hosts[hi].name) else {
                 continue;
             };

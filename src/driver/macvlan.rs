@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::{parent, NetworkDriver, Options};
 use crate::observe::{Link, Snapshot};
-use crate::plan::{endpoint_in_container, hosts_on, Object, Plan};
+use crate::plan::{endpoint_in_container, Object, Plan};
 use crate::spec::change::Refused;
 use crate::spec::{
     split_vlan, Container, Driver, Host, Lab, MacvlanMode, Name, NetDraft, RawNetwork, Reporter,
@@ -30,7 +30,7 @@ impl NetworkDriver for Macvlan {
         "macvlan"
     }
     fn keys(&self) -> &'static [&'static str] {
-        &["parent", "mode"]
+        &["parent", "mode", "hosts"]
     }
     fn mode_values(&self) -> Vec<&'static str> {
         MacvlanMode::ALL.iter().map(|m| m.as_str()).collect()
@@ -250,8 +250,8 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
     else {
         return;
     };
-    for hi in hosts_on(lab, ni) {
-        // Validation gave the network a parent on every host it has containers on.
+    for hi in lab.hosts_of(ni) {
+        // Validation gave the network a parent on every host it is on.
         let Some(parent) = parent.on(&lab.hosts[hi].name) else {
             continue;
         };

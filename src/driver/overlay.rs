@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 use super::{AddressPool, NetworkDriver, Options};
 use crate::kernel::xfrm::{Policy, Sa};
 use crate::observe::{Link, Snapshot};
-use crate::plan::{endpoint_in_container, gateway_on, hosts_on, Object, Plan, Role};
+use crate::plan::{endpoint_in_container, gateway_on, Object, Plan, Role};
 use crate::spec::{span, Driver, Lab, Name, NetDraft, RawNetwork, Reporter, BRIDGE_MAX_PORTS};
 use crate::trace::l2::{hop, Fail, Found, Walk, Want};
 use crate::trace::{one_way, Disposition};
@@ -533,7 +533,7 @@ fn plan(lab: &Lab, ni: usize, p: &mut Plan) {
     }
     let src_port = encrypted.then(|| encrypted_src_port(vni));
     let endpoints = lab.endpoints_on(ni);
-    let vteps = hosts_on(lab, ni);
+    let vteps = lab.hosts_of(ni);
     for &hi in &vteps {
         let ons = lab.overlay_ns(hi, ni);
         p.ns(ons.clone(), Role::OverlayNetwork);

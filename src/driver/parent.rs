@@ -1,8 +1,8 @@
 //! A host interface as the parent of a network's devices (macvlan and ipvlan): a NIC of the
 //! host, or an 802.1Q sub-interface `NIC.VLAN` of one that the host plan creates, as Docker's
 //! drivers create it. The rules are the drivers' common ones, checked in one place for both:
-//! the form of `parent`, the NIC existing on every host with a container on the network, and
-//! one network per parent per host, whatever its driver (Docker refuses a second macvlan or
+//! the form of `parent`, the NIC existing on every host the network is on (with a container,
+//! or named in its `hosts`), and one network per parent per host, whatever its driver (Docker refuses a second macvlan or
 //! ipvlan network on a parent; the kernel refuses a macvlan and an ipvlan on one device).
 //!
 //! `parent` names one device for every host, or one per host (`parent = { node-1 = "ens33.10",
@@ -294,7 +294,7 @@ struct Placed<'d> {
 
 /// The parent rules at `up`, once containers are placed, for the networks of driver `mine`
 /// (the others' are checked by their own driver, so each problem is reported once): per host,
-/// over every network with a parent and a container there, the parent's NIC exists, no earlier
+/// over every network with a parent and a container there or the host in its `hosts`, the parent's NIC exists, no earlier
 /// network (of any driver) has the same NIC and VLAN, and a VLAN parent becomes the host's
 /// sub-interface. Gives, per host, the networks of `mine` accepted there with how many of the
 /// host's containers are on each.
@@ -320,6 +320,14 @@ pub(crate) fn place(
                 }
             }
         }
+        // A network the lab file creates on this host is there without containers too, as
+        // `docker network create` claims the parent on that host's daemon.
+        for (ni, d) in drafts.iter().enumerate() {
+            let named = d.hosts.iter().any(|h| *h.get_ref() == host.name);
+            if named && Accepted::of(d).is_some() && !on_host.contains(&ni) {
+                on_host.push(ni);
+            }
+        }
         on_host.sort();
         let mut users: HashMap<(&str, Option<u16>), usize> = HashMap::new();
         for ni in on_host {
@@ -329,14 +337,17 @@ pub(crate) fn place(
             let Some(m) = accepted_parent.on(&host.name) else {
                 if is_mine {
                     let count = per_net.get(&ni).copied().unwrap_or(0);
+                    let why = if count == 0 {
+                        "which its hosts list names".to_string()
+                    } else {
+                        format!(
+                            "which has {} on it",
+                            crate::table::count(count, "container", "containers")
+                        )
+                    };
                     v.r.error_help(
                         accepted_parent.span.clone(),
-                        format!(
-                            "network {} has no parent on host {}, which has {} on it",
-                            d.name,
-                            host.name,
-                            crate::table::count(count, "container", "containers")
-                        ),
+                        format!("network {} has no parent on host {}, {why}", d.name, host.name),
                         format!(
                             "add {} = \"NIC\" to the network's parent table, naming a NIC of {} ({})",
                             host.name,
@@ -375,9 +386,13 @@ pub(crate) fn place(
                         .unwrap();
                     let (message, spelling) = if o.parent == m.parent {
                         (
-                            format!(
-                                "network {} is already using parent interface {} on host {}, so network {} cannot",
-                                drafts[other].name, m.parent, host.name, d.name
+                            already_using(
+                                d.driver.name(),
+                                &drafts[other].name,
+                                &drafts[other].settled_id,
+                                m.parent,
+                                &host.name,
+                                &d.name,
                             ),
                             String::new(),
                         )
@@ -424,9 +439,9 @@ pub(crate) fn place(
 }
 
 /// The same rules at run time, for container `ci` joining network `ni` (which has a parent):
-/// the NIC exists on the container's host, no other network with a container on that host has
-/// the same NIC and VLAN. A VLAN sub-interface the host lacks is added to it (Docker's drivers
-/// create it; it stays while the network does).
+/// the NIC exists on the container's host, no other network on that host (with a container, or
+/// named in its `hosts`) has the same NIC and VLAN. A VLAN sub-interface the host lacks is
+/// added to it (Docker's drivers create it; it stays while the network does).
 pub(crate) fn connect(lab: &mut Lab, ni: usize, ci: usize) -> Result<(), Refused> {
     let Some(parents) = device(&lab.networks[ni].driver) else {
         return Ok(());
@@ -461,10 +476,14 @@ pub(crate) fn connect(lab: &mut Lab, ni: usize, ci: usize) -> Result<(), Refused
             Some((n, id)) => n == nic && Some(id) == vlan,
             None => p == nic && vlan.is_none(),
         };
-        if oi != ni && same && containers_on(lab, oi, hi) > 0 {
-            return Err(Refused(format!(
-                "network {} is already using parent interface {p} on host {}, so network {} cannot",
-                other.name, host.name, net.name
+        if oi != ni && same && lab.is_on(oi, hi) {
+            return Err(Refused(already_using(
+                net.driver().name(),
+                &other.name,
+                &other.id,
+                p,
+                &host.name,
+                &net.name,
             )));
         }
     }
@@ -480,6 +499,26 @@ pub(crate) fn connect(lab: &mut Lab, ni: usize, ci: usize) -> Result<(), Refused
         }
     }
     Ok(())
+}
+
+/// Network `other` (id `id`) has parent `parent` on host `host`, which network `mine` wants:
+/// libnetwork's refusal, which names the other network `dm-` and its short id whatever its
+/// parent (seed 003: `network dm-b34ee1020a96 is already using parent interface ens33`), and
+/// which network that is.
+/// The ipvlan driver says `di-`, as it names its dummies.
+fn already_using(
+    driver: &str,
+    other: &str,
+    id: &str,
+    parent: &str,
+    host: &str,
+    mine: &str,
+) -> String {
+    let prefix = if driver == "ipvlan" { "di" } else { "dm" };
+    format!(
+        "network {prefix}-{} is already using parent interface {parent} (that is network {other}, on host {host}), so network {mine} cannot",
+        &id[..id.len().min(12)]
+    )
 }
 
 /// How many endpoints network `ni` has on host `hi`.

@@ -130,7 +130,7 @@ fn docker(lab: &Lab, hi: usize) -> Docker {
         .networks
         .iter()
         .enumerate()
-        .filter(|(ni, _)| super::hosts_on(lab, *ni).contains(&hi))
+        .filter(|(ni, _)| lab.is_on(*ni, hi))
         .filter_map(|(_, n)| match &n.driver {
             Driver::Bridge {
                 bridge, masquerade, ..

@@ -314,17 +314,6 @@ pub fn plan(lab: &Lab) -> Plan {
     p
 }
 
-/// Hosts that have at least one container on network `ni`, in host order.
-pub(crate) fn hosts_on(lab: &Lab, ni: usize) -> Vec<usize> {
-    (0..lab.hosts.len())
-        .filter(|h| {
-            lab.containers
-                .iter()
-                .any(|c| c.host == *h && c.endpoints.iter().any(|e| e.network == ni))
-        })
-        .collect()
-}
-
 /// The container end of an endpoint: set up, with its address (every driver does the same).
 pub(crate) fn endpoint_in_container(lab: &Lab, ci: usize, e: &crate::spec::Endpoint, p: &mut Plan) {
     let cns = lab.container_ns(ci);

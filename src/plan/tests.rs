@@ -1026,3 +1026,64 @@ networks = ["sealed"]
         .iter()
         .any(|x| x.starts_with("ip -n md.b route add default")));
 }
+
+/// A network named on hosts (`hosts = [...]`) is planned there without containers: the
+/// bridge with its gateway on h3, the macvlan's VLAN sub-interface and promiscuous NIC on h2;
+/// a host it does not name gets neither.
+#[test]
+fn a_network_named_on_a_host_is_planned_there_without_containers() {
+    let l = lab(r#"
+[lab]
+name = "nh"
+[hosts.h1]
+[hosts.h2]
+[hosts.h3]
+[networks.m]
+driver = "macvlan"
+parent = "ens33.10"
+subnet = "192.168.30.0/24"
+hosts = ["h1", "h2"]
+[networks.b]
+driver = "bridge"
+subnet = "172.30.0.0/24"
+hosts = ["h1", "h3"]
+[containers.a]
+host = "h1"
+networks = ["m", "b"]
+"#);
+    let lines: Vec<String> = plan(&l).objects.iter().map(|o| o.to_string()).collect();
+    let has = |s: &str| lines.iter().any(|l| l.starts_with(s));
+    let br = format!("br-{}", &l.networks[1].id[..12]);
+    for h in ["h1", "h2"] {
+        assert!(
+            has(&format!(
+                "ip -n nh.{h} link add link ens33 name ens33.10 type vlan id 10"
+            )),
+            "{h}: {lines:#?}"
+        );
+        assert!(
+            has(&format!("ip -n nh.{h} link set ens33 promisc on")),
+            "{h}: {lines:#?}"
+        );
+    }
+    assert!(
+        !lines
+            .iter()
+            .any(|x| x.starts_with("ip -n nh.h3 link add link ens33")),
+        "{lines:#?}"
+    );
+    for h in ["h1", "h3"] {
+        assert!(
+            has(&format!(
+                "ip -n nh.{h} addr add 172.30.0.1/24 brd + dev {br}"
+            )),
+            "{h}: {lines:#?}"
+        );
+    }
+    assert!(
+        !lines
+            .iter()
+            .any(|x| x.starts_with("ip -n nh.h2") && x.contains(&br)),
+        "{lines:#?}"
+    );
+}

@@ -56,6 +56,21 @@ pub fn connect(lab: &Lab, ni: usize, ci: usize, ip: Option<Ipv4Addr>) -> Result<
             ))
         }
     }
+    if !net.hosts.is_empty() && !net.hosts.contains(&c.host) {
+        let listed: Vec<&str> = net
+            .hosts
+            .iter()
+            .map(|&h| lab.hosts[h].name.as_str())
+            .collect();
+        return refuse(format!(
+            "container {} is on host {}, where network {} is not created: its hosts are {} (add {} to the network's hosts in the lab file)",
+            c.name,
+            lab.hosts[c.host].name,
+            net.name,
+            listed.join(", "),
+            lab.hosts[c.host].name
+        ));
+    }
     let mut new = lab.clone();
     net.driver().connect(&mut new, ni, ci)?;
     let address = free_address(lab, ni, c.host, ip)?;
@@ -246,6 +261,7 @@ fn add_gwbridge(lab: &mut Lab) -> Result<usize, Refused> {
         mtu: None,
         ipv6: None,
         pools: Vec::new(),
+        hosts: Vec::new(),
     });
     Ok(lab.networks.len() - 1)
 }

@@ -574,6 +574,10 @@ pub(crate) struct NetDraft {
     mtu: Option<u32>,
     /// The id the lab file gives, checked.
     id: Option<String>,
+    /// The hosts the lab file creates it on (`hosts = [...]`), as written, each a defined host.
+    pub hosts: Vec<Name>,
+    /// Its id, the lab file's or derived, once every network has one (empty before).
+    pub settled_id: String,
 }
 
 /// A subnet of a network after its first, as written and checked.
@@ -687,6 +691,8 @@ impl Validator<'_, '_> {
                 internal: false,
                 mtu: None,
                 id: None,
+                hosts: Vec::new(),
+                settled_id: String::new(),
             });
         }
         self.allocate_subnets(
@@ -734,10 +740,18 @@ impl Validator<'_, '_> {
                         .collect(),
                     mtu: d.mtu,
                     ipv6: None,
+                    hosts: d
+                        .hosts
+                        .iter()
+                        .filter_map(|h| hosts.iter().position(|x| x.name == *h.get_ref()))
+                        .collect(),
                 }
             })
             .collect();
         let mut networks = networks;
+        for (d, n) in drafts.iter_mut().zip(&networks) {
+            d.settled_id = n.id.clone();
+        }
         let refused6 = self.ipv6_networks(raw, &mut networks);
         let mut placed = self.containers(raw, &hosts, &networks, &overlay_users, &unsettled);
         self.ipv6_addresses(raw, &networks, &refused6, &mut placed.containers);
@@ -1750,6 +1764,17 @@ impl Validator<'_, '_> {
                     .map(|d| format!("driver = \"{d}\""))
                     .collect::<Vec<_>>()
                     .join(" or ");
+                if key == "hosts" && kind.docker_scope() == "global" {
+                    self.r.error_help(
+                        at,
+                        format!(
+                            "hosts only applies to host-local ({drivers}) networks: an {} network is global, Docker creates it on each host where a container joins it",
+                            kind.name()
+                        ),
+                        "remove hosts",
+                    );
+                    continue;
+                }
                 self.r.error_help(
                     at,
                     format!("{key} only applies to {drivers} networks"),
@@ -1808,10 +1833,60 @@ impl Validator<'_, '_> {
                     .id
                     .as_ref()
                     .and_then(|i| self.network_id_of(name.get_ref(), i, &seen_ids)),
+                hosts: self.network_hosts(raw, name, n),
+                settled_id: String::new(),
             });
             if let Some(id) = &out.last().and_then(|d| d.id.clone()) {
                 seen_ids.push((id.clone(), name.get_ref().clone()));
             }
+        }
+        out
+    }
+
+    /// A network's `hosts = [...]`: each a defined host, once; those not defined are left out.
+    fn network_hosts(&mut self, raw: &RawLab, name: &Name, n: &RawNetwork) -> Vec<Name> {
+        let Some(list) = &n.hosts else {
+            return Vec::new();
+        };
+        if list.get_ref().is_empty() {
+            self.r.error_help(
+                span(list),
+                format!("network {} has an empty hosts list, which creates it nowhere", name.get_ref()),
+                "name the hosts it is created on, or remove hosts (the network is then on the hosts its containers are on)",
+            );
+        }
+        let mut out: Vec<Name> = Vec::new();
+        for h in list.get_ref() {
+            if let Some(prev) = out.iter().find(|p| p.get_ref() == h.get_ref()) {
+                let (l, c) = self.r.line_col(span(prev).start);
+                self.r.error(
+                    span(h),
+                    format!("host {} is listed twice in network {}'s hosts (first at line {l}, column {c})", h.get_ref(), name.get_ref()),
+                );
+                continue;
+            }
+            if raw.unread_hosts.contains(h.get_ref()) {
+                continue;
+            }
+            if !raw.hosts.contains_key(h.get_ref().as_str()) {
+                let help = close_match(h.get_ref(), raw.hosts.keys().map(|k| k.get_ref().as_str()))
+                    .unwrap_or_else(|| {
+                        let all: Vec<&str> =
+                            raw.hosts.keys().map(|k| k.get_ref().as_str()).collect();
+                        format!("the lab's hosts: {}", all.join(", "))
+                    });
+                self.r.error_help(
+                    span(h),
+                    format!(
+                        "network {} is created on host {:?}, which is not defined",
+                        name.get_ref(),
+                        h.get_ref()
+                    ),
+                    help,
+                );
+                continue;
+            }
+            out.push(h.clone());
         }
         out
     }
@@ -2211,6 +2286,39 @@ impl Validator<'_, '_> {
                 .get_ref()
                 .iter()
                 .filter(|n| NetworkMode::predefined(n.get_ref()).is_none());
+            for n in joined.clone() {
+                let Some(&ni) = net_at.get(n.get_ref().as_str()) else {
+                    continue;
+                };
+                let net = &nets[ni];
+                if net.hosts.is_empty() || net.hosts.contains(&host) {
+                    continue;
+                }
+                let listed: Vec<&str> = net.hosts.iter().map(|&h| hosts[h].name.as_str()).collect();
+                let at = raw
+                    .networks
+                    .iter()
+                    .find(|(k, _)| *k.get_ref() == net.name)
+                    .and_then(|(_, v)| v.get_ref().hosts.as_ref().map(span))
+                    .map(|s| self.r.line_col(s.start));
+                let at = at
+                    .map(|(l, c)| format!(" (line {l}, column {c})"))
+                    .unwrap_or_default();
+                self.r.error_help(
+                    span(n),
+                    format!(
+                        "container {} is on host {}, where network {} is not created: its hosts are {}",
+                        cname.get_ref(),
+                        hosts[host].name,
+                        net.name,
+                        listed.join(", ")
+                    ),
+                    format!(
+                        "add \"{}\" to the network's hosts{at}, or put the container on one of its hosts",
+                        hosts[host].name
+                    ),
+                );
+            }
             let mut attach: Vec<(usize, Option<Ipv4Addr>)> = joined
                 .clone()
                 .filter_map(|n| net_at.get(n.get_ref().as_str()).copied())

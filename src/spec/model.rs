@@ -331,6 +331,10 @@ pub struct Network {
     /// `--subnet` (macvlan and ipvlan networks): addresses come from the first with one free.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pools: Vec<Pool>,
+    /// The hosts the lab file creates this host-local network on (`hosts = [...]`), with or
+    /// without containers there; empty: the hosts its containers are on ([`Lab::hosts_of`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<usize>,
 }
 
 /// One more IPv4 subnet of a network, and its gateway.
@@ -617,6 +621,31 @@ impl Lab {
                     .map(move |(ei, _)| (ci, ei))
             })
             .collect()
+    }
+
+    /// The hosts network `ni` exists on, in host order: those the lab file creates it on
+    /// (`hosts = [...]`) and those with a container on it (an overlay's sandbox, a bridge, a
+    /// macvlan's parent are there).
+    pub fn hosts_of(&self, ni: usize) -> Vec<usize> {
+        let mut on = vec![false; self.hosts.len()];
+        for &hi in &self.networks[ni].hosts {
+            on[hi] = true;
+        }
+        for c in &self.containers {
+            if c.endpoints.iter().any(|e| e.network == ni) {
+                on[c.host] = true;
+            }
+        }
+        (0..on.len()).filter(|&hi| on[hi]).collect()
+    }
+
+    /// Network `ni` exists on host `hi` ([`Lab::hosts_of`]).
+    pub fn is_on(&self, ni: usize, hi: usize) -> bool {
+        self.networks[ni].hosts.contains(&hi)
+            || self
+                .containers
+                .iter()
+                .any(|c| c.host == hi && c.endpoints.iter().any(|e| e.network == ni))
     }
 
     /// [`Lab::endpoints_on`] of containers on host `hi`.

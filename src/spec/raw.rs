@@ -440,6 +440,13 @@ pub struct RawNetwork {
     #[serde(default)]
     #[schemars(with = "i64", range(min = 1280, max = 9000))]
     pub mtu: Option<Spanned<i64>>,
+    /// Bridge, macvlan and ipvlan drivers (host-local networks): the hosts the network is
+    /// created on, as `docker network create` is run on each of those hosts' daemons, whether
+    /// or not a container of the lab joins it there (default: the hosts its containers are
+    /// on). A container on the network must be on one of them.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>", length(min = 1), extend("uniqueItems" = true))]
+    pub hosts: Option<Spanned<Vec<Name>>>,
 }
 
 /// A value written once or as a list (`subnet = "10.0.0.0/24"`, `subnet = ["a", "b"]`).
@@ -552,6 +559,7 @@ impl RawNetwork {
             "parent" => self.parent.as_ref().map(|v| v.span()),
             "mode" => self.mode.as_ref().map(|v| v.span()),
             "mtu" => self.mtu.as_ref().map(|v| v.span()),
+            "hosts" => self.hosts.as_ref().map(|v| v.span()),
             _ => None,
         }
     }
@@ -636,6 +644,7 @@ fn keys_by_driver(schema: &mut Schema) {
                 .flat_map(|d| d.keys().iter().copied())
                 .filter(|k| !driver.keys().contains(k))
                 .collect();
+            others.sort_unstable();
             others.dedup();
             let mut then = serde_json::json!({
                 "not": { "anyOf": others.iter().map(|k| serde_json::json!({ "required": [k] })).collect::<Vec<_>>() },

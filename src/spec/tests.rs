@@ -939,7 +939,10 @@ fn one_parent_per_host_but_the_same_parent_on_two_hosts_is_fine() {
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!(
         e[0].message,
-        "network m1 is already using parent interface ens33 on host nas4, so network m2 cannot"
+        format!(
+            "network dm-{} is already using parent interface ens33 (that is network m1, on host nas4), so network m2 cannot",
+            &network_id("t", "m1")[..12]
+        )
     );
 }
 
@@ -1578,8 +1581,9 @@ fn shipped_apply_steps_name_shipped_files() {
     };
     let e = load(Path::new(path), None).unwrap_err();
     assert!(
-        e.to_string()
-            .contains("network mac_net1 is already using parent interface ens33 on host nas4"),
+        e.to_string().contains(
+            "is already using parent interface ens33 (that is network mac_net1, on host nas4)"
+        ),
         "{e}"
     );
 }
@@ -1777,9 +1781,13 @@ fn one_parent_serves_one_macvlan_or_ipvlan_network_per_host() {
     };
     let d = errors(&text("h1", "ens33"));
     assert_eq!(d.len(), 1, "{d:?}");
+    // The ipvlan driver refuses it, and names the other network as it names dummies.
     assert_eq!(
         d[0].message,
-        "network m is already using parent interface ens33 on host h1, so network i cannot"
+        format!(
+            "network di-{} is already using parent interface ens33 (that is network m, on host h1), so network i cannot",
+            &network_id("t", "m")[..12]
+        )
     );
     assert!(d[0]
         .help
@@ -2024,7 +2032,10 @@ fn a_per_host_parent_is_checked_host_by_host() {
                   [containers.c]\nhost = \"node-2\"\nnetworks = [\"m2\"]\n";
     assert_eq!(
         messages(&with(r#"{ node-1 = "ens33", node-2 = "ens32" }"#, second)),
-        ["19:41: network m is already using parent interface ens32 on host node-2, so network m2 cannot"]
+        [format!(
+            "19:41: network dm-{} is already using parent interface ens32 (that is network m, on host node-2), so network m2 cannot",
+            &network_id("x", "m")[..12]
+        )]
     );
     // A number is no interface name.
     let e = errors(&with("{ node-1 = 3 }", ""));
