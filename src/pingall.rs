@@ -714,11 +714,13 @@ mod tests {
                 ipv6: None,
                 pools: Vec::new(),
                 hosts: Vec::new(),
+                ingress: false,
             }],
             containers: (0..n)
                 .map(|i| Container {
                     name: format!("c{i}"),
                     host: 0,
+                    ingress_sbox: false,
                     endpoints: vec![Endpoint {
                         network: 0,
                         ifname: "eth0".into(),

@@ -121,6 +121,11 @@ const REJECTED: &[(&str, &str, &str)] = &[
         "encrypted is a key of overlay networks only",
     ),
     (
+        "ingress-on-bridge.toml",
+        "/networks/b",
+        "ingress is a key of overlay networks only",
+    ),
+    (
         "network-hosts-on-overlay.toml",
         "/networks/ov_net1",
         "hosts is a key of host-local networks only",

@@ -134,6 +134,15 @@ fn overlay_predictions_match_real_pings_for_every_pair() {
     }
 }
 
+/// Seed 004's swarm: the tasks and each node's ingress_sbox, over ingress, uber-svc and
+/// docker_gwbridge.
+#[test]
+fn swarm_predictions_match_real_pings_for_every_pair() {
+    if require_root("swarm_predictions_match_real_pings_for_every_pair") {
+        all_pairs_agree("labs/swarm.toml", "ttrsw");
+    }
+}
+
 #[test]
 fn macvlan_predictions_match_real_pings_for_every_pair() {
     if require_root("macvlan_predictions_match_real_pings_for_every_pair") {

@@ -817,7 +817,7 @@ fn status(only: Option<&str>, json: bool) -> Result<()> {
                     .join(", "),
             ),
             comfy_table::Cell::new(nets.join("\n")),
-            comfy_table::Cell::new(r.lab.containers.len()),
+            comfy_table::Cell::new(r.lab.user_containers()),
             comfy_table::Cell::new(r.namespaces.len()),
             comfy_table::Cell::new(r.objects),
             comfy_table::Cell::new(chrono_like(r.created)),
@@ -857,7 +857,7 @@ fn validate(file: &Path, json: bool) -> Result<()> {
         lab.name.bold(),
         count(lab.hosts.len(), "host", "hosts"),
         count(lab.networks.len(), "network", "networks"),
-        count(lab.containers.len(), "container", "containers"),
+        count(lab.user_containers(), "container", "containers"),
         count(lab.checks.len(), "check", "checks")
     );
     let mut t = crate::table::new(&[

@@ -148,13 +148,25 @@ fn network_view(
                 })
             })
             .unwrap_or_default();
-        let id = network_id(&lab.name, &format!("container/{}", c.name));
+        let mut id = network_id(&lab.name, &format!("container/{}", c.name));
         // libnetwork names a container's docker_gwbridge endpoint, which it makes itself,
-        // "gateway_" and the container id's first 12 digits (default_gateway.go).
-        let name = if net.implicit {
-            format!("gateway_{}", &id[..12])
-        } else {
-            c.name.clone()
+        // "gateway_" and the container id's first 12 digits (default_gateway.go); swarm's
+        // ingress sandbox is "ingress-sbox", its endpoint on ingress "ingress-endpoint".
+        let name = match (c.ingress_sbox, net.implicit) {
+            (true, implicit) => {
+                // A node shows its own; a view of every node's names each.
+                id = match view {
+                    Some(_) => "ingress-sbox".into(),
+                    None => format!("ingress-sbox on {}", lab.hosts[c.host].name),
+                };
+                if implicit {
+                    "gateway_ingress-sbox".to_string()
+                } else {
+                    "ingress-endpoint".to_string()
+                }
+            }
+            (false, true) => format!("gateway_{}", &id[..12]),
+            (false, false) => c.name.clone(),
         };
         containers.insert(
             id,
@@ -202,18 +214,29 @@ fn network_view(
     }
     // The daemon's own docker_gwbridge has no IPAM options at all (null); a network made by
     // `docker network create` has an empty map.
-    let ipam_options = if net.implicit { Value::Null } else { json!({}) };
+    // A swarm's overlays show null too (seed 004's ingress and uber-svc).
+    let swarm = net.is_overlay() && lab.networks.iter().any(|n| n.ingress);
+    let ipam_options = if net.implicit || swarm {
+        Value::Null
+    } else {
+        json!({})
+    };
+    let scope = if swarm {
+        "swarm"
+    } else {
+        net.driver().docker_scope()
+    };
     let mut v = json!({
         "Name": net.name,
         "Id": net.id,
         "Created": rfc3339(record.created),
-        "Scope": net.driver().docker_scope(),
+        "Scope": scope,
         "Driver": net.driver_name(),
         "EnableIPv6": net.ipv6.is_some(),
         "IPAM": { "Driver": "default", "Options": ipam_options, "Config": configs },
         "Internal": net.internal || net.driver().internal(&net.driver),
         "Attachable": false,
-        "Ingress": false,
+        "Ingress": net.ingress,
         "ConfigFrom": { "Network": "" },
         "ConfigOnly": false,
         "Containers": containers,

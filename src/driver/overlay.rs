@@ -20,6 +20,9 @@ use crate::trace::{one_way, Disposition};
 
 /// The first VNI given to an overlay without `vni`, as libnetwork's VXLAN id allocator starts.
 pub(crate) const FIRST_VNI: u32 = 256;
+/// Swarm's ingress network's VNI; the swarm's other overlays count up from the next one
+/// (seed 004: ingress 4096, uber-svc 4097).
+pub(crate) const INGRESS_VNI: u32 = 4096;
 const MAX_VNI: i64 = (1 << 24) - 1;
 
 pub(crate) struct Overlay;
@@ -29,7 +32,7 @@ impl NetworkDriver for Overlay {
         "overlay"
     }
     fn keys(&self) -> &'static [&'static str] {
-        &["vni", "encrypted", "mtu"]
+        &["vni", "encrypted", "mtu", "ingress"]
     }
     /// `vni`: 0 in the settings until [`Overlay::allocate`] gives one.
     fn options(&self, r: &mut Reporter, _name: &Name, raw: &RawNetwork) -> Options {
@@ -80,7 +83,17 @@ impl NetworkDriver for Overlay {
             }
             used.insert(v, d.name.clone());
         }
-        let mut next = FIRST_VNI;
+        // A swarm's: ingress 4096 (when free), the others from 4097.
+        let swarm = drafts.iter().any(|d| d.ingress);
+        let mut next = if swarm { INGRESS_VNI + 1 } else { FIRST_VNI };
+        for d in drafts.iter_mut().filter(|d| d.ingress) {
+            if let Driver::Overlay { vni: vni @ 0, .. } = &mut d.options.settings {
+                if let std::collections::hash_map::Entry::Vacant(e) = used.entry(INGRESS_VNI) {
+                    e.insert(d.name.clone());
+                    *vni = INGRESS_VNI;
+                }
+            }
+        }
         for d in drafts.iter_mut() {
             let Driver::Overlay { vni, .. } = &mut d.options.settings else {
                 continue;

@@ -116,7 +116,10 @@ pub fn namespaces(lab: &Lab) -> Vec<String> {
 }
 
 fn named_containers(lab: &Lab) -> impl Iterator<Item = usize> + '_ {
-    (0..lab.containers.len()).filter(|&ci| lab.containers[ci].mode != NetworkMode::Host)
+    // Swarm's ingress_sbox is no container: no name, no files.
+    (0..lab.containers.len()).filter(|&ci| {
+        lab.containers[ci].mode != NetworkMode::Host && !lab.containers[ci].ingress_sbox
+    })
 }
 
 fn file_of(lab: &Lab, rosters: &Rosters, ci: usize) -> NameFiles {
@@ -177,7 +180,7 @@ fn roster_key(lab: &Lab, c: &crate::spec::Container, ni: usize) -> RosterKey {
 impl Rosters {
     fn of(lab: &Lab) -> Rosters {
         let mut m: HashMap<RosterKey, Vec<(String, Ipv4Addr, Vec<String>)>> = HashMap::new();
-        for c in &lab.containers {
+        for c in lab.containers.iter().filter(|c| !c.ingress_sbox) {
             for e in named_endpoints(lab, c) {
                 m.entry(roster_key(lab, c, e.network)).or_default().push((
                     c.name.clone(),

@@ -30,6 +30,18 @@ fn refuse<T>(msg: String) -> Result<T, Refused> {
 pub fn connect(lab: &Lab, ni: usize, ci: usize, ip: Option<Ipv4Addr>) -> Result<Lab, Refused> {
     let net = &lab.networks[ni];
     let c = &lab.containers[ci];
+    if c.ingress_sbox {
+        return refuse(format!(
+            "{} is swarm's ingress sandbox on host {}, not a container: it cannot be connected",
+            c.name, lab.hosts[c.host].name
+        ));
+    }
+    if net.ingress {
+        return refuse(format!(
+            "network {} is swarm's ingress network: a service's tasks are on it from the start, as the lab file lists it in their networks; a running container cannot be connected to it",
+            net.name
+        ));
+    }
     if c.endpoints.iter().any(|e| e.network == ni) {
         return refuse(format!(
             "container {} is already connected to network {}",
@@ -262,6 +274,7 @@ fn add_gwbridge(lab: &mut Lab) -> Result<usize, Refused> {
         ipv6: None,
         pools: Vec::new(),
         hosts: Vec::new(),
+        ingress: false,
     });
     Ok(lab.networks.len() - 1)
 }
@@ -335,6 +348,12 @@ pub fn carry_over(old: &Lab, new: &mut Lab) {
 pub fn disconnect(lab: &Lab, ni: usize, ci: usize) -> Result<Lab, Refused> {
     let net = &lab.networks[ni];
     let c = &lab.containers[ci];
+    if c.ingress_sbox {
+        return refuse(format!(
+            "{} is swarm's ingress sandbox on host {}, not a container: it stays on ingress and docker_gwbridge while the lab is up",
+            c.name, lab.hosts[c.host].name
+        ));
+    }
     let Some(ei) = c.endpoints.iter().position(|e| e.network == ni) else {
         return refuse(format!(
             "container {} is not connected to network {}",

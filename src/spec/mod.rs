@@ -578,7 +578,16 @@ pub(crate) struct NetDraft {
     pub hosts: Vec<Name>,
     /// Its id, the lab file's or derived, once every network has one (empty before).
     pub settled_id: String,
+    /// Swarm's ingress network (`ingress = true`, overlay only).
+    pub ingress: bool,
 }
+
+/// Swarm's ingress network's default subnet (seed 004: 10.255.0.0/16, gateway 10.255.0.1).
+const INGRESS_SUBNET: Ipv4Network = match Ipv4Network::new_checked(Ipv4Addr::new(10, 255, 0, 0), 16)
+{
+    Some(n) => n,
+    None => panic!(),
+};
 
 /// A subnet of a network after its first, as written and checked.
 pub(crate) struct DraftPool {
@@ -667,7 +676,8 @@ impl Validator<'_, '_> {
         let overlay_users = self.containers_pre(raw, &drafts);
         // docker_gwbridge: every host with a container that is on an overlay network but on no
         // bridge network gets one, like Docker's.
-        let needs_gw = overlay_users.iter().any(|u| *u);
+        // Each host's ingress_sbox has a docker_gwbridge leg too.
+        let needs_gw = overlay_users.iter().any(|u| *u) || drafts.iter().any(|d| d.ingress);
         if needs_gw {
             drafts.push(NetDraft {
                 name: GWBRIDGE.into(),
@@ -693,6 +703,7 @@ impl Validator<'_, '_> {
                 id: None,
                 hosts: Vec::new(),
                 settled_id: String::new(),
+                ingress: false,
             });
         }
         self.allocate_subnets(
@@ -740,11 +751,16 @@ impl Validator<'_, '_> {
                         .collect(),
                     mtu: d.mtu,
                     ipv6: None,
-                    hosts: d
-                        .hosts
-                        .iter()
-                        .filter_map(|h| hosts.iter().position(|x| x.name == *h.get_ref()))
-                        .collect(),
+                    // Swarm's ingress is on every node from `docker swarm init` (seed 004).
+                    hosts: if d.ingress {
+                        (0..hosts.len()).collect()
+                    } else {
+                        d.hosts
+                            .iter()
+                            .filter_map(|h| hosts.iter().position(|x| x.name == *h.get_ref()))
+                            .collect()
+                    },
+                    ingress: d.ingress,
                 }
             })
             .collect();
@@ -1835,7 +1851,23 @@ impl Validator<'_, '_> {
                     .and_then(|i| self.network_id_of(name.get_ref(), i, &seen_ids)),
                 hosts: self.network_hosts(raw, name, n),
                 settled_id: String::new(),
+                ingress: n.ingress.as_ref().is_some_and(|b| *b.get_ref())
+                    && kind.name() == "overlay",
             });
+            if let Some(i) = n.ingress.as_ref().filter(|i| *i.get_ref()) {
+                if let Some(first) = out[..out.len() - 1].iter().find(|d| d.ingress) {
+                    let (l, c) = self.r.line_col(first.span.start);
+                    self.r.error_help(
+                        span(i),
+                        format!(
+                            "network {} is an ingress network, and so is network {} (line {l}, column {c}): a swarm has one",
+                            name.get_ref(),
+                            first.name
+                        ),
+                        "keep ingress = true on one overlay network",
+                    );
+                }
+            }
             if let Some(id) = &out.last().and_then(|d| d.id.clone()) {
                 seen_ids.push((id.clone(), name.get_ref().clone()));
             }
@@ -2121,6 +2153,31 @@ impl Validator<'_, '_> {
             .map(|x| Ipv4Network::new(Ipv4Addr::new(10, 0, x, 0), 24).unwrap())
             .collect();
         let bridge_pool = bridge_pool();
+        // Swarm's ingress: 10.255.0.0/16 (seed 004), taken before the other defaults.
+        for d in drafts
+            .iter_mut()
+            .filter(|d| d.ingress && d.subnet.is_none() && !d.subnet_refused)
+        {
+            let s = INGRESS_SUBNET;
+            match taken.find(s).or_else(|| networks_only.find(s)) {
+                Some((other, who)) => {
+                    let who = who.to_string();
+                    self.r.error_help(
+                        d.span.clone(),
+                        format!(
+                            "ingress network {} takes swarm's default subnet {s}, which overlaps {other} of {who}",
+                            d.name
+                        ),
+                        "set subnet = \"...\" on this network",
+                    );
+                }
+                None => {
+                    taken.insert(s, format!("network {}", d.name));
+                    networks_only.insert(s, format!("network {}", d.name));
+                    d.subnet = Some(s);
+                }
+            }
+        }
         let mut next = [0usize; 2];
         for d in drafts
             .iter_mut()
@@ -2213,6 +2270,50 @@ impl Validator<'_, '_> {
                 pool.insert(g, "the outside".into());
             }
         }
+        // Swarm's ingress_sbox on each host, made at `docker swarm init` before any container:
+        // the first free addresses of ingress (in host order) and of its host's docker_gwbridge
+        // (seed 004: 10.255.0.2 and 172.19.0.2), which containers' addresses then skip.
+        let mut sboxes = Vec::new();
+        if let (Some(ii), Some(gi)) = (nets.iter().position(|n| n.ingress), gw_index) {
+            if !unsettled.contains(&ii) && !unsettled.contains(&gi) {
+                for (hi, h) in hosts.iter().enumerate() {
+                    let name = format!("{}.ingress_sbox", h.name);
+                    let mut endpoints = Vec::new();
+                    for (i, ni) in [ii, gi].into_iter().enumerate() {
+                        let net = &nets[ni];
+                        let pool = taken.entry(scope(ni, hi)).or_default();
+                        let base = u32::from(net.subnet.network());
+                        let last = u32::from(net.subnet.broadcast());
+                        let Some(ip) = (base + 1..last)
+                            .map(Ipv4Addr::from)
+                            .find(|ip| *ip != net.gateway && !pool.contains_key(ip))
+                        else {
+                            continue;
+                        };
+                        pool.insert(ip, name.clone());
+                        endpoints.push(Endpoint {
+                            network: ni,
+                            ifname: format!("eth{i}"),
+                            address: Ipv4Network::new(ip, net.subnet.prefix()).unwrap(),
+                            address6: None,
+                            mac: docker_mac(ip),
+                            sandbox_if: None,
+                            aliases: Vec::new(),
+                        });
+                    }
+                    let default_gateway = default_gateway_of(nets, &endpoints);
+                    sboxes.push(Container {
+                        name,
+                        host: hi,
+                        endpoints,
+                        default_gateway,
+                        mode: NetworkMode::Sandbox,
+                        ports: Vec::new(),
+                        ingress_sbox: true,
+                    });
+                }
+            }
+        }
         // First pass: static addresses, so automatic ones never take them. They are checked
         // even on a container whose host is unknown, except against host-local pools.
         for (cname, c) in &raw.containers {
@@ -2271,7 +2372,8 @@ impl Validator<'_, '_> {
                 }
             }
         }
-        let mut out = Vec::new();
+        // The sandboxes first, as they were made first (veth0 on ingress's br0 is the sbox's).
+        let mut out = sboxes;
         let mut partial = HashSet::new();
         let mut publishers: Vec<(String, PublishedPort, Range<usize>, String)> = Vec::new();
         for (ci, (cname, c)) in raw.containers.iter().enumerate() {
@@ -2441,6 +2543,7 @@ impl Validator<'_, '_> {
                 default_gateway,
                 mode,
                 ports: published,
+                ingress_sbox: false,
             });
         }
         Placed {

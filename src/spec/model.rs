@@ -335,6 +335,9 @@ pub struct Network {
     /// without containers there; empty: the hosts its containers are on ([`Lab::hosts_of`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<usize>,
+    /// Swarm's ingress network (`ingress = true`): on every host, each with an `ingress_sbox`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ingress: bool,
 }
 
 /// One more IPv4 subnet of a network, and its gateway.
@@ -453,6 +456,10 @@ pub struct Container {
     /// Published ports (`docker run -p`): DNAT on its host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<PublishedPort>,
+    /// Not a container but its host's `ingress_sbox`, the sandbox swarm gives each node on
+    /// the ingress network (eth0 there, eth1 on docker_gwbridge), named `HOST.ingress_sbox`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ingress_sbox: bool,
 }
 
 /// `-p [IP:]HOST_PORT:CONTAINER_PORT[/PROTO]`: connections to the host's `host_port` (on
@@ -639,6 +646,11 @@ impl Lab {
         (0..on.len()).filter(|&hi| on[hi]).collect()
     }
 
+    /// How many containers the lab file has (swarm's ingress sandboxes are not containers).
+    pub fn user_containers(&self) -> usize {
+        self.containers.iter().filter(|c| !c.ingress_sbox).count()
+    }
+
     /// Network `ni` exists on host `hi` ([`Lab::hosts_of`]).
     pub fn is_on(&self, ni: usize, hi: usize) -> bool {
         self.networks[ni].hosts.contains(&hi)
@@ -698,7 +710,9 @@ impl Lab {
             }
         }
         for (ci, c) in self.containers.iter().enumerate() {
-            if c.host == hi && c.mode != NetworkMode::Host {
+            if c.host == hi && c.ingress_sbox {
+                out.push(("ingress_sbox".to_string(), self.container_ns(ci)));
+            } else if c.host == hi && c.mode != NetworkMode::Host {
                 out.push((self.sandbox_id(ci)[..12].to_string(), self.container_ns(ci)));
             }
         }

@@ -447,6 +447,13 @@ pub struct RawNetwork {
     #[serde(default)]
     #[schemars(with = "Vec<String>", length(min = 1), extend("uniqueItems" = true))]
     pub hosts: Option<Spanned<Vec<Name>>>,
+    /// Overlay only: swarm's routing-mesh network (`docker network create --ingress`, the
+    /// `ingress` that `docker swarm init` makes): VNI 4096 (the lab's other overlays then count
+    /// from 4097), subnet 10.255.0.0/16 by default, on every host, each with its
+    /// `ingress_sbox` (eth0 on it, eth1 on docker_gwbridge). One per lab.
+    #[serde(default)]
+    #[schemars(with = "bool", extend("default" = false))]
+    pub ingress: Option<Spanned<bool>>,
 }
 
 /// A value written once or as a list (`subnet = "10.0.0.0/24"`, `subnet = ["a", "b"]`).
@@ -560,6 +567,7 @@ impl RawNetwork {
             "mode" => self.mode.as_ref().map(|v| v.span()),
             "mtu" => self.mtu.as_ref().map(|v| v.span()),
             "hosts" => self.hosts.as_ref().map(|v| v.span()),
+            "ingress" => self.ingress.as_ref().map(|v| v.span()),
             _ => None,
         }
     }

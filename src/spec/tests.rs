@@ -2136,3 +2136,52 @@ networks = ["m"]
         Some(ip("192.168.116.254"))
     );
 }
+
+/// Swarm's ingress (seed 004): VNI 4096 and 10.255.0.0/16 on every host; the other overlays
+/// count from 4097 and take the usual 10.0.0.0/24; each host's ingress_sbox comes first, with
+/// the first free addresses of ingress (in host order) and of its docker_gwbridge, and the
+/// containers' addresses skip them.
+#[test]
+fn an_ingress_network_makes_the_lab_a_swarm() {
+    let l = lab("[lab]\nname = \"t\"\n[hosts.m]\n[hosts.w]\n\
+         [networks.uber]\ndriver = \"overlay\"\n\
+         [networks.ingress]\ndriver = \"overlay\"\ningress = true\n\
+         [containers.t1]\nhost = \"m\"\nnetworks = [\"ingress\", \"uber\"]\n");
+    let vni = |n: &str| match net(&l, n).driver {
+        Driver::Overlay { vni, .. } => vni,
+        _ => panic!("{n} is no overlay"),
+    };
+    assert_eq!((vni("ingress"), vni("uber")), (4096, 4097));
+    assert_eq!(net(&l, "ingress").subnet, subnet("10.255.0.0/16"));
+    assert_eq!(net(&l, "uber").subnet, subnet("10.0.0.0/24"));
+    assert_eq!(l.hosts_of(1), vec![0, 1]);
+    let addresses = |c: &Container| -> Vec<String> {
+        c.endpoints.iter().map(|e| e.address.to_string()).collect()
+    };
+    let names: Vec<&str> = l.containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["m.ingress_sbox", "w.ingress_sbox", "t1"]);
+    assert!(l.containers[0].ingress_sbox && !l.containers[2].ingress_sbox);
+    assert_eq!(
+        addresses(&l.containers[0]),
+        ["10.255.0.2/16", "172.18.0.2/16"]
+    );
+    assert_eq!(
+        addresses(&l.containers[1]),
+        ["10.255.0.3/16", "172.18.0.2/16"]
+    );
+    assert_eq!(
+        addresses(&l.containers[2]),
+        ["10.255.0.4/16", "10.0.0.2/24", "172.18.0.3/16"]
+    );
+    assert_eq!(l.user_containers(), 1);
+    // Without ingress, the same overlay is 256 and no sandbox is made.
+    let plain = lab(
+        "[lab]\nname = \"t\"\n[hosts.m]\n[networks.uber]\ndriver = \"overlay\"\n\
+         [containers.t1]\nhost = \"m\"\nnetworks = [\"uber\"]\n",
+    );
+    assert!(matches!(
+        plain.networks[0].driver,
+        Driver::Overlay { vni: 256, .. }
+    ));
+    assert!(plain.containers.iter().all(|c| !c.ingress_sbox));
+}
