@@ -131,44 +131,29 @@ pub fn sync(st: &mut LabState, lab: &Lab, old: Option<&Lab>) -> Result<()> {
     // Each container's files are its own: written by several threads at once, as creating
     // files and directories waits on the filesystem's journal when /run is no tmpfs (one
     // thread took 4 s for a thousand containers; see scripts/bench).
-    let written: Vec<Result<Vec<(&str, PathBuf)>>> = {
+    let written = {
         let (st, dir) = (&*st, &dir);
-        let chunk = files.len().div_ceil(WRITERS).max(1);
-        std::thread::scope(|s| {
-            let workers: Vec<_> = files
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || -> Result<Vec<(&str, PathBuf)>> {
-                        let mut missing = Vec::new();
-                        for f in part {
-                            let contents: Vec<(&str, &str)> = names::FILES
-                                .iter()
-                                .map(|&name| (name, f.content(name)))
-                                .collect();
-                            let target = st.write_etc(&f.ns, &contents)?;
-                            match probe_in(dir, &lab.name, &f.ns) {
-                                Found::Ours => {}
-                                Found::Missing => missing.push((f.ns.as_str(), target)),
-                                Found::Other(what) => bail!(
-                                    "{ETC_NETNS}/{} is {what}, not netlab's; remove it, or run this lab under another name",
-                                    f.ns
-                                ),
-                            }
-                        }
-                        Ok(missing)
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("a name-file writer panicked"))
-                .collect()
+        in_parallel(&files, |part| -> Result<Vec<(&str, PathBuf)>> {
+            let mut missing = Vec::new();
+            for f in part {
+                let contents: Vec<(&str, &str)> = names::FILES
+                    .iter()
+                    .map(|&name| (name, f.content(name)))
+                    .collect();
+                let target = st.write_etc(&f.ns, &contents)?;
+                match probe_in(dir, &lab.name, &f.ns) {
+                    Found::Ours => {}
+                    Found::Missing => missing.push((f.ns.as_str(), target)),
+                    Found::Other(what) => bail!(
+                        "{ETC_NETNS}/{} is {what}, not netlab's; remove it, or run this lab under another name",
+                        f.ns
+                    ),
+                }
+            }
+            Ok(missing)
         })
     };
-    let mut missing: Vec<(&str, PathBuf)> = Vec::new();
-    for w in written {
-        missing.extend(w?);
-    }
+    let missing: Vec<(&str, PathBuf)> = written?.into_iter().flatten().collect();
     if !missing.is_empty() {
         let journal = st.read_journal()?;
         let journaled: HashSet<&str> = journal
@@ -190,44 +175,27 @@ pub fn sync(st: &mut LabState, lab: &Lab, old: Option<&Lab>) -> Result<()> {
     }
     // The links too, each thread with its own handle on /etc/netns (another lab's `down` may
     // remove it, empty, meanwhile: then it is made again).
-    let linked: Vec<Result<()>> = {
-        let (open, first) = (&open, &dir);
-        let chunk = missing.len().div_ceil(WRITERS).max(1);
-        std::thread::scope(|s| {
-            let workers: Vec<_> = missing
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || -> Result<()> {
-                        let mut own: Option<OwnedFd> = None;
-                        for (ns, target) in part {
-                            let mut tries = 0;
-                            loop {
-                                let d = own.as_ref().unwrap_or(first);
-                                match symlinkat(target, d, *ns) {
-                                    Err(Errno::ENOENT) if tries < 3 => {
-                                        tries += 1;
-                                        own = Some(open()?);
-                                    }
-                                    r => {
-                                        r.with_context(|| format!("linking {ETC_NETNS}/{ns}"))?;
-                                        break;
-                                    }
-                                }
-                            }
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("a name-file linker panicked"))
-                .collect()
-        })
-    };
-    for l in linked {
-        l?;
-    }
+    let (open, first) = (&open, &dir);
+    in_parallel(&missing, |part| -> Result<()> {
+        let mut own: Option<OwnedFd> = None;
+        for (ns, target) in part {
+            let mut tries = 0;
+            loop {
+                let d = own.as_ref().unwrap_or(first);
+                match symlinkat(target, d, *ns) {
+                    Err(Errno::ENOENT) if tries < 3 => {
+                        tries += 1;
+                        own = Some(open()?);
+                    }
+                    r => {
+                        r.with_context(|| format!("linking {ETC_NETNS}/{ns}"))?;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
     for ns in &gone {
         if probe_in(&dir, &lab.name, ns) == Found::Ours {
             unlink(&dir, ns)?;
@@ -235,6 +203,26 @@ pub fn sync(st: &mut LabState, lab: &Lab, old: Option<&Lab>) -> Result<()> {
         st.remove_etc(ns)?;
     }
     Ok(())
+}
+
+/// `work` on [`WRITERS`] slices of `items` at once, each on a thread of its own: every
+/// slice's result, in order, or the first error.
+fn in_parallel<'a, T: Sync, R: Send>(
+    items: &'a [T],
+    work: impl Fn(&'a [T]) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let chunk = items.len().div_ceil(WRITERS).max(1);
+    let work = &work;
+    std::thread::scope(|s| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || work(part)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a name-file thread panicked"))
+            .collect()
+    })
 }
 
 fn unlink(dir: &OwnedFd, ns: &str) -> Result<()> {

@@ -68,18 +68,9 @@ pub fn connect(lab: &Lab, ni: usize, ci: usize, ip: Option<Ipv4Addr>) -> Result<
             ))
         }
     }
-    if !net.hosts.is_empty() && !net.hosts.contains(&c.host) {
-        let listed: Vec<&str> = net
-            .hosts
-            .iter()
-            .map(|&h| lab.hosts[h].name.as_str())
-            .collect();
+    if let Some(why) = super::not_created_on(&c.name, c.host, net, &lab.hosts) {
         return refuse(format!(
-            "container {} is on host {}, where network {} is not created: its hosts are {} (add {} to the network's hosts in the lab file)",
-            c.name,
-            lab.hosts[c.host].name,
-            net.name,
-            listed.join(", "),
+            "{why} (add {} to the network's hosts in the lab file)",
             lab.hosts[c.host].name
         ));
     }

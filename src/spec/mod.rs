@@ -582,6 +582,26 @@ pub(crate) struct NetDraft {
     pub ingress: bool,
 }
 
+/// Why container `container` on host `host` cannot be on network `net`, if the network's
+/// `hosts` list leaves that host out (at `up` and at a run-time connect alike).
+pub(crate) fn not_created_on(
+    container: &str,
+    host: usize,
+    net: &Network,
+    hosts: &[Host],
+) -> Option<String> {
+    if net.hosts.is_empty() || net.hosts.contains(&host) {
+        return None;
+    }
+    let listed: Vec<&str> = net.hosts.iter().map(|&h| hosts[h].name.as_str()).collect();
+    Some(format!(
+        "container {container} is on host {}, where network {} is not created: its hosts are {}",
+        hosts[host].name,
+        net.name,
+        listed.join(", ")
+    ))
+}
+
 /// Swarm's ingress network's default subnet (seed 004: 10.255.0.0/16, gateway 10.255.0.1).
 const INGRESS_SUBNET: Ipv4Network = match Ipv4Network::new_checked(Ipv4Addr::new(10, 255, 0, 0), 16)
 {
@@ -2393,10 +2413,9 @@ impl Validator<'_, '_> {
                     continue;
                 };
                 let net = &nets[ni];
-                if net.hosts.is_empty() || net.hosts.contains(&host) {
+                let Some(why) = not_created_on(cname.get_ref(), host, net, hosts) else {
                     continue;
-                }
-                let listed: Vec<&str> = net.hosts.iter().map(|&h| hosts[h].name.as_str()).collect();
+                };
                 let at = raw
                     .networks
                     .iter()
@@ -2408,13 +2427,7 @@ impl Validator<'_, '_> {
                     .unwrap_or_default();
                 self.r.error_help(
                     span(n),
-                    format!(
-                        "container {} is on host {}, where network {} is not created: its hosts are {}",
-                        cname.get_ref(),
-                        hosts[host].name,
-                        net.name,
-                        listed.join(", ")
-                    ),
+                    why,
                     format!(
                         "add \"{}\" to the network's hosts{at}, or put the container on one of its hosts",
                         hosts[host].name
