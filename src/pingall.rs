@@ -721,6 +721,8 @@ mod tests {
                     name: format!("c{i}"),
                     host: 0,
                     ingress_sbox: false,
+                    lb: None,
+                    task: None,
                     endpoints: vec![Endpoint {
                         network: 0,
                         ifname: "eth0".into(),
@@ -729,6 +731,7 @@ mod tests {
                         mac: [0; 6],
                         sandbox_if: None,
                         aliases: Vec::new(),
+                        secondary: Vec::new(),
                     }],
                     default_gateway: None,
                     mode: Default::default(),
@@ -740,6 +743,7 @@ mod tests {
             sandbox_next: Default::default(),
             outside: None,
             ipsec_secret: None,
+            services: Vec::new(),
         }
     }
 
@@ -892,6 +896,7 @@ mod tests {
                 mac: [0; 6],
                 sandbox_if: None,
                 aliases: Vec::new(),
+                secondary: Vec::new(),
             },
         );
         l.containers[1].endpoints.push(Endpoint {
@@ -902,6 +907,7 @@ mod tests {
             mac: [0; 6],
             sandbox_if: None,
             aliases: Vec::new(),
+            secondary: Vec::new(),
         });
         l.containers[0].endpoints.clear();
         l.containers[0].endpoints.push(Endpoint {
@@ -912,6 +918,7 @@ mod tests {
             mac: [0; 6],
             sandbox_if: None,
             aliases: Vec::new(),
+            secondary: Vec::new(),
         });
         assert_eq!(
             destination_address(&l, 1, 2),
@@ -941,6 +948,7 @@ mod tests {
             mac: [0; 6],
             sandbox_if: None,
             aliases: Vec::new(),
+            secondary: Vec::new(),
         });
         assert_eq!(
             destination_address(&l, 1, 2),

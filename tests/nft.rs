@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{echo_source, require_root, text, ForeignNs};
+use common::{connect_in, echo_source, require_root, text, ForeignNs, Ready};
 use netlab::kernel::netns;
 use netlab::kernel::nft::{
     self, Action, Chain, CtState, Hook, L4Proto, Match, Policy, Rule, Table,
@@ -911,35 +911,6 @@ networks = ["back"]
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A python3 script running in a namespace, started once it printed its ready word, and killed
-/// when dropped (a failing assertion too).
-struct Ready(std::process::Child);
-
-impl Ready {
-    fn spawn(ns: &str, script: &str, word: &str) -> Ready {
-        use std::io::BufRead;
-        let child = std::process::Command::new("ip")
-            .args(["netns", "exec", ns, "python3", "-c", script])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut me = Ready(child);
-        let mut ready = String::new();
-        std::io::BufReader::new(me.0.stdout.as_mut().unwrap())
-            .read_line(&mut ready)
-            .unwrap();
-        assert_eq!(ready.trim(), word, "{script}");
-        me
-    }
-}
-
-impl Drop for Ready {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Accepts connections on port 80 and writes each peer's address back.
 const SERVER: &str = r#"
 import socket, sys
@@ -969,24 +940,6 @@ import socket, sys
 c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
 print(c.recv(64).decode())
 "#;
-
-/// A TCP connection made in this process from inside namespace `ns` (a thread that enters it):
-/// what the peer writes back.
-fn connect_in(ns: &str, to: std::net::SocketAddr) -> std::io::Result<String> {
-    use std::io::Read;
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let f = std::fs::File::open(&path)?;
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)?;
-        let mut s = std::net::TcpStream::connect_timeout(&to, std::time::Duration::from_secs(3))?;
-        s.set_read_timeout(Some(std::time::Duration::from_secs(3)))?;
-        let mut out = String::new();
-        s.read_to_string(&mut out)?;
-        Ok(out)
-    })
-    .join()
-    .unwrap()
-}
 
 /// `[outside]`, seed 000's `ping www.baidu.com` inside the lab: an overlay container reaches
 /// the outside through docker_gwbridge, and a bridge container through its bridge, both

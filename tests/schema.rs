@@ -231,6 +231,11 @@ const REJECTED: &[(&str, &str, &str)] = &[
         "vni 0 (in a file with CRLF line endings)",
     ),
     ("count-zero.toml", "/checks/0/count", "count 0"),
+    (
+        "service-replicas-zero.toml",
+        "/services/api/replicas",
+        "replicas 0",
+    ),
     ("count-too-big.toml", "/checks/0/count", "count above 100"),
     ("ttl-zero.toml", "/checks/0/ttl", "ttl 0"),
     ("ttl-too-big.toml", "/checks/0/ttl", "ttl above 255"),

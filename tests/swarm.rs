@@ -1,6 +1,7 @@
-//! Root integration tests of swarm's ingress network (seed 004, labs/swarm.toml): the article's
-//! lines, quoted, against the live lab, with iproute2's JSON, `ip netns` inside a node and
-//! netlab inspect's JSON as the oracles. Overlays work on this machine's kernel; the VM tier
+//! Root integration tests of swarm's ingress network and a service (seed 004, labs/swarm.toml):
+//! the article's lines, quoted, against the live lab, with iproute2's JSON, `ip netns` inside a
+//! node, netlab inspect's JSON and TCP connections (python3 servers in the tasks) as the
+//! oracles. Overlays work on this machine's kernel; the VM tier
 //! runs the same test on Debian's.
 
 mod common;
@@ -11,6 +12,22 @@ use serde_json::Value;
 const LAB: &str = "labs/swarm.toml";
 const MANAGER: &str = "mysql-nginx";
 const WORKER: &str = "MyTest03";
+/// The article's `docker ps` NAMES of task 1.
+const TASK1: &str = "uber-svc.1.kh8zs9a2umwf9cix381zr9x38";
+
+/// Accepts connections on the port it is given and writes back its own name and the peer.
+const NAMED_SERVER: &str = r#"
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[2])))
+s.listen(16)
+print("listening", flush=True)
+while True:
+    c, peer = s.accept()
+    c.sendall(("%s %s" % (sys.argv[1], peer[0])).encode())
+    c.close()
+"#;
 
 /// The first address of `dev` in `ns` with its prefix, as `ip -j addr` lists it.
 fn addr(ns: &str, dev: &str) -> String {
@@ -35,12 +52,12 @@ fn the_swarm_lab_matches_the_article() {
     let lab = unique("tswm");
     let before = root_snapshot();
     let _guard = LabGuard(lab.clone());
-    up_passing(&lab, LAB, 3);
+    up_passing(&lab, LAB, 4);
     let node = |h: &str, ns: &str| format!("{lab}.{h}.{ns}");
 
-    // "1-8lyfiluksq (id: 0)" / "ingress_sbox (id: 1)" on both nodes, and on the manager,
-    // with the task running, "1-kzxwwwtunp (id: 2)" and the task's sandbox (the article's
-    // "d2feb68e3183 (id: 3)"; its lb_kzxwwwtun is not modelled).
+    // The manager's `ip netns`: "d2feb68e3183 (id: 3)", "1-kzxwwwtunp (id: 2)", "lb_kzxwwwtun",
+    // "1-8lyfiluksq (id: 0)", "ingress_sbox (id: 1)": the task's sandbox, both overlays'
+    // sandboxes, the load balancer's and ingress_sbox; the worker runs task 2, so the same.
     for h in [MANAGER, WORKER] {
         let o = netlab(&["exec", &format!("{lab}.{h}"), "--", "ip", "netns"]);
         assert!(o.status.success(), "{}", text(&o));
@@ -48,10 +65,15 @@ fn the_swarm_lab_matches_the_article() {
             .lines()
             .map(|l| l.split_whitespace().next().unwrap().to_string())
             .collect();
-        for want in ["1-8lyfiluksq", "1-kzxwwwtunp", "ingress_sbox"] {
+        for want in [
+            "1-8lyfiluksq",
+            "1-kzxwwwtunp",
+            "ingress_sbox",
+            "lb_kzxwwwtun",
+        ] {
             assert!(listed.iter().any(|n| n == want), "{h}: {listed:?}");
         }
-        assert_eq!(listed.len(), 4, "{h}: {listed:?}");
+        assert_eq!(listed.len(), 5, "{h}: {listed:?}");
     }
 
     // "***** vxlan id 4096 *****" in 1-8lyfiluksq, "***** vxlan id 4097 *****" in
@@ -72,6 +94,24 @@ fn the_swarm_lab_matches_the_article() {
     assert_eq!(link(&sbox, "eth0")["address"], "02:42:0a:ff:00:02");
     assert_eq!(addr(&sbox, "eth1"), "172.18.0.2/16");
     assert_eq!(addr(&node(WORKER, "ingress_sbox"), "eth0"), "10.255.0.3/16");
+    // The service's virtual IP on ingress: "inet 10.255.0.4/32 brd 10.255.0.4 scope global
+    // eth0", on each node's ingress_sbox.
+    for h in [MANAGER, WORKER] {
+        let a = ip_json(
+            &node(h, "ingress_sbox"),
+            &["-4", "addr", "show", "dev", "eth0"],
+        );
+        let vip = a[0]["addr_info"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["local"] == "10.255.0.4")
+            .unwrap_or_else(|| panic!("{h}: no 10.255.0.4 in {a}"))
+            .clone();
+        assert_eq!(vip["prefixlen"], 32, "{vip}");
+        assert_eq!(vip["broadcast"], "10.255.0.4", "{vip}");
+        assert_eq!(vip["scope"], "global", "{vip}");
+    }
     // eth0 sits on ingress's br0 (find_links.sh 47: "1-8lyfiluksq:47: veth0@if46 ... master
     // br0"), eth1 on the node's docker_gwbridge.
     let peer = link(&sbox, "eth0")["link_index"].clone();
@@ -90,13 +130,40 @@ fn the_swarm_lab_matches_the_article() {
 
     // The task: "eth0 10.255.0.5/16", "eth1 10.0.0.3/24", "eth2 172.19.0.3/16", and
     // "default via 172.19.0.1 dev eth2".
-    let task = format!("{lab}.uber-svc-1");
+    let task = format!("{lab}.{TASK1}");
     assert_eq!(addr(&task, "eth0"), "10.255.0.5/16");
     assert_eq!(addr(&task, "eth1"), "10.0.0.3/24");
     assert_eq!(addr(&task, "eth2"), "172.18.0.3/16");
     let routes = ip_json(&task, &["route", "show", "default"]);
     assert_eq!(routes[0]["gateway"], "172.18.0.1", "{routes}");
     assert_eq!(routes[0]["dev"], "eth2", "{routes}");
+
+    // `brctl show` in 1-kzxwwwtunp: "br0 ... veth0 veth1 vxlan0", veth0 the load balancer's
+    // (made first) and veth1 the task's eth1.
+    let svc_sb = node(MANAGER, "1-kzxwwwtunp");
+    let ports = ip_json(&svc_sb, &["link", "show", "master", "br0"]);
+    let mut names: Vec<String> = ports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["ifname"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["veth0", "veth1", "vxlan0"], "{ports}");
+    let index_of = |n: &str| {
+        ports
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["ifname"] == n)
+            .unwrap()["ifindex"]
+            .clone()
+    };
+    let lb = node(MANAGER, "lb_kzxwwwtun");
+    assert_eq!(link(&lb, "eth0")["link_index"], index_of("veth0"));
+    assert_eq!(link(&task, "eth1")["link_index"], index_of("veth1"));
+    // The load balancer holds the service's virtual IP on uber-svc, after its own address.
+    assert_eq!(addrs(&lb, "eth0"), ["10.0.0.5/24", "10.0.0.2/32"]);
 
     // docker network inspect ingress: "Id": "8lyfiluksqu09jfdjndhj68hl", "Scope": "swarm",
     // "Options": null, "Subnet": "10.255.0.0/16", "Gateway": "10.255.0.1".
@@ -120,6 +187,14 @@ fn the_swarm_lab_matches_the_article() {
         svc["IPAM"]["Config"],
         serde_json::json!([{ "Subnet": "10.0.0.0/24", "Gateway": "10.0.0.1" }])
     );
+    let lbe = &svc["Containers"]["lb-uber-svc"];
+    assert_eq!(lbe["Name"], "uber-svc-endpoint", "{svc}");
+    assert_eq!(lbe["IPv4Address"], "10.0.0.5/24", "{svc}");
+    assert_eq!(
+        svc["Containers"].as_object().unwrap().len(),
+        2,
+        "the manager's view: its load balancer and task 1: {svc}"
+    );
     let gw = inspect(&lab, "docker_gwbridge", MANAGER);
     assert_eq!(
         gw["Containers"]["ingress-sbox"]["Name"], "gateway_ingress-sbox",
@@ -129,10 +204,60 @@ fn the_swarm_lab_matches_the_article() {
     // The sandbox is no container: connecting it is refused, and ingress takes no connect.
     let o = netlab(&[
         "connect",
-        "uber-svc",
-        &format!("{lab}/{MANAGER}.ingress_sbox"),
+        &format!("{lab}/uber-svc"),
+        &format!("{lab}.{MANAGER}.ingress_sbox"),
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("ingress sandbox"), "{}", text(&o));
+    // Nor are the load balancer and the tasks: swarm decides their networks.
+    for who in [format!("{MANAGER}.lb_kzxwwwtun"), TASK1.to_string()] {
+        let o = netlab(&[
+            "disconnect",
+            &format!("{lab}/uber-svc"),
+            &format!("{lab}.{who}"),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{who}: {}", text(&o));
+        assert!(text(&o).contains("swarm"), "{who}: {}", text(&o));
+    }
+
+    // The routing mesh: port 80 of the manager, from the worker, reaches both tasks in
+    // turn (task 2 runs on the worker itself), from the manager's ingress_sbox (10.255.0.2).
+    let task2 = lab_namespaces(&lab)
+        .into_iter()
+        .find(|n| n.starts_with(&format!("{lab}.uber-svc.2.")))
+        .expect("task 2's namespace");
+    let _s1 = Ready::spawn_with(&task, NAMED_SERVER, &["task1", "80"], "listening");
+    let _s2 = Ready::spawn_with(&task2, NAMED_SERVER, &["task2", "80"], "listening");
+    let answers = |from: &str, to: &str| -> Vec<String> {
+        let mut v: Vec<String> = (0..4)
+            .map(|_| {
+                connect_in(from, to.parse().unwrap())
+                    .unwrap_or_else(|e| panic!("{from} -> {to}: {e}"))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        answers(&format!("{lab}.{WORKER}"), "192.168.246.194:80"),
+        [
+            "task1 10.255.0.2",
+            "task1 10.255.0.2",
+            "task2 10.255.0.2",
+            "task2 10.255.0.2"
+        ]
+    );
+    // The virtual IP on uber-svc, from task 1: both tasks in turn, each seeing task 1.
+    assert_eq!(
+        answers(&task, "10.0.0.2:80"),
+        [
+            "task1 10.0.0.3",
+            "task1 10.0.0.3",
+            "task2 10.0.0.3",
+            "task2 10.0.0.3"
+        ]
+    );
+    drop((_s1, _s2));
 
     down_restoring(&lab, &before);
 }

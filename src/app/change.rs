@@ -31,7 +31,12 @@ fn split(arg: &str, sep: char) -> (Option<&str>, &str) {
 /// with their indexes.
 fn resolve(recs: &[Record], net: &str, container: &str) -> Result<(Record, usize, usize)> {
     let (nlab, nname) = split(net, '/');
-    let (clab, cname) = split(container, '.');
+    // `LAB.NODE`, unless no lab has that name: a task or sandbox name has dots of its own
+    // (`uber-svc.1.<task id>`, `HOST.ingress_sbox`).
+    let (clab, cname) = match split(container, '.') {
+        (Some(l), n) if recs.iter().any(|r| r.lab.name == l) => (Some(l), n),
+        _ => (None, container),
+    };
     if let (Some(a), Some(b)) = (nlab, clab) {
         if a != b {
             return Err(BadInput(format!("{net} and {container} are in different labs")).into());

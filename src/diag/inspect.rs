@@ -165,6 +165,15 @@ fn network_view(
                     "ingress-endpoint".to_string()
                 }
             }
+            // A load balancer's sandbox is "lb-<network>", its endpoint "<network>-endpoint"
+            // (libnetwork's service_linux.go).
+            (false, _) if c.lb.is_some() => {
+                id = match view {
+                    Some(_) => format!("lb-{}", net.name),
+                    None => format!("lb-{} on {}", net.name, lab.hosts[c.host].name),
+                };
+                format!("{}-endpoint", net.name)
+            }
             (false, true) => format!("gateway_{}", &id[..12]),
             (false, false) => c.name.clone(),
         };

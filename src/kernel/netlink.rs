@@ -457,11 +457,17 @@ impl NsLink {
             Object::Up { dev, .. } => self.set_link(dev, |b| b.up()).await?,
             Object::Address { dev, address, .. } => {
                 let i = self.index(dev).await?;
-                h.address()
-                    .add(i, IpAddr::V4(address.ip()), address.prefix())
-                    .execute()
-                    .await
-                    .map_err(io_err)?;
+                let mut req = h
+                    .address()
+                    .add(i, IpAddr::V4(address.ip()), address.prefix());
+                // A /32 gets itself as its broadcast, as Docker's netlink library sets it
+                // (seed 004: `inet 10.255.0.4/32 brd 10.255.0.4`); rtnetlink sets none there.
+                if address.prefix() == 32 {
+                    req.message_mut().attributes.push(
+                        netlink_packet_route::address::AddressAttribute::Broadcast(address.ip()),
+                    );
+                }
+                req.execute().await.map_err(io_err)?;
             }
             Object::Route { dst, via, dev, .. } => {
                 let m = self.route_message(*dst, *via, dev).await?;

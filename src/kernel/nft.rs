@@ -97,6 +97,12 @@ pub enum Match {
     },
     /// Connection tracking state, any of these (`ct state established,related`).
     CtState(Vec<CtState>),
+    /// Every `modulus`-th packet this rule sees, the first included (`numgen inc mod N 0`):
+    /// a counter of the rule's own, so rules for N, N-1, ... 1 backends, in that order, share
+    /// connections out round robin (a service's virtual IP, as IPVS's rr would).
+    Numgen {
+        modulus: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -248,6 +254,7 @@ impl fmt::Display for Match {
                 let s: Vec<&str> = s.iter().map(|s| s.as_str()).collect();
                 write!(f, "ct state {}", s.join(","))
             }
+            Match::Numgen { modulus } => write!(f, "numgen inc mod {modulus} 0"),
         }
     }
 }
@@ -404,6 +411,9 @@ fn check_rule(r: &Rule) -> io::Result<()> {
             Match::Dport { .. } | Match::Proto(L4Proto::Tcp | L4Proto::Udp) => ports = true,
             Match::CtState(s) if s.is_empty() => {
                 return Err(invalid("ct state: name at least one state".into()))
+            }
+            Match::Numgen { modulus: 0 } => {
+                return Err(invalid("numgen: the modulus is at least 1".into()))
             }
             _ => {}
         }
@@ -585,6 +595,10 @@ fn hint(part: &Part, errno: i32) -> String {
         }
         Part::Rule { rule, .. } => {
             let uses_ct = rule.matches.iter().any(|m| matches!(m, Match::CtState(_)));
+            let uses_numgen = rule
+                .matches
+                .iter()
+                .any(|m| matches!(m, Match::Numgen { .. }));
             let action = match rule.action {
                 Action::Masquerade if errno == libc::ENOENT => {
                     "masquerade needs CONFIG_NFT_MASQ (module nft_masq) and CONFIG_NF_NAT"
@@ -610,6 +624,8 @@ fn hint(part: &Part, errno: i32) -> String {
                 action.into()
             } else if uses_ct && missing {
                 "ct state needs connection tracking (CONFIG_NF_CONNTRACK, CONFIG_NFT_CT)".into()
+            } else if uses_numgen && missing {
+                "numgen needs CONFIG_NFT_NUMGEN (module nft_numgen)".into()
             } else if errno == libc::EINVAL || errno == libc::ERANGE {
                 "the kernel refused the rule's encoding: a netlab bug, please report it with this rule".into()
             } else {
@@ -622,8 +638,8 @@ fn hint(part: &Part, errno: i32) -> String {
 
 /// The nf_tables wire format: every constant named after include/uapi/linux/netfilter/
 /// nf_tables.h (and nfnetlink.h, netfilter.h, nf_nat.h), every expression built here. Table,
-/// chain, rule and the common expressions come typed from netlink-packet-netfilter; ct, masq
-/// and nat, which it does not have, are flat lists of u32 attributes built from the constants
+/// chain, rule and the common expressions come typed from netlink-packet-netfilter; ct, masq,
+/// nat and numgen, which it does not have, are flat lists of u32 attributes built from the constants
 /// below.
 mod wire {
     use super::*;
@@ -684,6 +700,11 @@ mod wire {
     // enum nft_counter_attributes
     const NFTA_COUNTER_BYTES: u16 = 1;
     const NFTA_COUNTER_PACKETS: u16 = 2;
+    // enum nft_ng_attributes, enum nft_ng_types
+    const NFTA_NG_DREG: u16 = 1;
+    const NFTA_NG_MODULUS: u16 = 2;
+    const NFTA_NG_TYPE: u16 = 3;
+    const NFT_NG_INCREMENTAL: u32 = 0;
 
     /// A batch ready to send: its bytes, what each sequence number was, and the sequence
     /// numbers the kernel will acknowledge (all but BEGIN and END).
@@ -960,6 +981,18 @@ mod wire {
                     cmp(Operator::NotEqual, vec![0; 4]),
                 ]
             }
+            // reg1 = (the rule's counter++) % modulus, a host-order u32; == 0.
+            Match::Numgen { modulus } => vec![
+                Expressions::Other {
+                    expression_type: "numgen".into(),
+                    attributes: vec![
+                        u32_attr(NFTA_NG_DREG, NFT_REG_1),
+                        u32_attr(NFTA_NG_MODULUS, *modulus),
+                        u32_attr(NFTA_NG_TYPE, NFT_NG_INCREMENTAL),
+                    ],
+                },
+                cmp(Operator::Equal, vec![0; 4]),
+            ],
         }
     }
 

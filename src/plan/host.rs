@@ -247,5 +247,36 @@ fn published(lab: &Lab, hi: usize) -> Vec<Rule> {
             }
         }
     }
+    // Swarm's routing mesh (DOCKER-INGRESS): a service's published port on every host goes
+    // to the host's ingress_sbox, on docker_gwbridge (seed 004's 172.19.0.2).
+    let sbox = lab
+        .containers
+        .iter()
+        .find(|c| c.ingress_sbox && c.host == hi);
+    let on_gw = sbox.and_then(|c| {
+        c.endpoints
+            .iter()
+            .find(|e| lab.networks[e.network].implicit)
+    });
+    if let Some(e) = on_gw {
+        let bridge = lab.networks[e.network].name.clone();
+        for port in lab.services.iter().flat_map(|s| &s.ports) {
+            for ip in &own {
+                let matches = vec![
+                    Match::Daddr(Ipv4Network::from(*ip)),
+                    Match::Dport {
+                        proto: port.proto,
+                        port: port.published,
+                    },
+                    Match::NotIif(bridge.clone()),
+                ];
+                let to = Action::Dnat {
+                    addr: e.address.ip(),
+                    port: Some(port.published),
+                };
+                pre.push(Rule::new(matches, to));
+            }
+        }
+    }
     pre
 }

@@ -8,6 +8,7 @@ mod host;
 pub mod names;
 pub mod outside;
 mod sandbox;
+mod service;
 mod underlay;
 
 use std::fmt;
@@ -311,6 +312,7 @@ pub fn plan(lab: &Lab) -> Plan {
         net.driver().plan(lab, ni, &mut p);
     }
     sandbox::plan(lab, &mut p);
+    service::plan(lab, &mut p);
     p
 }
 
@@ -326,6 +328,13 @@ pub(crate) fn endpoint_in_container(lab: &Lab, ci: usize, e: &crate::spec::Endpo
         dev: e.ifname.clone(),
         address: e.address,
     });
+    for a in &e.secondary {
+        p.add(Object::Address {
+            ns: cns.clone(),
+            dev: e.ifname.clone(),
+            address: *a,
+        });
+    }
     if let Some(address) = e.address6 {
         p.add(Object::Address6 {
             ns: cns,
@@ -473,6 +482,9 @@ impl fmt::Display for Object {
             // rtnetlink sets the broadcast address below /31, as `brd +` does.
             Object::Address { ns, dev, address } if address.prefix() < 31 => {
                 write!(f, "ip -n {ns} addr add {address} brd + dev {dev}")
+            }
+            Object::Address { ns, dev, address } if address.prefix() == 32 => {
+                write!(f, "ip -n {ns} addr add {address} brd {} dev {dev}", address.ip())
             }
             Object::Address { ns, dev, address } => write!(f, "ip -n {ns} addr add {address} dev {dev}"),
             Object::Route { ns, dst, via, dev } => {

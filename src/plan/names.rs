@@ -116,9 +116,9 @@ pub fn namespaces(lab: &Lab) -> Vec<String> {
 }
 
 fn named_containers(lab: &Lab) -> impl Iterator<Item = usize> + '_ {
-    // Swarm's ingress_sbox is no container: no name, no files.
+    // Swarm's sandboxes (ingress_sbox, lb_) are no containers: no name, no files.
     (0..lab.containers.len()).filter(|&ci| {
-        lab.containers[ci].mode != NetworkMode::Host && !lab.containers[ci].ingress_sbox
+        lab.containers[ci].mode != NetworkMode::Host && !lab.containers[ci].is_sandbox()
     })
 }
 
@@ -180,7 +180,7 @@ fn roster_key(lab: &Lab, c: &crate::spec::Container, ni: usize) -> RosterKey {
 impl Rosters {
     fn of(lab: &Lab) -> Rosters {
         let mut m: HashMap<RosterKey, Vec<(String, Ipv4Addr, Vec<String>)>> = HashMap::new();
-        for c in lab.containers.iter().filter(|c| !c.ingress_sbox) {
+        for c in lab.containers.iter().filter(|c| !c.is_sandbox()) {
             for e in named_endpoints(lab, c) {
                 m.entry(roster_key(lab, c, e.network)).or_default().push((
                     c.name.clone(),

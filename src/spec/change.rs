@@ -8,7 +8,9 @@ use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
 
-use super::{docker_mac, Driver, Endpoint, Lab, NetworkMode, BRIDGE_MAX_PORTS, GWBRIDGE};
+use super::{
+    docker_mac, Container, Driver, Endpoint, Lab, NetworkMode, BRIDGE_MAX_PORTS, GWBRIDGE,
+};
 
 /// Why a change is refused (bad input: exit 2, nothing changed).
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +28,24 @@ fn refuse<T>(msg: String) -> Result<T, Refused> {
     Err(Refused(msg))
 }
 
+/// A load balancer's sandbox or a service's task: swarm, not `docker network connect`,
+/// decides its networks.
+fn swarm_managed(lab: &Lab, c: &Container, done: &str) -> Result<(), Refused> {
+    if let Some(ni) = c.lb {
+        return refuse(format!(
+            "{} is swarm's load balancer of network {} on host {}, not a container: it cannot be {done}",
+            c.name, lab.networks[ni].name, lab.hosts[c.host].name
+        ));
+    }
+    if let Some(t) = c.task {
+        return refuse(format!(
+            "{} is task {} of service {}: swarm decides its networks, so it cannot be {done} (change the service's networks in the lab file)",
+            c.name, t.slot, lab.services[t.service].name
+        ));
+    }
+    Ok(())
+}
+
 /// `docker network connect NETWORK CONTAINER [--ip ADDR]` on lab `lab`.
 pub fn connect(lab: &Lab, ni: usize, ci: usize, ip: Option<Ipv4Addr>) -> Result<Lab, Refused> {
     let net = &lab.networks[ni];
@@ -36,6 +56,7 @@ pub fn connect(lab: &Lab, ni: usize, ci: usize, ip: Option<Ipv4Addr>) -> Result<
             c.name, lab.hosts[c.host].name
         ));
     }
+    swarm_managed(lab, c, "connected")?;
     if net.ingress {
         return refuse(format!(
             "network {} is swarm's ingress network: a service's tasks are on it from the start, as the lab file lists it in their networks; a running container cannot be connected to it",
@@ -148,6 +169,7 @@ fn add_endpoint(lab: &mut Lab, ni: usize, ci: usize, address: Ipv4Addr) {
         mac: docker_mac(address),
         sandbox_if: None,
         aliases: Vec::new(),
+        secondary: Vec::new(),
     });
 }
 
@@ -345,6 +367,7 @@ pub fn disconnect(lab: &Lab, ni: usize, ci: usize) -> Result<Lab, Refused> {
             c.name, lab.hosts[c.host].name
         ));
     }
+    swarm_managed(lab, c, "disconnected")?;
     let Some(ei) = c.endpoints.iter().position(|e| e.network == ni) else {
         return refuse(format!(
             "container {} is not connected to network {}",

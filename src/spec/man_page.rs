@@ -9,7 +9,8 @@ use std::path::Path;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 use super::raw::{
-    RawCheck, RawContainer, RawHost, RawLabMeta, RawNetwork, RawOutside, RawUnderlay, SECTIONS,
+    RawCheck, RawContainer, RawHost, RawLabMeta, RawNetwork, RawOutside, RawService, RawUnderlay,
+    SECTIONS,
 };
 use super::scenario::{action_keys, RawScenario, RawStep, ACTIONS};
 use crate::trace::Disposition;
@@ -52,6 +53,7 @@ fn tables() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
         ("hosts", "[hosts.NAME]", keys::<RawHost>()),
         ("networks", "[networks.NAME]", keys::<RawNetwork>()),
         ("containers", "[containers.NAME]", keys::<RawContainer>()),
+        ("services", "[services.NAME]", keys::<RawService>()),
         ("checks", "[[checks]]", keys::<RawCheck>()),
         ("scenarios", "[scenarios.NAME]", keys::<RawScenario>()),
     ]

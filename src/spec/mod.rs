@@ -10,6 +10,7 @@ mod outside;
 mod raw;
 pub mod scenario;
 pub mod schema;
+mod service;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -180,7 +181,7 @@ fn parse_nested(
         )
         .with_help("a lab file is TOML text")]));
     }
-    let (raw, shape_errors) = match RawLab::read(text) {
+    let (mut raw, shape_errors) = match RawLab::read(text) {
         Ok(read) => read,
         Err(e) => {
             let (span, message, help) = toml_problem(text, &e);
@@ -201,7 +202,7 @@ fn parse_nested(
         depth,
         outside_gateway: None,
     }
-    .lab(&raw);
+    .lab(&mut raw);
     match lab {
         Some(lab) if !r.has_errors() => Ok(lab),
         _ => Err(err(r.finish())),
@@ -628,13 +629,61 @@ const UNKNOWN_SUBNET: Ipv4Network = match Ipv4Network::new_checked(Ipv4Addr::UNS
 struct Placed {
     containers: Vec<Container>,
     partial: HashSet<String>,
+    services: Vec<Service>,
+}
+
+/// Each service's virtual IPs, allocated when it is created, before its tasks (seed 004:
+/// 10.255.0.4 on ingress, after the nodes' ingress_sbox; 10.0.0.2 on uber-svc).
+fn service_vips(
+    services: &[service::Draft],
+    nets: &[Network],
+    net_at: &HashMap<&str, usize>,
+    unsettled: &HashSet<usize>,
+    taken: &mut HashMap<(usize, Option<usize>), HashMap<Ipv4Addr, String>>,
+) -> Vec<Vec<(usize, Ipv4Addr)>> {
+    let mut vips = Vec::new();
+    for s in services {
+        let mut v = Vec::new();
+        for n in &s.networks {
+            let Some(&ni) = net_at.get(n.as_str()) else {
+                continue;
+            };
+            if unsettled.contains(&ni) {
+                continue;
+            }
+            let pool = taken.entry((ni, None)).or_default();
+            if let Some(ip) = first_free(&nets[ni], pool) {
+                pool.insert(ip, format!("service {}'s virtual IP", s.name));
+                v.push((ni, ip));
+            }
+        }
+        vips.push(v);
+    }
+    vips
+}
+
+/// The lowest address of `net`'s subnet that is neither its gateway nor in `pool`.
+fn first_free(net: &Network, pool: &HashMap<Ipv4Addr, String>) -> Option<Ipv4Addr> {
+    let base = u32::from(net.subnet.network());
+    let last = u32::from(net.subnet.broadcast());
+    (base + 1..last)
+        .map(Ipv4Addr::from)
+        .find(|ip| *ip != net.gateway && !pool.contains_key(ip))
 }
 
 impl Validator<'_, '_> {
     /// Every check runs whatever the others found, so that one run reports every problem;
     /// what is built on a refused value gets a stand-in, and checks that would only repeat
     /// an error in other words skip what the error touches.
-    fn lab(&mut self, raw: &RawLab) -> Option<Lab> {
+    fn lab(&mut self, raw: &mut RawLab) -> Option<Lab> {
+        // The services' tasks are containers from here on (their ids derive from the name).
+        let named = match (self.name_override, raw.lab.as_ref()) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(m)) => m.get_ref().name.get_ref().clone(),
+            (None, None) => String::new(),
+        };
+        let services = self.services(raw, &named);
+        let raw: &RawLab = raw;
         let meta = raw.lab.as_ref().map(|l| l.get_ref());
         let lab_span = raw.lab.as_ref().map(span).unwrap_or(0..0);
         let name = match (self.name_override, meta) {
@@ -680,7 +729,9 @@ impl Validator<'_, '_> {
                     "hosts and containers share one set of names (they name namespaces); rename one",
                 );
             }
-            if let Some(p) = name_problem(n.get_ref(), NODE_NAME_MAX) {
+            // A task's name is Docker's (`uber-svc.1.<task id>`), made of a checked service name.
+            let task = services.iter().any(|s| s.tasks.contains(n.get_ref()));
+            if let Some(p) = name_problem(n.get_ref(), NODE_NAME_MAX).filter(|_| !task) {
                 self.r
                     .error(span(n), format!("invalid container name: {p}"));
             }
@@ -789,7 +840,14 @@ impl Validator<'_, '_> {
             d.settled_id = n.id.clone();
         }
         let refused6 = self.ipv6_networks(raw, &mut networks);
-        let mut placed = self.containers(raw, &hosts, &networks, &overlay_users, &unsettled);
+        let mut placed = self.containers(
+            raw,
+            &hosts,
+            &networks,
+            &overlay_users,
+            &unsettled,
+            &services,
+        );
         self.ipv6_addresses(raw, &networks, &refused6, &mut placed.containers);
         for d in driver::ALL {
             d.place(self, &drafts, &mut hosts, &placed.containers);
@@ -807,6 +865,7 @@ impl Validator<'_, '_> {
             scenarios: Vec::new(),
             sandbox_next: Default::default(),
             ipsec_secret: None,
+            services: placed.services,
         };
         self.dnat_targets(raw, &lab, &unsettled);
         self.limits(&lab, lab_span);
@@ -2245,6 +2304,7 @@ impl Validator<'_, '_> {
         nets: &[Network],
         needs_gw: &[bool],
         unsettled: &HashSet<usize>,
+        services: &[service::Draft],
     ) -> Placed {
         let gw_index = nets.iter().position(|n| n.implicit);
         let net_at: HashMap<&str, usize> = nets
@@ -2302,12 +2362,7 @@ impl Validator<'_, '_> {
                     for (i, ni) in [ii, gi].into_iter().enumerate() {
                         let net = &nets[ni];
                         let pool = taken.entry(scope(ni, hi)).or_default();
-                        let base = u32::from(net.subnet.network());
-                        let last = u32::from(net.subnet.broadcast());
-                        let Some(ip) = (base + 1..last)
-                            .map(Ipv4Addr::from)
-                            .find(|ip| *ip != net.gateway && !pool.contains_key(ip))
-                        else {
+                        let Some(ip) = first_free(net, pool) else {
                             continue;
                         };
                         pool.insert(ip, name.clone());
@@ -2319,6 +2374,7 @@ impl Validator<'_, '_> {
                             mac: docker_mac(ip),
                             sandbox_if: None,
                             aliases: Vec::new(),
+                            secondary: Vec::new(),
                         });
                     }
                     let default_gateway = default_gateway_of(nets, &endpoints);
@@ -2330,10 +2386,27 @@ impl Validator<'_, '_> {
                         mode: NetworkMode::Sandbox,
                         ports: Vec::new(),
                         ingress_sbox: true,
+                        lb: None,
+                        task: None,
                     });
                 }
             }
         }
+        let task_of: HashMap<&str, Task> = services
+            .iter()
+            .enumerate()
+            .flat_map(|(si, s)| {
+                s.tasks.iter().enumerate().map(move |(i, t)| {
+                    (
+                        t.as_str(),
+                        Task {
+                            service: si,
+                            slot: i as u32 + 1,
+                        },
+                    )
+                })
+            })
+            .collect();
         // First pass: static addresses, so automatic ones never take them. They are checked
         // even on a container whose host is unknown, except against host-local pools.
         for (cname, c) in &raw.containers {
@@ -2396,7 +2469,12 @@ impl Validator<'_, '_> {
         let mut out = sboxes;
         let mut partial = HashSet::new();
         let mut publishers: Vec<(String, PublishedPort, Range<usize>, String)> = Vec::new();
+        // The services are created after the lab file's containers, before their tasks.
+        let mut vips = None;
         for (ci, (cname, c)) in raw.containers.iter().enumerate() {
+            if vips.is_none() && task_of.contains_key(cname.get_ref().as_str()) {
+                vips = Some(service_vips(services, nets, &net_at, unsettled, &mut taken));
+            }
             let c = c.get_ref();
             let Some(&host) = host_at.get(c.host.get_ref().as_str()) else {
                 partial.insert(cname.get_ref().clone());
@@ -2518,6 +2596,7 @@ impl Validator<'_, '_> {
                     mac: docker_mac(ip),
                     sandbox_if: None,
                     aliases,
+                    secondary: Vec::new(),
                 });
             }
             // A Linux bridge has at most 1023 ports (BR_MAX_PORTS - 1); the kernel would refuse the
@@ -2557,11 +2636,38 @@ impl Validator<'_, '_> {
                 mode,
                 ports: published,
                 ingress_sbox: false,
+                lb: None,
+                task: task_of.get(cname.get_ref().as_str()).copied(),
             });
         }
+        // The routing mesh takes a service's published port on every host (Docker refuses a
+        // container's -p of it, and a service's of a container's).
+        for (host, port, at, cname) in &publishers {
+            let mesh = services.iter().find(|s| {
+                s.ports
+                    .iter()
+                    .any(|p| p.published == port.host_port && p.proto == port.proto)
+            });
+            if let Some(s) = mesh {
+                self.r.error_help(
+                    at.clone(),
+                    format!(
+                        "port {}/{} of host {host} is published by service {} through the routing mesh, so container {cname} cannot publish it",
+                        port.host_port,
+                        port.proto.as_str(),
+                        s.name
+                    ),
+                    "publish another host port",
+                );
+            }
+        }
+        let vips =
+            vips.unwrap_or_else(|| service_vips(services, nets, &net_at, unsettled, &mut taken));
+        let services = self.load_balancers(nets, hosts, services, vips, &mut out, &mut taken);
         Placed {
             containers: out,
             partial,
+            services,
         }
     }
 

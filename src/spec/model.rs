@@ -45,6 +45,39 @@ pub struct Lab {
     /// change, derive the same keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipsec_secret: Option<String>,
+    /// Swarm services (`[services.NAME]`), in file order; their tasks are containers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<Service>,
+}
+
+/// A swarm service: its virtual IPs and published ports. Its tasks are the containers whose
+/// `task` names it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Service {
+    pub name: String,
+    /// Per network its tasks are on (ingress first when it publishes ports), the service's
+    /// virtual IP there: swarm allocates it before any task (seed 004: 10.255.0.4 on
+    /// ingress, after the nodes' ingress_sbox; 10.0.0.2 on uber-svc).
+    pub vips: Vec<(usize, Ipv4Addr)>,
+    /// Ports published on every host through the routing mesh.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<ServicePort>,
+}
+
+/// `-p PUBLISHED:TARGET[/PROTO]` of `docker service create`: every host's `published` goes to
+/// some task's `target`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct ServicePort {
+    pub published: u16,
+    pub target: u16,
+    pub proto: crate::kernel::nft::L4Proto,
+}
+
+/// A container that is a service's task: service index and slot (1, 2, ...).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Task {
+    pub service: usize,
+    pub slot: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -420,6 +453,11 @@ impl Network {
     pub fn overlay_sandbox(&self) -> String {
         format!("1-{}", &self.id[..10])
     }
+    /// Docker's namespace name for this overlay's load balancer sandbox on a host (libnetwork's
+    /// `lb_` and the first 9 characters of the id: seed 004's lb_kzxwwwtun).
+    pub fn lb_sandbox(&self) -> String {
+        format!("lb_{}", &self.id[..9])
+    }
 }
 
 /// A container's attachment to one network (Docker's endpoint).
@@ -442,6 +480,10 @@ pub struct Endpoint {
     /// Other names the container answers to on this network (Docker's network aliases).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// Addresses besides `address`, each a /32: the virtual IPs a swarm load balancer holds
+    /// (ingress_sbox's 10.255.0.4/32 in seed 004, a service's VIP in its lb_ sandbox).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secondary: Vec<Ipv4Network>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -460,6 +502,22 @@ pub struct Container {
     /// the ingress network (eth0 there, eth1 on docker_gwbridge), named `HOST.ingress_sbox`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ingress_sbox: bool,
+    /// Not a container but swarm's load balancer sandbox of this overlay network on its host
+    /// (`lb_<first 9 of the network id>`, seed 004's lb_kzxwwwtun), named `HOST.lb_<id>`:
+    /// eth0 on the network, with the virtual IPs of the network's services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lb: Option<usize>,
+    /// The service this container is a task of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
+}
+
+impl Container {
+    /// A sandbox swarm makes (ingress_sbox, a load balancer's lb_), not a container: no
+    /// names, not counted, not connectable.
+    pub fn is_sandbox(&self) -> bool {
+        self.ingress_sbox || self.lb.is_some()
+    }
 }
 
 /// `-p [IP:]HOST_PORT:CONTAINER_PORT[/PROTO]`: connections to the host's `host_port` (on
@@ -646,9 +704,10 @@ impl Lab {
         (0..on.len()).filter(|&hi| on[hi]).collect()
     }
 
-    /// How many containers the lab file has (swarm's ingress sandboxes are not containers).
+    /// How many containers the lab file has, tasks included (swarm's sandboxes are not
+    /// containers).
     pub fn user_containers(&self) -> usize {
-        self.containers.iter().filter(|c| !c.ingress_sbox).count()
+        self.containers.iter().filter(|c| !c.is_sandbox()).count()
     }
 
     /// Network `ni` exists on host `hi` ([`Lab::hosts_of`]).
@@ -693,7 +752,15 @@ impl Lab {
         shared.or(t.endpoints.first()).map(|e| e.address.ip())
     }
 
-    /// Namespace of a node (container or host) by name.
+    /// The containers that are tasks of service `si`, by slot.
+    pub fn tasks_of(&self, si: usize) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..self.containers.len())
+            .filter(|&ci| self.containers[ci].task.is_some_and(|t| t.service == si))
+            .collect();
+        v.sort_by_key(|&ci| self.containers[ci].task.map(|t| t.slot));
+        v
+    }
+
     /// Host `hi`'s network namespaces as its Docker daemon names them under
     /// /var/run/docker/netns (seed 004's `ip netns` on a node, docker_netns.sh): each overlay
     /// sandbox `1-<network id>` where the host has a container on the overlay, and each local
@@ -712,6 +779,8 @@ impl Lab {
         for (ci, c) in self.containers.iter().enumerate() {
             if c.host == hi && c.ingress_sbox {
                 out.push(("ingress_sbox".to_string(), self.container_ns(ci)));
+            } else if let Some(ni) = c.lb.filter(|_| c.host == hi) {
+                out.push((self.networks[ni].lb_sandbox(), self.container_ns(ci)));
             } else if c.host == hi && c.mode != NetworkMode::Host {
                 out.push((self.sandbox_id(ci)[..12].to_string(), self.container_ns(ci)));
             }
@@ -725,6 +794,7 @@ impl Lab {
         super::network_id(&self.name, &format!("sandbox/{}", self.containers[ci].name))
     }
 
+    /// Namespace of a node (container or host) by name.
     pub fn node_ns(&self, name: &str) -> Option<String> {
         if let Some(ci) = self.containers.iter().position(|c| c.name == name) {
             return Some(self.container_ns(ci));

@@ -55,6 +55,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "hosts",
     "networks",
     "containers",
+    "services",
     "checks",
     "scenarios",
 ];
@@ -75,12 +76,14 @@ pub struct RawLab {
     pub hosts: IndexMap<Name, Spanned<Table<RawHost>>>,
     pub networks: IndexMap<Name, Spanned<Table<RawNetwork>>>,
     pub containers: IndexMap<Name, Spanned<Table<RawContainer>>>,
+    pub services: IndexMap<Name, Spanned<Table<RawService>>>,
     pub checks: Vec<Spanned<Table<RawCheck>>>,
     pub scenarios: IndexMap<Name, Spanned<Table<super::scenario::RawScenario>>>,
     pub unread_scenarios: Unread,
     pub unread_hosts: Unread,
     pub unread_networks: Unread,
     pub unread_containers: Unread,
+    pub unread_services: Unread,
 }
 
 /// Names of a section's entries that exist but could not be read; `all` when the section
@@ -147,6 +150,9 @@ impl RawLab {
                 }
                 "containers" => {
                     raw.containers = read_named(value, &mut raw.unread_containers, &mut errors)
+                }
+                "services" => {
+                    raw.services = read_named(value, &mut raw.unread_services, &mut errors)
                 }
                 "checks" => raw.checks = read_list(value, &mut errors),
                 "scenarios" => {
@@ -600,6 +606,38 @@ pub struct RawContainer {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub ports: Vec<Spanned<String>>,
+}
+
+/// A swarm service (`docker service create`) of a lab with an ingress network: its tasks are
+/// containers named as Docker names them (`SERVICE.SLOT.TASK_ID`), each with a virtual IP
+/// per network that balances connections over them.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    /// The overlay networks its tasks join (`--network`), in this order (after ingress when
+    /// it publishes ports).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>", extend("uniqueItems" = true))]
+    pub networks: Option<Spanned<Vec<Name>>>,
+    /// How many tasks (`--replicas`).
+    #[serde(default)]
+    #[schemars(with = "i64", range(min = 1, max = 1000), extend("default" = 1))]
+    pub replicas: Option<Spanned<i64>>,
+    /// The hosts its tasks run on, task after task in turn (default: every host, in file
+    /// order, as swarm spreads tasks over its nodes).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>", length(min = 1), extend("uniqueItems" = true))]
+    pub hosts: Option<Spanned<Vec<Name>>>,
+    /// Ports published on every host through swarm's routing mesh (`-p 80:80`):
+    /// `"PUBLISHED:TARGET[/tcp|udp]"`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub publish: Vec<Spanned<String>>,
+    /// The tasks' ids, slot by slot (swarm's 25 lowercase letters and digits); the tasks
+    /// after the list get derived ones.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub tasks: Vec<Spanned<String>>,
 }
 
 /// A ping `up` and `check` send, and the result the lab expects.

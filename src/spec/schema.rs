@@ -13,7 +13,7 @@ use schemars::transform::RecursiveTransform;
 use schemars::JsonSchema;
 
 use super::raw::{
-    RawCheck, RawContainer, RawHost, RawLabMeta, RawNetwork, RawOutside, RawUnderlay,
+    RawCheck, RawContainer, RawHost, RawLabMeta, RawNetwork, RawOutside, RawService, RawUnderlay,
 };
 use super::scenario::RawScenario;
 
@@ -45,6 +45,10 @@ struct LabFile {
     #[serde(default)]
     #[schemars(extend("propertyNames" = node_names()))]
     containers: IndexMap<String, RawContainer>,
+    /// Swarm services, by name (a lab with an ingress network).
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = node_names()))]
+    services: IndexMap<String, RawService>,
     /// Pings and their expected results, as [[checks]] tables.
     #[serde(default)]
     checks: Vec<RawCheck>,

@@ -2185,3 +2185,66 @@ fn an_ingress_network_makes_the_lab_a_swarm() {
     ));
     assert!(plain.containers.iter().all(|c| !c.ingress_sbox));
 }
+
+/// Seed 004's service: virtual IPs before the tasks, tasks named and placed as swarm does,
+/// load balancer sandboxes after them in addresses and before them in the containers.
+#[test]
+fn a_service_gets_its_virtual_ips_first_then_its_tasks_then_its_load_balancers() {
+    let l = lab("[lab]\nname = \"t\"\n[hosts.m]\n[hosts.w]\n\
+         [networks.ingress]\ndriver = \"overlay\"\ningress = true\n\
+         [networks.uber]\ndriver = \"overlay\"\n\
+         [containers.alone]\nhost = \"w\"\nnetworks = [\"uber\"]\n\
+         [services.svc]\nnetworks = [\"uber\"]\npublish = [\"80:8080\"]\nreplicas = 3\n\
+         tasks = [\"kh8zs9a2umwf9cix381zr9x38\"]\n");
+    let names: Vec<&str> = l.containers.iter().map(|c| c.name.as_str()).collect();
+    let t2 = names[6];
+    assert!(
+        t2.starts_with("svc.2.") && t2.len() == "svc.2.".len() + 25,
+        "{names:?}"
+    );
+    let lb = |h: &str| format!("{h}.lb_{}", &net(&l, "uber").id[..9]);
+    let want = [
+        "m.ingress_sbox".to_string(),
+        "w.ingress_sbox".into(),
+        "alone".into(),
+        lb("m"),
+        lb("w"),
+    ];
+    assert_eq!(
+        names[..5],
+        want.iter().map(String::as_str).collect::<Vec<_>>()[..]
+    );
+    let addresses = |name: &str| -> Vec<String> {
+        let c = l.containers.iter().find(|c| c.name == name).unwrap();
+        c.endpoints
+            .iter()
+            .flat_map(|e| std::iter::once(e.address).chain(e.secondary.iter().copied()))
+            .map(|a| a.to_string())
+            .collect()
+    };
+    // alone took 10.0.0.2 first; the service's VIPs: 10.255.0.4 (after both sboxes), 10.0.0.3.
+    assert_eq!(
+        l.services[0].vips,
+        [(0, ip("10.255.0.4")), (1, ip("10.0.0.3"))]
+    );
+    assert_eq!(
+        addresses("m.ingress_sbox"),
+        ["10.255.0.2/16", "10.255.0.4/32", "172.18.0.2/16"]
+    );
+    let t1 = "svc.1.kh8zs9a2umwf9cix381zr9x38";
+    assert_eq!(
+        addresses(t1),
+        ["10.255.0.5/16", "10.0.0.4/24", "172.18.0.3/16"]
+    );
+    // Tasks in turn over the hosts: 1 on m, 2 on w, 3 on m.
+    let hosts: Vec<usize> = l
+        .tasks_of(0)
+        .iter()
+        .map(|&ci| l.containers[ci].host)
+        .collect();
+    assert_eq!(hosts, [0, 1, 0]);
+    // The load balancers come after the three tasks' addresses, and hold the VIP.
+    assert_eq!(addresses(&lb("m")), ["10.0.0.7/24", "10.0.0.3/32"]);
+    assert_eq!(addresses(&lb("w")), ["10.0.0.8/24", "10.0.0.3/32"]);
+    assert_eq!(l.user_containers(), 4);
+}

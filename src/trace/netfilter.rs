@@ -74,6 +74,9 @@ fn matches(m: &Match, p: &Packet, iif: Option<&str>, oif: Option<&str>) -> bool 
         Match::Proto(l4) => p.proto == *l4,
         Match::Dport { proto, port } => p.proto == *proto && p.dport == Some(*port),
         Match::CtState(states) => states.contains(&p.ct),
+        // Round robin: the prediction follows a connection that its rule takes (the first
+        // backend's); which one a real connection gets depends on those before it.
+        Match::Numgen { .. } => true,
     }
 }
 
@@ -153,9 +156,17 @@ pub fn run(
                         (Some(a), Some(b)) => format!(" port {a} -> {b}"),
                         _ => String::new(),
                     };
+                    let shared = r.matches.iter().find_map(|m| match m {
+                        Match::Numgen { modulus } => {
+                            Some(format!(" (round robin, 1 of {modulus} backends)"))
+                        }
+                        _ => None,
+                    });
                     out.rewrites.push(format!(
-                        "{}: dnat, destination {} -> {addr}{port_said}",
-                        chain.name, p.daddr
+                        "{}: dnat, destination {} -> {addr}{port_said}{}",
+                        chain.name,
+                        p.daddr,
+                        shared.unwrap_or_default()
                     ));
                     p.daddr = IpAddr::V4(*addr);
                     if port.is_some() {

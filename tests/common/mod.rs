@@ -865,3 +865,56 @@ pub fn assert_refused_up(lab: &str, file: &str, missing: &str) {
     );
     assert_clean(lab);
 }
+
+/// A python3 script running in a namespace, started once it printed its ready word, and killed
+/// when dropped (a failing assertion too).
+pub struct Ready(std::process::Child);
+
+impl Ready {
+    pub fn spawn(ns: &str, script: &str, word: &str) -> Ready {
+        Ready::spawn_with(ns, script, &[], word)
+    }
+
+    /// [`Ready::spawn`] with arguments for the script (its `sys.argv[1:]`).
+    pub fn spawn_with(ns: &str, script: &str, args: &[&str], word: &str) -> Ready {
+        use std::io::BufRead;
+        let child = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "python3", "-c", script])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut me = Ready(child);
+        let mut ready = String::new();
+        std::io::BufReader::new(me.0.stdout.as_mut().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        assert_eq!(ready.trim(), word, "{script}");
+        me
+    }
+}
+
+impl Drop for Ready {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A TCP connection made in this process from inside namespace `ns` (a thread that enters it):
+/// what the peer writes back.
+pub fn connect_in(ns: &str, to: std::net::SocketAddr) -> std::io::Result<String> {
+    use std::io::Read;
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path)?;
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)?;
+        let mut s = std::net::TcpStream::connect_timeout(&to, std::time::Duration::from_secs(3))?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(3)))?;
+        let mut out = String::new();
+        s.read_to_string(&mut out)?;
+        Ok(out)
+    })
+    .join()
+    .unwrap()
+}
