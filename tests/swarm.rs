@@ -220,6 +220,22 @@ fn the_swarm_lab_matches_the_article() {
         assert!(text(&o).contains("swarm"), "{who}: {}", text(&o));
     }
 
+    // Names, as swarm's embedded DNS answers them: the service's name is its virtual IP on
+    // uber-svc, a task's name its address there; ingress resolves nothing.
+    let getent = |ns: &str, name: &str| -> String {
+        let o = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "getent", "hosts", name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(getent(&task, "uber-svc"), "10.0.0.2");
+    assert_eq!(getent(&task, TASK1), "10.0.0.3");
+
     // The routing mesh: port 80 of the manager, from the worker, reaches both tasks in
     // turn (task 2 runs on the worker itself), from the manager's ingress_sbox (10.255.0.2).
     let task2 = lab_namespaces(&lab)

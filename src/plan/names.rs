@@ -150,14 +150,16 @@ fn own(lab: &Lab, ci: usize) -> (String, Vec<(String, Ipv4Addr, Vec<String>)>) {
 }
 
 /// Container `c`'s endpoints on networks that give names: all but docker_gwbridge's, which
-/// Docker registers none on (CreateOptionDisableResolution).
+/// Docker registers none on (CreateOptionDisableResolution), and swarm's ingress, which has
+/// no service discovery (libnetwork's ingress sandbox resolves nothing).
 fn named_endpoints<'a>(
     lab: &'a Lab,
     c: &'a crate::spec::Container,
 ) -> impl Iterator<Item = &'a crate::spec::Endpoint> {
-    c.endpoints
-        .iter()
-        .filter(|e| !lab.networks[e.network].implicit)
+    c.endpoints.iter().filter(|e| {
+        let n = &lab.networks[e.network];
+        !n.implicit && !n.ingress
+    })
 }
 
 /// A network's names as one daemon knows them: the network, and the host for a local-scope
@@ -187,6 +189,15 @@ impl Rosters {
                     e.address.ip(),
                     e.aliases.clone(),
                 ));
+            }
+        }
+        // A service's name answers with its virtual IP on each of its networks (swarm's
+        // embedded DNS), after the containers' names.
+        for s in &lab.services {
+            for &(ni, vip) in s.vips.iter().filter(|(ni, _)| !lab.networks[*ni].ingress) {
+                m.entry((lab.networks[ni].name.clone(), None))
+                    .or_default()
+                    .push((s.name.clone(), vip, Vec::new()));
             }
         }
         Rosters(m)
