@@ -236,6 +236,43 @@ fn the_swarm_lab_matches_the_article() {
     assert_eq!(getent(&task, "uber-svc"), "10.0.0.2");
     assert_eq!(getent(&task, TASK1), "10.0.0.3");
 
+    // trace follows the balancing: from task 1, the virtual IP is DNAT'd in its own output
+    // hook, rerouted, and (the first backend) delivered to itself; the mesh takes the
+    // worker's connection to the manager's port 80 through its ingress_sbox to a task.
+    let trace = |args: &[&str]| -> Value {
+        let mut a = vec!["trace"];
+        a.extend_from_slice(args);
+        a.push("--json");
+        let o = netlab(&a);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()["trace"].clone()
+    };
+    let t = trace(&[&task, "10.0.0.2"]);
+    assert_eq!(t["delivered_to"], task.as_str(), "{t}");
+    assert!(
+        t["hops"][0]["action"]
+            .as_str()
+            .unwrap()
+            .contains("round robin"),
+        "{t}"
+    );
+    let t = trace(&[
+        &format!("{lab}.{WORKER}"),
+        "192.168.246.194",
+        "--proto",
+        "tcp",
+        "--port",
+        "80",
+    ]);
+    assert_eq!(t["delivered_to"], task.as_str(), "{t}");
+    let through: Vec<&str> = t["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["namespace"].as_str().unwrap())
+        .collect();
+    assert!(through.contains(&sbox.as_str()), "{through:?}");
+
     // The routing mesh: port 80 of the manager, from the worker, reaches both tasks in
     // turn (task 2 runs on the worker itself), from the manager's ingress_sbox (10.255.0.2).
     let task2 = lab_namespaces(&lab)

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use ipnetwork::IpNetwork;
 use serde::Serialize;
 
-use crate::kernel::nft::{CtState, Hook, L4Proto};
+use crate::kernel::nft::{ChainKind, CtState, Hook, L4Proto};
 use crate::observe::{Link, Namespace, Snapshot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -472,8 +472,21 @@ fn hook(
     iif: Option<&str>,
     oif: Option<&str>,
 ) -> netfilter::Outcome {
+    hook_kind(snap, ns, pkt, hook, None, iif, oif)
+}
+
+/// [`hook`] of one kind of chain only (`None`: all).
+fn hook_kind(
+    snap: &Snapshot,
+    ns: &Namespace,
+    pkt: &mut Option<netfilter::Packet>,
+    hook: Hook,
+    kind: Option<ChainKind>,
+    iif: Option<&str>,
+    oif: Option<&str>,
+) -> netfilter::Outcome {
     match (pkt.as_mut(), snap.firewalls.get(&ns.name)) {
-        (Some(p), Some(tables)) => netfilter::run(ns, tables, hook, p, iif, oif),
+        (Some(p), Some(tables)) => netfilter::run_kind(ns, tables, hook, kind, p, iif, oif),
         _ => netfilter::Outcome::default(),
     }
 }
@@ -566,6 +579,31 @@ fn walk(
             );
             if let Some(f) = o.dropped {
                 return filtered(t, f, &ns_name, in_dev.as_deref(), ttl);
+            }
+            notes.extend(o.rewrites);
+            if let Some(p) = &pkt {
+                dst = p.daddr;
+            }
+        }
+        // The source's own packet: routed, then the output hook's NAT chains, whose DNAT
+        // reroutes it (a service's virtual IP to a task, maybe the source itself).
+        if !forwarded {
+            let oif = match routes.lookup(ns, dst) {
+                RouteResult::Via { dev, .. } => Some(dev),
+                RouteResult::Local => Some("lo".to_string()),
+                _ => None,
+            };
+            let o = hook_kind(
+                snap,
+                ns,
+                &mut pkt,
+                Hook::Output,
+                Some(ChainKind::Nat),
+                None,
+                oif.as_deref(),
+            );
+            if let Some(f) = o.dropped {
+                return filtered(t, f, &ns_name, None, ttl);
             }
             notes.extend(o.rewrites);
             if let Some(p) = &pkt {
@@ -737,7 +775,9 @@ fn walk(
         };
         for h in [filter, Hook::Postrouting] {
             let before = pkt.as_ref().and_then(|p| p.saddr);
-            let o = hook(snap, ns, &mut pkt, h, in_dev.as_deref(), Some(&dev));
+            // The output hook's NAT chains ran before the route (above).
+            let kind = (h == Hook::Output).then_some(ChainKind::Filter);
+            let o = hook_kind(snap, ns, &mut pkt, h, kind, in_dev.as_deref(), Some(&dev));
             let after = pkt.as_ref().and_then(|p| p.saddr);
             if let (Some(original), Some(translated)) = (before, after) {
                 if original != translated {

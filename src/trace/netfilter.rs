@@ -100,11 +100,26 @@ pub fn run(
     iif: Option<&str>,
     oif: Option<&str>,
 ) -> Outcome {
+    run_kind(ns, tables, hook, None, p, iif, oif)
+}
+
+/// [`run`] of the chains of one kind only (`None`: all): the output hook's NAT chains run
+/// before its filter chains (dstnat -100, filter 0), and a DNAT there reroutes the packet
+/// before the filter sees it (ip_route_me_harder), so the walk asks them apart.
+pub fn run_kind(
+    ns: &Namespace,
+    tables: &[Table],
+    hook: Hook,
+    kind: Option<ChainKind>,
+    p: &mut Packet,
+    iif: Option<&str>,
+    oif: Option<&str>,
+) -> Outcome {
     let mut out = Outcome::default();
     let mut chains: Vec<(&Table, &crate::kernel::nft::Chain)> = tables
         .iter()
         .flat_map(|t| t.chains.iter().map(move |c| (t, c)))
-        .filter(|(_, c)| c.hook == hook)
+        .filter(|(_, c)| c.hook == hook && kind.is_none_or(|k| c.kind == k))
         .collect();
     chains.sort_by_key(|(_, c)| c.priority);
     for (table, chain) in chains {
