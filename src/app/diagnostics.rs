@@ -903,10 +903,19 @@ pub fn trace(from: &str, to: &str, how: TraceHow) -> Result<()> {
     let hops_agree = hop_probes.iter().all(|h| h.agrees);
     let firewalls = firewalls_on_path(&snap, &t);
     // Delivered to the address, but to another namespace than the node named (the same
-    // address in another lab, which is another network): the node was not reached.
+    // address in another lab, which is another network): the node was not reached. A
+    // namespace that does not hold the address got it by DNAT on the way (a published port,
+    // a service's virtual IP), which is the node's own doing.
+    let holds = |ns: &str| {
+        snap.namespace(ns).is_some_and(|n| {
+            n.addresses
+                .iter()
+                .any(|a| a.address.split('/').next() == Some(t.to.to_string().as_str()))
+        })
+    };
     let elsewhere = match (&intended, &t.delivered_to) {
         (Some(want), Some(got)) if t.disposition == crate::trace::Disposition::Delivered => {
-            (want != got).then(|| (want.clone(), got.clone()))
+            (want != got && holds(got)).then(|| (want.clone(), got.clone()))
         }
         _ => None,
     };
