@@ -662,6 +662,18 @@ fn service_vips(
     vips
 }
 
+/// A published port's `PORTS[/tcp|udp]`: the ports and the protocol (TCP when none is given;
+/// None for another one), as `docker run -p` and `docker service create -p` read it.
+pub(crate) fn split_proto(text: &str) -> (&str, Option<crate::kernel::nft::L4Proto>) {
+    use crate::kernel::nft::L4Proto;
+    match text.rsplit_once('/') {
+        Some((a, "tcp")) => (a, Some(L4Proto::Tcp)),
+        Some((a, "udp")) => (a, Some(L4Proto::Udp)),
+        Some((a, _)) => (a, None),
+        None => (text, Some(L4Proto::Tcp)),
+    }
+}
+
 /// The lowest address of `net`'s subnet that is neither its gateway nor in `pool`.
 fn first_free(net: &Network, pool: &HashMap<Ipv4Addr, String>) -> Option<Ipv4Addr> {
     let base = u32::from(net.subnet.network());
@@ -2720,7 +2732,6 @@ impl Validator<'_, '_> {
         way_out: bool,
         taken: &mut Vec<(String, PublishedPort, Range<usize>, String)>,
     ) -> Vec<PublishedPort> {
-        use crate::kernel::nft::L4Proto;
         let mut out = Vec::new();
         for p in &c.ports {
             let text = p.get_ref();
@@ -2744,12 +2755,7 @@ impl Validator<'_, '_> {
                 );
                 continue;
             }
-            let (spec, proto) = match text.rsplit_once('/') {
-                Some((a, "tcp")) => (a, Some(L4Proto::Tcp)),
-                Some((a, "udp")) => (a, Some(L4Proto::Udp)),
-                Some((a, _)) => (a, None),
-                None => (text.as_str(), Some(L4Proto::Tcp)),
-            };
+            let (spec, proto) = split_proto(text);
             let parts: Vec<&str> = spec.split(':').collect();
             let port = |s: &str| s.parse::<u16>().ok().filter(|p| *p > 0);
             let parsed = match (parts.as_slice(), proto) {

@@ -376,14 +376,8 @@ impl Validator<'_, '_> {
 
     /// `PUBLISHED:TARGET[/tcp|udp]`, as `docker service create -p` takes it.
     fn service_port(&mut self, p: &Spanned<String>) -> Option<ServicePort> {
-        use crate::kernel::nft::L4Proto;
         let text = p.get_ref();
-        let (spec, proto) = match text.rsplit_once('/') {
-            Some((a, "tcp")) => (a, Some(L4Proto::Tcp)),
-            Some((a, "udp")) => (a, Some(L4Proto::Udp)),
-            Some((a, _)) => (a, None),
-            None => (text.as_str(), Some(L4Proto::Tcp)),
-        };
+        let (spec, proto) = split_proto(text);
         let port = |s: &str| s.parse::<u16>().ok().filter(|p| *p > 0);
         let parsed = match (spec.split_once(':'), proto) {
             (Some((a, b)), Some(proto)) => port(a).zip(port(b)).map(|(a, b)| ServicePort {
