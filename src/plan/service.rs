@@ -66,41 +66,45 @@ pub fn plan(lab: &Lab, p: &mut Plan) {
             if on.is_empty() {
                 continue;
             }
+            let to = |port: Option<u16>| -> Vec<_> { on.iter().map(|a| (*a, port)).collect() };
+            let to_vip = [Match::Daddr(Ipv4Network::from(vip))];
             for (ci, c) in lab.containers.iter().enumerate() {
                 let Some(e) = c.endpoints.iter().find(|e| e.network == ni) else {
                     continue;
                 };
+                // The balancers (ingress_sbox on ingress, the network's lb_) take what reaches
+                // them; any other container balances its own connections.
+                let taken: Vec<Rule> = if net.ingress && c.ingress_sbox {
+                    s.ports
+                        .iter()
+                        .flat_map(|port| {
+                            let m = [Match::Dport {
+                                proto: port.proto,
+                                port: port.published,
+                            }];
+                            round_robin(&m, &to(Some(port.target)))
+                        })
+                        .collect()
+                } else if c.lb == Some(ni) {
+                    round_robin(&to_vip, &to(None))
+                } else {
+                    if !net.ingress && !c.is_sandbox() && c.mode == NetworkMode::Sandbox {
+                        let ch = by_ns.entry(lab.container_ns(ci)).or_default();
+                        ch.out.extend(round_robin(&to_vip, &to(None)));
+                    }
+                    continue;
+                };
+                let ch = by_ns.entry(lab.container_ns(ci)).or_default();
+                ch.pre.extend(taken);
+                ch.forwarding = true;
                 let source = Rule::new(
                     vec![Match::Daddr(net.subnet), Match::Oif(e.ifname.clone())],
                     Action::Snat {
                         addr: e.address.ip(),
                     },
                 );
-                let balancer = (net.ingress && c.ingress_sbox) || c.lb == Some(ni);
-                let ch = by_ns.entry(lab.container_ns(ci)).or_default();
-                if net.ingress && c.ingress_sbox {
-                    for port in &s.ports {
-                        let to: Vec<_> = on.iter().map(|a| (*a, Some(port.target))).collect();
-                        let m = [Match::Dport {
-                            proto: port.proto,
-                            port: port.published,
-                        }];
-                        ch.pre.extend(round_robin(&m, &to));
-                    }
-                } else if c.lb == Some(ni) {
-                    let to: Vec<_> = on.iter().map(|a| (*a, None)).collect();
-                    ch.pre
-                        .extend(round_robin(&[Match::Daddr(Ipv4Network::from(vip))], &to));
-                } else if !net.ingress && !c.is_sandbox() && c.mode == NetworkMode::Sandbox {
-                    let to: Vec<_> = on.iter().map(|a| (*a, None)).collect();
-                    ch.out
-                        .extend(round_robin(&[Match::Daddr(Ipv4Network::from(vip))], &to));
-                }
-                if balancer {
-                    ch.forwarding = true;
-                    if !ch.post.contains(&source) {
-                        ch.post.push(source);
-                    }
+                if !ch.post.contains(&source) {
+                    ch.post.push(source);
                 }
             }
         }
@@ -115,9 +119,6 @@ pub fn plan(lab: &Lab, p: &mut Plan) {
         }
         if !ch.post.is_empty() {
             chains.push(Chain::nat("swarm-postrouting", Hook::Postrouting, ch.post));
-        }
-        if chains.is_empty() {
-            continue;
         }
         p.add(Object::Firewall {
             ns: ns.clone(),

@@ -688,22 +688,17 @@ impl Validator<'_, '_> {
     /// what is built on a refused value gets a stand-in, and checks that would only repeat
     /// an error in other words skip what the error touches.
     fn lab(&mut self, raw: &mut RawLab) -> Option<Lab> {
-        // The services' tasks are containers from here on (their ids derive from the name).
-        let named = match (self.name_override, raw.lab.as_ref()) {
+        let name = match (self.name_override, raw.lab.as_ref()) {
             (Some(n), _) => n.to_string(),
             (None, Some(m)) => m.get_ref().name.get_ref().clone(),
-            (None, None) => String::new(),
-        };
-        let services = self.services(raw, &named);
-        let raw: &RawLab = raw;
-        let meta = raw.lab.as_ref().map(|l| l.get_ref());
-        let lab_span = raw.lab.as_ref().map(span).unwrap_or(0..0);
-        let name = match (self.name_override, meta) {
-            (Some(n), _) => n.to_string(),
-            (None, Some(m)) => m.name.get_ref().clone(),
             // [lab] is missing or unreadable (reported): no name to check.
             (None, None) => String::new(),
         };
+        // The services' tasks are containers from here on (their ids derive from the name).
+        let services = self.services(raw, &name);
+        let raw: &RawLab = raw;
+        let meta = raw.lab.as_ref().map(|l| l.get_ref());
+        let lab_span = raw.lab.as_ref().map(span).unwrap_or(0..0);
         let lab_name_problem = (self.name_override.is_some() || meta.is_some())
             .then(|| name_problem(&name, LAB_NAME_MAX))
             .flatten();
